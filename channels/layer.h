@@ -1,0 +1,155 @@
+/*
+ * layer.h - the channel layer: named channels and groups, Channels semantics.
+ *
+ * A message is a JSON object with a string member "type" ("chat.message").
+ * Every consumer owns one channel name; groups are named sets of channel
+ * names. A backend (in-memory, Redis) sits behind a vtable (layer_int.h);
+ * this header is the whole public face.
+ *
+ * Delivery model. Channels' consumers pull with receive(); here a local
+ * receiver registers a callback for its channel name (layer_receiver_add)
+ * and the layer pushes. Messages are never delivered from inside
+ * layer_send()/layer_group_send(): they are queued and delivered on a later
+ * turn of the layer's loop, in batches, so a handler may send again without
+ * recursion. A message sent to a channel that has no receiver yet waits in
+ * that channel's queue (up to `capacity`, for at most `expiry` seconds), as
+ * in Channels.
+ *
+ * Immutability and ownership. layer_send()/layer_group_send() take their
+ * own reference to `msg`; from then on the message is shared, possibly by
+ * thousands of receivers, and nobody may modify it. A receiver callback gets
+ * a borrowed pointer valid until it returns (json_incref() to keep it).
+ *
+ * Threading. A layer belongs to the thread running its uv loop; every
+ * function here must be called on that thread, except the ones marked
+ * "any thread".
+ *
+ * Errors are 0 or a negative LAYER_E* code; layer_strerror() names them.
+ */
+#ifndef CHANNELS_LAYER_H
+#define CHANNELS_LAYER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+enum layer_error {
+	LAYER_OK = 0,
+	LAYER_EINVAL = -1,    /* invalid channel/group name, or message not an object with a string "type" */
+	LAYER_ECHANFULL = -2, /* the channel holds `capacity` messages already (Channels' ChannelFull) */
+	LAYER_ENOMEM = -3,
+	LAYER_ECLOSED = -4,   /* the layer is being freed */
+	LAYER_EEXIST = -5,    /* a receiver is already registered for that channel */
+	LAYER_ENOENT = -6,    /* no such receiver / member */
+	LAYER_EUNAVAIL = -7,  /* the backend cannot be reached right now (e.g. Redis down) */
+	LAYER_ETOOBIG = -8,   /* message over the backend's size limit */
+};
+
+/* A static string naming `err`; never NULL. */
+const char *layer_strerror(int err);
+
+/* Channel and group names are shorter than this (Channels' MAX_NAME_LENGTH). */
+#define LAYER_NAME_MAX 100
+
+struct layer_config {
+	unsigned capacity;    /* messages queued per channel before ECHANFULL; default 100 */
+	double expiry;        /* seconds a queued message stays deliverable; default 60 */
+	double group_expiry;  /* seconds a group membership lasts without group_add; default 86400 */
+	const char *prefix;   /* backend namespace (Redis key prefix); default "asgi" */
+};
+
+/* Fills `cfg` with the Channels defaults above. */
+void layer_config_init(struct layer_config *cfg);
+
+struct layer;
+
+/*
+ * Called on the layer's loop thread with a message for `channel`.
+ * `msg` is borrowed and immutable. The callback may call any layer function,
+ * including layer_receiver_remove() for its own channel.
+ */
+typedef void (*layer_message_cb)(void *ud, const char *channel, json_t *msg);
+
+/*
+ * The in-memory backend (Channels' InMemoryChannelLayer): one process, no
+ * service needed. `cfg` may be NULL for the defaults; it is copied.
+ * Returns NULL on allocation failure. Runs on `loop`'s thread.
+ */
+struct layer *layer_memory_new(uv_loop_t *loop, const struct layer_config *cfg);
+
+/*
+ * Frees the layer. Queued messages are dropped and receivers are not called
+ * again. The layer closes uv handles: run the loop once more (uv_run with
+ * UV_RUN_NOWAIT or DEFAULT) before uv_loop_close().
+ */
+void layer_free(struct layer *l);
+
+/* "memory", "redis": the backend's name. */
+const char *layer_backend_name(const struct layer *l);
+
+/* Channel names: [a-zA-Z0-9-_.]+ optionally followed by "!" [a-zA-Z0-9-_.]*,
+ * shorter than LAYER_NAME_MAX. Group names: [a-zA-Z0-9-_.]+, same length. */
+bool layer_valid_channel_name(const char *name);
+bool layer_valid_group_name(const char *name);
+
+/*
+ * Writes a new, process-unique channel name starting with `prefix`
+ * (NULL: "specific") into `out` (`outlen` >= LAYER_NAME_MAX).
+ * The name is valid for layer_send() and layer_receiver_add().
+ */
+int layer_new_channel(struct layer *l, const char *prefix, char *out, size_t outlen);
+
+/*
+ * Queues `msg` for `channel`. Returns LAYER_ECHANFULL when the channel holds
+ * `capacity` undelivered messages. Takes a reference to `msg`.
+ */
+int layer_send(struct layer *l, const char *channel, json_t *msg);
+
+/* Adds `channel` to `group` (refreshing its membership time if present). */
+int layer_group_add(struct layer *l, const char *group, const char *channel);
+
+/* Removes `channel` from `group`; not being a member is not an error. */
+int layer_group_discard(struct layer *l, const char *group, const char *channel);
+
+/*
+ * Queues `msg` once for every member of `group` (members whose channel is
+ * full are skipped, as in Channels). Takes a reference to `msg`; the same
+ * json_t is handed to every local member's receiver.
+ */
+int layer_group_send(struct layer *l, const char *group, json_t *msg);
+
+/* Drops every queued message and every group (Channels' flush()). */
+int layer_flush(struct layer *l);
+
+/*
+ * Registers the local receiver for `channel`: messages queued for it (and
+ * any that arrive later) are delivered to `cb` on later loop turns.
+ * One receiver per channel (LAYER_EEXIST otherwise).
+ */
+int layer_receiver_add(struct layer *l, const char *channel, layer_message_cb cb, void *ud);
+
+/* Unregisters it; no callback for `channel` fires after this returns.
+ * Messages still queued for it are dropped. */
+int layer_receiver_remove(struct layer *l, const char *channel);
+
+/*
+ * Any thread: queue a layer_group_send()/layer_send() to run on the layer's
+ * loop thread (how a view on the thread pool signals a group). Takes a
+ * reference to `msg`, which must not be modified afterwards. Validation
+ * errors are returned at once; delivery errors are logged on the loop.
+ */
+int layer_group_send_threadsafe(struct layer *l, const char *group, json_t *msg);
+int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg);
+
+/* Counters, for tests and metrics (loop thread). */
+struct layer_stats {
+	unsigned long long sent;       /* messages accepted by send/group_send (group_send counts 1) */
+	unsigned long long delivered;  /* receiver callbacks made */
+	unsigned long long dropped;    /* expired, full, or no receiver at flush */
+	unsigned groups;               /* groups with at least one member (local view) */
+	unsigned receivers;            /* registered local receivers */
+};
+void layer_get_stats(const struct layer *l, struct layer_stats *out);
+
+#endif

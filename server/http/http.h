@@ -1,0 +1,142 @@
+/*
+ * http.h - what a view sees: the request, the response it fills, and the
+ * small parsers around them (cookies, query strings and forms, percent
+ * decoding) plus signed values for the session cookie.
+ *
+ * Nothing here does I/O: the server fills a request from libwebsockets and
+ * writes the response out; tests and fuzzers drive the parsers directly.
+ * A request and its response belong to one view call: a view runs on a
+ * thread-pool thread and owns both for its duration.
+ */
+#ifndef SERVER_HTTP_H
+#define SERVER_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum http_error {
+	HTTP_OK = 0,
+	HTTP_EINVAL = -1,
+	HTTP_ENOMEM = -2,
+	HTTP_EBADSIG = -3,  /* signed value tampered with, or signed with another key */
+	HTTP_EEXPIRED = -4, /* signed value older than max_age */
+};
+
+const char *http_strerror(int err);
+
+/* ---- parsers (pure: bytes in, result out) ---- */
+
+/*
+ * Percent-decodes `len` bytes of `src` into a new malloc'd NUL-terminated
+ * string; with `plus_is_space` '+' becomes ' ' (form encoding). Invalid
+ * escapes are kept literally; a decoded NUL byte is refused (returns NULL).
+ */
+char *http_url_decode(const char *src, size_t len, bool plus_is_space);
+
+/*
+ * Parses "a=1&b=two%20words" (query string or
+ * application/x-www-form-urlencoded body) into a JSON object of strings.
+ * For repeated keys the last value wins. Never NULL except on ENOMEM.
+ */
+json_t *http_parse_query(const char *src, size_t len);
+
+/*
+ * Parses a Cookie header ("a=1; b=2") into a JSON object of strings,
+ * first occurrence winning. Quoted values are unquoted. Never NULL except
+ * on ENOMEM.
+ */
+json_t *http_parse_cookies(const char *header);
+
+/* Appends `s` HTML-escaped (& < > " ') to `*buf` (see struct http_buf). */
+struct http_buf {
+	char *data; /* malloc'd, NUL-terminated when len > 0 */
+	size_t len;
+	size_t cap;
+};
+int http_buf_append(struct http_buf *b, const char *s, size_t len);
+int http_buf_printf(struct http_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int http_buf_append_escaped(struct http_buf *b, const char *s, size_t len);
+void http_buf_free(struct http_buf *b);
+
+/* ---- signing (Django's signing.dumps/loads in spirit) ---- */
+
+/*
+ * Signs `value` (a JSON object) with HMAC-SHA256 under `key`:
+ *   base64url(json) "." base64url(timestamp) "." base64url(mac)
+ * Returns a malloc'd string, NULL on ENOMEM.
+ */
+char *http_sign_json(const unsigned char *key, size_t keylen, const json_t *value, long long now);
+
+/*
+ * Verifies and decodes a value made by http_sign_json(). Returns 0 and a
+ * new JSON object in *out, HTTP_EBADSIG if the MAC (constant-time compare)
+ * or the encoding is wrong, HTTP_EEXPIRED if older than `max_age` seconds
+ * (max_age <= 0: no limit).
+ */
+int http_unsign_json(const unsigned char *key, size_t keylen, const char *signed_value,
+		     long long now, long long max_age, json_t **out);
+
+/* ---- request and response ---- */
+
+struct http_header {
+	char *name;  /* lower-case */
+	char *value;
+};
+
+struct http_request {
+	const char *method;       /* "GET", "POST", ... */
+	const char *path;         /* decoded path, starts with "/" */
+	const char *query_string; /* raw, without "?"; "" when none */
+	struct http_header *headers;
+	size_t n_headers;
+	const char *body;         /* NULL when none; not NUL-terminated */
+	size_t body_len;
+	const char *client_addr;  /* peer IP as text */
+	json_t *kwargs;           /* captured URL values (object; never NULL) */
+	json_t *cookies;          /* parsed Cookie header (object; never NULL) */
+	json_t *session;          /* the signed session's data (object; never NULL); a view may change it */
+	bool session_modified;    /* set by http_session_set(): the response re-signs the cookie */
+	const char *csrf_token;   /* this client's CSRF token (from its cookie, or new) */
+	void *app;                /* the server's context, for server_* helpers */
+};
+
+/* Case-insensitive header lookup; NULL when absent. */
+const char *http_request_header(const struct http_request *req, const char *name);
+
+/* Form fields of an application/x-www-form-urlencoded body (new reference). */
+json_t *http_request_form(const struct http_request *req);
+
+/* Query string values (new reference). */
+json_t *http_request_query(const struct http_request *req);
+
+/* Sets key in the session (steals `value`) and marks it modified. */
+void http_session_set(struct http_request *req, const char *key, json_t *value);
+
+/* The session's string value for `key`, or NULL. */
+const char *http_session_get(const struct http_request *req, const char *key);
+
+struct http_response {
+	int status;                  /* default 200 */
+	struct http_header *headers; /* extra headers, in order */
+	size_t n_headers;
+	struct http_buf body;
+	const char *content_type;    /* default "text/html; charset=utf-8"; static string */
+};
+
+void http_response_init(struct http_response *resp);
+void http_response_clear(struct http_response *resp);
+
+/* Adds a header (both copied). Names and values with CR or LF are refused (HTTP_EINVAL). */
+int http_response_add_header(struct http_response *resp, const char *name, const char *value);
+
+/* Sets the status and body of a small text/plain or HTML error page. */
+void http_response_error(struct http_response *resp, int status, const char *detail);
+
+/* 302 redirect to `location`. */
+int http_response_redirect(struct http_response *resp, const char *location);
+
+/* Standard reason phrase ("Not Found"); "Unknown" when not known. */
+const char *http_status_reason(int status);
+
+#endif

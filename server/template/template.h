@@ -1,0 +1,81 @@
+/*
+ * template.h - the Django template subset the pages need.
+ *
+ * Syntax:
+ *   {{ var }}, {{ a.b.0 }}       lookups into the JSON context (object keys,
+ *                               array indexes); missing -> ""; HTML-escaped
+ *   {{ v|filter:"arg"|... }}     filters: escape, safe, default:"x", length,
+ *                               upper, lower, json_script:"element-id"
+ *   {% include "name" %}         renders another template with the same context
+ *   {% extends "name" %}         (first tag) with {% block n %}...{% endblock %}
+ *   {% block n %}{% endblock %}  overridable sections
+ *   {% static "path" %}          static_url + path (escaped)
+ *   {% if v %}..{% elif w %}..{% else %}..{% endif %}   truthiness; "not v"
+ *   {% for x in list %}..{% empty %}..{% endfor %}     forloop.counter too
+ *   {% csrf_token %}             hidden input with context var csrf_token
+ *   {% load static %}            accepted, does nothing
+ *   {# comment #}, {% comment %}..{% endcomment %}
+ * Truthiness is Django's: false, null, 0, "", [] and {} are false.
+ *
+ * Parsing does no I/O (tmpl_parse); a tmpl_env loads sources through a
+ * loader, compiles each template once and caches it. Rendering is
+ * thread-safe: views on the thread pool render concurrently.
+ */
+#ifndef SERVER_TEMPLATE_H
+#define SERVER_TEMPLATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+enum tmpl_error {
+	TMPL_OK = 0,
+	TMPL_ESYNTAX = -1,   /* parse error: message says line and what */
+	TMPL_ENOTFOUND = -2, /* loader has no such template */
+	TMPL_ENOMEM = -3,
+	TMPL_EDEPTH = -4,    /* include/extends nested deeper than 16 (a loop) */
+};
+
+const char *tmpl_strerror(int err);
+
+struct tmpl; /* one parsed template; immutable */
+
+/* Parses `src` (`len` bytes, need not be NUL-terminated). On error returns
+ * TMPL_ESYNTAX and writes "line N: reason" into `err` (may be NULL). */
+int tmpl_parse(const char *src, size_t len, struct tmpl **out, char *err, size_t errlen);
+void tmpl_free(struct tmpl *t);
+
+/*
+ * Loads the source of template `name` into a malloc'd buffer (*src, *len).
+ * Returns 0, or TMPL_ENOTFOUND. Must be safe to call from any thread.
+ */
+typedef int (*tmpl_load_cb)(void *ud, const char *name, char **src, size_t *len);
+
+struct tmpl_env;
+
+/*
+ * `static_url` prefixes {% static %} paths ("/static/"); copied.
+ * Returns NULL on allocation failure.
+ */
+struct tmpl_env *tmpl_env_new(tmpl_load_cb load, void *ud, const char *static_url);
+
+/* A loader reading `dir`/name; names with ".." segments or a leading "/" are
+ * refused (TMPL_ENOTFOUND). `dir` is copied. */
+struct tmpl_env *tmpl_env_new_dir(const char *dir, const char *static_url);
+
+void tmpl_env_free(struct tmpl_env *env);
+
+/*
+ * Renders template `name` with `ctx` (a JSON object, borrowed; NULL = {}).
+ * On success *out is a malloc'd NUL-terminated string of *outlen bytes.
+ * On failure returns a TMPL_E* code with a reason in `err`.
+ * Any thread.
+ */
+int tmpl_render(struct tmpl_env *env, const char *name, json_t *ctx, char **out, size_t *outlen,
+		char *err, size_t errlen);
+
+/* Renders an already parsed template that uses no include/extends (tests, fuzz).
+ * `static_url` may be NULL ("/static/"). */
+int tmpl_render_one(const struct tmpl *t, json_t *ctx, const char *static_url, char **out,
+		    size_t *outlen, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * client.h - the project's own HTTP/1.1 and WebSocket client (RFC 6455),
+ * used by the integration tests, channels-cli and channels-benchmark.
+ * Responses (HTTP and the WebSocket handshake) are parsed by llhttp.
+ *
+ * Blocking calls with timeouts, one connection per struct; not thread-safe
+ * (one thread per connection). Client frames are masked, as RFC 6455
+ * requires. Errors are 0 or a negative CLIENT_E* code.
+ */
+#ifndef TOOLS_CLIENT_H
+#define TOOLS_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum client_error {
+	CLIENT_OK = 0,
+	CLIENT_EINVAL = -1,
+	CLIENT_ENOMEM = -2,
+	CLIENT_ECONNECT = -3,   /* TCP connect failed */
+	CLIENT_ETIMEDOUT = -4,
+	CLIENT_EIO = -5,        /* read/write error, or the peer closed the socket */
+	CLIENT_EPROTO = -6,     /* malformed HTTP response or WebSocket frame */
+	CLIENT_EHANDSHAKE = -7, /* the server answered the upgrade with a non-101 status */
+	CLIENT_ECLOSED = -8,    /* a close frame was received earlier */
+};
+
+const char *client_strerror(int err);
+
+/* A parsed HTTP response. */
+struct client_response {
+	int status;
+	char **header_names;  /* lower-case */
+	char **header_values;
+	size_t n_headers;
+	char *body;           /* NUL-terminated */
+	size_t body_len;
+};
+
+/* Case-insensitive; NULL when absent. */
+const char *client_response_header(const struct client_response *r, const char *name);
+void client_response_clear(struct client_response *r);
+
+/*
+ * One HTTP request over a new connection ("Connection: close").
+ * `headers` is NULL or extra raw header lines, each ending in "\r\n".
+ * Fills `resp` (caller clears it).
+ */
+int client_http_request(const char *host, int port, const char *method, const char *path,
+			const char *headers, const void *body, size_t body_len, int timeout_ms,
+			struct client_response *resp);
+
+struct client_ws_options {
+	const char *origin;       /* Origin header, NULL for none */
+	const char *headers;      /* extra raw header lines ending in "\r\n", or NULL */
+	const char *subprotocols; /* Sec-WebSocket-Protocol value, or NULL */
+	int timeout_ms;           /* connect + handshake; 0 = 5000 */
+};
+
+struct client_ws;
+
+/*
+ * Connects and performs the opening handshake (the key and
+ * Sec-WebSocket-Accept are checked). On CLIENT_EHANDSHAKE, `resp` (if not
+ * NULL) holds the server's answer (e.g. status 404 or 403); on success it
+ * holds the 101 response. Caller clears `resp`.
+ */
+int client_ws_connect(const char *host, int port, const char *path,
+		      const struct client_ws_options *opt, struct client_ws **out,
+		      struct client_response *resp);
+
+enum client_ws_opcode {
+	WS_OP_CONT = 0x0,
+	WS_OP_TEXT = 0x1,
+	WS_OP_BINARY = 0x2,
+	WS_OP_CLOSE = 0x8,
+	WS_OP_PING = 0x9,
+	WS_OP_PONG = 0xA,
+};
+
+int client_ws_send_text(struct client_ws *ws, const char *text, size_t len);
+int client_ws_send_binary(struct client_ws *ws, const void *data, size_t len);
+/* One frame with any opcode and FIN bit (fragmentation and protocol tests). */
+int client_ws_send_frame(struct client_ws *ws, int opcode, bool fin, const void *data, size_t len);
+/* Raw bytes on the socket, unframed (malformed-frame tests). */
+int client_ws_send_raw(struct client_ws *ws, const void *data, size_t len);
+
+struct client_ws_message {
+	int opcode;          /* WS_OP_TEXT, WS_OP_BINARY or WS_OP_CLOSE */
+	char *data;          /* malloc'd, NUL-terminated; reassembled from fragments */
+	size_t len;
+	int close_code;      /* for WS_OP_CLOSE: the peer's code, 1005 when none */
+};
+
+/*
+ * Waits up to `timeout_ms` for the next data or close message (pings are
+ * answered and skipped). After a close message, further calls return
+ * CLIENT_ECLOSED. Caller frees msg->data.
+ */
+int client_ws_recv(struct client_ws *ws, int timeout_ms, struct client_ws_message *msg);
+
+/* Sends a close frame with `code` (0: none) and waits up to `timeout_ms`
+ * for the server's close frame. */
+int client_ws_close(struct client_ws *ws, int code, int timeout_ms);
+
+/* Closes the socket and frees. NULL is fine. */
+void client_ws_free(struct client_ws *ws);
+
+int client_ws_fd(const struct client_ws *ws);
+
+#endif
