@@ -64,7 +64,9 @@ void http_buf_free(struct http_buf *b);
 /*
  * Signs `value` (a JSON object) with HMAC-SHA256 under `key`:
  *   base64url(json) "." base64url(timestamp) "." base64url(mac)
- * Returns a malloc'd string, NULL on ENOMEM.
+ * Returns a malloc'd string, NULL on ENOMEM or when `value` is not an
+ * object. The MAC is keyed by HMAC-SHA256(key, "channels-c.session"), not
+ * by `key` itself. Thread-safe.
  */
 char *http_sign_json(const unsigned char *key, size_t keylen, const json_t *value, long long now);
 
@@ -110,7 +112,8 @@ json_t *http_request_form(const struct http_request *req);
 /* Query string values (new reference). */
 json_t *http_request_query(const struct http_request *req);
 
-/* Sets key in the session (steals `value`) and marks it modified. */
+/* Sets key in the session (steals `value`) and marks it modified; a NULL
+ * `value` removes the key. */
 void http_session_set(struct http_request *req, const char *key, json_t *value);
 
 /* The session's string value for `key`, or NULL. */

@@ -1,0 +1,181 @@
+/*
+ * parse.c - percent-decoding, query strings / form bodies and Cookie
+ * headers. Pure functions: bytes in, new objects out; safe on any thread.
+ */
+#include "http.h"
+#include "http_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Sets *res to the decoded string; HTTP_EINVAL for a NUL byte. */
+static int url_decode(const char *src, size_t len, bool plus_is_space, char **res)
+{
+	char *out = malloc(len + 1);
+	size_t o = 0;
+
+	*res = NULL;
+	if (!out)
+		return HTTP_ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+		if (c == '%' && len - i >= 3) {
+			int hi = hex_value((unsigned char)src[i + 1]);
+			int lo = hex_value((unsigned char)src[i + 2]);
+			if (hi >= 0 && lo >= 0) {
+				c = (unsigned char)(hi << 4 | lo);
+				i += 2;
+			}
+		} else if (c == '+' && plus_is_space) {
+			c = ' ';
+		}
+		if (c == '\0') {
+			free(out);
+			return HTTP_EINVAL;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	*res = out;
+	return HTTP_OK;
+}
+
+char *http_url_decode(const char *src, size_t len, bool plus_is_space)
+{
+	char *out;
+
+	url_decode(src, len, plus_is_space, &out);
+	return out;
+}
+
+/*
+ * Sets obj[key] = value for one decoded pair. Pairs that cannot be JSON
+ * (a NUL, invalid UTF-8) are skipped. Returns HTTP_ENOMEM or HTTP_OK.
+ */
+static int set_string(json_t *obj, const char *key, size_t klen, const char *val, size_t vlen,
+		      bool first_wins)
+{
+	if (klen == 0 || !http__utf8_valid(key, klen) || !http__utf8_valid(val, vlen))
+		return HTTP_OK;
+	if (first_wins && json_object_get(obj, key))
+		return HTTP_OK;
+	json_t *s = json_stringn_nocheck(val, vlen);
+	if (!s || json_object_set_new_nocheck(obj, key, s) != 0)
+		return HTTP_ENOMEM;
+	return HTTP_OK;
+}
+
+json_t *http_parse_query(const char *src, size_t len)
+{
+	json_t *obj = json_object();
+	size_t pos = 0;
+
+	if (!obj)
+		return NULL;
+	while (src && pos < len) {
+		const char *seg = src + pos;
+		const char *amp = memchr(seg, '&', len - pos);
+		size_t seglen = amp ? (size_t)(amp - seg) : len - pos;
+		pos += seglen + 1;
+		if (seglen == 0)
+			continue;
+
+		const char *eq = memchr(seg, '=', seglen);
+		size_t klen = eq ? (size_t)(eq - seg) : seglen;
+		if (klen == 0)
+			continue;
+		char *key, *val = NULL;
+		int rc = url_decode(seg, klen, true, &key);
+		if (!rc && eq)
+			rc = url_decode(eq + 1, seglen - klen - 1, true, &val);
+		else if (!rc && !(val = strdup("")))
+			rc = HTTP_ENOMEM;
+		if (!rc)
+			rc = set_string(obj, key, strlen(key), val, strlen(val), false);
+		free(key);
+		free(val);
+		if (rc == HTTP_EINVAL)
+			continue; /* a decoded NUL: the pair is dropped */
+		if (rc) {
+			json_decref(obj);
+			return NULL;
+		}
+	}
+	return obj;
+}
+
+static bool is_cookie_name_char(unsigned char c)
+{
+	/* RFC 6265 cookie-name is an RFC 2616 token. */
+	if (c <= 0x20 || c >= 0x7f)
+		return false;
+	return !strchr("()<>@,;:\\\"/[]?={}", c);
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+json_t *http_parse_cookies(const char *header)
+{
+	json_t *obj = json_object();
+
+	if (!obj)
+		return NULL;
+	const char *p = header;
+	while (p && *p) {
+		const char *end = strchr(p, ';');
+		size_t seglen = end ? (size_t)(end - p) : strlen(p);
+		const char *seg = p;
+		p = end ? end + 1 : NULL;
+
+		while (seglen && is_space(*seg)) {
+			seg++;
+			seglen--;
+		}
+		while (seglen && is_space(seg[seglen - 1]))
+			seglen--;
+		const char *eq = memchr(seg, '=', seglen);
+		if (!eq)
+			continue;
+		size_t nlen = (size_t)(eq - seg);
+		while (nlen && is_space(seg[nlen - 1]))
+			nlen--;
+		const char *val = eq + 1;
+		size_t vlen = seglen - (size_t)(val - seg);
+		while (vlen && is_space(*val)) {
+			val++;
+			vlen--;
+		}
+		if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
+			val++;
+			vlen -= 2;
+		}
+
+		bool ok = nlen > 0;
+		for (size_t i = 0; ok && i < nlen; i++)
+			ok = is_cookie_name_char((unsigned char)seg[i]);
+		if (!ok)
+			continue;
+		char *name = strndup(seg, nlen);
+		int rc = name ? set_string(obj, name, nlen, val, vlen, true) : HTTP_ENOMEM;
+		free(name);
+		if (rc) {
+			json_decref(obj);
+			return NULL;
+		}
+	}
+	return obj;
+}

@@ -1,0 +1,150 @@
+/*
+ * response.c - the response a view fills, and the status and error tables.
+ * A response belongs to one view call (see http.h); no locks.
+ */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char default_content_type[] = "text/html; charset=utf-8";
+
+const char *http_strerror(int err)
+{
+	switch (err) {
+	case HTTP_OK:
+		return "success";
+	case HTTP_EINVAL:
+		return "invalid argument";
+	case HTTP_ENOMEM:
+		return "out of memory";
+	case HTTP_EBADSIG:
+		return "bad signature";
+	case HTTP_EEXPIRED:
+		return "signature expired";
+	default:
+		return "unknown error";
+	}
+}
+
+const char *http_status_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+void http_response_init(struct http_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->status = 200;
+	resp->content_type = default_content_type;
+}
+
+void http_response_clear(struct http_response *resp)
+{
+	for (size_t i = 0; i < resp->n_headers; i++) {
+		free(resp->headers[i].name);
+		free(resp->headers[i].value);
+	}
+	free(resp->headers);
+	http_buf_free(&resp->body);
+	http_response_init(resp);
+}
+
+/* RFC 9110 tchar. */
+static bool is_token_char(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Field values: visible ASCII, obs-text, SP and HTAB; no CR, LF, NUL or
+ * other controls, so a value can never start a new header line. */
+static bool is_value_ok(const char *v)
+{
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return false;
+	return true;
+}
+
+int http_response_add_header(struct http_response *resp, const char *name, const char *value)
+{
+	if (!resp || !name || !value || !*name || !is_value_ok(value))
+		return HTTP_EINVAL;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (!is_token_char(*p))
+			return HTTP_EINVAL;
+
+	struct http_header *h = realloc(resp->headers, (resp->n_headers + 1) * sizeof(*h));
+	if (!h)
+		return HTTP_ENOMEM;
+	resp->headers = h;
+	char *n = strdup(name);
+	char *v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return HTTP_ENOMEM;
+	}
+	for (char *p = n; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	h[resp->n_headers].name = n;
+	h[resp->n_headers].value = v;
+	resp->n_headers++;
+	return HTTP_OK;
+}
+
+void http_response_error(struct http_response *resp, int status, const char *detail)
+{
+	const char *reason = http_status_reason(status);
+	struct http_buf *b = &resp->body;
+
+	resp->status = status;
+	resp->content_type = default_content_type;
+	http_buf_free(b);
+	int rc = http_buf_printf(b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+				 "<title>%d %s</title></head>\n<body><h1>%d %s</h1>\n",
+				 status, reason, status, reason);
+	if (!rc && detail && *detail) {
+		rc = http_buf_append(b, "<p>", 3);
+		if (!rc)
+			rc = http_buf_append_escaped(b, detail, strlen(detail));
+		if (!rc)
+			rc = http_buf_append(b, "</p>\n", 5);
+	}
+	if (!rc)
+		rc = http_buf_append(b, "</body></html>\n", 15);
+	if (rc)
+		http_buf_free(b); /* ENOMEM: an empty body still carries the status */
+}
+
+int http_response_redirect(struct http_response *resp, const char *location)
+{
+	if (!location || !*location)
+		return HTTP_EINVAL;
+	int rc = http_response_add_header(resp, "Location", location);
+	if (rc)
+		return rc;
+	resp->status = 302;
+	return HTTP_OK;
+}

@@ -1,0 +1,522 @@
+/*
+ * test_http.c - unit tests of server/http/: percent-decoding, query and
+ * cookie parsing, the output buffer and HTML escaping, signed values, and
+ * the request/response helpers.
+ */
+#include "check.h"
+#include "http.h"
+#include "http_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((returns_nonnull)) static void *xmalloc(size_t n)
+{
+	void *p = malloc(n);
+	if (!p) {
+		fprintf(stderr, "out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
+static const unsigned char KEY[] = "test-secret-key";
+#define KEYLEN (sizeof(KEY) - 1)
+
+static void check_decode(const char *in, bool plus, const char *want)
+{
+	char *got = http_url_decode(in, strlen(in), plus);
+	if (want) {
+		CHECK_STR(got, want);
+	} else if (got) {
+		fprintf(stderr, "decode(\"%s\") should be NULL, got \"%s\"\n", in, got);
+		CHECK(got == NULL);
+	}
+	free(got);
+}
+
+static void test_url_decode(void)
+{
+	check_decode("", false, "");
+	check_decode("abc", false, "abc");
+	check_decode("a%20b", false, "a b");
+	check_decode("%41%6a%6A", false, "Ajj");
+	check_decode("%zz", false, "%zz");
+	check_decode("%4", false, "%4");
+	check_decode("%", false, "%");
+	check_decode("abc%", false, "abc%");
+	check_decode("%%41", false, "%A");
+	check_decode("%g1%1g", false, "%g1%1g");
+	check_decode("a+b", false, "a+b");
+	check_decode("a+b", true, "a b");
+	check_decode("%2B+", true, "+ ");
+	check_decode("%00", false, NULL);
+	check_decode("a%00b", true, NULL);
+	check_decode("%C3%A9", false, "\xc3\xa9");
+	/* Only `len` bytes are read; a raw NUL inside them is refused too. */
+	char *got = http_url_decode("abcdef", 3, false);
+	CHECK_STR(got, "abc");
+	free(got);
+	CHECK(http_url_decode("a\0b", 3, false) == NULL);
+}
+
+static json_t *query(const char *s)
+{
+	json_t *o = http_parse_query(s, strlen(s));
+	CHECK(o != NULL && json_is_object(o));
+	return o;
+}
+
+#define CHECK_KEY(obj, key, want) CHECK_STR(json_string_value(json_object_get(obj, key)), want)
+
+static void test_parse_query(void)
+{
+	json_t *o = query("a=1&b=two%20words&c=x+y");
+	CHECK_INT(json_object_size(o), 3);
+	CHECK_KEY(o, "a", "1");
+	CHECK_KEY(o, "b", "two words");
+	CHECK_KEY(o, "c", "x y");
+	json_decref(o);
+
+	o = query("");
+	CHECK_INT(json_object_size(o), 0);
+	json_decref(o);
+
+	o = query("a=1&a=2&a=3");
+	CHECK_INT(json_object_size(o), 1);
+	CHECK_KEY(o, "a", "3");
+	json_decref(o);
+
+	o = query("&&=x&=&flag&k=&&");
+	CHECK_INT(json_object_size(o), 2);
+	CHECK_KEY(o, "flag", "");
+	CHECK_KEY(o, "k", "");
+	json_decref(o);
+
+	o = query("k%3Dx=v%26w&e=a=b&s=1;t=2");
+	CHECK_KEY(o, "k=x", "v&w");
+	CHECK_KEY(o, "e", "a=b");
+	CHECK_KEY(o, "s", "1;t=2");
+	CHECK_INT(json_object_size(o), 3);
+	json_decref(o);
+
+	/* Decoded NUL and invalid UTF-8 drop the pair; the rest survives. */
+	o = query("a=%00&b=%FF&%C3%28=1&c=%C3%A9&d=ok");
+	CHECK_INT(json_object_size(o), 2);
+	CHECK_KEY(o, "c", "\xc3\xa9");
+	CHECK_KEY(o, "d", "ok");
+	CHECK(json_object_get(o, "a") == NULL);
+	json_decref(o);
+
+	o = http_parse_query(NULL, 0);
+	CHECK(o && json_object_size(o) == 0);
+	json_decref(o);
+	/* Length-bounded: "b=2" is past len. */
+	o = http_parse_query("a=1&b=2", 3);
+	CHECK_INT(json_object_size(o), 1);
+	CHECK_KEY(o, "a", "1");
+	json_decref(o);
+}
+
+static void test_parse_cookies(void)
+{
+	json_t *o = http_parse_cookies("a=1; b=2");
+	CHECK_INT(json_object_size(o), 2);
+	CHECK_KEY(o, "a", "1");
+	CHECK_KEY(o, "b", "2");
+	json_decref(o);
+
+	o = http_parse_cookies("  sessionid = \"quoted value\" ;csrftoken=abc;  ");
+	CHECK_KEY(o, "sessionid", "quoted value");
+	CHECK_KEY(o, "csrftoken", "abc");
+	CHECK_INT(json_object_size(o), 2);
+	json_decref(o);
+
+	o = http_parse_cookies("x=first; x=second; y=\"\"; z=\"; w=a=b");
+	CHECK_KEY(o, "x", "first");
+	CHECK_KEY(o, "y", "");
+	CHECK_KEY(o, "z", "\"");
+	CHECK_KEY(o, "w", "a=b");
+	CHECK_INT(json_object_size(o), 4);
+	json_decref(o);
+
+	o = http_parse_cookies(";;garbage; =novalue; bad name=1; a\"b=2; ok=%20; e=\xff; "
+			       "u=\xc3\xa9");
+	CHECK_INT(json_object_size(o), 2);
+	CHECK_KEY(o, "ok", "%20"); /* cookie values are not percent-decoded */
+	CHECK_KEY(o, "u", "\xc3\xa9");
+	json_decref(o);
+
+	o = http_parse_cookies("");
+	CHECK(o && json_object_size(o) == 0);
+	json_decref(o);
+	o = http_parse_cookies(NULL);
+	CHECK(o && json_object_size(o) == 0);
+	json_decref(o);
+}
+
+static void test_buf(void)
+{
+	struct http_buf b = {0};
+
+	CHECK_INT(http_buf_append(&b, NULL, 0), HTTP_OK);
+	CHECK(b.data != NULL);
+	CHECK_STR(b.data, "");
+	CHECK_INT(http_buf_append(&b, "abc", 3), HTTP_OK);
+	CHECK_INT(http_buf_printf(&b, "-%d-%s", 42, "x"), HTTP_OK);
+	CHECK_STR(b.data, "abc-42-x");
+	CHECK_INT(b.len, 8);
+	http_buf_free(&b);
+	CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
+
+	/* Growth past 1 MB, by appends and by one large printf. */
+	char chunk[1000];
+	memset(chunk, 'x', sizeof(chunk));
+	for (int i = 0; i < 1100; i++)
+		CHECK_INT(http_buf_append(&b, chunk, sizeof(chunk)), HTTP_OK);
+	CHECK_INT(b.len, 1100000);
+	CHECK(b.cap > b.len);
+	CHECK_INT(b.data[b.len], '\0');
+	CHECK_INT(strlen(b.data), 1100000);
+	http_buf_free(&b);
+
+	char *big = xmalloc(2000001);
+	memset(big, 'y', 2000000);
+	big[2000000] = '\0';
+	CHECK_INT(http_buf_printf(&b, "<%s>", big), HTTP_OK);
+	CHECK_INT(b.len, 2000002);
+	CHECK_INT(b.data[0], '<');
+	CHECK_INT(b.data[2000001], '>');
+	CHECK_INT(b.data[2000002], '\0');
+	free(big);
+	http_buf_free(&b);
+
+	const char *raw = "<a href=\"x\">Tom & Jerry's</a>";
+	CHECK_INT(http_buf_append_escaped(&b, raw, strlen(raw)), HTTP_OK);
+	CHECK_STR(b.data, "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#x27;s&lt;/a&gt;");
+	http_buf_free(&b);
+	CHECK_INT(http_buf_append_escaped(&b, "plain", 5), HTTP_OK);
+	CHECK_INT(http_buf_append_escaped(&b, "&&", 2), HTTP_OK);
+	CHECK_INT(http_buf_append_escaped(&b, "", 0), HTTP_OK);
+	CHECK_STR(b.data, "plain&amp;&amp;");
+	http_buf_free(&b);
+}
+
+static void test_b64url(void)
+{
+	static const struct {
+		const char *raw, *enc;
+	} v[] = {
+		{"", ""},         {"f", "Zg"},         {"fo", "Zm8"},      {"foo", "Zm9v"},
+		{"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"\xfb\xff", "-_8"},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char out[32];
+		const unsigned char *raw = (const unsigned char *)v[i].raw;
+		size_t n = http__b64url_encode(raw, strlen(v[i].raw), out);
+		CHECK_STR(out, v[i].enc);
+		CHECK_INT(n, http__b64url_len(strlen(v[i].raw)));
+		size_t dl = 99;
+		unsigned char *d = http__b64url_decode(v[i].enc, strlen(v[i].enc), &dl);
+		CHECK(d != NULL);
+		CHECK_INT(dl, strlen(v[i].raw));
+		CHECK(d && memcmp(d, v[i].raw, dl) == 0);
+		free(d);
+	}
+	size_t dl;
+	CHECK(http__b64url_decode("Zg==", 4, &dl) == NULL);  /* padding */
+	CHECK(http__b64url_decode("Z", 1, &dl) == NULL);     /* 4k+1 */
+	CHECK(http__b64url_decode("Zh", 2, &dl) == NULL);    /* non-zero trailing bits */
+	CHECK(http__b64url_decode("Zm+v", 4, &dl) == NULL);  /* standard alphabet */
+	CHECK(http__b64url_decode("Zm9v\n", 5, &dl) == NULL);
+}
+
+static char *sign(json_t *v, long long now)
+{
+	char *s = http_sign_json(KEY, KEYLEN, v, now);
+	CHECK(s != NULL);
+	if (!s)
+		exit(check_finish() | 1);
+	return s;
+}
+
+static int unsign(const char *s, long long now, long long max_age, json_t **out)
+{
+	return http_unsign_json(KEY, KEYLEN, s, now, max_age, out);
+}
+
+/* Returns a copy of `s` with the byte at `pos` replaced by `c`. */
+static char *tamper(const char *s, size_t pos, char c)
+{
+	char *t = xmalloc(strlen(s) + 1);
+	strcpy(t, s);
+	t[pos] = c;
+	return t;
+}
+
+static void test_sign(void)
+{
+	json_t *v = json_pack("{s:s, s:i, s:{s:b}, s:s}", "user", "alice", "n", 7, "nested", "ok",
+			      1, "uni", "caf\xc3\xa9 <&>");
+	const long long now = 1700000000;
+	char *s = sign(v, now);
+	json_t *out = NULL;
+
+	/* Three base64url parts, nothing else. */
+	CHECK(s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") ==
+			   strlen(s));
+	const char *d1 = strchr(s, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	CHECK(d1 && d2 && !strchr(d2 + 1, '.'));
+	CHECK_INT(strlen(d2 + 1), 43); /* 32-byte MAC */
+	size_t tl;
+	char *ts = (char *)http__b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &tl);
+	CHECK_STR(ts, "1700000000");
+	free(ts);
+
+	CHECK_INT(unsign(s, now, 0, &out), HTTP_OK);
+	CHECK(json_equal(out, v));
+	json_decref(out);
+	/* Deterministic: same input, same output. */
+	char *s2 = sign(v, now);
+	CHECK_STR(s2, s);
+	free(s2);
+
+	/* Age: within max_age, exactly at it, and past it; future stamps pass. */
+	CHECK_INT(unsign(s, now + 100, 100, &out), HTTP_OK);
+	json_decref(out);
+	CHECK_INT(unsign(s, now + 101, 100, &out), HTTP_EEXPIRED);
+	CHECK(out == NULL);
+	CHECK_INT(unsign(s, now + 1000000, 0, &out), HTTP_OK);
+	json_decref(out);
+	CHECK_INT(unsign(s, now - 50, 10, &out), HTTP_OK);
+	json_decref(out);
+	/* Extremes do not overflow the age computation. */
+	char *old = sign(v, -9223372036854775807LL - 1);
+	CHECK_INT(unsign(old, 9223372036854775807LL, 1, &out), HTTP_EEXPIRED);
+	CHECK_INT(unsign(old, 9223372036854775807LL, 0, &out), HTTP_OK);
+	json_decref(out);
+	free(old);
+
+	/* Wrong key, and a key that is a prefix of the right one. */
+	const unsigned char *other = (const unsigned char *)"other";
+	CHECK_INT(http_unsign_json(other, 5, s, now, 0, &out), HTTP_EBADSIG);
+	CHECK_INT(http_unsign_json(KEY, KEYLEN - 1, s, now, 0, &out), HTTP_EBADSIG);
+	CHECK(out == NULL);
+
+	/* Tampering with any part. */
+	size_t p_json = 2, p_ts = (size_t)(d1 - s) + 2, p_mac = (size_t)(d2 - s) + 5;
+	size_t positions[] = {p_json, p_ts, p_mac, strlen(s) - 1};
+	for (size_t i = 0; i < sizeof(positions) / sizeof(positions[0]); i++) {
+		char c = s[positions[i]] == 'A' ? 'B' : 'A';
+		char *t = tamper(s, positions[i], c);
+		CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+		CHECK(out == NULL);
+		free(t);
+	}
+	/* A different timestamp with the old MAC. */
+	char *s3 = sign(v, now + 1);
+	char *t = xmalloc(strlen(s) + 1);
+	const char *e1 = strchr(s3, '.'), *e2 = strchr(e1 + 1, '.');
+	sprintf(t, "%.*s%s", (int)(e2 - s3), s3, d2);
+	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	free(t);
+	free(s3);
+
+	/* A payload swapped in from another signed value. */
+	json_t *v2 = json_pack("{s:s}", "user", "admin");
+	char *s4 = sign(v2, now);
+	t = xmalloc(strlen(s) + strlen(s4) + 1);
+	sprintf(t, "%.*s%s", (int)(strchr(s4, '.') - s4), s4, d1);
+	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	free(t);
+	free(s4);
+	json_decref(v2);
+
+	/* Malformed strings. */
+	const char *bad[] = {"", ".", "..", "a.b", "a.b.c", "a.b.c.d", "...", s + 1, "!!.??.**"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		out = (json_t *)1;
+		CHECK_INT(unsign(bad[i], now, 0, &out), HTTP_EBADSIG);
+		CHECK(out == NULL);
+	}
+	size_t tn = strlen(s) + 3;
+	t = xmalloc(tn);
+	snprintf(t, tn, "%s.x", s);
+	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	snprintf(t, tn, "%s=", s);
+	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	free(t);
+	CHECK_INT(unsign(NULL, now, 0, &out), HTTP_EINVAL);
+	CHECK_INT(http_unsign_json(KEY, KEYLEN, s, now, 0, NULL), HTTP_EINVAL);
+	free(s);
+
+	/* Only objects are signed; an empty object and an empty key work. */
+	json_t *arr = json_array();
+	CHECK(http_sign_json(KEY, KEYLEN, arr, now) == NULL);
+	json_decref(arr);
+	json_t *empty = json_object();
+	s = http_sign_json((const unsigned char *)"", 0, empty, 0);
+	CHECK(s != NULL);
+	CHECK_INT(http_unsign_json((const unsigned char *)"", 0, s, 0, 0, &out), HTTP_OK);
+	CHECK(json_equal(out, empty));
+	json_decref(out);
+	CHECK_INT(unsign(s, 0, 0, &out), HTTP_EBADSIG);
+	free(s);
+	json_decref(empty);
+	json_decref(v);
+
+	CHECK_STR(http_strerror(HTTP_EBADSIG), "bad signature");
+	CHECK_STR(http_strerror(HTTP_EEXPIRED), "signature expired");
+	CHECK_STR(http_strerror(12345), "unknown error");
+}
+
+static void test_request(void)
+{
+	struct http_header hdrs[] = {
+		{"host", "example.com"},
+		{"content-type", "Application/X-WWW-Form-Urlencoded; charset=utf-8"},
+		{"cookie", "a=1"},
+	};
+	const char body[] = "name=J%C3%BCrgen+X&msg=a%26b&name2";
+	struct http_request req = {
+		.method = "POST",
+		.path = "/submit",
+		.query_string = "page=2&q=hello+world",
+		.headers = hdrs,
+		.n_headers = 3,
+		.body = body,
+		.body_len = strlen(body),
+		.session = json_object(),
+	};
+
+	CHECK_STR(http_request_header(&req, "Host"), "example.com");
+	CHECK_STR(http_request_header(&req, "CONTENT-TYPE"), hdrs[1].value);
+	CHECK(http_request_header(&req, "accept") == NULL);
+
+	json_t *form = http_request_form(&req);
+	CHECK_INT(json_object_size(form), 3);
+	CHECK_KEY(form, "name", "J\xc3\xbcrgen X");
+	CHECK_KEY(form, "msg", "a&b");
+	CHECK_KEY(form, "name2", "");
+	json_decref(form);
+
+	json_t *q = http_request_query(&req);
+	CHECK_KEY(q, "page", "2");
+	CHECK_KEY(q, "q", "hello world");
+	json_decref(q);
+
+	/* Other content types give an empty form. */
+	hdrs[1].value = "application/json";
+	form = http_request_form(&req);
+	CHECK(form && json_object_size(form) == 0);
+	json_decref(form);
+	hdrs[1].value = "application/x-www-form-urlencodedX";
+	form = http_request_form(&req);
+	CHECK(form && json_object_size(form) == 0);
+	json_decref(form);
+	req.n_headers = 1;
+	form = http_request_form(&req);
+	CHECK(form && json_object_size(form) == 0);
+	json_decref(form);
+
+	CHECK(!req.session_modified);
+	CHECK(http_session_get(&req, "user") == NULL);
+	http_session_set(&req, "user", json_string("alice"));
+	CHECK(req.session_modified);
+	CHECK_STR(http_session_get(&req, "user"), "alice");
+	http_session_set(&req, "n", json_integer(3));
+	CHECK(http_session_get(&req, "n") == NULL); /* not a string */
+	http_session_set(&req, "user", NULL);
+	CHECK(http_session_get(&req, "user") == NULL);
+	CHECK_INT(json_object_size(req.session), 1);
+	json_decref(req.session);
+}
+
+static void test_response(void)
+{
+	struct http_response r;
+
+	http_response_init(&r);
+	CHECK_INT(r.status, 200);
+	CHECK_STR(r.content_type, "text/html; charset=utf-8");
+	CHECK_INT(r.n_headers, 0);
+	CHECK_INT(r.body.len, 0);
+
+	CHECK_INT(http_response_add_header(&r, "X-Frame-Options", "DENY"), HTTP_OK);
+	CHECK_INT(http_response_add_header(&r, "Set-Cookie", "a=1; Path=/\tx"), HTTP_OK);
+	CHECK_INT(r.n_headers, 2);
+	CHECK_STR(r.headers[0].name, "x-frame-options");
+	CHECK_STR(r.headers[0].value, "DENY");
+	CHECK_STR(r.headers[1].name, "set-cookie");
+
+	/* Header injection. */
+	CHECK_INT(http_response_add_header(&r, "X-A", "v\r\nSet-Cookie: evil=1"), HTTP_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A", "v\nx"), HTTP_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A", "v\rx"), HTTP_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A\r\nEvil", "v"), HTTP_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X A", "v"), HTTP_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A:", "v"), HTTP_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "", "v"), HTTP_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A", "\x7f"), HTTP_EINVAL);
+	CHECK_INT(http_response_add_header(&r, NULL, "v"), HTTP_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A", NULL), HTTP_EINVAL);
+	CHECK_INT(r.n_headers, 2);
+
+	CHECK_INT(http_response_redirect(&r, "/next\r\nSet-Cookie: x=1"), HTTP_EINVAL);
+	CHECK_INT(http_response_redirect(&r, ""), HTTP_EINVAL);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.n_headers, 2);
+	CHECK_INT(http_response_redirect(&r, "/rooms/lobby/?a=1&b=2"), HTTP_OK);
+	CHECK_INT(r.status, 302);
+	CHECK_STR(r.headers[2].name, "location");
+	CHECK_STR(r.headers[2].value, "/rooms/lobby/?a=1&b=2");
+
+	http_response_clear(&r);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.n_headers, 0);
+	CHECK(r.headers == NULL && r.body.data == NULL);
+	http_response_clear(&r); /* twice is fine */
+
+	http_buf_append(&r.body, "old body", 8);
+	http_response_error(&r, 404, "No room <script>alert('x')</script> & more");
+	CHECK_INT(r.status, 404);
+	CHECK_STR(r.content_type, "text/html; charset=utf-8");
+	CHECK_CONTAINS(r.body.data, "404 Not Found");
+	CHECK_CONTAINS(r.body.data,
+		       "No room &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more");
+	CHECK(!strstr(r.body.data, "<script>"));
+	CHECK(!strstr(r.body.data, "old body"));
+	http_response_error(&r, 599, NULL);
+	CHECK_INT(r.status, 599);
+	CHECK_CONTAINS(r.body.data, "599 Unknown");
+	CHECK(!strstr(r.body.data, "<p>"));
+	http_response_clear(&r);
+
+	static const struct {
+		int code;
+		const char *reason;
+	} reasons[] = {
+		{200, "OK"}, {201, "Created"}, {204, "No Content"}, {301, "Moved Permanently"},
+		{302, "Found"}, {303, "See Other"}, {304, "Not Modified"}, {400, "Bad Request"},
+		{401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+		{405, "Method Not Allowed"}, {408, "Request Timeout"}, {413, "Payload Too Large"},
+		{429, "Too Many Requests"}, {500, "Internal Server Error"},
+		{501, "Not Implemented"}, {503, "Service Unavailable"}, {0, "Unknown"},
+		{418, "Unknown"}, {-1, "Unknown"},
+	};
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		CHECK_STR(http_status_reason(reasons[i].code), reasons[i].reason);
+}
+
+int main(void)
+{
+	test_url_decode();
+	test_parse_query();
+	test_parse_cookies();
+	test_buf();
+	test_b64url();
+	test_sign();
+	test_request();
+	test_response();
+	return check_finish();
+}
