@@ -12,6 +12,11 @@
  * 8-4-4-4-12), <path:x> (.+). A path() pattern must match the whole path.
  * A re_path() pattern is anchored at the start only, as in Django
  * (re.match); named groups are captured as strings, unnamed groups ignored.
+ * (Named groups that did not take part in the match are left out; a pattern
+ * ending in '$' must match the whole path, like Django's re.fullmatch.)
+ * An unknown converter, a '<' with no '>', an empty "<>", whitespace inside
+ * <...>, or a parameter name that is not an ASCII identifier of at most 32
+ * characters is a compile error (ROUTING_EPATTERN).
  *
  * Matching is done on the request path with its leading "/" removed, as
  * Django's resolver does ("/ws/chat/lobby/" is matched as "ws/chat/lobby/").
@@ -53,7 +58,8 @@ const char *routing_strerror(int err);
 struct router;
 
 /*
- * Compiles `n` routes. On success stores a new router in *out and returns 0.
+ * Compiles `n` routes. The array is copied (the caller may free it); the
+ * pattern strings stay borrowed. On success stores a new router in *out and returns 0.
  * On a bad pattern returns ROUTING_EPATTERN and writes a one-line reason
  * naming the pattern into `err` (may be NULL).
  */
@@ -66,7 +72,11 @@ void router_free(struct router *r);
  * On a match returns the route and, if `kwargs` is not NULL, stores a new
  * JSON object of captured values in *kwargs (caller owns it; empty object
  * when the route captures nothing). Returns NULL when nothing matches
- * (*kwargs is then NULL).
+ * (*kwargs is then NULL). The returned route is the router's copy of the
+ * caller's entry (same fields), valid until router_free(): compare ->target,
+ * not the pointer. A path that is not valid UTF-8 matches nothing; an
+ * <int:...> value that does not fit json_int_t makes that route not match.
+ * Any thread may call this at the same time as others on the same router.
  */
 const struct route *router_match(const struct router *r, const char *path, json_t **kwargs);
 
