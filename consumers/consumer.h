@@ -177,6 +177,16 @@ int consumer_send_bytes(struct consumer *c, const void *data, size_t len);
  * is sent to in this batch (encoded once). Does not steal `content`. */
 int consumer_send_json(struct consumer *c, json_t *content);
 
+/*
+ * Sends the object made of the `fields` (NULL-terminated) of `msg` that are
+ * present, e.g. {"message", "username", NULL} to forward a chat message
+ * without its "type". When `msg` is the layer message being dispatched now,
+ * the object is encoded once per message and the frame shared by every
+ * connection it is forwarded to (`fields` must then be a static array:
+ * it is part of the cache key). Does not steal `msg`.
+ */
+int consumer_forward_json(struct consumer *c, json_t *msg, const char *const *fields);
+
 int consumer_group_add(struct consumer *c, const char *group);
 int consumer_group_discard(struct consumer *c, const char *group);
 int consumer_group_send(struct consumer *c, const char *group, json_t *msg);

@@ -1,0 +1,255 @@
+/*
+ * chat.c - chat rooms: the seed's RoomConsumer and its two pages.
+ *
+ * The username of a chat message is always the sender's session name (or
+ * the anonymous name its connection was given), never a value from the
+ * client's JSON.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apps.h"
+#include "log.h"
+
+#define ROOM_NAME_MAX 64
+#define USERNAME_MAX 32
+#define MESSAGE_MAX 1000
+
+/* ---- who is in which room (for the /chat/ page; any thread) ---- */
+
+struct room_count {
+	char name[ROOM_NAME_MAX + 1];
+	unsigned members;
+};
+
+static pthread_mutex_t rooms_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct room_count *rooms;
+static size_t n_rooms;
+
+static void rooms_adjust(const char *name, int delta)
+{
+	pthread_mutex_lock(&rooms_lock);
+	size_t i = 0;
+	while (i < n_rooms && strcmp(rooms[i].name, name) != 0)
+		i++;
+	if (i == n_rooms && delta > 0) {
+		struct room_count *r = realloc(rooms, (n_rooms + 1) * sizeof(*r));
+		if (r) {
+			rooms = r;
+			snprintf(rooms[n_rooms].name, sizeof(rooms[n_rooms].name), "%s", name);
+			rooms[n_rooms].members = 0;
+			n_rooms++;
+		}
+	}
+	if (i < n_rooms) {
+		rooms[i].members = (unsigned)((int)rooms[i].members + delta);
+		if (rooms[i].members == 0) {
+			rooms[i] = rooms[--n_rooms];
+			if (n_rooms == 0) {
+				free(rooms);
+				rooms = NULL;
+			}
+		}
+	}
+	pthread_mutex_unlock(&rooms_lock);
+}
+
+json_t *chat_rooms_snapshot(void)
+{
+	json_t *out = json_array();
+	pthread_mutex_lock(&rooms_lock);
+	for (size_t i = 0; i < n_rooms; i++)
+		json_array_append_new(out, json_pack("{s:s,s:i}", "name", rooms[i].name, "members",
+						     (json_int_t)rooms[i].members));
+	pthread_mutex_unlock(&rooms_lock);
+	return out;
+}
+
+long apps_text_length(const char *s)
+{
+	long n = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		unsigned char ch = *p;
+		if (ch < 0x20 && ch != '\t' && ch != '\n')
+			return -1;
+		if (ch == 0x7f)
+			return -1;
+		int extra = ch < 0x80 ? 0 : (ch & 0xe0) == 0xc0 ? 1 : (ch & 0xf0) == 0xe0 ? 2
+			: (ch & 0xf8) == 0xf0 ? 3 : -1;
+		if (extra < 0)
+			return -1;
+		p++;
+		for (int i = 0; i < extra; i++, p++)
+			if ((*p & 0xc0) != 0x80)
+				return -1;
+		n++;
+	}
+	return n;
+}
+
+static bool valid_room_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > ROOM_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* ---- the consumer (the seed's RoomConsumer) ---- */
+
+struct room {
+	char name[ROOM_NAME_MAX + 1];
+	char group[LAYER_NAME_MAX];
+};
+
+static void room_connect(struct consumer *c)
+{
+	struct room *r = consumer_state(c);
+	const char *name = json_string_value(json_object_get(consumer_scope(c)->kwargs, "room_name"));
+	if (!name || !valid_room_name(name)) {
+		/* The route admits any \w+ (Unicode); group names are ASCII. */
+		consumer_close(c, CLOSE_NORMAL, NULL);
+		return;
+	}
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->group, sizeof(r->group), "chat_%s", name);
+	if (consumer_group_add(c, r->group) != 0) {
+		consumer_close(c, CLOSE_NORMAL, NULL);
+		return;
+	}
+	rooms_adjust(r->name, +1);
+	consumer_accept(c, NULL);
+}
+
+static void send_error(struct consumer *c, const char *text)
+{
+	json_t *e = json_pack("{s:s}", "error", text);
+	consumer_send_json(c, e);
+	json_decref(e);
+}
+
+static void room_receive(struct consumer *c, json_t *content)
+{
+	struct room *r = consumer_state(c);
+	const char *text = json_string_value(json_object_get(content, "message"));
+	long len = text ? apps_text_length(text) : -1;
+	if (!json_is_object(content) || !text) {
+		send_error(c, "send {\"message\": \"...\"}");
+		return;
+	}
+	if (len <= 0 || len > MESSAGE_MAX) {
+		send_error(c, len == 0 ? "empty message" :
+			      len < 0 ? "message has control characters" :
+					"message longer than 1000 characters");
+		return;
+	}
+	json_t *msg = json_pack("{s:s,s:s,s:s}", "type", "chat.message", "message", text, "username",
+				consumer_username(c));
+	if (msg)
+		consumer_group_send(c, r->group, msg);
+	json_decref(msg);
+}
+
+static const char *const chat_fields[] = {"message", "username", NULL};
+
+static void chat_message(struct consumer *c, json_t *msg)
+{
+	consumer_forward_json(c, msg, chat_fields);
+}
+
+static void room_disconnect(struct consumer *c, int code)
+{
+	struct room *r = consumer_state(c);
+	(void)code;
+	rooms_adjust(r->name, -1);
+}
+
+static const struct consumer_handler room_handlers[] = {
+	{"chat.message", chat_message},
+	{NULL, NULL},
+};
+
+const struct consumer_class chat_room_consumer = {
+	.name = "RoomConsumer",
+	.state_size = sizeof(struct room),
+	.json = true,
+	.on_connect = room_connect,
+	.on_receive_json = room_receive,
+	.on_disconnect = room_disconnect,
+	.handlers = room_handlers,
+};
+
+/* ---- views ---- */
+
+static void chat_index(struct http_request *req, struct http_response *resp)
+{
+	json_t *ctx = json_object();
+	if (strcmp(req->method, "POST") == 0) {
+		json_t *form = http_request_form(req);
+		const char *user = json_string_value(json_object_get(form, "username"));
+		const char *room = json_string_value(json_object_get(form, "room"));
+		char name[4 * USERNAME_MAX + 1] = "";
+		if (user) {
+			while (*user == ' ')
+				user++;
+			snprintf(name, sizeof(name), "%s", user);
+			size_t n = strlen(name);
+			while (n && name[n - 1] == ' ')
+				name[--n] = '\0';
+		}
+		long ulen = user && strlen(user) < sizeof(name) ? apps_text_length(name) : -1;
+		if (ulen < 1 || ulen > USERNAME_MAX || strchr(name, '\n') || strchr(name, '\t')) {
+			json_object_set_new(ctx, "error",
+					    json_string("Pick a display name of 1 to 32 characters."));
+		} else if (!room || !valid_room_name(room)) {
+			json_object_set_new(ctx, "error",
+					    json_string("Room names are 1 to 64 letters, digits or _."));
+		} else {
+			http_session_set(req, "username", json_string(name));
+			http_session_set(req, "anonymous", json_false());
+			char location[ROOM_NAME_MAX + 16];
+			snprintf(location, sizeof(location), "/chat/%s/", room);
+			http_response_redirect(resp, location);
+			json_decref(form);
+			json_decref(ctx);
+			return;
+		}
+		json_decref(form);
+		resp->status = 400;
+	}
+	json_object_set_new(ctx, "rooms", chat_rooms_snapshot());
+	int status = resp->status;
+	server_render(req, resp, "chat/index.html", ctx);
+	if (resp->status == 200)
+		resp->status = status;
+}
+
+static void chat_room(struct http_request *req, struct http_response *resp)
+{
+	const char *room = json_string_value(json_object_get(req->kwargs, "room_name"));
+	if (!room || !valid_room_name(room)) {
+		http_response_error(resp, 404, "Room names are letters, digits or _.");
+		return;
+	}
+	if (!http_session_get(req, "username")) {
+		/* A visitor who picked no name chats under an anonymous one, kept in the session. */
+		char hex[7], anon[16];
+		server_random_hex(hex, 3);
+		snprintf(anon, sizeof(anon), "anon-%s", hex);
+		http_session_set(req, "username", json_string(anon));
+		http_session_set(req, "anonymous", json_true());
+	}
+	server_render(req, resp, "chat/room.html", json_pack("{s:s}", "room_name", room));
+}
+
+const struct view chat_index_view = {"chat_index", chat_index, VIEW_GET | VIEW_POST, false};
+const struct view chat_room_view = {"chat_room", chat_room, VIEW_GET, false};

@@ -1,0 +1,191 @@
+/*
+ * config.c - command-line flags and their CHANNELS_* environment variables.
+ * One table drives parsing, --help and the README's configuration section.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server_int.h"
+
+#ifndef CHANNELS_DATA_DIR
+#define CHANNELS_DATA_DIR "."
+#endif
+
+enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_LOG, OPT_SETTING_INT };
+
+struct opt {
+	const char *flag;  /* long option name */
+	const char *env;   /* environment variable */
+	enum opt_kind kind;
+	size_t offset;     /* into struct server_config (unused for OPT_SETTING_INT) */
+	const char *setting;
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct server_config, field)
+
+static const struct opt opts[] = {
+	{"host", "CHANNELS_HOST", OPT_STR, OFF(host), NULL, "address to listen on (default 127.0.0.1)"},
+	{"port", "CHANNELS_PORT", OPT_INT, OFF(port), NULL, "port to listen on (default 8000; 0 = any free port)"},
+	{"static-dir", "CHANNELS_STATIC_DIR", OPT_STR, OFF(static_dir), NULL, "folder served under /static/"},
+	{"templates-dir", "CHANNELS_TEMPLATES_DIR", OPT_STR, OFF(templates_dir), NULL, "folder of the page templates"},
+	{"secret-key", "CHANNELS_SECRET_KEY", OPT_STR, OFF(secret_key), NULL, "key signing session cookies (>= 16 chars; default: random per start)"},
+	{"allowed-origins", "CHANNELS_ALLOWED_ORIGINS", OPT_STR, OFF(allowed_origins), NULL, "comma-separated Origins allowed to open WebSockets, or * (default: same host)"},
+	{"max-message-size", "CHANNELS_MAX_MESSAGE_SIZE", OPT_SIZE, OFF(max_message_size), NULL, "largest WebSocket message in bytes (default 1048576; over it: close 1009)"},
+	{"max-body-size", "CHANNELS_MAX_BODY_SIZE", OPT_SIZE, OFF(max_body_size), NULL, "largest HTTP request body in bytes (default 1048576; over it: 413)"},
+	{"max-queue", "CHANNELS_MAX_QUEUE", OPT_SIZE, OFF(max_queue_bytes), NULL, "unsent bytes per WebSocket before it is closed 1013 (default 4194304)"},
+	{"max-connections", "CHANNELS_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), NULL, "open WebSockets before handshakes get 503 (default 10000)"},
+	{"rate-limit", "CHANNELS_RATE_LIMIT", OPT_DOUBLE, OFF(rate_limit), NULL, "messages/s a client may send, 0 = off (default 100; over it: close 1008)"},
+	{"rate-burst", "CHANNELS_RATE_BURST", OPT_DOUBLE, OFF(rate_burst), NULL, "burst allowance of the rate limit (default 200)"},
+	{"view-threads", "CHANNELS_VIEW_THREADS", OPT_INT, OFF(view_threads), NULL, "threads running views and offloaded work (default 4)"},
+	{"log-level", "CHANNELS_LOG_LEVEL", OPT_LOG, OFF(log_level), NULL, "error, warn, info or debug (default info)"},
+	{"port-file", "CHANNELS_PORT_FILE", OPT_STR, OFF(port_file), NULL, "write the bound port to this file once listening"},
+	{"chart-interval", "CHANNELS_CHART_INTERVAL", OPT_SETTING_INT, 0, "CHART_INTERVAL_MS", "live chart: milliseconds between points (default 2000)"},
+	{"chart-points", "CHANNELS_CHART_POINTS", OPT_SETTING_INT, 0, "CHART_POINTS", "live chart: points per connection (default 100)"},
+	{"test-views", "CHANNELS_TEST_VIEWS", OPT_SETTING_INT, 0, "TEST_VIEWS", "1 enables /_test/sleep/<ms>/ (for tests; never in production)"},
+};
+
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+void server_config_init(struct server_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->host = "127.0.0.1";
+	cfg->port = 8000;
+	cfg->static_dir = CHANNELS_DATA_DIR "/static";
+	cfg->templates_dir = CHANNELS_DATA_DIR "/templates";
+	cfg->max_message_size = 1 << 20;
+	cfg->max_body_size = 1 << 20;
+	cfg->max_queue_bytes = 4 << 20;
+	cfg->max_connections = 10000;
+	cfg->rate_limit = 100;
+	cfg->rate_burst = 200;
+	cfg->view_threads = 4;
+	cfg->log_level = LOG_INFO;
+}
+
+static int set_opt(struct server_config *cfg, const struct opt *o, const char *val,
+		   const char *from)
+{
+	char *end = NULL;
+	void *field = (char *)cfg + o->offset;
+	errno = 0;
+	switch (o->kind) {
+	case OPT_STR:
+		*(const char **)field = val;
+		return 0;
+	case OPT_INT: {
+		long v = strtol(val, &end, 10);
+		if (errno || !*val || *end || v < 0 || v > 1000000000)
+			break;
+		if (o->offset == OFF(port)) {
+			if (v > 65535)
+				break;
+			cfg->port = (int)v;
+		} else if (o->offset == OFF(max_connections)) {
+			cfg->max_connections = (unsigned)v;
+		} else {
+			if (v < 1 || v > 128)
+				break;
+			cfg->view_threads = (unsigned)v;
+		}
+		return 0;
+	}
+	case OPT_SIZE: {
+		unsigned long long v = strtoull(val, &end, 10);
+		if (errno || !*val || *end || v < 64 || v > (1ULL << 32))
+			break;
+		*(size_t *)field = (size_t)v;
+		return 0;
+	}
+	case OPT_DOUBLE: {
+		double v = strtod(val, &end);
+		if (errno || !*val || *end || v < 0 || v > 1e9)
+			break;
+		*(double *)field = v;
+		return 0;
+	}
+	case OPT_LOG: {
+		int v = log_level_parse(val);
+		if (v < 0)
+			break;
+		cfg->log_level = v;
+		return 0;
+	}
+	case OPT_SETTING_INT: {
+		long v = strtol(val, &end, 10);
+		if (errno || !*val || *end || v < 1 || v > 100000000)
+			break;
+		json_object_set_new(cfg->settings, o->setting, json_integer(v));
+		return 0;
+	}
+	}
+	fprintf(stderr, "channels-server: invalid value '%s' for %s\n", val, from);
+	return -1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: channels-server [options]\n\n"
+		   "Serves HTTP and WebSocket on one port: the chat, notifications and live chart\n"
+		   "apps, on the in-memory channel layer.\n\noptions (environment variable in brackets):\n");
+	for (size_t i = 0; i < N_OPTS; i++)
+		fprintf(f, "  --%-18s %s [%s]\n", opts[i].flag, opts[i].help, opts[i].env);
+	fprintf(f, "  --%-18s %s\n  --%-18s %s\n", "help", "print this and exit", "version",
+		"print the version and exit");
+}
+
+int server_config_parse(struct server_config *cfg, int argc, char **argv)
+{
+	struct option longopts[N_OPTS + 3];
+	char flagbuf[64];
+
+	if (!cfg->settings)
+		cfg->settings = json_object();
+	/* Environment first, so flags win. */
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const char *v = getenv(opts[i].env);
+		if (v && *v && set_opt(cfg, &opts[i], v, opts[i].env) != 0)
+			return -1;
+	}
+	for (size_t i = 0; i < N_OPTS; i++)
+		longopts[i] = (struct option){opts[i].flag, required_argument, NULL, (int)(i + 256)};
+	longopts[N_OPTS] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[N_OPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
+	longopts[N_OPTS + 2] = (struct option){NULL, 0, NULL, 0};
+
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (c == 'V') {
+			printf("channels-server %s\n", CHANNELS_VERSION);
+			return 1;
+		}
+		if (c < 256 || c >= (int)(256 + N_OPTS)) {
+			usage(stderr);
+			return -1;
+		}
+		const struct opt *o = &opts[c - 256];
+		snprintf(flagbuf, sizeof(flagbuf), "--%s", o->flag);
+		if (set_opt(cfg, o, optarg, flagbuf) != 0)
+			return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "channels-server: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	/* libuv reads its pool size once, at the first uv_queue_work(). */
+	char threads[16];
+	snprintf(threads, sizeof(threads), "%u", cfg->view_threads);
+	setenv("UV_THREADPOOL_SIZE", threads, 1);
+	return 0;
+}

@@ -1,0 +1,107 @@
+/*
+ * server_int.h - internals shared by the files of server/ (not installed,
+ * not included outside this folder).
+ *
+ *   context.c   the one file that creates the lws context on the uv loop;
+ *               the protocol callback's switch; signals and shutdown
+ *   http_conn.c HTTP requests: static files, views on the pool, responses
+ *   ws_conn.c   WebSocket connections: handshake routing, the consumer
+ *               transport, send queues, reassembly, limits
+ *   session.c   signed session, CSRF token, user, render helper, settings
+ *   config.c    flags and environment variables
+ */
+#ifndef SERVER_SERVER_INT_H
+#define SERVER_SERVER_INT_H
+
+#include <libwebsockets.h>
+#include <limits.h>
+#include <uv.h>
+
+#include "server.h"
+#include "template.h"
+
+_Static_assert(CONSUMER_FRAME_HEADROOM >= LWS_PRE, "frame headroom must fit LWS_PRE");
+
+struct ws_conn;
+struct http_conn;
+
+/* One per process (one worker loop). Lives for the duration of server_run(). */
+struct server {
+	const struct server_config *cfg;
+	const struct server_app *app;
+	uv_loop_t *loop;
+	struct lws_context *lws;
+	struct lws_protocols *protocols; /* [0] main, then one per consumer subprotocol */
+	struct layer *layer;
+	struct router *http_router;
+	struct router *ws_router;
+	struct tmpl_env *tmpl;
+	unsigned char secret[64];
+	size_t secret_len;
+	char static_root[PATH_MAX]; /* realpath of cfg->static_dir */
+	uv_signal_t sig_int, sig_term;
+	uv_timer_t shutdown_timer;
+	bool stopping;
+	unsigned n_ws;             /* open (accepted or handshaking) WebSockets */
+	struct ws_conn *ws_head;   /* all WebSockets, for shutdown */
+	int port;                  /* bound port */
+};
+
+/* The process's server, for view helpers running on the pool (read-only
+ * after start: cfg, tmpl, secret, layer pointer). */
+extern struct server *server__current;
+
+/* What lws_get_opaque_user_data() holds for a wsi: which of the two. */
+enum conn_kind { CONN_HTTP = 1, CONN_WS = 2 };
+
+/* ---- http_conn.c ---- */
+
+/* LWS_CALLBACK_HTTP and friends for `wsi` (the switch in context.c
+ * forwards them). Returns what the lws callback must return. */
+int server__http_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
+			  void *in, size_t len);
+
+/* Fills `req` from the wsi's header table (method, path, query, headers,
+ * cookies, client address); `path` is the decoded URI path. The strings are
+ * owned by `req` and freed by server__request_clear(). */
+int server__request_fill(struct lws *wsi, const char *path, struct http_request *req);
+void server__request_clear(struct http_request *req);
+
+/* ---- ws_conn.c ---- */
+
+/* WebSocket-related callback reasons (CONFIRM_UPGRADE, ESTABLISHED,
+ * RECEIVE, SERVER_WRITEABLE, CLOSED, PEER_INITIATED_CLOSE). */
+int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
+			void *in, size_t len);
+
+/* Starts closing every WebSocket with `code` (shutdown: 1001). */
+void server__ws_close_all(struct server *s, int code, const char *reason);
+
+/* ---- session.c ---- */
+
+/*
+ * Loads the session (signed cookie "sessionid"), the CSRF token (cookie
+ * "csrftoken", or a new one) and the user into `req`. Any thread.
+ */
+void server__session_load(struct server *s, struct http_request *req);
+
+/* The scope user for a WebSocket: the session's username, or a generated
+ * "anon-xxxxxx" (is_authenticated false). Returns a new object. */
+json_t *server__session_user(const json_t *session);
+
+/* Adds Set-Cookie headers to `resp` for a modified session and a new CSRF
+ * token. Any thread. */
+void server__session_save(struct server *s, struct http_request *req, struct http_response *resp,
+			  bool csrf_is_new);
+
+/* True when a state-changing request carries the right CSRF token. */
+bool server__csrf_check(const struct http_request *req);
+
+
+/* Makes `settings` (borrowed, immutable from now on) the app settings. */
+void server__settings_set(json_t *settings);
+
+/* Checks the Origin header of a WebSocket handshake against the policy. */
+bool server__origin_allowed(const struct server *s, const char *origin, const char *host);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * session.c - the signed session cookie, the CSRF token, the user a request
+ * or a WebSocket scope carries, the origin policy, template rendering for
+ * views and the app settings. Everything here may run on any thread.
+ */
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "server_int.h"
+
+#define SESSION_COOKIE "sessionid"
+#define CSRF_COOKIE "csrftoken"
+#define SESSION_MAX_AGE (14LL * 24 * 3600) /* two weeks, as Django */
+
+static json_t *app_settings;
+
+void server_random_hex(char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[64];
+	if (n > sizeof(raw))
+		n = sizeof(raw);
+	if (RAND_bytes(raw, (int)n) != 1) {
+		/* RAND_bytes only fails when the OS has no entropy: refuse to go on quietly. */
+		LOG(LOG_ERROR, "session", "no randomness available");
+		abort();
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void server__session_load(struct server *s, struct http_request *req)
+{
+	const char *cookie = json_string_value(json_object_get(req->cookies, SESSION_COOKIE));
+	json_t *session = NULL;
+	if (cookie) {
+		int rc = http_unsign_json(s->secret, s->secret_len, cookie, (long long)time(NULL),
+					  SESSION_MAX_AGE, &session);
+		if (rc != 0)
+			LOG(LOG_DEBUG, "session", "session cookie refused: %s", http_strerror(rc));
+	}
+	json_decref(req->session);
+	req->session = session ? session : json_object();
+	req->session_modified = false;
+}
+
+json_t *server__session_user(const json_t *session)
+{
+	const char *name = json_string_value(json_object_get(session, "username"));
+	if (name && *name)
+		return json_pack("{s:s,s:b}", "username", name, "is_authenticated",
+				 !json_is_true(json_object_get(session, "anonymous")));
+	char hex[7];
+	server_random_hex(hex, 3);
+	char anon[16];
+	snprintf(anon, sizeof(anon), "anon-%s", hex);
+	return json_pack("{s:s,s:b}", "username", anon, "is_authenticated", 0);
+}
+
+static int add_cookie(struct http_response *resp, const char *name, const char *value,
+		      long long max_age, bool http_only)
+{
+	char *line = NULL;
+	if (asprintf(&line, "%s=%s; Path=/; Max-Age=%lld; SameSite=Lax%s", name, value, max_age,
+		     http_only ? "; HttpOnly" : "") < 0)
+		return -1;
+	int rc = http_response_add_header(resp, "Set-Cookie", line);
+	free(line);
+	return rc;
+}
+
+void server__session_save(struct server *s, struct http_request *req, struct http_response *resp,
+			  bool csrf_is_new)
+{
+	if (req->session_modified) {
+		char *v = http_sign_json(s->secret, s->secret_len, req->session, (long long)time(NULL));
+		if (v)
+			add_cookie(resp, SESSION_COOKIE, v, SESSION_MAX_AGE, true);
+		free(v);
+	}
+	if (csrf_is_new && req->csrf_token)
+		add_cookie(resp, CSRF_COOKIE, req->csrf_token, 365LL * 24 * 3600, false);
+}
+
+bool server__csrf_check(const struct http_request *req)
+{
+	const char *cookie = json_string_value(json_object_get(req->cookies, CSRF_COOKIE));
+	if (!cookie || strlen(cookie) != 32)
+		return false;
+	json_t *form = http_request_form(req);
+	const char *sent = json_string_value(json_object_get(form, "csrfmiddlewaretoken"));
+	if (!sent)
+		sent = http_request_header(req, "x-csrftoken");
+	bool ok = sent && strlen(sent) == 32 && CRYPTO_memcmp(sent, cookie, 32) == 0;
+	json_decref(form);
+	return ok;
+}
+
+/* "https://Example.com:8000" -> "example.com:8000" (scheme dropped). */
+static void origin_hostport(const char *origin, char *out, size_t outlen)
+{
+	const char *p = strstr(origin, "://");
+	p = p ? p + 3 : origin;
+	size_t n = strcspn(p, "/");
+	if (n >= outlen)
+		n = outlen - 1;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+	out[n] = '\0';
+}
+
+bool server__origin_allowed(const struct server *s, const char *origin, const char *host)
+{
+	/* No Origin: not a browser, so no cross-site hijacking to prevent. */
+	if (!origin || !*origin)
+		return true;
+	const char *list = s->cfg->allowed_origins;
+	if (list && *list) {
+		const char *p = list;
+		while (*p) {
+			while (*p == ',' || *p == ' ')
+				p++;
+			size_t n = strcspn(p, ", ");
+			if (n == 1 && *p == '*')
+				return true;
+			if (n && strlen(origin) == n && strncasecmp(origin, p, n) == 0)
+				return true;
+			p += n;
+		}
+		return false;
+	}
+	if (!host)
+		return false;
+	char a[256], b[256];
+	origin_hostport(origin, a, sizeof(a));
+	origin_hostport(host, b, sizeof(b));
+	return strcmp(a, b) == 0;
+}
+
+int server_render(struct http_request *req, struct http_response *resp, const char *template_name,
+		  json_t *ctx)
+{
+	struct server *s = req->app;
+	char err[256];
+	char *out = NULL;
+	size_t outlen = 0;
+
+	if (!ctx)
+		ctx = json_object();
+	if (!json_object_get(ctx, "request"))
+		json_object_set_new(ctx, "request", json_pack("{s:s}", "path", req->path));
+	if (!json_object_get(ctx, "user")) {
+		const char *name = http_session_get(req, "username");
+		json_object_set_new(ctx, "user",
+				    json_pack("{s:s,s:b}", "username", name ? name : "",
+					      "is_authenticated",
+					      name && !json_is_true(json_object_get(req->session,
+										  "anonymous"))));
+	}
+	json_object_set_new(ctx, "csrf_token", json_string(req->csrf_token ? req->csrf_token : ""));
+	json_object_set_new(ctx, "static_url", json_string("/static/"));
+
+	int rc = tmpl_render(s->tmpl, template_name, ctx, &out, &outlen, err, sizeof(err));
+	json_decref(ctx);
+	if (rc != 0) {
+		LOG(LOG_ERROR, "template", "%s: %s", template_name, err);
+		http_response_error(resp, 500, "The page could not be rendered.");
+		return -1;
+	}
+	resp->body.len = 0;
+	http_buf_append(&resp->body, out, outlen);
+	free(out);
+	return 0;
+}
+
+int server_group_send(struct http_request *req, const char *group, json_t *msg)
+{
+	struct server *s = req->app;
+	return layer_group_send_threadsafe(s->layer, group, msg);
+}
+
+long long server_setting_int(const char *key, long long fallback)
+{
+	json_t *v = json_object_get(app_settings, key);
+	return json_is_integer(v) ? json_integer_value(v) : fallback;
+}
+
+const char *server_setting_str(const char *key, const char *fallback)
+{
+	const char *v = json_string_value(json_object_get(app_settings, key));
+	return v ? v : fallback;
+}
+
+void server__settings_set(json_t *settings)
+{
+	app_settings = settings;
+}

@@ -1,0 +1,419 @@
+/*
+ * ws_conn.c - WebSocket connections: the handshake through the URL router
+ * to a consumer class, the consumer transport (a bounded queue of shared
+ * frames per connection), message reassembly, size and rate limits, and
+ * the closing handshake.
+ *
+ * One struct ws_conn exists per WebSocket, from HTTP_CONFIRM_UPGRADE to
+ * CLOSED, hung on the wsi with lws_set_opaque_user_data(). Everything here
+ * runs on the loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server_int.h"
+
+struct ws_conn {
+	enum conn_kind kind; /* CONN_WS */
+	struct server *s;
+	struct lws *wsi;
+	struct consumer *consumer;
+	struct ws_conn *prev, *next;
+
+	/* send queue: a ring of frame references */
+	struct consumer_frame **q;
+	unsigned q_head, q_len, q_cap;
+	size_t q_bytes;
+
+	/* reassembly of a fragmented (or larger than rx buffer) message */
+	char *rx;
+	size_t rx_len, rx_cap;
+	bool rx_binary;
+
+	/* rate limit: token bucket */
+	double tokens;
+	uint64_t tokens_at;
+
+	bool established;
+	bool close_requested;
+	bool close_sent;    /* our close frame is out; waiting for the peer's */
+	int close_code;     /* ours, once close_requested */
+	int peer_code;      /* the peer's, from its close frame; 0 if none */
+	char close_reason[64];
+};
+
+/* ---- the transport the consumer sees ---- */
+
+static void queue_drop(struct ws_conn *wc)
+{
+	while (wc->q_len) {
+		consumer_frame_unref(wc->q[wc->q_head]);
+		wc->q_head = (wc->q_head + 1) % wc->q_cap;
+		wc->q_len--;
+	}
+	wc->q_bytes = 0;
+}
+
+static int tp_send(void *conn, struct consumer_frame *f)
+{
+	struct ws_conn *wc = conn;
+	if (wc->close_requested)
+		return CONSUMER_ECLOSED;
+	if (wc->q_bytes + f->len > wc->s->cfg->max_queue_bytes)
+		return CONSUMER_EQUEUE;
+	if (wc->q_len == wc->q_cap) {
+		unsigned cap = wc->q_cap ? wc->q_cap * 2 : 8;
+		struct consumer_frame **q = malloc(cap * sizeof(*q));
+		if (!q)
+			return CONSUMER_ENOMEM;
+		for (unsigned i = 0; i < wc->q_len; i++)
+			q[i] = wc->q[(wc->q_head + i) % wc->q_cap];
+		free(wc->q);
+		wc->q = q;
+		wc->q_head = 0;
+		wc->q_cap = cap;
+	}
+	wc->q[(wc->q_head + wc->q_len) % wc->q_cap] = consumer_frame_ref(f);
+	wc->q_len++;
+	wc->q_bytes += f->len;
+	if (wc->established)
+		lws_callback_on_writable(wc->wsi);
+	return 0;
+}
+
+static void tp_close(void *conn, int code, const char *reason)
+{
+	struct ws_conn *wc = conn;
+	if (wc->close_requested)
+		return;
+	wc->close_requested = true;
+	wc->close_code = code;
+	snprintf(wc->close_reason, sizeof(wc->close_reason), "%s", reason ? reason : "");
+	if (code == CLOSE_TRY_AGAIN_LATER)
+		queue_drop(wc); /* the client cannot keep up: do not wait for it */
+	if (wc->established)
+		lws_callback_on_writable(wc->wsi);
+}
+
+static const struct consumer_transport transport = {
+	.send = tp_send,
+	.close = tp_close,
+};
+
+/* ---- lifetime ---- */
+
+static void wc_unlink_free(struct ws_conn *wc)
+{
+	struct server *s = wc->s;
+	if (wc->prev)
+		wc->prev->next = wc->next;
+	else
+		s->ws_head = wc->next;
+	if (wc->next)
+		wc->next->prev = wc->prev;
+	s->n_ws--;
+	queue_drop(wc);
+	free(wc->q);
+	free(wc->rx);
+	free(wc);
+}
+
+void server__ws_close_all(struct server *s, int code, const char *reason)
+{
+	for (struct ws_conn *wc = s->ws_head; wc; wc = wc->next) {
+		if (wc->consumer && !wc->close_requested)
+			tp_close(wc, code, reason);
+	}
+}
+
+/* ---- handshake ---- */
+
+/* The first of the client's offered subprotocols that lws will bind to
+ * (a registered protocol name), or NULL. */
+static const char *lws_choice(const struct server *s, const char *offered, char *buf, size_t n)
+{
+	const char *p = offered;
+	while (p && *p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t m = strcspn(p, ", ");
+		for (const struct lws_protocols *pr = s->protocols + 1; pr->name; pr++) {
+			if (strlen(pr->name) == m && strncmp(pr->name, p, m) == 0 && m < n) {
+				memcpy(buf, p, m);
+				buf[m] = '\0';
+				return buf;
+			}
+		}
+		p += m;
+	}
+	return NULL;
+}
+
+static int reject(struct lws *wsi, unsigned status, const char *why, const char *path)
+{
+	LOG(LOG_INFO, "ws", "handshake %s refused: %u %s", path ? path : "?", status, why);
+	lws_return_http_status(wsi, status, why);
+	return 1;
+}
+
+static int on_confirm_upgrade(struct server *s, struct lws *wsi)
+{
+	char path[1024] = "/";
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
+		return reject(wsi, 414, "URI too long", NULL);
+	if (s->stopping)
+		return reject(wsi, 503, "server shutting down", path);
+	if (s->n_ws >= s->cfg->max_connections)
+		return reject(wsi, 503, "too many connections", path);
+
+	json_t *kwargs = NULL;
+	const struct route *rt = router_match(s->ws_router, path, &kwargs);
+	if (!rt)
+		return reject(wsi, 404, "no WebSocket route", path);
+
+	struct http_request req;
+	if (server__request_fill(wsi, path, &req) != 0) {
+		json_decref(kwargs);
+		server__request_clear(&req);
+		return -1;
+	}
+	if (!server__origin_allowed(s, http_request_header(&req, "origin"),
+				    http_request_header(&req, "host"))) {
+		json_decref(kwargs);
+		server__request_clear(&req);
+		return reject(wsi, 403, "origin not allowed", path);
+	}
+	const struct consumer_class *cls = rt->target;
+	const char *offered = http_request_header(&req, "sec-websocket-protocol");
+	char choice_buf[128];
+	const char *choice = lws_choice(s, offered, choice_buf, sizeof(choice_buf));
+	if (offered && !choice) {
+		json_decref(kwargs);
+		server__request_clear(&req);
+		return reject(wsi, 400, "no supported subprotocol", path);
+	}
+
+	server__session_load(s, &req);
+	struct consumer_scope scope = {0};
+	scope.path = strdup(req.path);
+	scope.query_string = strdup(req.query_string);
+	scope.client_addr = strdup(req.client_addr);
+	scope.subprotocols = offered ? strdup(offered) : NULL;
+	scope.headers = json_object();
+	for (size_t i = 0; i < req.n_headers; i++)
+		json_object_set_new(scope.headers, req.headers[i].name,
+				    json_string(req.headers[i].value));
+	scope.cookies = json_incref(req.cookies);
+	scope.kwargs = kwargs;
+	scope.session = json_incref(req.session);
+	scope.user = server__session_user(req.session);
+	server__request_clear(&req);
+
+	struct ws_conn *wc = calloc(1, sizeof(*wc));
+	if (!wc) {
+		consumer_scope_clear(&scope);
+		return -1;
+	}
+	wc->kind = CONN_WS;
+	wc->s = s;
+	wc->wsi = wsi;
+	wc->tokens = s->cfg->rate_burst;
+	wc->tokens_at = uv_now(s->loop);
+	wc->next = s->ws_head;
+	if (s->ws_head)
+		s->ws_head->prev = wc;
+	s->ws_head = wc;
+	s->n_ws++;
+
+	struct consumer_open_result res;
+	wc->consumer = consumer_open(cls, &scope, s->layer, s->loop, &transport, wc, &res);
+	if (!wc->consumer || !res.accepted) {
+		unsigned status = res.close_code == 500 ? 500 : 403;
+		if (wc->consumer)
+			consumer_closed(wc->consumer, 1006);
+		wc_unlink_free(wc);
+		return reject(wsi, status, "rejected by the consumer", path);
+	}
+	if ((choice || res.subprotocol) &&
+	    (!choice || !res.subprotocol || strcmp(choice, res.subprotocol) != 0)) {
+		LOG(LOG_ERROR, "ws", "%s: accepted subprotocol '%s' but the first offered one the "
+				     "server supports is '%s'",
+		    cls->name, res.subprotocol ? res.subprotocol : "", choice ? choice : "");
+		consumer_closed(wc->consumer, 1006);
+		wc_unlink_free(wc);
+		return reject(wsi, 500, "subprotocol mismatch", path);
+	}
+	lws_set_opaque_user_data(wsi, wc);
+	return 0;
+}
+
+/* ---- receiving ---- */
+
+static bool rate_ok(struct ws_conn *wc)
+{
+	const struct server_config *cfg = wc->s->cfg;
+	if (cfg->rate_limit <= 0)
+		return true;
+	uint64_t now = uv_now(wc->s->loop);
+	wc->tokens += (double)(now - wc->tokens_at) * cfg->rate_limit / 1000.0;
+	wc->tokens_at = now;
+	if (wc->tokens > cfg->rate_burst)
+		wc->tokens = cfg->rate_burst;
+	if (wc->tokens < 1.0)
+		return false;
+	wc->tokens -= 1.0;
+	return true;
+}
+
+/*
+ * Writes our close frame. lws 4.1 drops the frame set by lws_close_reason()
+ * when the close starts from a WRITEABLE callback on the libuv loop, so the
+ * frame is written here, unmasked as server frames are, through the ws
+ * role's raw path (LWS_WRITE_HTTP is sent unframed). The connection ends
+ * when the peer's close frame arrives (PEER_INITIATED_CLOSE returns -1
+ * instead of echoing) or after 5 s.
+ */
+static int send_close_frame(struct ws_conn *wc)
+{
+	unsigned char buf[LWS_PRE + 2 + 2 + sizeof(wc->close_reason)];
+	unsigned char *p = buf + LWS_PRE;
+	size_t rlen = strlen(wc->close_reason);
+	if (rlen > 123)
+		rlen = 123;
+	p[0] = 0x88; /* FIN + close */
+	p[1] = (unsigned char)(2 + rlen);
+	p[2] = (unsigned char)(wc->close_code >> 8);
+	p[3] = (unsigned char)(wc->close_code & 0xff);
+	memcpy(p + 4, wc->close_reason, rlen);
+	LOG(LOG_DEBUG, "ws", "%s: sending close %d %s", consumer_channel_name(wc->consumer),
+	    wc->close_code, wc->close_reason);
+	wc->close_sent = true;
+	if (lws_write(wc->wsi, p, 4 + rlen, LWS_WRITE_HTTP) < 0)
+		return -1;
+	lws_set_timeout(wc->wsi, PENDING_TIMEOUT_CLOSE_ACK, 5);
+	return 0;
+}
+
+static int on_receive(struct ws_conn *wc, const char *in, size_t len)
+{
+	struct lws *wsi = wc->wsi;
+	size_t max = wc->s->cfg->max_message_size;
+	if (wc->close_requested)
+		return 0; /* input after we decided to close is ignored */
+	if (lws_is_first_fragment(wsi) && wc->rx_len == 0)
+		wc->rx_binary = lws_frame_is_binary(wsi);
+	bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+
+	if (wc->rx_len + len > max) {
+		LOG(LOG_INFO, "ws", "%s: message over %zu bytes, closing 1009",
+		    consumer_channel_name(wc->consumer), max);
+		wc->rx_len = 0;
+		tp_close(wc, CLOSE_TOO_BIG, "message too big");
+		return 0;
+	}
+	if (!final || wc->rx_len) {
+		if (wc->rx_len + len > wc->rx_cap) {
+			size_t cap = wc->rx_cap ? wc->rx_cap : 4096;
+			while (cap < wc->rx_len + len)
+				cap *= 2;
+			char *rx = realloc(wc->rx, cap);
+			if (!rx) {
+				tp_close(wc, CLOSE_INTERNAL_ERROR, "out of memory");
+				return 0;
+			}
+			wc->rx = rx;
+			wc->rx_cap = cap;
+		}
+		memcpy(wc->rx + wc->rx_len, in, len);
+		wc->rx_len += len;
+		if (!final)
+			return 0;
+		in = wc->rx;
+		len = wc->rx_len;
+	}
+	if (!rate_ok(wc)) {
+		LOG(LOG_INFO, "ws", "%s: over %.0f messages/s, closing 1008",
+		    consumer_channel_name(wc->consumer), wc->s->cfg->rate_limit);
+		wc->rx_len = 0;
+		tp_close(wc, CLOSE_POLICY, "rate limit exceeded");
+		return 0;
+	}
+	consumer_receive(wc->consumer, in, len, wc->rx_binary);
+	/* Keep a large reassembly buffer only while it is in use. */
+	wc->rx_len = 0;
+	if (wc->rx_cap > 65536) {
+		free(wc->rx);
+		wc->rx = NULL;
+		wc->rx_cap = 0;
+	}
+	return 0;
+}
+
+/* ---- writing ---- */
+
+static int on_writeable(struct ws_conn *wc)
+{
+	struct lws *wsi = wc->wsi;
+	if (wc->close_sent)
+		return 0;
+	if (wc->q_len) {
+		struct consumer_frame *f = wc->q[wc->q_head];
+		wc->q_head = (wc->q_head + 1) % wc->q_cap;
+		wc->q_len--;
+		wc->q_bytes -= f->len;
+		int n = lws_write(wsi, consumer_frame_payload(f), f->len,
+				  f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		consumer_frame_unref(f);
+		if (n < 0)
+			return -1;
+		if (wc->q_len || wc->close_requested)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (wc->close_requested && !wc->close_sent)
+		return send_close_frame(wc);
+	return 0;
+}
+
+int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
+			void *in, size_t len)
+{
+	if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) {
+		if (!in || strcmp((const char *)in, "websocket") != 0)
+			return -1;
+		return on_confirm_upgrade(s, wsi);
+	}
+	struct ws_conn *wc = lws_get_opaque_user_data(wsi);
+	if (!wc || wc->kind != CONN_WS)
+		return reason == LWS_CALLBACK_CLOSED ? 0 : -1;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		wc->established = true;
+		if (wc->q_len || wc->close_requested)
+			lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return on_receive(wc, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return on_writeable(wc);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
+		const unsigned char *p = in;
+		if (wc->close_sent)
+			return -1; /* the peer's answer to our close: done */
+		wc->peer_code = len >= 2 ? (p[0] << 8 | p[1]) : 1005;
+		return 0;
+	}
+	case LWS_CALLBACK_CLOSED: {
+		int code = wc->peer_code ? wc->peer_code : wc->close_requested ? wc->close_code : 1006;
+		lws_set_opaque_user_data(wsi, NULL);
+		consumer_closed(wc->consumer, code);
+		wc_unlink_free(wc);
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
