@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The README's second command: install, build and run every test twice:
+# a normal build (build/) and an ASan+UBSan build (build-asan/).
+# Ends with one line "N passed, N failed"; exits non-zero if any failed.
+# CHANNELS_TEST_REDIS_URL, when set, points the Redis tests at a running
+# redis-server (CI starts one); otherwise they start their own.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test || exit 1
+
+if [ -f tests/browser/package.json ]; then
+  (cd tests/browser && npm install --no-audit --no-fund --loglevel=error) || exit 1
+fi
+
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
+
+status=0
+for dir in build build-asan; do
+  opts=()
+  [ "$dir" = build-asan ] && opts=(-Db_sanitize=address,undefined -Db_lundef=false)
+  if [ -d "$dir" ]; then
+    meson setup --reconfigure "$dir" "${opts[@]}" >/dev/null || status=1
+  else
+    meson setup "$dir" "${opts[@]}" >/dev/null || status=1
+  fi
+  ninja -C "$dir" || { status=1; continue; }
+  meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+done
+
+python3 - <<'PY'
+import json, os
+passed = failed = skipped = 0
+for d in ("build", "build-asan"):
+    log = os.path.join(d, "meson-logs", "testlog.json")
+    if not os.path.exists(log):
+        failed += 1
+        print(f"{d}: no test log")
+        continue
+    for line in open(log):
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $status
