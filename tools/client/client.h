@@ -44,8 +44,12 @@ void client_response_clear(struct client_response *r);
 
 /*
  * One HTTP request over a new connection ("Connection: close").
- * `headers` is NULL or extra raw header lines, each ending in "\r\n".
- * Fills `resp` (caller clears it).
+ * `headers` is NULL or extra raw header lines, each ending in "\r\n"; a Host
+ * or Content-Length line there replaces the one the client would add.
+ * `timeout_ms` bounds the whole exchange (connect, send, response); < 0 is
+ * no limit. Bodies delimited by Content-Length, chunked encoding or the end
+ * of the connection are read; interim 1xx responses are skipped.
+ * Fills `resp` (caller clears it; it is left empty on error).
  */
 int client_http_request(const char *host, int port, const char *method, const char *path,
 			const char *headers, const void *body, size_t body_len, int timeout_ms,
@@ -53,9 +57,11 @@ int client_http_request(const char *host, int port, const char *method, const ch
 
 struct client_ws_options {
 	const char *origin;       /* Origin header, NULL for none */
-	const char *headers;      /* extra raw header lines ending in "\r\n", or NULL */
+	const char *headers;      /* extra raw header lines ending in "\r\n", or NULL;
+				     a Host line here replaces the default */
 	const char *subprotocols; /* Sec-WebSocket-Protocol value, or NULL */
-	int timeout_ms;           /* connect + handshake; 0 = 5000 */
+	int timeout_ms;           /* connect + handshake, and each later send;
+				     0 = 5000, < 0 = no limit */
 };
 
 struct client_ws;
@@ -79,6 +85,11 @@ enum client_ws_opcode {
 	WS_OP_PONG = 0xA,
 };
 
+/*
+ * Sends are bounded by the connect timeout of client_ws_options. After a
+ * close frame was sent or received they return CLIENT_ECLOSED (except
+ * client_ws_send_raw).
+ */
 int client_ws_send_text(struct client_ws *ws, const char *text, size_t len);
 int client_ws_send_binary(struct client_ws *ws, const void *data, size_t len);
 /* One frame with any opcode and FIN bit (fragmentation and protocol tests). */
@@ -95,18 +106,33 @@ struct client_ws_message {
 
 /*
  * Waits up to `timeout_ms` for the next data or close message (pings are
- * answered and skipped). After a close message, further calls return
- * CLIENT_ECLOSED. Caller frees msg->data.
+ * answered and skipped, pongs counted). After a close message, further calls
+ * return CLIENT_ECLOSED. Caller frees msg->data. timeout_ms 0 only takes
+ * what is already readable; < 0 waits without limit. CLIENT_ETIMEDOUT
+ * leaves the connection usable (a partly received frame is kept). A close
+ * message from the server is answered with a close frame echoing its code.
+ * After CLIENT_EPROTO (e.g. a frame over 64 MiB, invalid UTF-8 text, a
+ * masked frame), a close 1002 is sent where possible and every later call
+ * returns the same error.
  */
 int client_ws_recv(struct client_ws *ws, int timeout_ms, struct client_ws_message *msg);
 
 /* Sends a close frame with `code` (0: none) and waits up to `timeout_ms`
- * for the server's close frame. */
+ * for the server's close frame; data messages meanwhile are dropped. 0 when
+ * the close frame or EOF arrives (or a close was already received). */
 int client_ws_close(struct client_ws *ws, int code, int timeout_ms);
 
 /* Closes the socket and frees. NULL is fine. */
 void client_ws_free(struct client_ws *ws);
 
 int client_ws_fd(const struct client_ws *ws);
+
+/* True when received bytes are buffered, so client_ws_recv() may return a
+ * message without the fd becoming readable (for callers that poll() many
+ * connections). */
+bool client_ws_pending(const struct client_ws *ws);
+
+/* Number of pong frames received so far (for ping tests). */
+unsigned long client_ws_pongs(const struct client_ws *ws);
 
 #endif

@@ -1,0 +1,305 @@
+/*
+ * frame.c - RFC 6455 frame codec and message assembler. Pure: no I/O.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "client_int.h"
+
+static bool is_control(int opcode)
+{
+	return (opcode & 0x8) != 0;
+}
+
+static bool opcode_known(int opcode)
+{
+	switch (opcode) {
+	case WS_OP_CONT:
+	case WS_OP_TEXT:
+	case WS_OP_BINARY:
+	case WS_OP_CLOSE:
+	case WS_OP_PING:
+	case WS_OP_PONG:
+		return true;
+	default:
+		return false;
+	}
+}
+
+size_t client__frame_header_size(uint64_t len, bool masked)
+{
+	size_t n = 2;
+
+	if (len > 0xffff)
+		n += 8;
+	else if (len > 125)
+		n += 2;
+	return n + (masked ? 4 : 0);
+}
+
+size_t client__frame_header_encode(uint8_t *out, int opcode, bool fin, uint64_t len,
+				   const uint8_t *mask)
+{
+	size_t n = 2;
+
+	out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0f));
+	out[1] = mask ? 0x80 : 0;
+	if (len > 0xffff) {
+		out[1] |= 127;
+		for (int i = 0; i < 8; i++)
+			out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+		n += 8;
+	} else if (len > 125) {
+		out[1] |= 126;
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		n += 2;
+	} else {
+		out[1] |= (uint8_t)len;
+	}
+	if (mask) {
+		memcpy(out + n, mask, 4);
+		n += 4;
+	}
+	return n;
+}
+
+int client__frame_header_decode(const uint8_t *buf, size_t len, struct client_frame_header *h)
+{
+	size_t need = 2;
+	uint64_t plen;
+
+	if (len < 2)
+		return 0;
+	h->fin = (buf[0] & 0x80) != 0;
+	h->rsv = (buf[0] >> 4) & 0x7;
+	h->opcode = buf[0] & 0x0f;
+	h->masked = (buf[1] & 0x80) != 0;
+	plen = buf[1] & 0x7f;
+	if (h->rsv || !opcode_known(h->opcode))
+		return CLIENT_EPROTO;
+	if (is_control(h->opcode) && (!h->fin || plen > 125))
+		return CLIENT_EPROTO;
+	if (plen == 126)
+		need += 2;
+	else if (plen == 127)
+		need += 8;
+	if (h->masked)
+		need += 4;
+	if (len < need)
+		return 0;
+	if (plen == 126) {
+		plen = (uint64_t)buf[2] << 8 | buf[3];
+		if (plen <= 125)
+			return CLIENT_EPROTO;
+	} else if (plen == 127) {
+		plen = 0;
+		for (int i = 0; i < 8; i++)
+			plen = plen << 8 | buf[2 + i];
+		if ((plen >> 63) || plen <= 0xffff)
+			return CLIENT_EPROTO;
+	}
+	if (h->masked)
+		memcpy(h->mask, buf + need - 4, 4);
+	else
+		memset(h->mask, 0, 4);
+	h->payload_len = plen;
+	h->header_len = need;
+	return (int)need;
+}
+
+void client__frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset)
+{
+	for (size_t i = 0; i < len; i++)
+		data[i] ^= mask[(offset + i) & 3];
+}
+
+bool client__utf8_valid(const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t c = s[i];
+		size_t n;
+		uint32_t cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+			min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+			min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+			min = 0x10000;
+		} else {
+			return false;
+		}
+		if (len - i <= n)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+int client__close_parse(const uint8_t *p, size_t len, int *code)
+{
+	int c;
+
+	if (len == 0) {
+		*code = 1005;
+		return 0;
+	}
+	if (len == 1)
+		return CLIENT_EPROTO;
+	c = p[0] << 8 | p[1];
+	if (c < 1000 || c >= 5000 || c == 1004 || c == 1005 || c == 1006 || c == 1015)
+		return CLIENT_EPROTO;
+	if (!client__utf8_valid(p + 2, len - 2))
+		return CLIENT_EPROTO;
+	*code = c;
+	return 0;
+}
+
+static int asm_append(struct client_assembler *a, const uint8_t *p, size_t n)
+{
+	size_t max = a->max_len ? a->max_len : CLIENT_MAX_MESSAGE;
+
+	if (n > max || a->len > max - n)
+		return CLIENT_EPROTO;
+	if (a->len + n + 1 > a->cap) {
+		size_t cap = a->cap ? a->cap : 256;
+		char *nb;
+
+		while (cap < a->len + n + 1)
+			cap *= 2;
+		nb = realloc(a->buf, cap);
+		if (!nb)
+			return CLIENT_ENOMEM;
+		a->buf = nb;
+		a->cap = cap;
+	}
+	if (n)
+		memcpy(a->buf + a->len, p, n);
+	a->len += n;
+	a->buf[a->len] = '\0';
+	return 0;
+}
+
+/* Hands the assembled buffer to `msg` and resets the assembler. */
+static int asm_take(struct client_assembler *a, struct client_ws_message *msg)
+{
+	int rc;
+
+	if (!a->buf) {
+		rc = asm_append(a, NULL, 0);
+		if (rc)
+			return rc;
+	}
+	msg->opcode = a->opcode;
+	msg->data = a->buf;
+	msg->len = a->len;
+	msg->close_code = 0;
+	a->buf = NULL;
+	a->len = a->cap = 0;
+	a->opcode = 0;
+	return CLIENT_ASM_MESSAGE;
+}
+
+int client__assembler_feed(struct client_assembler *a, const struct client_frame_header *h,
+			   const uint8_t *payload, struct client_ws_message *msg)
+{
+	size_t n = (size_t)h->payload_len;
+	int rc, code;
+
+	switch (h->opcode) {
+	case WS_OP_PING:
+		return CLIENT_ASM_PING;
+	case WS_OP_PONG:
+		return CLIENT_ASM_PONG;
+	case WS_OP_CLOSE: {
+		char *reason;
+
+		rc = client__close_parse(payload, n, &code);
+		if (rc)
+			return rc;
+		reason = malloc(n > 2 ? n - 1 : 1);
+		if (!reason)
+			return CLIENT_ENOMEM;
+		if (n > 2)
+			memcpy(reason, payload + 2, n - 2);
+		reason[n > 2 ? n - 2 : 0] = '\0';
+		msg->opcode = WS_OP_CLOSE;
+		msg->data = reason;
+		msg->len = n > 2 ? n - 2 : 0;
+		msg->close_code = code;
+		return CLIENT_ASM_CLOSE;
+	}
+	case WS_OP_TEXT:
+	case WS_OP_BINARY:
+		if (a->opcode)
+			return CLIENT_EPROTO;
+		a->opcode = h->opcode;
+		a->len = 0;
+		break;
+	case WS_OP_CONT:
+		if (!a->opcode)
+			return CLIENT_EPROTO;
+		break;
+	default:
+		return CLIENT_EPROTO;
+	}
+	rc = asm_append(a, payload, n);
+	if (rc)
+		return rc;
+	if (!h->fin)
+		return CLIENT_ASM_MORE;
+	if (a->opcode == WS_OP_TEXT && !client__utf8_valid((const uint8_t *)a->buf, a->len))
+		return CLIENT_EPROTO;
+	return asm_take(a, msg);
+}
+
+void client__assembler_clear(struct client_assembler *a)
+{
+	free(a->buf);
+	a->buf = NULL;
+	a->len = a->cap = 0;
+	a->opcode = 0;
+}
+
+int client__ws_accept(const char *key, char out[29])
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	size_t klen = strlen(key);
+	char *cat = malloc(klen + sizeof(guid));
+
+	if (!cat)
+		return CLIENT_ENOMEM;
+	memcpy(cat, key, klen);
+	memcpy(cat + klen, guid, sizeof(guid));
+	if (!EVP_Digest(cat, klen + sizeof(guid) - 1, md, &md_len, EVP_sha1(), NULL) ||
+	    md_len != 20) {
+		free(cat);
+		return CLIENT_ENOMEM;
+	}
+	free(cat);
+	EVP_EncodeBlock((unsigned char *)out, md, 20);
+	return 0;
+}

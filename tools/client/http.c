@@ -1,0 +1,409 @@
+/*
+ * http.c - HTTP/1.1 responses read with llhttp, and client_http_request().
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <llhttp.h>
+
+#include "client_int.h"
+
+/* Limits on what a response may hold before it is called malformed. */
+#define MAX_HEADERS	 256
+#define MAX_HEADER_BYTES (256u * 1024u)
+
+const char *client_strerror(int err)
+{
+	switch (err) {
+	case CLIENT_OK:
+		return "success";
+	case CLIENT_EINVAL:
+		return "invalid argument";
+	case CLIENT_ENOMEM:
+		return "out of memory";
+	case CLIENT_ECONNECT:
+		return "TCP connect failed";
+	case CLIENT_ETIMEDOUT:
+		return "timed out";
+	case CLIENT_EIO:
+		return "I/O error or connection closed by peer";
+	case CLIENT_EPROTO:
+		return "protocol error";
+	case CLIENT_EHANDSHAKE:
+		return "WebSocket handshake refused";
+	case CLIENT_ECLOSED:
+		return "WebSocket closed";
+	default:
+		return "unknown error";
+	}
+}
+
+const char *client_response_header(const struct client_response *r, const char *name)
+{
+	if (!r || !name)
+		return NULL;
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->header_names[i], name) == 0)
+			return r->header_values[i];
+	return NULL;
+}
+
+void client_response_clear(struct client_response *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_headers; i++) {
+		free(r->header_names[i]);
+		free(r->header_values[i]);
+	}
+	free(r->header_names);
+	free(r->header_values);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A growable byte string. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static int sbuf_add(struct sbuf *b, const char *at, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		char *np;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np)
+			return CLIENT_ENOMEM;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, at, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+/* Reader state; lives on the stack of client__read_response(). */
+struct reader {
+	llhttp_t parser;
+	struct client_response *resp;
+	bool head, upgrade;
+	bool in_value; /* last header callback was on_header_value */
+	struct sbuf field, value, body;
+	size_t header_bytes, headers_cap;
+	bool complete;
+	int err; /* set by a callback before it returns -1 */
+};
+
+static struct reader *reader_of(llhttp_t *p)
+{
+	return p->data;
+}
+
+/* Stores the pending field/value pair in resp. */
+static int commit_header(struct reader *r)
+{
+	struct client_response *resp = r->resp;
+	char *name, *value;
+
+	if (!r->field.p)
+		return 0;
+	if (resp->n_headers >= MAX_HEADERS)
+		return CLIENT_EPROTO;
+	if (resp->n_headers == r->headers_cap) {
+		size_t cap = r->headers_cap ? r->headers_cap * 2 : 16;
+		char **n = realloc(resp->header_names, cap * sizeof(*n));
+
+		if (!n)
+			return CLIENT_ENOMEM;
+		resp->header_names = n;
+		n = realloc(resp->header_values, cap * sizeof(*n));
+		if (!n)
+			return CLIENT_ENOMEM;
+		resp->header_values = n;
+		r->headers_cap = cap;
+	}
+	name = r->field.p;
+	value = r->value.p ? r->value.p : strdup("");
+	if (!value)
+		return CLIENT_ENOMEM;
+	for (char *c = name; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	resp->header_names[resp->n_headers] = name;
+	resp->header_values[resp->n_headers] = value;
+	resp->n_headers++;
+	memset(&r->field, 0, sizeof(r->field));
+	memset(&r->value, 0, sizeof(r->value));
+	r->in_value = false;
+	return 0;
+}
+
+static int fail(struct reader *r, int err)
+{
+	r->err = err;
+	return -1;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+	struct reader *r = reader_of(p);
+	int rc;
+
+	r->header_bytes += n;
+	if (r->header_bytes > MAX_HEADER_BYTES)
+		return fail(r, CLIENT_EPROTO);
+	if (r->in_value) {
+		rc = commit_header(r);
+		if (rc)
+			return fail(r, rc);
+	}
+	rc = sbuf_add(&r->field, at, n);
+	return rc ? fail(r, rc) : 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+	struct reader *r = reader_of(p);
+	int rc;
+
+	r->header_bytes += n;
+	if (r->header_bytes > MAX_HEADER_BYTES)
+		return fail(r, CLIENT_EPROTO);
+	r->in_value = true;
+	rc = sbuf_add(&r->value, at, n);
+	return rc ? fail(r, rc) : 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	struct reader *r = reader_of(p);
+	int rc = commit_header(r);
+
+	if (rc)
+		return fail(r, rc);
+	r->resp->status = p->status_code;
+	if (p->status_code == 101)
+		return 2; /* no body; the rest of the stream is another protocol */
+	if (r->head)
+		return 1;
+	return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+	struct reader *r = reader_of(p);
+	int rc;
+
+	if (r->body.len + n > CLIENT_MAX_MESSAGE)
+		return fail(r, CLIENT_EPROTO);
+	rc = sbuf_add(&r->body, at, n);
+	return rc ? fail(r, rc) : 0;
+}
+
+static void reset_response(struct reader *r)
+{
+	client_response_clear(r->resp);
+	free(r->body.p);
+	free(r->field.p);
+	free(r->value.p);
+	memset(&r->body, 0, sizeof(r->body));
+	memset(&r->field, 0, sizeof(r->field));
+	memset(&r->value, 0, sizeof(r->value));
+	r->headers_cap = 0;
+	r->header_bytes = 0;
+	r->in_value = false;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+	struct reader *r = reader_of(p);
+
+	if (p->status_code >= 100 && p->status_code < 200 && p->status_code != 101) {
+		reset_response(r); /* interim response: wait for the final one */
+		return 0;
+	}
+	r->complete = true;
+	/* Stop at the end of this response; a 101 stops by itself with
+	 * HPE_PAUSED_UPGRADE. */
+	return p->status_code == 101 ? 0 : HPE_PAUSED;
+}
+
+/* llhttp_settings_init() only zeroes the struct, so a static initializer is
+ * the same thing and needs no run-time (thread-unsafe) set-up. */
+static const llhttp_settings_t reader_settings = {
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* Maps an llhttp result to a CLIENT_E* code. */
+static int parse_error(struct reader *r, llhttp_errno_t e)
+{
+	if (r->err)
+		return r->err;
+	(void)e;
+	return CLIENT_EPROTO;
+}
+
+int client__read_response(int fd, int64_t deadline, bool head, bool upgrade,
+			  struct client_response *resp, uint8_t **extra, size_t *extra_len)
+{
+	struct reader r;
+	char buf[16384];
+	size_t total = 0;
+	int rc = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.resp = resp;
+	r.head = head;
+	r.upgrade = upgrade;
+	memset(resp, 0, sizeof(*resp));
+	if (extra) {
+		*extra = NULL;
+		*extra_len = 0;
+	}
+	llhttp_init(&r.parser, HTTP_RESPONSE, &reader_settings);
+	r.parser.data = &r;
+
+	while (!r.complete) {
+		long n = client__recv_some(fd, buf, sizeof(buf), deadline);
+		llhttp_errno_t e;
+
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+		if (n == 0) {
+			if (total == 0) {
+				rc = CLIENT_EIO;
+				break;
+			}
+			e = llhttp_finish(&r.parser);
+			if ((e != HPE_OK && e != HPE_PAUSED) || !r.complete)
+				rc = r.err ? r.err : CLIENT_EPROTO;
+			break;
+		}
+		total += (size_t)n;
+		e = llhttp_execute(&r.parser, buf, (size_t)n);
+		if (e == HPE_OK)
+			continue;
+		if (e == HPE_PAUSED && r.complete)
+			break;
+		if (e == HPE_PAUSED_UPGRADE && r.complete) {
+			const char *pos = llhttp_get_error_pos(&r.parser);
+			size_t used = pos ? (size_t)(pos - buf) : (size_t)n;
+
+			if (!upgrade)
+				break;
+			if (extra && used < (size_t)n) {
+				*extra = malloc((size_t)n - used);
+				if (!*extra) {
+					rc = CLIENT_ENOMEM;
+					break;
+				}
+				memcpy(*extra, buf + used, (size_t)n - used);
+				*extra_len = (size_t)n - used;
+			}
+			break;
+		}
+		rc = parse_error(&r, e);
+		break;
+	}
+	if (rc == 0) {
+		resp->status = r.parser.status_code;
+		resp->body = r.body.p ? r.body.p : strdup("");
+		resp->body_len = r.body.len;
+		r.body.p = NULL;
+		if (!resp->body)
+			rc = CLIENT_ENOMEM;
+	}
+	free(r.body.p);
+	free(r.field.p);
+	free(r.value.p);
+	if (rc) {
+		client_response_clear(resp);
+		if (extra) {
+			free(*extra);
+			*extra = NULL;
+			*extra_len = 0;
+		}
+	}
+	return rc;
+}
+
+bool client__has_header(const char *headers, const char *name)
+{
+	size_t n = strlen(name);
+	const char *line = headers;
+
+	while (line && *line) {
+		if (strncasecmp(line, name, n) == 0 && line[n] == ':')
+			return true;
+		line = strstr(line, "\r\n");
+		if (line)
+			line += 2;
+	}
+	return false;
+}
+
+int client_http_request(const char *host, int port, const char *method, const char *path,
+			const char *headers, const void *body, size_t body_len, int timeout_ms,
+			struct client_response *resp)
+{
+	char *hosthdr, *req;
+	int64_t deadline = client__deadline(timeout_ms);
+	size_t cap;
+	int fd = -1, rc, n;
+	bool head;
+
+	if (!host || !method || !path || !resp || (body_len && !body))
+		return CLIENT_EINVAL;
+	memset(resp, 0, sizeof(*resp));
+	hosthdr = client__host_header(host, port);
+	if (!hosthdr)
+		return CLIENT_ENOMEM;
+	cap =
+	    strlen(method) + strlen(path) + strlen(hosthdr) + (headers ? strlen(headers) : 0) + 128;
+	req = malloc(cap + body_len);
+	if (!req) {
+		free(hosthdr);
+		return CLIENT_ENOMEM;
+	}
+	n = snprintf(req, cap, "%s %s HTTP/1.1\r\nConnection: close\r\n", method, path);
+	if (!client__has_header(headers, "host"))
+		n += snprintf(req + n, cap - (size_t)n, "Host: %s\r\n", hosthdr);
+	free(hosthdr);
+	/* A body, or a method that normally has one, gets a Content-Length
+	 * unless the caller set one (or chunked encoding) itself. */
+	if ((body_len || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
+	     !strcmp(method, "PATCH")) &&
+	    !client__has_header(headers, "content-length") &&
+	    !client__has_header(headers, "transfer-encoding"))
+		n += snprintf(req + n, cap - (size_t)n, "Content-Length: %zu\r\n", body_len);
+	n += snprintf(req + n, cap - (size_t)n, "%s\r\n", headers ? headers : "");
+	if (body_len)
+		memcpy(req + n, body, body_len);
+
+	rc = client__tcp_connect(host, port, client__remaining(deadline), &fd);
+	if (rc == 0)
+		rc = client__send_all(fd, req, (size_t)n + body_len, deadline);
+	free(req);
+	if (rc == 0) {
+		head = strcasecmp(method, "HEAD") == 0;
+		rc = client__read_response(fd, deadline, head, false, resp, NULL, NULL);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
