@@ -108,9 +108,8 @@ static void finish_stop(struct server *s)
 static void on_shutdown_tick(uv_timer_t *t)
 {
 	struct server *s = t->data;
-	static int ticks;
 	/* Wait until every WebSocket has finished its closing handshake, or 3 s. */
-	if (s->n_ws == 0 || ++ticks > 60)
+	if (s->n_ws == 0 || ++s->shutdown_ticks > 60)
 		finish_stop(s);
 }
 

@@ -41,6 +41,7 @@ struct server {
 	char static_root[PATH_MAX]; /* realpath of cfg->static_dir */
 	uv_signal_t sig_int, sig_term;
 	uv_timer_t shutdown_timer;
+	int shutdown_ticks;        /* 50 ms ticks since the stop began */
 	bool stopping;
 	unsigned n_ws;             /* open (accepted or handshaking) WebSockets */
 	struct ws_conn *ws_head;   /* all WebSockets, for shutdown */
