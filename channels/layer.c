@@ -1,0 +1,378 @@
+/*
+ * layer.c - the backend-independent half of the channel layer: errors,
+ * config, name and message validation, the thin wrappers that validate and
+ * then call the vtable, the thread-safe queue, and teardown.
+ */
+#include "layer_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* One operation handed over by layer_*_threadsafe(). */
+struct layer_ts_op {
+	struct layer_ts_op *next;
+	json_t *msg; /* owned reference */
+	bool group;
+	char name[LAYER_NAME_MAX];
+};
+
+const char *layer_strerror(int err)
+{
+	switch (err) {
+	case LAYER_OK:
+		return "success";
+	case LAYER_EINVAL:
+		return "invalid channel name, group name or message";
+	case LAYER_ECHANFULL:
+		return "channel is full";
+	case LAYER_ENOMEM:
+		return "out of memory";
+	case LAYER_ECLOSED:
+		return "channel layer is closing";
+	case LAYER_EEXIST:
+		return "a receiver is already registered for this channel";
+	case LAYER_ENOENT:
+		return "no such receiver or member";
+	case LAYER_EUNAVAIL:
+		return "channel layer backend unavailable";
+	case LAYER_ETOOBIG:
+		return "message too big";
+	default:
+		return "unknown channel layer error";
+	}
+}
+
+void layer_config_init(struct layer_config *cfg)
+{
+	cfg->capacity = 100;
+	cfg->expiry = 60;
+	cfg->group_expiry = 86400;
+	cfg->prefix = "asgi";
+}
+
+uint64_t layer__seconds_to_ms(double s)
+{
+	double ms = s * 1000.0;
+
+	if (ms < 1.0)
+		return 1;
+	if (ms > 1e15)
+		return (uint64_t)1e15;
+	return (uint64_t)(ms + 0.5);
+}
+
+/* Channels: [a-zA-Z\d\-_.], ASCII only (see layer_valid_channel_name). */
+static bool name_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.';
+}
+
+/* Length of the run of name characters at `s`, stopping at LAYER_NAME_MAX. */
+static size_t name_run(const char *s, size_t i)
+{
+	while (i < LAYER_NAME_MAX && name_char((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
+/*
+ * Channels: ^[a-zA-Z\d\-_.]+(\![\d\w\-_.]*)?$ and len < 100. Two deliberate
+ * differences from Python's `re`, both stricter: \d and \w match ASCII only
+ * (no Unicode digits/letters after the "!"), and a trailing "\n", which
+ * Python's `$` tolerates, is rejected.
+ */
+bool layer_valid_channel_name(const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return false;
+	i = name_run(name, 0);
+	if (i == 0)
+		return false;
+	if (name[i] == '!')
+		i = name_run(name, i + 1);
+	return i < LAYER_NAME_MAX && name[i] == '\0';
+}
+
+/* Channels: ^[a-zA-Z\d\-_.]+$ and len < 100 (same notes as above). */
+bool layer_valid_group_name(const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return false;
+	i = name_run(name, 0);
+	return i > 0 && i < LAYER_NAME_MAX && name[i] == '\0';
+}
+
+bool layer__valid_message(const json_t *msg)
+{
+	return json_is_object(msg) && json_is_string(json_object_get(msg, "type"));
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct layer *l = h->data;
+
+	if (--l->handles_open > 0)
+		return;
+	uv_mutex_destroy(&l->ts_lock);
+	free((char *)l->cfg.prefix);
+	free(l);
+}
+
+void layer__close_handle(struct layer *l, uv_handle_t *h)
+{
+	h->data = l;
+	l->handles_open++;
+	uv_close(h, on_handle_closed);
+}
+
+/* Takes the whole thread-safe queue (in order) out under the lock. */
+static struct layer_ts_op *ts_take(struct layer *l, bool close)
+{
+	struct layer_ts_op *ops;
+
+	uv_mutex_lock(&l->ts_lock);
+	ops = l->ts_head;
+	l->ts_head = l->ts_tail = NULL;
+	if (close)
+		l->ts_closed = true;
+	uv_mutex_unlock(&l->ts_lock);
+	return ops;
+}
+
+static void on_ts_async(uv_async_t *a)
+{
+	struct layer *l = a->data;
+	struct layer_ts_op *op = ts_take(l, false), *next;
+	int rc;
+
+	for (; op; op = next) {
+		next = op->next;
+		if (!l->closing) {
+			rc = op->group ? layer_group_send(l, op->name, op->msg)
+				       : layer_send(l, op->name, op->msg);
+			if (rc != 0)
+				LOG(LOG_WARN, "channels", "threadsafe %s to %s: %s",
+				    op->group ? "group_send" : "send", op->name,
+				    layer_strerror(rc));
+		}
+		json_decref(op->msg);
+		free(op);
+	}
+}
+
+int layer__init(struct layer *l, const struct layer_ops *ops, uv_loop_t *loop,
+		const struct layer_config *cfg)
+{
+	struct layer_config def;
+	char *prefix;
+
+	layer_config_init(&def);
+	if (!cfg)
+		cfg = &def;
+	memset(l, 0, sizeof(*l));
+	l->ops = ops;
+	l->loop = loop;
+	l->cfg.capacity = cfg->capacity ? cfg->capacity : def.capacity;
+	l->cfg.expiry = cfg->expiry > 0 ? cfg->expiry : def.expiry;
+	l->cfg.group_expiry = cfg->group_expiry > 0 ? cfg->group_expiry : def.group_expiry;
+	prefix = strdup(cfg->prefix ? cfg->prefix : def.prefix);
+	if (!prefix)
+		return LAYER_ENOMEM;
+	l->cfg.prefix = prefix;
+	if (uv_mutex_init(&l->ts_lock) != 0) {
+		free(prefix);
+		return LAYER_ENOMEM;
+	}
+	if (uv_async_init(loop, &l->ts_async, on_ts_async) != 0) {
+		uv_mutex_destroy(&l->ts_lock);
+		free(prefix);
+		return LAYER_EINVAL;
+	}
+	l->ts_async.data = l;
+	uv_unref((uv_handle_t *)&l->ts_async);
+	return 0;
+}
+
+/*
+ * Teardown order: the backend drops its state and closes its handles, then
+ * the thread-safe queue is closed and emptied and its async handle closed.
+ * The memory goes in the last close callback, so the loop must run once
+ * more before uv_loop_close(). Calling it again is a no-op (it is not
+ * safe once that close callback ran).
+ */
+void layer_free(struct layer *l)
+{
+	struct layer_ts_op *op, *next;
+
+	if (!l || l->closing)
+		return;
+	l->closing = true;
+	l->ops->free(l);
+	for (op = ts_take(l, true); op; op = next) {
+		next = op->next;
+		json_decref(op->msg);
+		free(op);
+	}
+	layer__close_handle(l, (uv_handle_t *)&l->ts_async);
+}
+
+const char *layer_backend_name(const struct layer *l)
+{
+	return l->ops->name;
+}
+
+int layer_new_channel(struct layer *l, const char *prefix, char *out, size_t outlen)
+{
+	int rc;
+
+	if (!prefix)
+		prefix = "specific";
+	/* Room for ".<backend tag>!<random>" after the prefix. */
+	if (!out || outlen < LAYER_NAME_MAX || !layer_valid_group_name(prefix) ||
+	    strlen(prefix) > LAYER_NAME_MAX / 2)
+		return LAYER_EINVAL;
+	if (l->closing)
+		return LAYER_ECLOSED;
+	rc = l->ops->new_channel(l, prefix, out, outlen);
+	if (rc == 0 && !layer_valid_channel_name(out)) {
+		LOG(LOG_ERROR, "channels", "backend %s made an invalid channel name", l->ops->name);
+		return LAYER_EINVAL;
+	}
+	return rc;
+}
+
+int layer_send(struct layer *l, const char *channel, json_t *msg)
+{
+	int rc;
+
+	if (!layer_valid_channel_name(channel) || !layer__valid_message(msg))
+		return LAYER_EINVAL;
+	if (l->closing)
+		return LAYER_ECLOSED;
+	rc = l->ops->send(l, channel, msg);
+	if (rc == 0)
+		l->stats.sent++;
+	return rc;
+}
+
+int layer_group_add(struct layer *l, const char *group, const char *channel)
+{
+	if (!layer_valid_group_name(group) || !layer_valid_channel_name(channel))
+		return LAYER_EINVAL;
+	if (l->closing)
+		return LAYER_ECLOSED;
+	return l->ops->group_add(l, group, channel);
+}
+
+int layer_group_discard(struct layer *l, const char *group, const char *channel)
+{
+	if (!layer_valid_group_name(group) || !layer_valid_channel_name(channel))
+		return LAYER_EINVAL;
+	if (l->closing)
+		return LAYER_ECLOSED;
+	return l->ops->group_discard(l, group, channel);
+}
+
+int layer_group_send(struct layer *l, const char *group, json_t *msg)
+{
+	int rc;
+
+	if (!layer_valid_group_name(group) || !layer__valid_message(msg))
+		return LAYER_EINVAL;
+	if (l->closing)
+		return LAYER_ECLOSED;
+	rc = l->ops->group_send(l, group, msg);
+	if (rc == 0)
+		l->stats.sent++;
+	return rc;
+}
+
+int layer_flush(struct layer *l)
+{
+	if (l->closing)
+		return LAYER_ECLOSED;
+	return l->ops->flush(l);
+}
+
+int layer_receiver_add(struct layer *l, const char *channel, layer_message_cb cb, void *ud)
+{
+	if (!layer_valid_channel_name(channel) || !cb)
+		return LAYER_EINVAL;
+	if (l->closing)
+		return LAYER_ECLOSED;
+	return l->ops->receiver_add(l, channel, cb, ud);
+}
+
+int layer_receiver_remove(struct layer *l, const char *channel)
+{
+	if (!layer_valid_channel_name(channel))
+		return LAYER_EINVAL;
+	if (l->closing)
+		return LAYER_ECLOSED;
+	return l->ops->receiver_remove(l, channel);
+}
+
+/*
+ * Any thread. The caller must not start layer_free() until every other
+ * thread stopped calling these (the async handle is closed by it).
+ */
+static int ts_push(struct layer *l, bool group, const char *name, json_t *msg)
+{
+	struct layer_ts_op *op;
+	bool closed;
+
+	if (!(group ? layer_valid_group_name(name) : layer_valid_channel_name(name)) ||
+	    !layer__valid_message(msg))
+		return LAYER_EINVAL;
+	op = malloc(sizeof(*op));
+	if (!op)
+		return LAYER_ENOMEM;
+	op->next = NULL;
+	op->group = group;
+	op->msg = json_incref(msg); /* jansson's refcount is atomic */
+	strcpy(op->name, name);     /* fits: validated shorter than LAYER_NAME_MAX */
+
+	uv_mutex_lock(&l->ts_lock);
+	closed = l->ts_closed;
+	if (!closed) {
+		if (l->ts_tail)
+			l->ts_tail->next = op;
+		else
+			l->ts_head = op;
+		l->ts_tail = op;
+		/* Under the lock, so layer_free() (which takes it before closing
+		 * the handle) cannot close it between our append and this call. */
+		uv_async_send(&l->ts_async);
+	}
+	uv_mutex_unlock(&l->ts_lock);
+	if (closed) {
+		json_decref(op->msg);
+		free(op);
+		return LAYER_ECLOSED;
+	}
+	return 0;
+}
+
+int layer_group_send_threadsafe(struct layer *l, const char *group, json_t *msg)
+{
+	return ts_push(l, true, group, msg);
+}
+
+int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg)
+{
+	return ts_push(l, false, channel, msg);
+}
+
+void layer_get_stats(const struct layer *l, struct layer_stats *out)
+{
+	*out = l->stats;
+	if (l->ops->stats)
+		l->ops->stats(l, out);
+}

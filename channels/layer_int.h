@@ -1,0 +1,134 @@
+/*
+ * layer_int.h - what a channel-layer backend sees (private to channels/).
+ *
+ * A backend is a struct that embeds `struct layer` as its FIRST member,
+ * allocated with malloc()/calloc(), plus a `static const struct layer_ops`
+ * built with designated initializers. Its constructor is the only symbol it
+ * exports (declared in layer.h):
+ *
+ *	struct my_layer { struct layer base; ... };
+ *	static const struct layer_ops my_ops = { .name = "redis", .send = ..., };
+ *	struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg)
+ *	{
+ *		struct my_layer *r = calloc(1, sizeof(*r));
+ *		if (!r || layer__init(&r->base, &my_ops, loop, cfg) != 0) {
+ *			free(r);
+ *			return NULL;
+ *		}
+ *		...; return &r->base;
+ *	}
+ *
+ * layer.c owns argument validation, the ECLOSED check, the `sent` counter,
+ * the thread-safe queue and the final free: an op is only ever called on the
+ * loop thread, with valid names (layer_valid_*_name) and a valid message
+ * (an object with a string "type"), and never after layer_free() started
+ * (except `free` itself).
+ *
+ * Teardown: layer_free() sets `closing`, calls ops->free (drop all state,
+ * close the backend's own uv handles with layer__close_handle()), then
+ * closes the base's handles the same way. When the last handle closed, the
+ * base frees the config copy and the struct itself with free().
+ */
+#ifndef CHANNELS_LAYER_INT_H
+#define CHANNELS_LAYER_INT_H
+
+#include "layer.h"
+
+#include <stdint.h>
+
+struct layer_ts_op;
+
+/* The backend vtable. Every op returns 0 or a negative LAYER_E* code unless
+ * noted; `stats` is optional (NULL), all the others are required. */
+struct layer_ops {
+	const char *name; /* layer_backend_name() */
+	/* Takes a reference to `msg` on success only. */
+	int (*send)(struct layer *l, const char *channel, json_t *msg);
+	int (*group_add)(struct layer *l, const char *group, const char *channel);
+	int (*group_discard)(struct layer *l, const char *group, const char *channel);
+	/* Takes a reference to `msg` for each queued copy (or shares one). */
+	int (*group_send)(struct layer *l, const char *group, json_t *msg);
+	int (*flush)(struct layer *l);
+	int (*receiver_add)(struct layer *l, const char *channel, layer_message_cb cb, void *ud);
+	int (*receiver_remove)(struct layer *l, const char *channel);
+	/* `prefix` is valid and non-NULL, `outlen` >= LAYER_NAME_MAX; the wrapper
+	 * re-validates the result. */
+	int (*new_channel)(struct layer *l, const char *prefix, char *out, size_t outlen);
+	/* Starts teardown, see above. May be called from inside a receiver
+	 * callback of this layer: the backend then defers touching its state. */
+	void (*free)(struct layer *l);
+	/* Optional: adjusts *out after the base copied `stats` into it. */
+	void (*stats)(const struct layer *l, struct layer_stats *out);
+};
+
+/* The base every backend embeds first. Loop thread only, except `ts_*`. */
+struct layer {
+	const struct layer_ops *ops;
+	struct layer_config cfg; /* copy; cfg.prefix points to a private copy */
+	uv_loop_t *loop;
+	bool closing;            /* layer_free() was called */
+	unsigned handles_open;   /* closed via layer__close_handle(), not yet called back */
+	/* Counters: `sent` is kept by layer.c; the backend keeps `delivered`,
+	 * `dropped`, `groups` and `receivers` up to date (or fills them in
+	 * ops->stats). */
+	struct layer_stats stats;
+
+	/* The thread-safe queue: any thread appends under ts_lock, then calls
+	 * uv_async_send(&ts_async); the loop thread drains it in order. */
+	uv_mutex_t ts_lock;
+	struct layer_ts_op *ts_head, *ts_tail;
+	bool ts_closed;          /* under ts_lock: no more appends */
+	uv_async_t ts_async;     /* unref'd: never keeps the loop alive alone */
+};
+
+/*
+ * Fills the base: copies `cfg` (NULL: defaults; zero/negative fields take
+ * their default too), inits and unrefs the async handle on `loop`.
+ * Returns 0, LAYER_ENOMEM, or LAYER_EINVAL (uv failure). On failure nothing
+ * needs closing and the caller frees its struct.
+ */
+int layer__init(struct layer *l, const struct layer_ops *ops, uv_loop_t *loop,
+		const struct layer_config *cfg);
+
+/*
+ * Closes `h` (an initialized handle of the backend on l->loop) and counts it
+ * until its close callback; the layer's memory outlives every such handle.
+ * Overwrites h->data.
+ */
+void layer__close_handle(struct layer *l, uv_handle_t *h);
+
+/* Milliseconds from the config's seconds (at least 1). */
+uint64_t layer__seconds_to_ms(double s);
+
+/* The message rule: a JSON object with a string member "type". */
+bool layer__valid_message(const json_t *msg);
+
+/*
+ * A tiny intrusive string-keyed hash table (chained, power-of-two buckets,
+ * grows at load factor 1). The node lives inside the caller's struct; `key`
+ * must stay valid and unchanged while the node is in a table.
+ */
+struct layer__hnode {
+	struct layer__hnode *next;
+	const char *key;
+	uint32_t hash;
+};
+
+struct layer__hash {
+	struct layer__hnode **buckets;
+	size_t mask;  /* bucket count - 1 */
+	size_t count;
+};
+
+uint32_t layer__hash_str(const char *s);
+int layer__hash_init(struct layer__hash *h, size_t buckets); /* power of two */
+void layer__hash_destroy(struct layer__hash *h);              /* nodes are not touched */
+/* `hash` is layer__hash_str(key). */
+struct layer__hnode *layer__hash_find(const struct layer__hash *h, const char *key,
+				      uint32_t hash);
+/* Sets n->hash from n->key. The key must not be present. Never fails: if
+ * growing fails the table just stays denser. */
+void layer__hash_insert(struct layer__hash *h, struct layer__hnode *n);
+void layer__hash_remove(struct layer__hash *h, struct layer__hnode *n);
+
+#endif
