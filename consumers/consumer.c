@@ -51,7 +51,7 @@ struct consumer {
 	void *conn;
 	enum consumer_state_kind state;
 	int reject_code;
-	const char *subprotocol;
+	char *subprotocol; /* owned copy of the accepted token, NUL-terminated */
 	int busy; /* callbacks of the class on the stack */
 	struct group_ref *groups;
 	struct timer *timers;
@@ -62,23 +62,59 @@ struct consumer {
 	alignas(max_align_t) unsigned char state_block[];
 };
 
-/* The broadcast cache: the layer message being dispatched now and the frame
- * its JSON encoded to. One per loop thread. */
+/* The broadcast cache: frames encoded from recently dispatched layer
+ * messages, keyed by (message, fields). Several entries, because the layer
+ * hands each channel all its queued messages in turn (A, B to the first
+ * channel, then A, B to the next), so one entry would re-encode every
+ * message of a busy batch for every connection. An entry holds a reference
+ * to its message, so a pointer cannot be reused while cached. One cache
+ * per loop thread. */
+#define FRAME_CACHE_SIZE 16
+
+struct frame_cache_entry {
+	json_t *msg;
+	const char *const *fields;
+	struct consumer_frame *frame;
+};
+
 static _Thread_local json_t *dispatching;
-static _Thread_local json_t *cached_msg;
-static _Thread_local const char *const *cached_fields;
-static _Thread_local struct consumer_frame *cached_frame;
+static _Thread_local struct frame_cache_entry frame_cache[FRAME_CACHE_SIZE];
+static _Thread_local unsigned frame_cache_next;
 static _Thread_local unsigned live_consumers;
+
+static void cache_entry_release(struct frame_cache_entry *e)
+{
+	if (e->frame)
+		consumer_frame_unref(e->frame);
+	if (e->msg)
+		json_decref(e->msg);
+	memset(e, 0, sizeof(*e));
+}
 
 static void cache_clear(void)
 {
-	if (cached_frame)
-		consumer_frame_unref(cached_frame);
-	if (cached_msg)
-		json_decref(cached_msg);
-	cached_frame = NULL;
-	cached_msg = NULL;
-	cached_fields = NULL;
+	for (unsigned i = 0; i < FRAME_CACHE_SIZE; i++)
+		cache_entry_release(&frame_cache[i]);
+	frame_cache_next = 0;
+}
+
+static struct consumer_frame *cache_find(json_t *msg, const char *const *fields)
+{
+	for (unsigned i = 0; i < FRAME_CACHE_SIZE; i++)
+		if (frame_cache[i].msg == msg && frame_cache[i].fields == fields)
+			return frame_cache[i].frame;
+	return NULL;
+}
+
+/* Takes over the reference of `f`. */
+static void cache_put(json_t *msg, const char *const *fields, struct consumer_frame *f)
+{
+	struct frame_cache_entry *e = &frame_cache[frame_cache_next++ % FRAME_CACHE_SIZE];
+
+	cache_entry_release(e);
+	e->msg = json_incref(msg);
+	e->fields = fields;
+	e->frame = f;
 }
 
 const char *consumer_strerror(int err)
@@ -204,6 +240,7 @@ static void consumer_free(struct consumer *c)
 {
 	assert(c->busy == 0);
 	consumer_scope_clear(&c->scope);
+	free(c->subprotocol);
 	free(c);
 	if (--live_consumers == 0)
 		cache_clear();
@@ -342,14 +379,16 @@ int consumer_accept(struct consumer *c, const char *subprotocol)
 			size_t m = strcspn(p, ", ");
 			if (m == n && strncmp(p, subprotocol, n) == 0) {
 				found = true;
-				subprotocol = p; /* borrowed from the scope, which outlives the handshake */
 				break;
 			}
 			p += m;
 		}
 		if (!found)
 			return CONSUMER_EINVAL;
-		c->subprotocol = subprotocol;
+		/* A copy: the token inside the scope's header is not NUL-terminated. */
+		c->subprotocol = strdup(subprotocol);
+		if (!c->subprotocol)
+			return CONSUMER_ENOMEM;
 	}
 	c->state = ST_OPEN;
 	return 0;
@@ -430,19 +469,17 @@ static int send_json_shared(struct consumer *c, json_t *msg, const char *const *
 		return c->state == ST_CONNECTING ? CONSUMER_ESTATE : CONSUMER_ECLOSED;
 	if (msg == dispatching) {
 		/* The immutable layer message: encode once per batch, share the frame. */
-		if (cached_msg != msg || cached_fields != fields) {
+		struct consumer_frame *f = cache_find(msg, fields);
+		if (!f) {
 			json_t *obj = fields ? project(msg, fields) : msg;
-			struct consumer_frame *f = obj ? frame_from_json(obj) : NULL;
+			f = obj ? frame_from_json(obj) : NULL;
 			if (fields)
 				json_decref(obj);
 			if (!f)
 				return CONSUMER_ENOMEM;
-			cache_clear();
-			cached_msg = json_incref(msg);
-			cached_fields = fields;
-			cached_frame = f;
+			cache_put(msg, fields, f);
 		}
-		return send_frame(c, cached_frame);
+		return send_frame(c, f);
 	}
 	json_t *obj = fields ? project(msg, fields) : msg;
 	struct consumer_frame *f = obj ? frame_from_json(obj) : NULL;
