@@ -92,17 +92,18 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static void finish_stop(struct server *s)
 {
-	if (!s->lws)
+	if (!s->lws || s->destroying)
 		return;
+	s->destroying = true;
 	LOG(LOG_INFO, "server", "stopped");
 	uv_signal_stop(&s->sig_int);
 	uv_signal_stop(&s->sig_term);
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
 	uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
-	struct lws_context *ctx = s->lws;
-	s->lws = NULL;
-	lws_context_destroy(ctx);
+	/* With a foreign loop the context is freed in steps as its uv handles
+	 * close; lws clears s->lws (info.pcontext) when it is gone. */
+	lws_context_destroy(s->lws);
 }
 
 static void on_shutdown_tick(uv_timer_t *t)
@@ -209,6 +210,7 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 	info.iface = cfg->host;
 	info.protocols = s->protocols;
 	info.foreign_loops = foreign;
+	info.pcontext = &s->lws;
 	/* Security headers are ours (http_conn.c), not lws' best-practice set. */
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.timeout_secs = 30;
@@ -240,9 +242,11 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 	rc = 0;
 
 out_all:
-	if (s->lws) {
+	/* A context whose first destroy step ran is finished by a second call
+	 * once the loop has closed its handles (lws' foreign-loop protocol). */
+	for (int i = 0; s->lws && i < 3; i++) {
 		lws_context_destroy(s->lws);
-		s->lws = NULL;
+		uv_run(&loop, UV_RUN_DEFAULT);
 	}
 	if (s->layer)
 		layer_free(s->layer);

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "server_int.h"
@@ -34,6 +35,7 @@ struct http_conn {
 	struct view_job *job;      /* in flight on the pool */
 	struct http_response resp; /* ready to write once job is NULL and `ready` */
 	bool ready;
+	bool close_after;          /* answered before reading the body: drop the connection after */
 	bool headers_sent;
 	bool head_only;
 	size_t body_off;
@@ -147,6 +149,29 @@ int server__request_fill(struct lws *wsi, const char *path, struct http_request 
 		req->headers[req->n_headers].value = v;
 		req->n_headers++;
 	}
+	/* lws keeps headers it has no token for only by name: fetch the ones
+	 * views and proxies use. */
+	static const char *const custom[] = {"x-csrftoken:", "x-forwarded-for:",
+					      "x-forwarded-proto:", "x-real-ip:",
+					      "x-requested-with:", "x-request-id:"};
+	for (size_t i = 0; req->headers && i < sizeof(custom) / sizeof(custom[0]); i++) {
+		int nl = (int)strlen(custom[i]);
+		int vl = lws_hdr_custom_length(wsi, custom[i], nl);
+		if (vl < 0 || (size_t)vl >= sizeof(buf))
+			continue;
+		if (lws_hdr_custom_copy(wsi, buf, (int)sizeof(buf), custom[i], nl) < 0)
+			continue;
+		if (req->n_headers == cap) {
+			struct http_header *h = realloc(req->headers, 2 * cap * sizeof(*h));
+			if (!h)
+				break;
+			req->headers = h;
+			cap *= 2;
+		}
+		req->headers[req->n_headers].name = strndup(custom[i], (size_t)nl - 1);
+		req->headers[req->n_headers].value = strdup(buf);
+		req->n_headers++;
+	}
 	req->cookies = http_parse_cookies(http_request_header(req, "cookie"));
 	lws_get_peer_simple(wsi, buf, sizeof(buf));
 	req->client_addr = strdup(buf);
@@ -177,8 +202,12 @@ void server__request_clear(struct http_request *req)
 static void render_error(struct http_request *req, struct http_response *resp, int status,
 			 const char *detail)
 {
-	char name[32];
+	struct server *s = req->app;
+	char name[32], path[PATH_MAX];
 	snprintf(name, sizeof(name), "errors/%d.html", status);
+	snprintf(path, sizeof(path), "%s/%s", s->cfg->templates_dir, name);
+	if (access(path, R_OK) != 0)
+		snprintf(name, sizeof(name), "errors/error.html");
 	json_t *ctx = json_pack("{s:i,s:s,s:s}", "status", status, "reason",
 				http_status_reason(status), "detail", detail ? detail : "");
 	if (server_render(req, resp, name, ctx) != 0)
@@ -208,9 +237,15 @@ static void on_job_work(uv_work_t *w)
 	}
 	req->csrf_token = strdup(tok);
 
+	if (job->error_status == 405 && is_unsafe_method(req->method) && !server__csrf_check(req))
+		job->error_status = 403; /* CSRF is checked before the view, as Django's middleware */
 	if (job->error_status) {
 		render_error(req, &job->resp, job->error_status,
-			     job->error_status == 404 ? "No page at this address." : NULL);
+			     job->error_status == 404   ? "No page at this address."
+			     : job->error_status == 403 ? "CSRF verification failed."
+			     : job->error_status == 413 ? "The request body is too large."
+			     : job->error_status == 411 ? "Send a Content-Length with the body."
+							: NULL);
 		if (job->error_status == 405) {
 			char allow[64] = "";
 			if (job->allow & VIEW_GET)
@@ -461,8 +496,11 @@ static int write_response(struct http_conn *hc)
 			return 0;
 		}
 	}
+	bool close_after = hc->close_after;
 	lws_set_opaque_user_data(wsi, NULL);
 	hc_free(hc);
+	if (close_after)
+		return -1; /* the unread body makes the connection unusable */
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -483,6 +521,25 @@ static unsigned method_bit(const char *m)
 	return 0;
 }
 
+/* After routing: wait for the body, or answer at once when it will not be
+ * read: a declared length over the limit (413), or a chunked body (411:
+ * lws 4.1 does not reliably report the end of a chunked request body, and
+ * browsers send form bodies with a Content-Length). */
+static int after_route(struct http_conn *hc)
+{
+	const char *cl = http_request_header(&hc->req, "content-length");
+	long long clen = cl ? atoll(cl) : 0;
+	bool chunked = http_request_header(&hc->req, "transfer-encoding") != NULL;
+	if (chunked || (clen > 0 && (size_t)clen > hc->s->cfg->max_body_size)) {
+		hc->error_status = chunked ? 411 : 413;
+		hc->close_after = true;
+		return dispatch(hc);
+	}
+	if (clen > 0)
+		return 0; /* dispatched at HTTP_BODY_COMPLETION */
+	return dispatch(hc);
+}
+
 static int on_request(struct server *s, struct lws *wsi, const char *path)
 {
 	struct http_conn *hc = calloc(1, sizeof(*hc));
@@ -501,7 +558,7 @@ static int on_request(struct server *s, struct lws *wsi, const char *path)
 		if (method_bit(hc->req.method) != VIEW_GET) {
 			hc->error_status = 405;
 			hc->allow = VIEW_GET;
-			return dispatch(hc);
+			return after_route(hc);
 		}
 		return serve_static(hc, hc->req.path + 8);
 	}
@@ -510,26 +567,18 @@ static int on_request(struct server *s, struct lws *wsi, const char *path)
 	const struct route *rt = router_match(s->http_router, hc->req.path, &kwargs);
 	if (!rt) {
 		hc->error_status = 404;
-		return dispatch(hc);
+	} else {
+		json_decref(hc->req.kwargs);
+		hc->req.kwargs = kwargs;
+		hc->view = rt->target;
+		if (!(method_bit(hc->req.method) & hc->view->methods)) {
+			hc->error_status = 405;
+			hc->allow = hc->view->methods;
+		}
 	}
-	json_decref(hc->req.kwargs);
-	hc->req.kwargs = kwargs;
-	hc->view = rt->target;
-	if (!(method_bit(hc->req.method) & hc->view->methods)) {
-		hc->error_status = 405;
-		hc->allow = hc->view->methods;
-		return dispatch(hc);
-	}
-	const char *cl = http_request_header(&hc->req, "content-length");
-	long long clen = cl ? atoll(cl) : 0;
-	if (clen > 0 && (size_t)clen > s->cfg->max_body_size) {
-		hc->error_status = 413;
-		return dispatch(hc);
-	}
-	if (clen > 0 || http_request_header(&hc->req, "transfer-encoding"))
-		return 0; /* wait for HTTP_BODY_COMPLETION */
-	return dispatch(hc);
+	return after_route(hc);
 }
+
 
 int server__http_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
 			  void *in, size_t len)
@@ -545,17 +594,20 @@ int server__http_callback(struct server *s, struct lws *wsi, enum lws_callback_r
 		return on_request(s, wsi, (const char *)in) ? -1 : 0;
 
 	case LWS_CALLBACK_HTTP_BODY:
-		if (!hc || hc->job)
-			return -1;
+		if (!hc || hc->close_after)
+			return 0; /* answered already: the body is discarded */
 		if (hc->body.len + len > s->cfg->max_body_size) {
+			/* More than Content-Length promised within the limit. */
 			hc->error_status = 413;
-			return 0;
+			hc->close_after = true;
+			http_buf_free(&hc->body);
+			return dispatch(hc) ? -1 : 0;
 		}
 		return http_buf_append(&hc->body, in, len) ? -1 : 0;
 
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (!hc || hc->job)
-			return -1;
+		if (!hc || hc->close_after || hc->job || hc->ready)
+			return 0;
 		return dispatch(hc) ? -1 : 0;
 
 	case LWS_CALLBACK_HTTP_WRITEABLE:

@@ -43,6 +43,7 @@ struct server {
 	uv_timer_t shutdown_timer;
 	int shutdown_ticks;        /* 50 ms ticks since the stop began */
 	bool stopping;
+	bool destroying;           /* lws_context_destroy() has begun */
 	unsigned n_ws;             /* open (accepted or handshaking) WebSockets */
 	struct ws_conn *ws_head;   /* all WebSockets, for shutdown */
 	int port;                  /* bound port */

@@ -1,0 +1,162 @@
+/*
+ * harness.h - what the integration tests share: the real channels-server
+ * binary started as a child process on a free port of 127.0.0.1, and
+ * helpers on top of the project's client (tools/client/client.h) for HTTP
+ * with a cookie jar, the chat login, WebSocket connections and JSON
+ * messages.
+ *
+ * The tests' checks live in their own translation unit (check.h keeps its
+ * counters per file), so harness functions return results and print a
+ * diagnostic to stderr on failure; the test CHECKs what they return.
+ *
+ * Threading: the functions on one struct h_server or one struct h_jar are
+ * for one thread; the HTTP helpers are safe on separate threads with
+ * separate jars.
+ */
+#ifndef TESTS_INTEGRATION_HARNESS_H
+#define TESTS_INTEGRATION_HARNESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "client.h"
+
+/* A fixed secret (32 chars), so session cookies are stable in a run. */
+#define H_SECRET_KEY "itest-secret-key-0123456789abcde"
+/* Timeout of one HTTP request or WebSocket handshake. */
+#define H_IO_TIMEOUT_MS 10000
+
+/*
+ * Reads the server binary and the source root from argv[1] and argv[2]
+ * (or CHANNELS_SERVER_EXE and CHANNELS_SOURCE_ROOT). `failed` is the test
+ * file's check_failed: a server's stderr is printed at its stop when it
+ * grew while that server ran. Exits 77 (skip) when neither is given.
+ */
+void h_init(int argc, char **argv, const int *failed);
+
+/* `rel` inside the source tree, as a malloc'd string the caller frees. */
+char *h_src_path(const char *rel);
+
+struct h_server {
+	pid_t pid;        /* 0 when not running */
+	int port;
+	int exit_status;  /* after h_server_wait(): 0..255, or -1 (signal or timeout) */
+	int failed_at_start;
+	char dir[64];     /* private temp folder: port file, stderr log */
+	char log_path[96];
+};
+
+/*
+ * Starts channels-server with the standard flags (127.0.0.1, port 0, the
+ * source tree's static/ and templates/, --test-views 1, H_SECRET_KEY) and
+ * `extra` (NULL-terminated flag list, may be NULL; a later flag wins).
+ * Waits up to 15 s for the port file. 0 or -1 (diagnostic printed, the
+ * child is reaped).
+ */
+int h_server_start(struct h_server *s, const char *const *extra);
+/* Sends SIGTERM. */
+void h_server_term(struct h_server *s);
+/* Waits up to `ms` for the child to exit; on timeout kills it (SIGKILL).
+ * Returns s->exit_status. Prints the server's stderr when the status is
+ * not 0 or a check failed since the start; removes the temp folder. */
+int h_server_wait(struct h_server *s, int ms);
+/* h_server_term() + h_server_wait(s, 5000). */
+int h_server_stop(struct h_server *s);
+/* Prints the server's stderr so far. */
+void h_server_dump(const struct h_server *s);
+/* True when the server's stderr so far contains `needle` (the line is
+ * printed). */
+bool h_server_log_has(const struct h_server *s, const char *needle);
+/* True while the child has not exited (reaps it if it has). */
+bool h_server_alive(struct h_server *s);
+
+/* ---- HTTP ---- */
+
+struct h_jar {
+	char sessionid[1024];
+	char csrftoken[128];
+};
+
+/*
+ * One request with the jar's cookies (Cookie header); the jar takes the
+ * response's Set-Cookie values of sessionid and csrftoken. `jar`, `headers`
+ * (raw lines ending in "\r\n") and `body` may be NULL; a body is sent as
+ * application/x-www-form-urlencoded unless `headers` has a Content-Type.
+ * Returns the client's code; the caller clears `resp`.
+ */
+int h_http(const struct h_server *s, const char *method, const char *path, struct h_jar *jar,
+	   const char *headers, const char *body, size_t body_len, struct client_response *resp);
+
+/* h_http() with a timeout of `timeout_ms` instead of H_IO_TIMEOUT_MS. */
+int h_http_ex(const struct h_server *s, const char *method, const char *path, struct h_jar *jar,
+	      const char *headers, const char *body, size_t body_len, int timeout_ms,
+	      struct client_response *resp);
+
+/* The value of the response's Set-Cookie line for `name` (the whole line,
+ * attributes included), or NULL. */
+const char *h_set_cookie(const struct client_response *r, const char *name);
+
+/* GET /chat/ (for the csrftoken cookie), then POST /chat/ with the form
+ * username, room, csrfmiddlewaretoken. 0 when the answer is a 302 with a
+ * sessionid cookie (kept in the jar); -1 otherwise (diagnostic printed). */
+int h_login(const struct h_server *s, struct h_jar *jar, const char *name, const char *room);
+
+/* 0 when GET /healthz answers 200 "ok". */
+int h_healthz(const struct h_server *s);
+
+/* ---- WebSocket ---- */
+
+/*
+ * Opens `path` with the jar's cookies (jar may be NULL) and `origin` (NULL:
+ * no Origin header). `*status` (may be NULL) gets the handshake status (101
+ * on success, the HTTP status when refused, 0 when no answer). Returns the
+ * client's code.
+ */
+int h_ws_open(const struct h_server *s, const char *path, const struct h_jar *jar,
+	      const char *origin, struct client_ws **out, int *status);
+
+/* Sends `text` as one text frame. */
+int h_ws_send(struct client_ws *ws, const char *text);
+/* Sends json_dumps(`v`) (compact) and decrefs `v`. */
+int h_ws_send_json(struct client_ws *ws, json_t *v);
+/* {"message": text} */
+int h_ws_send_chat(struct client_ws *ws, const char *text);
+
+/*
+ * The next text message as JSON (new reference), or NULL on a timeout, a
+ * close, an error or text that is not JSON; the diagnostic printed names
+ * `who`.
+ */
+json_t *h_recv_json(struct client_ws *ws, int timeout_ms, const char *who);
+
+/*
+ * True when nothing arrives within `ms`; otherwise prints what came (as
+ * from `who`) and returns false. A close also counts as something.
+ */
+bool h_ws_silent(struct client_ws *ws, int ms, const char *who);
+
+/*
+ * Reads and drops data messages until a close frame. Returns its code,
+ * 0 when the socket ended without one (EOF or reset), -1 on timeout or
+ * another error. `*n_data` (may be NULL) gets the number of data
+ * messages dropped.
+ */
+int h_ws_expect_close(struct client_ws *ws, int timeout_ms, long *n_data);
+
+/*
+ * Sends {"message": text} from `from` and waits up to `timeout_ms` until
+ * `to` receives a chat message with that text (other messages are
+ * skipped). 0 when it did; -1 otherwise (diagnostic printed).
+ */
+int h_chat_roundtrip(struct client_ws *from, struct client_ws *to, const char *text,
+		     int timeout_ms);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t h_now_ms(void);
+/* Sleeps `ms` (pacing only, never as an assertion). */
+void h_sleep_ms(int ms);
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * test_handshake.c - the WebSocket opening handshake of the real server:
+ * routing (404), the Origin policy (same host, --allowed-origins) and
+ * --max-connections (503 while full, admitted again after a close).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "harness.h"
+
+/* Opens `path` and expects the handshake to end with `status`. */
+static void expect_status(const struct h_server *s, const char *path, const char *origin,
+			  int status)
+{
+	struct client_ws *ws = NULL;
+	int got = 0;
+	int rc = h_ws_open(s, path, NULL, origin, &ws, &got);
+	if (got != status)
+		fprintf(stderr, "handshake %s (Origin %s): %d (%s), expected %d\n", path,
+			origin ? origin : "none", got, client_strerror(rc), status);
+	CHECK_INT(got, status);
+	CHECK_INT(rc, status == 101 ? CLIENT_OK : CLIENT_EHANDSHAKE);
+	CHECK((ws != NULL) == (status == 101));
+	if (ws) {
+		/* An open socket is a working one: the chart pushes a point at once. */
+		if (strcmp(path, "/ws/two_url/") == 0) {
+			json_t *v = h_recv_json(ws, 3000, path);
+			CHECK(json_is_integer(json_object_get(v, "data")));
+			json_decref(v);
+		}
+		CHECK_INT(client_ws_close(ws, 1000, 3000), 0);
+	}
+	client_ws_free(ws);
+}
+
+static void test_routes_and_origin(const struct h_server *s)
+{
+	char same[64];
+	snprintf(same, sizeof(same), "http://127.0.0.1:%d", s->port);
+
+	expect_status(s, "/ws/nowhere/", NULL, 404);
+	expect_status(s, "/ws/chat/", NULL, 404);
+	expect_status(s, "/", NULL, 404);
+	expect_status(s, "/ws/chat/lobby/", "http://evil.example", 403);
+	expect_status(s, "/notifications/", "http://evil.example", 403);
+	/* Same host name but another port is another origin. */
+	char other_port[64];
+	snprintf(other_port, sizeof(other_port), "http://127.0.0.1:%d", s->port == 1 ? 2 : 1);
+	expect_status(s, "/ws/chat/lobby/", other_port, 403);
+	expect_status(s, "/ws/chat/lobby/", same, 101);
+	/* Sandboxed frames and file:// pages send "null". */
+	expect_status(s, "/ws/chat/lobby/", "null", 403);
+	expect_status(s, "/ws/chat/lobby/", NULL, 101);
+	expect_status(s, "/notifications/", same, 101);
+	expect_status(s, "/ws/two_url/", NULL, 101);
+	CHECK_INT(h_healthz(s), 0);
+}
+
+static void test_allowed_origins(const struct h_server *s)
+{
+	expect_status(s, "/ws/chat/lobby/", "http://good.example", 101);
+	expect_status(s, "/ws/chat/lobby/", "http://evil.example", 403);
+	expect_status(s, "/ws/chat/lobby/", "http://good.example.evil.example", 403);
+	expect_status(s, "/ws/chat/lobby/", "https://good.example", 403);
+	/* The list replaces the same-host rule. */
+	char same[64];
+	snprintf(same, sizeof(same), "http://127.0.0.1:%d", s->port);
+	expect_status(s, "/ws/chat/lobby/", same, 403);
+	expect_status(s, "/ws/chat/lobby/", NULL, 101);
+}
+
+/* Opens until one is admitted, for up to `ms`: the server counts a
+ * connection as gone only once it has processed the close. */
+static struct client_ws *open_eventually(const struct h_server *s, int ms, int *last_status)
+{
+	int64_t deadline = h_now_ms() + ms;
+	for (;;) {
+		struct client_ws *ws = NULL;
+		h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &ws, last_status);
+		if (ws || h_now_ms() > deadline)
+			return ws;
+		h_sleep_ms(20);
+	}
+}
+
+static void test_max_connections(const struct h_server *s)
+{
+	struct client_ws *a = NULL, *b = NULL, *c = NULL;
+	int st = 0;
+	CHECK_INT(h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &a, &st), 0);
+	CHECK_INT(st, 101);
+	CHECK_INT(h_ws_open(s, "/notifications/", NULL, NULL, &b, &st), 0);
+	CHECK_INT(st, 101);
+	CHECK_INT(h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &c, &st), CLIENT_EHANDSHAKE);
+	CHECK_INT(st, 503);
+	client_ws_free(c);
+	c = NULL;
+	/* Refused again: a refusal does not count as a connection that left. */
+	CHECK_INT(h_ws_open(s, "/ws/two_url/", NULL, NULL, &c, &st), CLIENT_EHANDSHAKE);
+	CHECK_INT(st, 503);
+	client_ws_free(c);
+	c = NULL;
+	/* HTTP is not limited by it. */
+	CHECK_INT(h_healthz(s), 0);
+	/* The two open ones still work. */
+	if (a)
+		CHECK_INT(h_chat_roundtrip(a, a, "still here", 3000), 0);
+
+	CHECK_INT(client_ws_close(a, 1000, 3000), 0);
+	client_ws_free(a);
+	a = NULL;
+	c = open_eventually(s, 3000, &st);
+	CHECK(c != NULL);
+	CHECK_INT(st, 101);
+	if (c)
+		CHECK_INT(h_chat_roundtrip(c, c, "after a close", 3000), 0);
+	/* Full again. */
+	struct client_ws *d = NULL;
+	CHECK_INT(h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &d, &st), CLIENT_EHANDSHAKE);
+	CHECK_INT(st, 503);
+	client_ws_free(d);
+
+	/* A client that vanishes without a close frame frees its slot too. */
+	client_ws_free(b);
+	b = open_eventually(s, 3000, &st);
+	CHECK(b != NULL);
+	client_ws_free(b);
+	client_ws_free(c);
+}
+
+int main(int argc, char **argv)
+{
+	struct h_server s;
+	h_init(argc, argv, &check_failed);
+
+	if (h_server_start(&s, NULL) == 0) {
+		test_routes_and_origin(&s);
+		CHECK_INT(h_server_stop(&s), 0);
+	} else {
+		CHECK(!"server started");
+	}
+
+	const char *origins[] = {"--allowed-origins", "http://good.example", NULL};
+	if (h_server_start(&s, origins) == 0) {
+		test_allowed_origins(&s);
+		CHECK_INT(h_server_stop(&s), 0);
+	} else {
+		CHECK(!"server with --allowed-origins started");
+	}
+
+	const char *maxconn[] = {"--max-connections", "2", NULL};
+	if (h_server_start(&s, maxconn) == 0) {
+		test_max_connections(&s);
+		CHECK_INT(h_server_stop(&s), 0);
+	} else {
+		CHECK(!"server with --max-connections 2 started");
+	}
+	return check_finish();
+}
