@@ -370,6 +370,11 @@ int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg)
 	return ts_push(l, false, channel, msg);
 }
 
+bool layer_connected(const struct layer *l)
+{
+	return !l->ops->connected || l->ops->connected(l);
+}
+
 void layer_get_stats(const struct layer *l, struct layer_stats *out)
 {
 	*out = l->stats;

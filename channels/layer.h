@@ -142,6 +142,78 @@ int layer_receiver_remove(struct layer *l, const char *channel);
 int layer_group_send_threadsafe(struct layer *l, const char *group, json_t *msg);
 int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg);
 
+/* ---- the Redis backend ---- */
+
+/* The payload format of published messages. Incoming payloads of either
+ * format are always accepted. */
+enum layer_wire_format {
+	LAYER_WIRE_MSGPACK = 0, /* channels_redis' format (msgpack map); the default */
+	LAYER_WIRE_JSON = 1,    /* a JSON object, for publishers without msgpack */
+};
+
+struct layer_redis_config {
+	const char *const *urls;  /* one per shard, see layer_redis_url_parse(); at least one */
+	size_t n_urls;
+	enum layer_wire_format format;
+};
+
+/*
+ * The Redis pub/sub backend, wire-compatible with channels_redis'
+ * RedisPubSubChannelLayer: a group is the Redis channel
+ * "<prefix>__group__<group>", a consumer's channel is
+ * "<prefix>specific.<32 hex>", payloads are msgpack maps, names are sharded
+ * over the URLs with channels_redis' crc32 ring. One SUBSCRIBE per group per
+ * process, while it has local members. Local fan-out, capacity and expiry are
+ * the in-memory backend's. Survives Redis going away: reconnects with
+ * exponential backoff and jitter and resubscribes; while a shard is down,
+ * group messages reach this process's members only (delivery is at most
+ * once). Returns NULL with a reason in `err` for a bad URL.
+ */
+struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
+			      const struct layer_redis_config *rcfg, char *err, size_t errlen);
+
+/* Is every shard connected now? (memory: always true) */
+bool layer_connected(const struct layer *l);
+
+/* ---- the wire format (pure functions, any thread) ---- */
+
+/*
+ * Encodes `msg` (an object) as a msgpack map (strings as str, integers,
+ * reals as float64, true/false, null, arrays, nested objects) or as compact
+ * JSON. *out is malloc'd. Returns 0 or LAYER_EINVAL / LAYER_ENOMEM.
+ */
+int layer_wire_encode(const json_t *msg, enum layer_wire_format fmt, char **out, size_t *outlen);
+
+/*
+ * Decodes a payload: a JSON object when its first non-blank byte is '{',
+ * otherwise a msgpack map (bin values become strings when they are UTF-8,
+ * are dropped otherwise; map keys must be strings). Returns 0 and a new
+ * object in *out, or LAYER_EINVAL.
+ */
+int layer_wire_decode(const void *data, size_t len, json_t **out);
+
+/* channels_redis' _consistent_hash: crc32(name) & 0xFFF onto n_shards. */
+unsigned layer_shard_index(const char *name, unsigned n_shards);
+
+/* Writes "<prefix>__group__<group>" into out; LAYER_EINVAL if it does not fit. */
+int layer_group_channel(const char *prefix, const char *group, char *out, size_t outlen);
+
+struct layer_redis_url {
+	char host[256];      /* empty for unix sockets */
+	int port;            /* default 6379 */
+	char unix_path[108]; /* set for unix:// URLs */
+	char password[256];  /* empty for none */
+	char username[128];  /* ACL user (Redis 6), empty for none */
+	int db;              /* default 0 (pub/sub channels are server-wide anyway) */
+};
+
+/*
+ * Parses redis://[[user]:password@]host[:port][/db], rediss:// is refused
+ * (no TLS), unix:///path/redis.sock[?db=N&password=P]. Host may be an
+ * [IPv6] literal. Percent-escapes in the password are decoded.
+ */
+int layer_redis_url_parse(const char *url, struct layer_redis_url *out, char *err, size_t errlen);
+
 /* Counters, for tests and metrics (loop thread). */
 struct layer_stats {
 	unsigned long long sent;       /* messages accepted by send/group_send (group_send counts 1) */

@@ -59,6 +59,8 @@ struct layer_ops {
 	void (*free)(struct layer *l);
 	/* Optional: adjusts *out after the base copied `stats` into it. */
 	void (*stats)(const struct layer *l, struct layer_stats *out);
+	/* Optional (NULL: always connected): layer_connected(). */
+	bool (*connected)(const struct layer *l);
 };
 
 /* The base every backend embeds first. Loop thread only, except `ts_*`. */
@@ -96,6 +98,12 @@ int layer__init(struct layer *l, const struct layer_ops *ops, uv_loop_t *loop,
  * Overwrites h->data.
  */
 void layer__close_handle(struct layer *l, uv_handle_t *h);
+
+/* The number of local members of `group` in an in-memory layer (0 when the
+ * group does not exist). The Redis backend builds on an in-memory layer for
+ * its local fan-out and uses this to subscribe on the first member and
+ * unsubscribe after the last. */
+unsigned layer__memory_group_size(struct layer *mem, const char *group);
 
 /* Milliseconds from the config's seconds (at least 1). */
 uint64_t layer__seconds_to_ms(double s);

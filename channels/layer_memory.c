@@ -658,6 +658,13 @@ static void mem_stats(const struct layer *l, struct layer_stats *out)
 	out->groups = (unsigned)m->groups.count;
 }
 
+unsigned layer__memory_group_size(struct layer *l, const char *group)
+{
+	struct group *g = group_find((struct mem_layer *)l, group);
+
+	return g ? g->count : 0;
+}
+
 static const struct layer_ops mem_ops = {
 	.name = "memory",
 	.send = mem_send,

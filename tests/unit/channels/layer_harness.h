@@ -26,6 +26,7 @@ struct backend_factory {
 				       * all groups (Channels' InMemoryChannelLayer) */
 	bool queues_without_receiver; /* a message waits for a later receiver */
 	bool shares_sender_msg;       /* receivers get the very json_t that was sent */
+	bool bang_channel_names;      /* new_channel() gives "<prefix>.<tag>!<random>" */
 	unsigned timeout_ms;          /* how long a positive wait may take */
 	unsigned settle_ms;           /* how long to wait to assert that nothing arrives */
 	const char *needs_env;        /* if set, the test is skipped (77) when this
