@@ -8,7 +8,8 @@
 set -euo pipefail
 
 pkgs=(gcc meson ninja-build pkg-config libwebsockets-dev libuv1-dev libhiredis-dev
-      libjansson-dev node-llhttp libmsgpack-dev libpcre2-dev libssl-dev)
+      libjansson-dev node-llhttp libmsgpack-dev libpcre2-dev libssl-dev
+      zlib1g-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(redis-server chromium python3 python3-channels-redis python3-django-channels daphne)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)

@@ -3,13 +3,24 @@
 # a normal build (build/) and an ASan+UBSan build (build-asan/).
 # Ends with one line "N passed, N failed"; exits non-zero if any failed.
 # CHANNELS_TEST_REDIS_URL, when set, points the Redis tests at a running
-# redis-server (CI starts one); otherwise they start their own.
+# redis-server (CI starts one); otherwise this script starts one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test || exit 1
 
 if [ -f tests/browser/package.json ]; then
   (cd tests/browser && npm install --no-audit --no-fund --loglevel=error) || exit 1
+fi
+
+# A redis-server for the tests that use a shared one (the others start
+# their own), unless the caller (CI) already runs one.
+if [ -z "${CHANNELS_TEST_REDIS_URL:-}" ]; then
+  redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  redis_dir=$(mktemp -d)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$redis_dir" \
+    --daemonize yes --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log" || exit 1
+  trap 'kill "$(cat "$redis_dir/redis.pid" 2>/dev/null)" 2>/dev/null; rm -rf "$redis_dir"' EXIT
+  export CHANNELS_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 fi
 
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
