@@ -15,7 +15,8 @@
 #define CHANNELS_DATA_DIR "."
 #endif
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_LOG, OPT_SETTING_INT };
+enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_LOG, OPT_BOOL, OPT_FORMAT,
+		OPT_SETTING_INT };
 
 struct opt {
 	const char *flag;  /* long option name */
@@ -42,6 +43,12 @@ static const struct opt opts[] = {
 	{"rate-limit", "CHANNELS_RATE_LIMIT", OPT_DOUBLE, OFF(rate_limit), NULL, "messages/s a client may send, 0 = off (default 100; over it: close 1008)"},
 	{"rate-burst", "CHANNELS_RATE_BURST", OPT_DOUBLE, OFF(rate_burst), NULL, "burst allowance of the rate limit (default 200)"},
 	{"view-threads", "CHANNELS_VIEW_THREADS", OPT_INT, OFF(view_threads), NULL, "threads running views and offloaded work (default 4)"},
+	{"redis", "CHANNELS_REDIS", OPT_STR, OFF(redis), NULL, "Redis URL(s), comma-separated shards: redis://[:password@]host[:port][/db] or unix:///path (default: in-memory layer)"},
+	{"layer-prefix", "CHANNELS_LAYER_PREFIX", OPT_STR, OFF(layer_prefix), NULL, "channel-layer prefix, as channels_redis' prefix (default asgi)"},
+	{"redis-format", "CHANNELS_REDIS_FORMAT", OPT_FORMAT, OFF(redis_format), NULL, "payload of published messages: msgpack (channels_redis) or json (default msgpack)"},
+	{"publish-endpoint", "CHANNELS_PUBLISH_ENDPOINT", OPT_BOOL, OFF(publish_endpoint), NULL, "1/0: serve POST /_channels/group-send/<group>/ (default 1)"},
+	{"publish-token", "CHANNELS_PUBLISH_TOKEN", OPT_STR, OFF(publish_token), NULL, "bearer token of the publish endpoint (default: random, in /tmp/channels-server-<uid>-<port>.token)"},
+	{"publish-allow-remote", "CHANNELS_PUBLISH_ALLOW_REMOTE", OPT_BOOL, OFF(publish_allow_remote), NULL, "1: the publish endpoint also answers non-loopback clients (default 0)"},
 	{"log-level", "CHANNELS_LOG_LEVEL", OPT_LOG, OFF(log_level), NULL, "error, warn, info or debug (default info)"},
 	{"port-file", "CHANNELS_PORT_FILE", OPT_STR, OFF(port_file), NULL, "write the bound port to this file once listening"},
 	{"chart-interval", "CHANNELS_CHART_INTERVAL", OPT_SETTING_INT, 0, "CHART_INTERVAL_MS", "live chart: milliseconds between points (default 2000)"},
@@ -66,6 +73,8 @@ void server_config_init(struct server_config *cfg)
 	cfg->rate_burst = 200;
 	cfg->view_threads = 4;
 	cfg->log_level = LOG_INFO;
+	cfg->layer_prefix = "asgi";
+	cfg->publish_endpoint = true;
 }
 
 static int set_opt(struct server_config *cfg, const struct opt *o, const char *val,
@@ -109,6 +118,22 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 		*(double *)field = v;
 		return 0;
 	}
+	case OPT_BOOL:
+		if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes")) {
+			*(bool *)field = true;
+			return 0;
+		}
+		if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no")) {
+			*(bool *)field = false;
+			return 0;
+		}
+		break;
+	case OPT_FORMAT:
+		if (!strcmp(val, "msgpack") || !strcmp(val, "json")) {
+			*(int *)field = strcmp(val, "json") == 0 ? LAYER_WIRE_JSON : LAYER_WIRE_MSGPACK;
+			return 0;
+		}
+		break;
 	case OPT_LOG: {
 		int v = log_level_parse(val);
 		if (v < 0)
@@ -132,7 +157,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: channels-server [options]\n\n"
 		   "Serves HTTP and WebSocket on one port: the chat, notifications and live chart\n"
-		   "apps, on the in-memory channel layer.\n\noptions (environment variable in brackets):\n");
+		   "apps, on the in-memory channel layer, or on Redis with --redis.\n\noptions (environment variable in brackets):\n");
 	for (size_t i = 0; i < N_OPTS; i++)
 		fprintf(f, "  --%-18s %s [%s]\n", opts[i].flag, opts[i].help, opts[i].env);
 	fprintf(f, "  --%-18s %s\n  --%-18s %s\n", "help", "print this and exit", "version",

@@ -127,6 +127,34 @@ static void begin_stop(struct server *s, const char *why)
 	uv_timer_start(&s->shutdown_timer, on_shutdown_tick, 0, 50);
 }
 
+/* Splits --redis at commas into the layer's shard list. */
+static struct layer *make_layer(struct server *s, uv_loop_t *loop)
+{
+	struct layer_config lcfg;
+	layer_config_init(&lcfg);
+	lcfg.prefix = s->cfg->layer_prefix;
+	if (!s->cfg->redis || !*s->cfg->redis)
+		return layer_memory_new(loop, &lcfg);
+
+	char *copy = strdup(s->cfg->redis);
+	const char *urls[64];
+	size_t n = 0;
+	for (char *save = NULL, *tok = strtok_r(copy, ", ", &save); tok && n < 64;
+	     tok = strtok_r(NULL, ", ", &save))
+		urls[n++] = tok;
+	struct layer_redis_config rcfg = {
+		.urls = urls,
+		.n_urls = n,
+		.format = (enum layer_wire_format)s->cfg->redis_format,
+	};
+	char err[256] = "";
+	struct layer *l = layer_redis_new(loop, &lcfg, &rcfg, err, sizeof(err));
+	if (!l)
+		LOG(LOG_ERROR, "server", "--redis: %s", err[0] ? err : "cannot create the layer");
+	free(copy);
+	return l;
+}
+
 static int load_secret(struct server *s)
 {
 	const char *key = s->cfg->secret_key;
@@ -191,13 +219,23 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 		LOG(LOG_ERROR, "server", "static dir %s: %s", cfg->static_dir, strerror(errno));
 		goto out_loop;
 	}
-	if (router_new(app->http_routes, app->n_http_routes, &s->http_router, err, sizeof(err)) ||
+	/* The server's own routes (the publish endpoint) come before the app's. */
+	size_t n_own = cfg->publish_endpoint ? 2 : 0;
+	s->http_routes = calloc(n_own + app->n_http_routes + 1, sizeof(*s->http_routes));
+	if (!s->http_routes)
+		goto out_loop;
+	for (size_t i = 0; i < n_own; i++)
+		s->http_routes[i] = server__publish_routes[i];
+	for (size_t i = 0; i < app->n_http_routes; i++)
+		s->http_routes[n_own + i] = app->http_routes[i];
+	if (router_new(s->http_routes, n_own + app->n_http_routes, &s->http_router, err,
+		       sizeof(err)) ||
 	    router_new(app->ws_routes, app->n_ws_routes, &s->ws_router, err, sizeof(err))) {
 		LOG(LOG_ERROR, "server", "routes: %s", err);
 		goto out_routers;
 	}
 	s->tmpl = tmpl_env_new_dir(cfg->templates_dir, "/static/");
-	s->layer = layer_memory_new(&loop, NULL);
+	s->layer = make_layer(s, &loop);
 	s->protocols = build_protocols(app);
 	if (!s->tmpl || !s->layer || !s->protocols)
 		goto out_all;
@@ -226,6 +264,9 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 	if (s->port <= 0)
 		s->port = cfg->port;
 
+	if (cfg->publish_endpoint && server__publish_start(s) != 0)
+		goto out_all;
+
 	uv_signal_init(&loop, &s->sig_int);
 	uv_signal_init(&loop, &s->sig_term);
 	uv_timer_init(&loop, &s->shutdown_timer);
@@ -233,8 +274,9 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 	uv_signal_start(&s->sig_int, on_signal, SIGINT);
 	uv_signal_start(&s->sig_term, on_signal, SIGTERM);
 
-	LOG(LOG_INFO, "server", "channels-server %s listening on http://%s:%d/ (layer: %s)",
-	    CHANNELS_VERSION, cfg->host, s->port, layer_backend_name(s->layer));
+	LOG(LOG_INFO, "server", "channels-server %s listening on http://%s:%d/ (layer: %s%s%s)",
+	    CHANNELS_VERSION, cfg->host, s->port, layer_backend_name(s->layer),
+	    cfg->redis ? " " : "", cfg->redis ? cfg->redis : "");
 	if (cfg->port_file)
 		write_port_file(cfg->port_file, s->port);
 
@@ -252,11 +294,13 @@ out_all:
 		layer_free(s->layer);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	server__current = NULL;
+	server__publish_stop(s);
 	tmpl_env_free(s->tmpl);
 	free(s->protocols);
 out_routers:
 	router_free(s->http_router);
 	router_free(s->ws_router);
+	free(s->http_routes);
 out_loop:
 	if (uv_loop_close(&loop) != 0)
 		LOG(LOG_WARN, "server", "loop closed with handles still open");

@@ -78,6 +78,12 @@ struct server_config {
 	double rate_burst;             /* bucket size; default 200 */
 	unsigned view_threads;         /* thread-pool size; default 4 */
 	int log_level;                 /* LOG_* from log.h; default LOG_INFO */
+	const char *redis;             /* comma-separated Redis URLs (shards); NULL: in-memory layer */
+	const char *layer_prefix;      /* channel-layer prefix; default "asgi" (channels_redis') */
+	int redis_format;              /* enum layer_wire_format of published messages; default msgpack */
+	bool publish_endpoint;         /* serve POST /_channels/...; default true */
+	bool publish_allow_remote;     /* the publish endpoint answers non-loopback clients too */
+	const char *publish_token;     /* NULL: random, written to the token file */
 	json_t *settings;              /* app settings (borrowed), read with server_setting_*() */
 	const char *port_file;         /* if set, the bound port is written there once listening */
 };

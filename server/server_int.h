@@ -47,6 +47,9 @@ struct server {
 	unsigned n_ws;             /* open (accepted or handshaking) WebSockets */
 	struct ws_conn *ws_head;   /* all WebSockets, for shutdown */
 	int port;                  /* bound port */
+	struct route *http_routes; /* the server's own routes, then the app's */
+	char publish_token[128];
+	char token_file[PATH_MAX]; /* written by us; removed at exit */
 };
 
 /* The process's server, for view helpers running on the pool (read-only
@@ -78,6 +81,18 @@ int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_rea
 
 /* Starts closing every WebSocket with `code` (shutdown: 1001). */
 void server__ws_close_all(struct server *s, int code, const char *reason);
+
+/* ---- publish.c ---- */
+
+/* The publish endpoint's routes, placed before the app's. */
+extern const struct route server__publish_routes[2];
+
+/* The token file channels-cli reads by default for a server on `port`. */
+void server__publish_token_path(int port, char *out, size_t outlen);
+
+/* Sets the token (given, or random + token file). 0, or -1 on a bad token. */
+int server__publish_start(struct server *s);
+void server__publish_stop(struct server *s);
 
 /* ---- session.c ---- */
 
