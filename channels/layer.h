@@ -142,6 +142,27 @@ int layer_receiver_remove(struct layer *l, const char *channel);
 int layer_group_send_threadsafe(struct layer *l, const char *group, json_t *msg);
 int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg);
 
+/* ---- several loops in one process (channels-server --workers N) ---- */
+
+struct layer_bus;
+
+/* The process-wide bus joining `n` (1..64) in-memory layers, one per loop
+ * thread. Any thread. NULL on ENOMEM. */
+struct layer_bus *layer_bus_new(unsigned n);
+
+/* After every layer of the bus was freed (and its loop ran). */
+void layer_bus_free(struct layer_bus *bus);
+
+/*
+ * Worker `index`'s layer: an in-memory layer whose groups and channels span
+ * every worker on the bus. A group_send reaches local members directly and
+ * each other worker with members once (through that worker's thread-safe
+ * queue; the message is shared, immutable, between threads); a send reaches
+ * the worker that registered the receiver. Runs on `loop`'s thread.
+ */
+struct layer *layer_bus_memory_new(struct layer_bus *bus, unsigned index, uv_loop_t *loop,
+				   const struct layer_config *cfg);
+
 /* ---- the Redis backend ---- */
 
 /* The payload format of published messages. Incoming payloads of either

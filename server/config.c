@@ -42,9 +42,11 @@ static const struct opt opts[] = {
 	{"max-connections", "CHANNELS_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), NULL, "open WebSockets before handshakes get 503 (default 10000)"},
 	{"rate-limit", "CHANNELS_RATE_LIMIT", OPT_DOUBLE, OFF(rate_limit), NULL, "messages/s a client may send, 0 = off (default 100; over it: close 1008)"},
 	{"rate-burst", "CHANNELS_RATE_BURST", OPT_DOUBLE, OFF(rate_burst), NULL, "burst allowance of the rate limit (default 200)"},
+	{"workers", "CHANNELS_WORKERS", OPT_INT, OFF(workers), NULL, "event-loop threads sharing the port (default: one per core, at most 64)"},
 	{"view-threads", "CHANNELS_VIEW_THREADS", OPT_INT, OFF(view_threads), NULL, "threads running views and offloaded work (default 4)"},
 	{"redis", "CHANNELS_REDIS", OPT_STR, OFF(redis), NULL, "Redis URL(s), comma-separated shards: redis://[:password@]host[:port][/db] or unix:///path (default: in-memory layer)"},
 	{"layer-prefix", "CHANNELS_LAYER_PREFIX", OPT_STR, OFF(layer_prefix), NULL, "channel-layer prefix, as channels_redis' prefix (default asgi)"},
+	{"layer-capacity", "CHANNELS_LAYER_CAPACITY", OPT_INT, OFF(layer_capacity), NULL, "messages queued for one consumer before more are dropped (default 1000)"},
 	{"redis-format", "CHANNELS_REDIS_FORMAT", OPT_FORMAT, OFF(redis_format), NULL, "payload of published messages: msgpack (channels_redis) or json (default msgpack)"},
 	{"publish-endpoint", "CHANNELS_PUBLISH_ENDPOINT", OPT_BOOL, OFF(publish_endpoint), NULL, "1/0: serve POST /_channels/group-send/<group>/ (default 1)"},
 	{"publish-token", "CHANNELS_PUBLISH_TOKEN", OPT_STR, OFF(publish_token), NULL, "bearer token of the publish endpoint (default: random, in /tmp/channels-server-<uid>-<port>.token)"},
@@ -74,6 +76,7 @@ void server_config_init(struct server_config *cfg)
 	cfg->view_threads = 4;
 	cfg->log_level = LOG_INFO;
 	cfg->layer_prefix = "asgi";
+	cfg->layer_capacity = 1000;
 	cfg->publish_endpoint = true;
 }
 
@@ -97,6 +100,14 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 			cfg->port = (int)v;
 		} else if (o->offset == OFF(max_connections)) {
 			cfg->max_connections = (unsigned)v;
+		} else if (o->offset == OFF(layer_capacity)) {
+			if (v < 1)
+				break;
+			cfg->layer_capacity = (unsigned)v;
+		} else if (o->offset == OFF(workers)) {
+			if (v < 1 || v > 64)
+				break;
+			cfg->workers = (unsigned)v;
 		} else {
 			if (v < 1 || v > 128)
 				break;

@@ -5,7 +5,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +19,11 @@
 #include "log.h"
 #include "server_int.h"
 
-struct server *server__current;
-
 static int on_lws_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 			size_t len)
 {
-	struct server *s = server__current;
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct server *s = ctx ? lws_context_user(ctx) : NULL;
 	(void)user;
 	if (!s)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -90,17 +94,116 @@ static void on_signal(uv_signal_t *h, int signum)
 	begin_stop(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+/* Another worker (worker 0, which owns the signals) asks this one to stop. */
+static void on_stop_async(uv_async_t *a)
+{
+	struct server *s = a->data;
+	begin_stop(s, "stop");
+}
+
+/*
+ * Listening. Every worker has its own listening socket on the same address
+ * (SO_REUSEPORT: the kernel spreads new connections over them) and hands
+ * each accepted socket to its lws context (lws_adopt_socket_vhost(); the
+ * contexts themselves do not listen). Returns the fd, or -1.
+ */
+static int listen_socket(const char *host, int port, int *bound_port, bool first)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	char service[16];
+	snprintf(service, sizeof(service), "%d", port);
+	int rc = getaddrinfo(host && *host ? host : NULL, service, &hints, &res);
+	if (rc != 0) {
+		LOG(LOG_ERROR, "server", "--host %s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	int fd = -1, one = 1;
+	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (first && port != 0) {
+			/* SO_REUSEPORT would let us share the port with another
+			 * process of the same user: first make sure nobody has it. */
+			if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+				LOG(LOG_ERROR, "server", "cannot listen on %s:%d: %s", host, port,
+				    strerror(errno));
+				close(fd);
+				fd = -1;
+				continue;
+			}
+			close(fd);
+			fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				continue;
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+			LOG(LOG_ERROR, "server", "cannot listen on %s:%d: %s", host, port,
+			    strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd >= 0) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		getsockname(fd, (struct sockaddr *)&ss, &sl);
+		*bound_port = ntohs(ss.ss_family == AF_INET6
+					    ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					    : ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	return fd;
+}
+
+static void on_listen_readable(uv_poll_t *h, int status, int events)
+{
+	struct server *w = h->data;
+	(void)events;
+	if (status < 0 || w->stopping)
+		return;
+	/* A bounded batch per turn, so one busy listener cannot starve the loop. */
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				LOG(LOG_WARN, "server", "accept: %s", strerror(errno));
+			return;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (!lws_adopt_socket_vhost(w->vhost, fd))
+			close(fd); /* lws closes it itself on most failures; this is the rest */
+	}
+}
+
+static void on_listen_closed(uv_handle_t *h)
+{
+	struct server *w = h->data;
+	close(w->listen_fd);
+	w->listen_fd = -1;
+}
+
 static void finish_stop(struct server *s)
 {
 	if (!s->lws || s->destroying)
 		return;
 	s->destroying = true;
-	LOG(LOG_INFO, "server", "stopped");
-	uv_signal_stop(&s->sig_int);
-	uv_signal_stop(&s->sig_term);
-	uv_close((uv_handle_t *)&s->sig_int, NULL);
-	uv_close((uv_handle_t *)&s->sig_term, NULL);
+	if (s->index == 0) {
+		LOG(LOG_INFO, "server", "stopped");
+		uv_signal_stop(&s->sig_int);
+		uv_signal_stop(&s->sig_term);
+		uv_close((uv_handle_t *)&s->sig_int, NULL);
+		uv_close((uv_handle_t *)&s->sig_term, NULL);
+	}
 	uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
+	uv_close((uv_handle_t *)&s->stop_async, NULL);
+	uv_close((uv_handle_t *)&s->listen_poll, on_listen_closed);
 	/* With a foreign loop the context is freed in steps as its uv handles
 	 * close; lws clears s->lws (info.pcontext) when it is gone. */
 	lws_context_destroy(s->lws);
@@ -122,7 +225,13 @@ static void begin_stop(struct server *s, const char *why)
 		return;
 	}
 	s->stopping = true;
-	LOG(LOG_INFO, "server", "%s: closing %u WebSocket(s) with 1001 and stopping", why, s->n_ws);
+	uv_poll_stop(&s->listen_poll); /* no new connections */
+	if (s->index == 0) {
+		LOG(LOG_INFO, "server", "%s: closing %u WebSocket(s) with 1001 and stopping", why,
+		    atomic_load(s->ws_total));
+		for (unsigned i = 1; i < s->n_workers; i++)
+			uv_async_send(&s->workers[i].stop_async);
+	}
 	server__ws_close_all(s, CLOSE_GOING_AWAY, "server shutdown");
 	uv_timer_start(&s->shutdown_timer, on_shutdown_tick, 0, 50);
 }
@@ -133,8 +242,11 @@ static struct layer *make_layer(struct server *s, uv_loop_t *loop)
 	struct layer_config lcfg;
 	layer_config_init(&lcfg);
 	lcfg.prefix = s->cfg->layer_prefix;
+	lcfg.capacity = s->cfg->layer_capacity;
 	if (!s->cfg->redis || !*s->cfg->redis)
-		return layer_memory_new(loop, &lcfg);
+		return s->bus ? layer_bus_memory_new(s->bus, s->index, loop, &lcfg)
+			      : layer_memory_new(loop, &lcfg);
+	/* With Redis every worker has its own connections: Redis joins them. */
 
 	char *copy = strdup(s->cfg->redis);
 	const char *urls[64];
@@ -194,36 +306,140 @@ static void write_port_file(const char *path, int port)
 	rename(tmp, path);
 }
 
+/* Creates worker `w`'s loop, layer, lws context and listening socket on
+ * `port` (0: any; the other workers then use worker 0's). Main thread. */
+static int worker_init(struct server *w, int port)
+{
+	const struct server_config *cfg = w->cfg;
+	if (uv_loop_init(&w->loop_storage) != 0)
+		return -1;
+	w->loop = &w->loop_storage;
+	w->loop_ready = true;
+	w->layer = make_layer(w, w->loop);
+	if (!w->layer)
+		return -1;
+
+	void *foreign[1] = {w->loop};
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* we listen: see listen_socket() */
+	info.protocols = w->protocols;
+	info.foreign_loops = foreign;
+	info.pcontext = &w->lws;
+	info.user = w;
+	/* Security headers are ours (http_conn.c), not lws' best-practice set. */
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.timeout_secs = 30;
+	info.keepalive_timeout = 30;
+	info.max_http_header_data = 8192;
+	w->listen_fd = listen_socket(cfg->host, port, &w->port, w->index == 0);
+	if (w->listen_fd < 0)
+		return -1;
+	w->lws = lws_create_context(&info);
+	w->vhost = w->lws ? lws_get_vhost_by_name(w->lws, "default") : NULL;
+	if (!w->vhost) {
+		LOG(LOG_ERROR, "server", "cannot create the libwebsockets context");
+		close(w->listen_fd);
+		w->listen_fd = -1;
+		return -1;
+	}
+	uv_poll_init(w->loop, &w->listen_poll, w->listen_fd);
+	w->listen_poll.data = w;
+	uv_poll_start(&w->listen_poll, UV_READABLE, on_listen_readable);
+	uv_timer_init(w->loop, &w->shutdown_timer);
+	uv_async_init(w->loop, &w->stop_async, on_stop_async);
+	w->shutdown_timer.data = w->stop_async.data = w;
+	if (w->index == 0) {
+		uv_signal_init(w->loop, &w->sig_int);
+		uv_signal_init(w->loop, &w->sig_term);
+		w->sig_int.data = w->sig_term.data = w;
+		uv_signal_start(&w->sig_int, on_signal, SIGINT);
+		uv_signal_start(&w->sig_term, on_signal, SIGTERM);
+	}
+	return 0;
+}
+
+/* Runs a worker's loop until it stopped, then tears it down. */
+static void worker_run(struct server *w)
+{
+	if (w->lws)
+		uv_run(w->loop, UV_RUN_DEFAULT);
+	/* A context whose first destroy step ran is finished by a second call
+	 * once the loop has closed its handles (lws' foreign-loop protocol). */
+	for (int i = 0; w->lws && i < 3; i++) {
+		lws_context_destroy(w->lws);
+		uv_run(w->loop, UV_RUN_DEFAULT);
+	}
+	if (w->layer)
+		layer_free(w->layer);
+	w->layer = NULL;
+	uv_run(w->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(w->loop) != 0)
+		LOG(LOG_WARN, "server", "worker %u: loop closed with handles still open", w->index);
+}
+
+static void worker_thread(void *arg)
+{
+	worker_run(arg);
+}
+
+/* Closes what worker_init() opened on a worker that never ran. */
+static void worker_abandon(struct server *w)
+{
+	if (!w->loop_ready)
+		return;
+	if (w->lws) {
+		if (w->index == 0) {
+			uv_close((uv_handle_t *)&w->sig_int, NULL);
+			uv_close((uv_handle_t *)&w->sig_term, NULL);
+		}
+		uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
+		uv_close((uv_handle_t *)&w->stop_async, NULL);
+		uv_close((uv_handle_t *)&w->listen_poll, on_listen_closed);
+		lws_context_destroy(w->lws);
+	}
+	worker_run(w);
+}
+
+static unsigned worker_count(const struct server_config *cfg)
+{
+	long n = cfg->workers ? (long)cfg->workers : sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
 int server_run(const struct server_config *cfg, const struct server_app *app)
 {
-	struct server srv;
-	struct server *s = &srv;
-	uv_loop_t loop;
+	struct server shared;
+	struct server *s = &shared;
+	struct server *workers = NULL;
+	atomic_uint ws_total = 0;
+	unsigned n = worker_count(cfg);
 	char err[256];
 	int rc = -1;
 
+	/* What every worker shares (read-only once running): filled here,
+	 * then copied into each worker. */
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
 	s->app = app;
-	s->loop = &loop;
+	s->n_workers = n;
+	s->ws_total = &ws_total;
 	log_set_level(cfg->log_level);
 	server__settings_set(cfg->settings);
 	log_route_lws();
 	signal(SIGPIPE, SIG_IGN);
 
-	if (uv_loop_init(&loop) != 0)
-		return -1;
 	if (load_secret(s) != 0)
-		goto out_loop;
+		return -1;
 	if (!realpath(cfg->static_dir, s->static_root)) {
 		LOG(LOG_ERROR, "server", "static dir %s: %s", cfg->static_dir, strerror(errno));
-		goto out_loop;
+		return -1;
 	}
 	/* The server's own routes (the publish endpoint) come before the app's. */
 	size_t n_own = cfg->publish_endpoint ? 2 : 0;
 	s->http_routes = calloc(n_own + app->n_http_routes + 1, sizeof(*s->http_routes));
 	if (!s->http_routes)
-		goto out_loop;
+		return -1;
 	for (size_t i = 0; i < n_own; i++)
 		s->http_routes[i] = server__publish_routes[i];
 	for (size_t i = 0; i < app->n_http_routes; i++)
@@ -232,77 +448,56 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 		       sizeof(err)) ||
 	    router_new(app->ws_routes, app->n_ws_routes, &s->ws_router, err, sizeof(err))) {
 		LOG(LOG_ERROR, "server", "routes: %s", err);
-		goto out_routers;
+		goto out;
 	}
 	s->tmpl = tmpl_env_new_dir(cfg->templates_dir, "/static/");
-	s->layer = make_layer(s, &loop);
 	s->protocols = build_protocols(app);
-	if (!s->tmpl || !s->layer || !s->protocols)
-		goto out_all;
-	server__current = s;
+	if ((!cfg->redis || !*cfg->redis) && n > 1)
+		s->bus = layer_bus_new(n);
+	workers = calloc(n, sizeof(*workers));
+	if (!s->tmpl || !s->protocols || !workers || ((!cfg->redis || !*cfg->redis) && n > 1 && !s->bus))
+		goto out;
 
-	void *foreign[1] = {&loop};
-	struct lws_context_creation_info info;
-	memset(&info, 0, sizeof(info));
-	info.port = cfg->port;
-	info.iface = cfg->host;
-	info.protocols = s->protocols;
-	info.foreign_loops = foreign;
-	info.pcontext = &s->lws;
-	/* Security headers are ours (http_conn.c), not lws' best-practice set. */
-	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
-	info.timeout_secs = 30;
-	info.keepalive_timeout = 30;
-	info.max_http_header_data = 8192;
-	info.fd_limit_per_thread = 0;
-	s->lws = lws_create_context(&info);
-	if (!s->lws) {
-		LOG(LOG_ERROR, "server", "cannot listen on %s:%d", cfg->host, cfg->port);
-		goto out_all;
+	int ok = 1;
+	for (unsigned i = 0; i < n && ok; i++) {
+		workers[i] = shared;
+		workers[i].index = i;
+		workers[i].workers = workers;
+		ok = worker_init(&workers[i], i == 0 ? cfg->port : workers[0].port) == 0;
 	}
-	s->port = lws_get_vhost_listen_port(lws_get_vhost_by_name(s->lws, "default"));
-	if (s->port <= 0)
-		s->port = cfg->port;
+	if (ok && cfg->publish_endpoint) {
+		ok = server__publish_start(&workers[0]) == 0;
+		for (unsigned i = 1; ok && i < n; i++)
+			memcpy(workers[i].publish_token, workers[0].publish_token,
+			       sizeof(workers[i].publish_token));
+	}
+	if (!ok) {
+		for (unsigned i = 0; i < n; i++)
+			worker_abandon(&workers[i]);
+		goto out;
+	}
 
-	if (cfg->publish_endpoint && server__publish_start(s) != 0)
-		goto out_all;
-
-	uv_signal_init(&loop, &s->sig_int);
-	uv_signal_init(&loop, &s->sig_term);
-	uv_timer_init(&loop, &s->shutdown_timer);
-	s->sig_int.data = s->sig_term.data = s->shutdown_timer.data = s;
-	uv_signal_start(&s->sig_int, on_signal, SIGINT);
-	uv_signal_start(&s->sig_term, on_signal, SIGTERM);
-
-	LOG(LOG_INFO, "server", "channels-server %s listening on http://%s:%d/ (layer: %s%s%s)",
-	    CHANNELS_VERSION, cfg->host, s->port, layer_backend_name(s->layer),
-	    cfg->redis ? " " : "", cfg->redis ? cfg->redis : "");
+	LOG(LOG_INFO, "server",
+	    "channels-server %s listening on http://%s:%d/ (%u worker%s, layer: %s%s%s)",
+	    CHANNELS_VERSION, cfg->host, workers[0].port, n, n > 1 ? "s" : "",
+	    layer_backend_name(workers[0].layer), cfg->redis ? " " : "", cfg->redis ? cfg->redis : "");
 	if (cfg->port_file)
-		write_port_file(cfg->port_file, s->port);
+		write_port_file(cfg->port_file, workers[0].port);
 
-	uv_run(&loop, UV_RUN_DEFAULT);
+	for (unsigned i = 1; i < n; i++)
+		uv_thread_create(&workers[i].thread, worker_thread, &workers[i]);
+	worker_run(&workers[0]);
+	for (unsigned i = 1; i < n; i++)
+		uv_thread_join(&workers[i].thread);
+	server__publish_stop(&workers[0]);
 	rc = 0;
-
-out_all:
-	/* A context whose first destroy step ran is finished by a second call
-	 * once the loop has closed its handles (lws' foreign-loop protocol). */
-	for (int i = 0; s->lws && i < 3; i++) {
-		lws_context_destroy(s->lws);
-		uv_run(&loop, UV_RUN_DEFAULT);
-	}
-	if (s->layer)
-		layer_free(s->layer);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	server__current = NULL;
-	server__publish_stop(s);
+out:
+	free(workers);
+	layer_bus_free(s->bus);
 	tmpl_env_free(s->tmpl);
 	free(s->protocols);
-out_routers:
 	router_free(s->http_router);
 	router_free(s->ws_router);
 	free(s->http_routes);
-out_loop:
-	if (uv_loop_close(&loop) != 0)
-		LOG(LOG_WARN, "server", "loop closed with handles still open");
 	return rc;
 }

@@ -77,9 +77,11 @@ struct server_config {
 	double rate_limit;             /* messages/s per WebSocket from the client, 0 = none; default 100 */
 	double rate_burst;             /* bucket size; default 200 */
 	unsigned view_threads;         /* thread-pool size; default 4 */
+	unsigned workers;              /* loop threads sharing the port; 0 (default): one per core */
 	int log_level;                 /* LOG_* from log.h; default LOG_INFO */
 	const char *redis;             /* comma-separated Redis URLs (shards); NULL: in-memory layer */
 	const char *layer_prefix;      /* channel-layer prefix; default "asgi" (channels_redis') */
+	unsigned layer_capacity;       /* messages queued per consumer channel; default 1000 */
 	int redis_format;              /* enum layer_wire_format of published messages; default msgpack */
 	bool publish_endpoint;         /* serve POST /_channels/...; default true */
 	bool publish_allow_remote;     /* the publish endpoint answers non-loopback clients too */

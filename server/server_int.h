@@ -15,6 +15,7 @@
 
 #include <libwebsockets.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "server.h"
@@ -25,8 +26,25 @@ _Static_assert(CONSUMER_FRAME_HEADROOM >= LWS_PRE, "frame headroom must fit LWS_
 struct ws_conn;
 struct http_conn;
 
-/* One per process (one worker loop). Lives for the duration of server_run(). */
+/*
+ * One per worker: a loop thread with its own lws context (all listening on
+ * the port through SO_REUSEPORT), layer and connections. The shared,
+ * read-only parts (cfg, routers, templates, secret, protocols, token) are
+ * the same in every worker. Lives for the duration of server_run().
+ */
 struct server {
+	unsigned index;            /* worker number; 0 runs on the main thread, owns signals */
+	struct server *workers;    /* all of them */
+	unsigned n_workers;
+	uv_loop_t loop_storage;
+	bool loop_ready;
+	uv_async_t stop_async;     /* worker 0 asks the others to stop */
+	uv_thread_t thread;
+	atomic_uint *ws_total;     /* open WebSockets over all workers (--max-connections) */
+	struct layer_bus *bus;     /* the in-memory layer across workers; NULL with Redis or 1 worker */
+	int listen_fd;             /* this worker's SO_REUSEPORT listening socket */
+	uv_poll_t listen_poll;
+	struct lws_vhost *vhost;   /* accepted sockets are adopted into it */
 	const struct server_config *cfg;
 	const struct server_app *app;
 	uv_loop_t *loop;
@@ -51,10 +69,6 @@ struct server {
 	char publish_token[128];
 	char token_file[PATH_MAX]; /* written by us; removed at exit */
 };
-
-/* The process's server, for view helpers running on the pool (read-only
- * after start: cfg, tmpl, secret, layer pointer). */
-extern struct server *server__current;
 
 /* What lws_get_opaque_user_data() holds for a wsi: which of the two. */
 enum conn_kind { CONN_HTTP = 1, CONN_WS = 2 };

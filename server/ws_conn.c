@@ -115,6 +115,7 @@ static void wc_unlink_free(struct ws_conn *wc)
 	if (wc->next)
 		wc->next->prev = wc->prev;
 	s->n_ws--;
+	atomic_fetch_sub(s->ws_total, 1);
 	queue_drop(wc);
 	free(wc->q);
 	free(wc->rx);
@@ -166,7 +167,7 @@ static int on_confirm_upgrade(struct server *s, struct lws *wsi)
 		return reject(wsi, 414, "URI too long", NULL);
 	if (s->stopping)
 		return reject(wsi, 503, "server shutting down", path);
-	if (s->n_ws >= s->cfg->max_connections)
+	if (atomic_load(s->ws_total) >= s->cfg->max_connections)
 		return reject(wsi, 503, "too many connections", path);
 
 	json_t *kwargs = NULL;
@@ -227,6 +228,7 @@ static int on_confirm_upgrade(struct server *s, struct lws *wsi)
 		s->ws_head->prev = wc;
 	s->ws_head = wc;
 	s->n_ws++;
+	atomic_fetch_add(s->ws_total, 1);
 
 	struct consumer_open_result res;
 	wc->consumer = consumer_open(cls, &scope, s->layer, s->loop, &transport, wc, &res);

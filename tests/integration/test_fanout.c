@@ -1,9 +1,9 @@
 /*
- * test_fanout.c - the coalesced write path: when several frames are queued
+ * test_fanout.c - fan-out. The coalesced write path: when several frames are queued
  * for one connection, the server frames them itself and writes them in one
  * LWS_WRITE_HTTP (sent raw by lws' ws role). This guards that such batches
  * reach a standard client intact and in order, with every header size the
- * batch can hold (7-bit and 16-bit lengths).
+ * batch can hold (7-bit and 16-bit lengths). And fan-out across --workers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,9 +91,69 @@ out:
 	CHECK_INT(h_server_wait(&s, 5000), 0);
 }
 
+/*
+ * --workers 4: connections spread over four loop threads (SO_REUSEPORT);
+ * a room's messages, a view's group_send and a published event must reach
+ * every member whichever worker holds it.
+ */
+static void test_workers(void)
+{
+	static const char *const extra[] = {"--workers", "4", "--rate-limit", "0", NULL};
+	enum { N = 12 };
+	struct h_server s;
+	if (h_server_start(&s, extra) != 0) {
+		CHECK(!"server started");
+		return;
+	}
+	struct h_jar jar = {0};
+	CHECK_INT(h_login(&s, &jar, "wanda", "multi"), 0);
+	struct client_ws *room[N] = {NULL}, *notify[N] = {NULL};
+	for (int i = 0; i < N; i++) {
+		CHECK_INT(h_ws_open(&s, "/ws/chat/multi/", &jar, NULL, &room[i], NULL), 0);
+		CHECK_INT(h_ws_open(&s, "/notifications/", NULL, NULL, &notify[i], NULL), 0);
+	}
+	for (int k = 0; k < 3; k++) {
+		char text[32];
+		snprintf(text, sizeof(text), "across workers %d", k);
+		if (room[k * 5 % N])
+			CHECK_INT(h_ws_send_chat(room[k * 5 % N], text), 0);
+		int got = 0;
+		for (int i = 0; i < N; i++) {
+			json_t *v = room[i] ? h_recv_json(room[i], 3000, "room member") : NULL;
+			const char *m = json_string_value(json_object_get(v, "message"));
+			const char *u = json_string_value(json_object_get(v, "username"));
+			got += m && u && strcmp(m, text) == 0 && strcmp(u, "wanda") == 0;
+			json_decref(v);
+		}
+		CHECK_INT(got, N);
+	}
+	/* A post: the view runs on the pool of whichever worker took the request. */
+	char form[256];
+	snprintf(form, sizeof(form), "message=from+a+view&csrfmiddlewaretoken=%s", jar.csrftoken);
+	struct client_response r;
+	CHECK_INT(h_http(&s, "POST", "/posts/", &jar, NULL, form, strlen(form), &r), 0);
+	CHECK_INT(r.status, 302);
+	client_response_clear(&r);
+	int got = 0;
+	for (int i = 0; i < N; i++) {
+		json_t *v = notify[i] ? h_recv_json(notify[i], 3000, "notification") : NULL;
+		got += json_is_string(json_object_get(v, "message")) &&
+		       strcmp(json_string_value(json_object_get(v, "message")), "from a view") == 0;
+		json_decref(v);
+	}
+	CHECK_INT(got, N);
+	for (int i = 0; i < N; i++) {
+		client_ws_free(room[i]);
+		client_ws_free(notify[i]);
+	}
+	h_server_term(&s);
+	CHECK_INT(h_server_wait(&s, 5000), 0);
+}
+
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, &check_failed);
 	test_burst();
+	test_workers();
 	return check_finish();
 }

@@ -1,0 +1,337 @@
+/*
+ * layer_bus.c - the in-memory channel layer across the loops of one process
+ * (--workers N). Each worker has an in-memory layer (`local`) for its own
+ * connections; the bus, shared by all workers under one mutex, knows which
+ * workers have members in each group and which worker registered each
+ * receiver:
+ *
+ *   group_send(g)   local members directly; every other worker with members
+ *                   through layer_group_send_threadsafe() on its `local`
+ *   send(ch)        the worker that registered ch (or local, when nobody did:
+ *                   the message then waits there, as in the in-memory layer)
+ *
+ * A message crossing threads is the same immutable json_t (jansson's
+ * refcount is atomic here); each worker fans it out to its own members.
+ * Lock order: bus->lock, then a layer's ts_lock (inside *_threadsafe).
+ */
+#include "layer_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BUS_MAX 64
+
+struct bus_group {
+	struct layer__hnode node; /* key = name */
+	uint64_t workers;         /* bit i: worker i has local members */
+	char name[];
+};
+
+struct bus_chan {
+	struct layer__hnode node; /* key = name */
+	unsigned worker;
+	char name[];
+};
+
+struct layer_bus {
+	unsigned n;
+	uv_mutex_t lock;
+	struct layer *local[BUS_MAX]; /* each worker's in-memory layer; NULL once freed */
+	struct layer__hash groups;    /* struct bus_group */
+	struct layer__hash chans;     /* struct bus_chan */
+};
+
+struct bus_layer {
+	struct layer base; /* first */
+	struct layer_bus *bus;
+	unsigned index;
+	struct layer *local;
+};
+
+static struct bus_layer *B(struct layer *l)
+{
+	return (struct bus_layer *)l;
+}
+
+struct layer_bus *layer_bus_new(unsigned n)
+{
+	if (n == 0 || n > BUS_MAX)
+		return NULL;
+	struct layer_bus *bus = calloc(1, sizeof(*bus));
+	if (!bus)
+		return NULL;
+	bus->n = n;
+	if (uv_mutex_init(&bus->lock) != 0 || layer__hash_init(&bus->groups, 64) != 0 ||
+	    layer__hash_init(&bus->chans, 256) != 0) {
+		layer__hash_destroy(&bus->groups);
+		free(bus);
+		return NULL;
+	}
+	return bus;
+}
+
+static void hash_free_all(struct layer__hash *h)
+{
+	for (size_t b = 0; h->buckets && b <= h->mask; b++) {
+		struct layer__hnode *n = h->buckets[b];
+		while (n) {
+			struct layer__hnode *next = n->next;
+			free(n);
+			n = next;
+		}
+	}
+	layer__hash_destroy(h);
+}
+
+void layer_bus_free(struct layer_bus *bus)
+{
+	if (!bus)
+		return;
+	hash_free_all(&bus->groups);
+	hash_free_all(&bus->chans);
+	uv_mutex_destroy(&bus->lock);
+	free(bus);
+}
+
+/* Under bus->lock. */
+static struct layer__hnode *find(struct layer__hash *h, const char *key)
+{
+	return layer__hash_find(h, key, layer__hash_str(key));
+}
+
+static void set_group_bit(struct layer_bus *bus, const char *group, unsigned index, bool on)
+{
+	uv_mutex_lock(&bus->lock);
+	struct bus_group *g = (struct bus_group *)find(&bus->groups, group);
+	if (!g && on) {
+		size_t n = strlen(group);
+		g = calloc(1, sizeof(*g) + n + 1);
+		if (g) {
+			memcpy(g->name, group, n + 1);
+			g->node.key = g->name;
+			layer__hash_insert(&bus->groups, &g->node);
+		}
+	}
+	if (g) {
+		if (on)
+			g->workers |= 1ULL << index;
+		else
+			g->workers &= ~(1ULL << index);
+		if (!g->workers) {
+			layer__hash_remove(&bus->groups, &g->node);
+			free(g);
+		}
+	}
+	uv_mutex_unlock(&bus->lock);
+}
+
+/* ---- the vtable ---- */
+
+static int b_send(struct layer *l, const char *channel, json_t *msg)
+{
+	struct bus_layer *b = B(l);
+	struct layer_bus *bus = b->bus;
+	int rc = 1;
+	uv_mutex_lock(&bus->lock);
+	struct bus_chan *c = (struct bus_chan *)find(&bus->chans, channel);
+	if (c && c->worker != b->index)
+		rc = bus->local[c->worker] ? layer_send_threadsafe(bus->local[c->worker], channel, msg)
+					   : LAYER_ECLOSED;
+	uv_mutex_unlock(&bus->lock);
+	return rc == 1 ? layer_send(b->local, channel, msg) : rc;
+}
+
+static int b_group_add(struct layer *l, const char *group, const char *channel)
+{
+	struct bus_layer *b = B(l);
+	unsigned before = layer__memory_group_size(b->local, group);
+	int rc = layer_group_add(b->local, group, channel);
+	if (rc == 0 && before == 0 && layer__memory_group_size(b->local, group) > 0)
+		set_group_bit(b->bus, group, b->index, true);
+	return rc;
+}
+
+static int b_group_discard(struct layer *l, const char *group, const char *channel)
+{
+	struct bus_layer *b = B(l);
+	unsigned before = layer__memory_group_size(b->local, group);
+	int rc = layer_group_discard(b->local, group, channel);
+	if (rc == 0 && before > 0 && layer__memory_group_size(b->local, group) == 0)
+		set_group_bit(b->bus, group, b->index, false);
+	return rc;
+}
+
+static int b_group_send(struct layer *l, const char *group, json_t *msg)
+{
+	struct bus_layer *b = B(l);
+	struct layer_bus *bus = b->bus;
+	uint64_t workers = 0;
+	uv_mutex_lock(&bus->lock);
+	struct bus_group *g = (struct bus_group *)find(&bus->groups, group);
+	if (g)
+		workers = g->workers;
+	for (unsigned i = 0; i < bus->n; i++)
+		if (i != b->index && (workers >> i & 1) && bus->local[i])
+			layer_group_send_threadsafe(bus->local[i], group, msg);
+	uv_mutex_unlock(&bus->lock);
+	/* Local members (the in-memory layer also handles group expiry). */
+	return layer_group_send(b->local, group, msg);
+}
+
+/* Drops this worker from every group and channel of the bus. */
+static void forget_worker(struct bus_layer *b)
+{
+	struct layer_bus *bus = b->bus;
+	uv_mutex_lock(&bus->lock);
+	struct layer__hash *tables[2] = {&bus->groups, &bus->chans};
+	for (int t = 0; t < 2; t++) {
+		struct layer__hash *h = tables[t];
+		for (size_t k = 0; h->buckets && k <= h->mask; k++) {
+			struct layer__hnode *n = h->buckets[k];
+			while (n) {
+				struct layer__hnode *next = n->next;
+				bool drop;
+				if (t == 0) {
+					struct bus_group *g = (struct bus_group *)n;
+					g->workers &= ~(1ULL << b->index);
+					drop = g->workers == 0;
+				} else {
+					drop = ((struct bus_chan *)n)->worker == b->index;
+				}
+				if (drop) {
+					layer__hash_remove(h, n);
+					free(n);
+				}
+				n = next;
+			}
+		}
+	}
+	uv_mutex_unlock(&bus->lock);
+}
+
+static int b_flush(struct layer *l)
+{
+	struct bus_layer *b = B(l);
+	/* Groups go; receivers stay (re-registered below), as layer_flush(). */
+	uv_mutex_lock(&b->bus->lock);
+	struct layer__hash *h = &b->bus->groups;
+	for (size_t k = 0; h->buckets && k <= h->mask; k++) {
+		struct layer__hnode *n = h->buckets[k];
+		while (n) {
+			struct layer__hnode *next = n->next;
+			struct bus_group *g = (struct bus_group *)n;
+			g->workers &= ~(1ULL << b->index);
+			if (!g->workers) {
+				layer__hash_remove(h, n);
+				free(n);
+			}
+			n = next;
+		}
+	}
+	uv_mutex_unlock(&b->bus->lock);
+	return layer_flush(b->local);
+}
+
+static int b_receiver_add(struct layer *l, const char *channel, layer_message_cb cb, void *ud)
+{
+	struct bus_layer *b = B(l);
+	int rc = layer_receiver_add(b->local, channel, cb, ud);
+	if (rc != 0)
+		return rc;
+	size_t n = strlen(channel);
+	struct bus_chan *c = calloc(1, sizeof(*c) + n + 1);
+	if (!c) {
+		layer_receiver_remove(b->local, channel);
+		return LAYER_ENOMEM;
+	}
+	memcpy(c->name, channel, n + 1);
+	c->node.key = c->name;
+	c->worker = b->index;
+	uv_mutex_lock(&b->bus->lock);
+	struct layer__hnode *old = find(&b->bus->chans, channel);
+	if (old) { /* another worker registered the same name: the newest wins */
+		layer__hash_remove(&b->bus->chans, old);
+		free(old);
+	}
+	layer__hash_insert(&b->bus->chans, &c->node);
+	uv_mutex_unlock(&b->bus->lock);
+	return 0;
+}
+
+static int b_receiver_remove(struct layer *l, const char *channel)
+{
+	struct bus_layer *b = B(l);
+	int rc = layer_receiver_remove(b->local, channel);
+	uv_mutex_lock(&b->bus->lock);
+	struct bus_chan *c = (struct bus_chan *)find(&b->bus->chans, channel);
+	if (c && c->worker == b->index) {
+		layer__hash_remove(&b->bus->chans, &c->node);
+		free(c);
+	}
+	uv_mutex_unlock(&b->bus->lock);
+	return rc;
+}
+
+static int b_new_channel(struct layer *l, const char *prefix, char *out, size_t outlen)
+{
+	return layer_new_channel(B(l)->local, prefix, out, outlen);
+}
+
+static void b_free(struct layer *l)
+{
+	struct bus_layer *b = B(l);
+	uv_mutex_lock(&b->bus->lock);
+	b->bus->local[b->index] = NULL; /* no thread queues onto it from now on */
+	uv_mutex_unlock(&b->bus->lock);
+	forget_worker(b);
+	layer_free(b->local);
+}
+
+static void b_stats(const struct layer *l, struct layer_stats *out)
+{
+	struct layer_stats local;
+	layer_get_stats(((const struct bus_layer *)l)->local, &local);
+	out->delivered = local.delivered;
+	out->dropped = local.dropped;
+	out->groups = local.groups;
+	out->receivers = local.receivers;
+}
+
+static const struct layer_ops bus_ops = {
+	.name = "memory",
+	.send = b_send,
+	.group_add = b_group_add,
+	.group_discard = b_group_discard,
+	.group_send = b_group_send,
+	.flush = b_flush,
+	.receiver_add = b_receiver_add,
+	.receiver_remove = b_receiver_remove,
+	.new_channel = b_new_channel,
+	.free = b_free,
+	.stats = b_stats,
+};
+
+struct layer *layer_bus_memory_new(struct layer_bus *bus, unsigned index, uv_loop_t *loop,
+				   const struct layer_config *cfg)
+{
+	if (!bus || index >= bus->n)
+		return NULL;
+	struct bus_layer *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	if (layer__init(&b->base, &bus_ops, loop, cfg) != 0) {
+		free(b);
+		return NULL;
+	}
+	b->bus = bus;
+	b->index = index;
+	b->local = layer_memory_new(loop, &b->base.cfg);
+	if (!b->local) {
+		layer_free(&b->base);
+		return NULL;
+	}
+	uv_mutex_lock(&bus->lock);
+	bus->local[index] = b->local;
+	uv_mutex_unlock(&bus->lock);
+	return &b->base;
+}
