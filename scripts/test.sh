@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's second command: install, build and run every test twice:
-# a normal build (build/) and an ASan+UBSan build (build-asan/).
+# The README's second command: install, build and run every test in a
+# normal build (build/) and an ASan+UBSan build (build-asan/), and the
+# integration suite in a TSan build (build-tsan/).
 # Ends with one line "N passed, N failed"; exits non-zero if any failed.
 # CHANNELS_TEST_REDIS_URL, when set, points the Redis tests at a running
 # redis-server (CI starts one); otherwise this script starts one.
@@ -10,6 +11,9 @@ scripts/install-deps.sh --test || exit 1
 
 if [ -f tests/browser/package.json ]; then
   (cd tests/browser && npm install --no-audit --no-fund --loglevel=error) || exit 1
+fi
+if [ -f tests/interop/node/package.json ]; then
+  (cd tests/interop/node && npm install --no-audit --no-fund --loglevel=error) || exit 1
 fi
 
 # A redis-server for the tests that use a shared one (the others start
@@ -27,23 +31,29 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 
+export TSAN_OPTIONS="suppressions=$(pwd)/tests/tsan.supp:halt_on_error=0"
+
+# build: everything; build-asan: everything under ASan+UBSan; build-tsan:
+# the integration suites (real server, several worker threads) under TSan.
 status=0
-for dir in build build-asan; do
+for dir in build build-asan build-tsan; do
   opts=()
+  suites=()
   [ "$dir" = build-asan ] && opts=(-Db_sanitize=address,undefined -Db_lundef=false)
+  [ "$dir" = build-tsan ] && opts=(-Db_sanitize=thread -Db_lundef=false) && suites=(--suite integration)
   if [ -d "$dir" ]; then
     meson setup --reconfigure "$dir" "${opts[@]}" >/dev/null || status=1
   else
     meson setup "$dir" "${opts[@]}" >/dev/null || status=1
   fi
   ninja -C "$dir" || { status=1; continue; }
-  meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+  meson test -C "$dir" --print-errorlogs --num-processes 2 "${suites[@]}" || status=1
 done
 
 python3 - <<'PY'
 import json, os
 passed = failed = skipped = 0
-for d in ("build", "build-asan"):
+for d in ("build", "build-asan", "build-tsan"):
     log = os.path.join(d, "meson-logs", "testlog.json")
     if not os.path.exists(log):
         failed += 1
