@@ -370,6 +370,17 @@ int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg)
 	return ts_push(l, false, channel, msg);
 }
 
+void layer__stats_from(const struct layer *inner, struct layer_stats *out)
+{
+	struct layer_stats local;
+
+	layer_get_stats(inner, &local);
+	out->delivered = local.delivered;
+	out->dropped = local.dropped;
+	out->groups = local.groups;
+	out->receivers = local.receivers;
+}
+
 bool layer_connected(const struct layer *l)
 {
 	return !l->ops->connected || l->ops->connected(l);

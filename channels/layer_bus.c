@@ -289,12 +289,7 @@ static void b_free(struct layer *l)
 
 static void b_stats(const struct layer *l, struct layer_stats *out)
 {
-	struct layer_stats local;
-	layer_get_stats(((const struct bus_layer *)l)->local, &local);
-	out->delivered = local.delivered;
-	out->dropped = local.dropped;
-	out->groups = local.groups;
-	out->receivers = local.receivers;
+	layer__stats_from(((const struct bus_layer *)l)->local, out);
 }
 
 static const struct layer_ops bus_ops = {

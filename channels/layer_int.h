@@ -105,6 +105,10 @@ void layer__close_handle(struct layer *l, uv_handle_t *h);
  * unsubscribe after the last. */
 unsigned layer__memory_group_size(struct layer *mem, const char *group);
 
+/* For a backend that wraps an inner layer for its local fan-out (Redis,
+ * the worker bus): takes the delivery counters from `inner`. */
+void layer__stats_from(const struct layer *inner, struct layer_stats *out);
+
 /* Milliseconds from the config's seconds (at least 1). */
 uint64_t layer__seconds_to_ms(double s);
 

@@ -601,13 +601,7 @@ static bool r_connected(const struct layer *l)
 
 static void r_stats(const struct layer *l, struct layer_stats *out)
 {
-	const struct redis_layer *r = (const struct redis_layer *)l;
-	struct layer_stats local;
-	layer_get_stats(r->local, &local);
-	out->delivered = local.delivered;
-	out->dropped = local.dropped;
-	out->groups = local.groups;
-	out->receivers = local.receivers;
+	layer__stats_from(((const struct redis_layer *)l)->local, out);
 }
 
 static const struct layer_ops redis_ops = {
