@@ -1,0 +1,98 @@
+/*
+ * bench_int.h - the connection engine of channels-benchmark (bench_run.c),
+ * used by the modes (bench_modes.c). One engine per process, driven from
+ * one thread; nothing here is thread-safe.
+ *
+ * The engine owns every connection: a non-blocking socket in one epoll
+ * set, its own WebSocket client state machine (TCP connect, upgrade request,
+ * the response parsed by bench_handshake_parse(), then frames decoded with
+ * tools/client's pure frame functions). Received bytes land in one shared
+ * read buffer; a connection keeps only the tail of a partial frame. Output
+ * is queued per connection and written with one send() per connection per
+ * loop turn.
+ */
+#ifndef TOOLS_BENCHMARK_BENCH_INT_H
+#define TOOLS_BENCHMARK_BENCH_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bench.h"
+#include "hist.h"
+
+/* What a received text message is parsed for. */
+enum bench_rx {
+	BENCH_RX_CHAT, /* {"message":"<ts> <sender> <seq> ..."} */
+	BENCH_RX_TS,   /* {"ts":<ns>,...} */
+	BENCH_RX_NONE, /* counted only */
+};
+
+struct bench_engine;
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/*
+ * A new engine for `n_conns` connections of `o` (borrowed for its
+ * lifetime); connection i joins room i / per_room (paths with {room}
+ * expanded). Resolves o->host. NULL on failure (logged).
+ */
+struct bench_engine *bench_engine_new(const struct bench_opts *o, uint32_t n_conns,
+				      uint32_t per_room, enum bench_rx rx);
+
+/* Closes every socket and frees. NULL is fine. */
+void bench_engine_free(struct bench_engine *e);
+
+/*
+ * Opens every connection (paced by --connect-rate and
+ * --connect-concurrency, each bounded by --connect-timeout). Returns the
+ * number open; fills the connect figures of `r` (handshakes_per_s,
+ * connections, connect_errors).
+ */
+uint32_t bench_engine_connect(struct bench_engine *e, struct bench_result *r);
+
+/*
+ * Makes the first `per_room_senders` open connections of each room senders.
+ * Returns the number of senders.
+ */
+uint32_t bench_engine_pick_senders(struct bench_engine *e, int per_room_senders);
+
+/*
+ * One chat load run: every sender sends `rate` messages/s (staggered) for
+ * warmup + duration seconds, then the loop runs `drain` more seconds.
+ * Counts only messages whose send timestamp lies in the measured window.
+ * Fills the load figures of `r` (sent, expected, received, loss, latency).
+ */
+void bench_engine_load(struct bench_engine *e, double rate, double warmup, double duration,
+		       double drain, struct bench_result *r);
+
+/*
+ * Runs the loop (answering pings, counting messages) for `seconds`, or
+ * until every open connection received `count` messages (0: no such stop).
+ * Fills received, latency (BENCH_RX_TS) and closes of `r`.
+ */
+void bench_engine_listen(struct bench_engine *e, double seconds, long count,
+			 struct bench_result *r);
+
+/*
+ * Runs the loop until no message arrived for `quiet_s` seconds, at most
+ * `max_s` seconds: lets a backlog of an earlier run drain. Returns the
+ * messages that arrived meanwhile.
+ */
+uint64_t bench_engine_settle(struct bench_engine *e, double quiet_s, double max_s);
+
+/* Open connections now. */
+uint32_t bench_engine_open(const struct bench_engine *e);
+
+/* Close frames and EOFs received so far. */
+uint64_t bench_engine_closes(const struct bench_engine *e);
+
+/* Fills the latency figures of `r` from `h`. */
+void bench_result_latency(struct bench_result *r, const struct hist *h);
+
+/* ---- bench_publish.c ------------------------------------------------- */
+
+/* The publish mode. Fills `r`; returns 0, or 1 on a setup error. */
+int bench_publish_run(const struct bench_opts *o, struct bench_result *r);
+
+#endif
