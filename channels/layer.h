@@ -176,6 +176,11 @@ struct layer_redis_config {
 	const char *const *urls;  /* one per shard, see layer_redis_url_parse(); at least one */
 	size_t n_urls;
 	enum layer_wire_format format;
+	/* Optional (NULL): the bus of the process's workers and this worker's
+	 * index. While Redis is down, group messages still reach this
+	 * process's members on the other workers through it. */
+	struct layer_bus *bus;
+	unsigned worker;
 };
 
 /*
@@ -184,11 +189,12 @@ struct layer_redis_config {
  * "<prefix>__group__<group>", a consumer's channel is
  * "<prefix>specific.<32 hex>", payloads are msgpack maps, names are sharded
  * over the URLs with channels_redis' crc32 ring. One SUBSCRIBE per group per
- * process, while it has local members. Local fan-out, capacity and expiry are
- * the in-memory backend's. Survives Redis going away: reconnects with
- * exponential backoff and jitter and resubscribes; while a shard is down,
- * group messages reach this process's members only (delivery is at most
- * once). Returns NULL with a reason in `err` for a bad URL.
+ * process (per worker), while it has local members. Local fan-out, capacity
+ * and expiry are the in-memory backend's. Survives Redis going away:
+ * reconnects with exponential backoff and jitter and resubscribes; while a
+ * shard is down, group messages reach this process's members only (all its
+ * workers, with rcfg->bus); delivery is at most once. Returns NULL with a
+ * reason in `err` for a bad URL.
  */
 struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 			      const struct layer_redis_config *rcfg, char *err, size_t errlen);

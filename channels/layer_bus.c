@@ -99,7 +99,25 @@ static struct layer__hnode *find(struct layer__hash *h, const char *key)
 	return layer__hash_find(h, key, layer__hash_str(key));
 }
 
-static void set_group_bit(struct layer_bus *bus, const char *group, unsigned index, bool on)
+void layer__bus_attach(struct layer_bus *bus, unsigned index, struct layer *local)
+{
+	uv_mutex_lock(&bus->lock);
+	bus->local[index] = local;
+	uv_mutex_unlock(&bus->lock);
+}
+
+void layer__bus_forward(struct layer_bus *bus, unsigned index, const char *group, json_t *msg)
+{
+	uv_mutex_lock(&bus->lock);
+	struct bus_group *g = (struct bus_group *)find(&bus->groups, group);
+	uint64_t workers = g ? g->workers : 0;
+	for (unsigned i = 0; i < bus->n; i++)
+		if (i != index && (workers >> i & 1) && bus->local[i])
+			layer_group_send_threadsafe(bus->local[i], group, msg);
+	uv_mutex_unlock(&bus->lock);
+}
+
+void layer__bus_set_member(struct layer_bus *bus, const char *group, unsigned index, bool on)
 {
 	uv_mutex_lock(&bus->lock);
 	struct bus_group *g = (struct bus_group *)find(&bus->groups, group);
@@ -147,7 +165,7 @@ static int b_group_add(struct layer *l, const char *group, const char *channel)
 	unsigned before = layer__memory_group_size(b->local, group);
 	int rc = layer_group_add(b->local, group, channel);
 	if (rc == 0 && before == 0 && layer__memory_group_size(b->local, group) > 0)
-		set_group_bit(b->bus, group, b->index, true);
+		layer__bus_set_member(b->bus, group, b->index, true);
 	return rc;
 }
 
@@ -157,32 +175,23 @@ static int b_group_discard(struct layer *l, const char *group, const char *chann
 	unsigned before = layer__memory_group_size(b->local, group);
 	int rc = layer_group_discard(b->local, group, channel);
 	if (rc == 0 && before > 0 && layer__memory_group_size(b->local, group) == 0)
-		set_group_bit(b->bus, group, b->index, false);
+		layer__bus_set_member(b->bus, group, b->index, false);
 	return rc;
 }
 
 static int b_group_send(struct layer *l, const char *group, json_t *msg)
 {
 	struct bus_layer *b = B(l);
-	struct layer_bus *bus = b->bus;
-	uint64_t workers = 0;
-	uv_mutex_lock(&bus->lock);
-	struct bus_group *g = (struct bus_group *)find(&bus->groups, group);
-	if (g)
-		workers = g->workers;
-	for (unsigned i = 0; i < bus->n; i++)
-		if (i != b->index && (workers >> i & 1) && bus->local[i])
-			layer_group_send_threadsafe(bus->local[i], group, msg);
-	uv_mutex_unlock(&bus->lock);
+	layer__bus_forward(b->bus, b->index, group, msg);
 	/* Local members (the in-memory layer also handles group expiry). */
 	return layer_group_send(b->local, group, msg);
 }
 
-/* Drops this worker from every group and channel of the bus. */
-static void forget_worker(struct bus_layer *b)
+/* Drops worker `index` from every group and channel of the bus. */
+void layer__bus_detach(struct layer_bus *bus, unsigned index)
 {
-	struct layer_bus *bus = b->bus;
 	uv_mutex_lock(&bus->lock);
+	bus->local[index] = NULL; /* no thread queues onto it from now on */
 	struct layer__hash *tables[2] = {&bus->groups, &bus->chans};
 	for (int t = 0; t < 2; t++) {
 		struct layer__hash *h = tables[t];
@@ -193,10 +202,10 @@ static void forget_worker(struct bus_layer *b)
 				bool drop;
 				if (t == 0) {
 					struct bus_group *g = (struct bus_group *)n;
-					g->workers &= ~(1ULL << b->index);
+					g->workers &= ~(1ULL << index);
 					drop = g->workers == 0;
 				} else {
-					drop = ((struct bus_chan *)n)->worker == b->index;
+					drop = ((struct bus_chan *)n)->worker == index;
 				}
 				if (drop) {
 					layer__hash_remove(h, n);
@@ -280,10 +289,7 @@ static int b_new_channel(struct layer *l, const char *prefix, char *out, size_t 
 static void b_free(struct layer *l)
 {
 	struct bus_layer *b = B(l);
-	uv_mutex_lock(&b->bus->lock);
-	b->bus->local[b->index] = NULL; /* no thread queues onto it from now on */
-	uv_mutex_unlock(&b->bus->lock);
-	forget_worker(b);
+	layer__bus_detach(b->bus, b->index);
 	layer_free(b->local);
 }
 
@@ -325,8 +331,6 @@ struct layer *layer_bus_memory_new(struct layer_bus *bus, unsigned index, uv_loo
 		layer_free(&b->base);
 		return NULL;
 	}
-	uv_mutex_lock(&bus->lock);
-	bus->local[index] = b->local;
-	uv_mutex_unlock(&bus->lock);
+	layer__bus_attach(bus, index, b->local);
 	return &b->base;
 }

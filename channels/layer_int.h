@@ -105,6 +105,21 @@ void layer__close_handle(struct layer *l, uv_handle_t *h);
  * unsubscribe after the last. */
 unsigned layer__memory_group_size(struct layer *mem, const char *group);
 
+/*
+ * The worker bus (layer_bus.c), for backends whose local fan-out is an
+ * in-memory layer per worker: the bus knows each worker's in-memory layer
+ * and which workers have members in each group. The Redis backend uses it
+ * only while Redis is down, so that group traffic between the workers of
+ * one process keeps flowing. All of these take the bus lock; any thread.
+ */
+void layer__bus_attach(struct layer_bus *bus, unsigned index, struct layer *local);
+/* After this returns no thread queues onto that worker's layer. */
+void layer__bus_detach(struct layer_bus *bus, unsigned index);
+/* Worker `index` has (on) or no longer has (off) local members of `group`. */
+void layer__bus_set_member(struct layer_bus *bus, const char *group, unsigned index, bool on);
+/* Queues `msg` for `group` on every OTHER worker with members. */
+void layer__bus_forward(struct layer_bus *bus, unsigned index, const char *group, json_t *msg);
+
 /* For a backend that wraps an inner layer for its local fan-out (Redis,
  * the worker bus): takes the delivery counters from `inner`. */
 void layer__stats_from(const struct layer *inner, struct layer_stats *out);

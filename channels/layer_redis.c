@@ -86,6 +86,8 @@ struct shard {
 struct redis_layer {
 	struct layer base; /* first */
 	struct layer *local;
+	struct layer_bus *bus; /* the process's workers, or NULL */
+	unsigned worker;
 	enum layer_wire_format format;
 	unsigned n_shards;
 	char group_prefix[LAYER_NAME_MAX + 16]; /* "<prefix>__group__" */
@@ -97,6 +99,11 @@ struct redis_layer {
 };
 
 static void conn_start(struct conn *c);
+static void on_retry_timer(uv_timer_t *t);
+
+/* A connect that has not completed by then is abandoned and retried
+ * (hiredis' libuv adapter does not report every failed connect). */
+#define CONNECT_TIMEOUT_MS 2000
 
 /* ---- small helpers ---- */
 
@@ -324,7 +331,7 @@ static void schedule_retry(struct conn *c)
 	 * do not all come back in the same millisecond. */
 	delay = delay / 2 + next_random(r) % (delay / 2 + 1);
 	c->attempt++;
-	uv_timer_start(&c->retry, (uv_timer_cb)conn_start, delay, 0);
+	uv_timer_start(&c->retry, on_retry_timer, delay, 0);
 }
 
 static void conn_down(struct conn *c, const char *why)
@@ -370,6 +377,22 @@ static void resubscribe_all(struct shard *s)
 	free(lens);
 }
 
+/* The retry timer: a connect attempt that timed out, or the next attempt. */
+static void on_retry_timer(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	if (c->ac && !c->up) {
+		redisAsyncContext *ac = c->ac;
+		ac->data = NULL; /* its callbacks, run by the free, find no conn */
+		c->ac = NULL;
+		redisAsyncFree(ac);
+		conn_down(c, "connect timed out");
+		return;
+	}
+	if (!c->ac)
+		conn_start(c);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
 	struct conn *c = ac->data;
@@ -384,6 +407,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		LOG(LOG_INFO, "redis", "%s (%s connection) is back after %.1f s", c->shard->label,
 		    c->is_sub ? "subscribe" : "publish",
 		    (double)(uv_now(l->loop) - c->down_since) / 1000.0);
+	uv_timer_stop(&c->retry);
 	c->up = true;
 	c->attempt = 0;
 	c->down_since = 0;
@@ -429,6 +453,10 @@ static void conn_start(struct conn *c)
 	ac->data = c;
 	c->ac = ac;
 	redisLibuvAttach(ac, s->r->base.loop);
+	/* The connection alone must not keep the loop alive: the server stops
+	 * when its own handles are closed, then frees the layer. */
+	uv_unref((uv_handle_t *)&((redisLibuvEvents *)ac->ev.data)->handle);
+	uv_timer_start(&c->retry, on_retry_timer, CONNECT_TIMEOUT_MS, 0);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	/* Queued now, sent first once connected. */
@@ -465,8 +493,11 @@ static int r_group_add(struct layer *l, const char *group, const char *channel)
 		return rc;
 	unsigned before = layer__memory_group_size(r->local, group);
 	rc = layer_group_add(r->local, group, channel);
-	if (rc == 0 && layer__memory_group_size(r->local, group) > before)
+	if (rc == 0 && layer__memory_group_size(r->local, group) > before) {
 		rc = want(r, gc);
+		if (before == 0 && r->bus)
+			layer__bus_set_member(r->bus, group, r->worker, true);
+	}
 	return rc;
 }
 
@@ -479,8 +510,12 @@ static int r_group_discard(struct layer *l, const char *group, const char *chann
 		return rc;
 	unsigned before = layer__memory_group_size(r->local, group);
 	rc = layer_group_discard(r->local, group, channel);
-	if (rc == 0 && layer__memory_group_size(r->local, group) < before)
+	unsigned after = layer__memory_group_size(r->local, group);
+	if (rc == 0 && after < before) {
 		unwant(r, gc);
+		if (after == 0 && r->bus)
+			layer__bus_set_member(r->bus, group, r->worker, false);
+	}
 	return rc;
 }
 
@@ -495,8 +530,13 @@ static int r_group_send(struct layer *l, const char *group, json_t *msg)
 	int local = layer__memory_group_size(r->local, group) ? layer_group_send(r->local, group, msg)
 							       : 0;
 	rc = publish(r, gc, msg);
-	if (rc == LAYER_EUNAVAIL)
-		return local; /* at most once: remote members miss it while the shard is down */
+	if (rc == LAYER_EUNAVAIL) {
+		/* This process's other workers through the bus; other processes
+		 * miss it while the shard is down (at most once). */
+		if (r->bus)
+			layer__bus_forward(r->bus, r->worker, group, msg);
+		return local;
+	}
 	return rc;
 }
 
@@ -587,6 +627,8 @@ static void r_free(struct layer *l)
 		layer__hash_destroy(&r->shards[i].subs);
 	}
 	r->n_shards = 0;
+	if (r->bus)
+		layer__bus_detach(r->bus, r->worker);
 	layer_free(r->local);
 }
 
@@ -653,6 +695,10 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 	}
 	r->local = layer_memory_new(loop, &r->base.cfg);
 	r->format = rcfg->format;
+	r->bus = rcfg->bus;
+	r->worker = rcfg->worker;
+	if (r->bus && r->local)
+		layer__bus_attach(r->bus, r->worker, r->local);
 	r->n_shards = (unsigned)rcfg->n_urls;
 	r->rng = (uint64_t)uv_hrtime() ^ ((uint64_t)(uintptr_t)r << 16) ^ 0x9e3779b97f4a7c15ULL;
 	if (!r->rng)
@@ -669,6 +715,8 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 		uv_timer_init(loop, &s->sub.retry);
 		uv_unref((uv_handle_t *)&s->pub.retry);
 		uv_unref((uv_handle_t *)&s->sub.retry);
+		s->pub.retry.data = &s->pub;
+		s->sub.retry.data = &s->sub;
 	}
 	if (!r->local) {
 		layer_free(&r->base);

@@ -11,7 +11,8 @@ pkgs=(gcc meson ninja-build pkg-config libwebsockets-dev libuv1-dev libhiredis-d
       libjansson-dev node-llhttp libmsgpack-dev libpcre2-dev libssl-dev
       zlib1g-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(redis-server chromium python3 python3-channels-redis python3-django-channels daphne)
+  pkgs+=(redis-server chromium python3 python3-channels-redis python3-django-channels daphne
+        python3-websockets)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 

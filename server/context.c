@@ -68,7 +68,7 @@ static struct lws_protocols *build_protocols(const struct server_app *app)
 	size_t n = 0;
 	pr[n].name = "channels";
 	pr[n].callback = on_lws_event;
-	pr[n].rx_buffer_size = 1024;
+	pr[n].rx_buffer_size = 128;
 	n++;
 	for (size_t i = 0; i < app->n_ws_routes; i++) {
 		const struct consumer_class *cls = app->ws_routes[i].target;
@@ -246,7 +246,8 @@ static struct layer *make_layer(struct server *s, uv_loop_t *loop)
 	if (!s->cfg->redis || !*s->cfg->redis)
 		return s->bus ? layer_bus_memory_new(s->bus, s->index, loop, &lcfg)
 			      : layer_memory_new(loop, &lcfg);
-	/* With Redis every worker has its own connections: Redis joins them. */
+	/* With Redis every worker has its own connections: Redis joins them,
+	 * and the bus while Redis is down. */
 
 	char *copy = strdup(s->cfg->redis);
 	const char *urls[64];
@@ -258,6 +259,8 @@ static struct layer *make_layer(struct server *s, uv_loop_t *loop)
 		.urls = urls,
 		.n_urls = n,
 		.format = (enum layer_wire_format)s->cfg->redis_format,
+		.bus = s->bus,
+		.worker = s->index,
 	};
 	char err[256] = "";
 	struct layer *l = layer_redis_new(loop, &lcfg, &rcfg, err, sizeof(err));
@@ -452,10 +455,10 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 	}
 	s->tmpl = tmpl_env_new_dir(cfg->templates_dir, "/static/");
 	s->protocols = build_protocols(app);
-	if ((!cfg->redis || !*cfg->redis) && n > 1)
+	if (n > 1)
 		s->bus = layer_bus_new(n);
 	workers = calloc(n, sizeof(*workers));
-	if (!s->tmpl || !s->protocols || !workers || ((!cfg->redis || !*cfg->redis) && n > 1 && !s->bus))
+	if (!s->tmpl || !s->protocols || !workers || (n > 1 && !s->bus))
 		goto out;
 
 	int ok = 1;

@@ -41,7 +41,7 @@ struct server {
 	uv_async_t stop_async;     /* worker 0 asks the others to stop */
 	uv_thread_t thread;
 	atomic_uint *ws_total;     /* open WebSockets over all workers (--max-connections) */
-	struct layer_bus *bus;     /* the in-memory layer across workers; NULL with Redis or 1 worker */
+	struct layer_bus *bus;     /* joins the workers' layers; NULL with 1 worker */
 	int listen_fd;             /* this worker's SO_REUSEPORT listening socket */
 	uv_poll_t listen_poll;
 	struct lws_vhost *vhost;   /* accepted sockets are adopted into it */
