@@ -107,9 +107,13 @@ static bool valid_room_name(const char *s)
 /* ---- the consumer (the seed's RoomConsumer) ---- */
 
 struct room {
-	char name[ROOM_NAME_MAX + 1];
-	char group[LAYER_NAME_MAX];
+	char name[ROOM_NAME_MAX + 1]; /* the group is "chat_" + name */
 };
+
+static void room_group(const struct room *r, char out[LAYER_NAME_MAX])
+{
+	snprintf(out, LAYER_NAME_MAX, "chat_%s", r->name);
+}
 
 static void room_connect(struct consumer *c)
 {
@@ -120,9 +124,10 @@ static void room_connect(struct consumer *c)
 		consumer_close(c, CLOSE_NORMAL, NULL);
 		return;
 	}
+	char group[LAYER_NAME_MAX];
 	snprintf(r->name, sizeof(r->name), "%s", name);
-	snprintf(r->group, sizeof(r->group), "chat_%s", name);
-	if (consumer_group_add(c, r->group) != 0) {
+	room_group(r, group);
+	if (consumer_group_add(c, group) != 0) {
 		consumer_close(c, CLOSE_NORMAL, NULL);
 		return;
 	}
@@ -154,8 +159,10 @@ static void room_receive(struct consumer *c, json_t *content)
 	}
 	json_t *msg = json_pack("{s:s,s:s,s:s}", "type", "chat.message", "message", text, "username",
 				consumer_username(c));
+	char group[LAYER_NAME_MAX];
+	room_group(r, group);
 	if (msg)
-		consumer_group_send(c, r->group, msg);
+		consumer_group_send(c, group, msg);
 	json_decref(msg);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "log.h"
 
 enum consumer_state_kind {
@@ -176,11 +177,10 @@ void consumer_scope_clear(struct consumer_scope *s)
 	free(s->query_string);
 	free(s->client_addr);
 	free(s->subprotocols);
-	json_decref(s->headers);
-	json_decref(s->cookies);
+	free(s->headers);
+	free(s->username);
 	json_decref(s->kwargs);
 	json_decref(s->session);
-	json_decref(s->user);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -203,8 +203,24 @@ const char *consumer_channel_name(const struct consumer *c)
 
 const char *consumer_username(const struct consumer *c)
 {
-	const char *u = json_string_value(json_object_get(c->scope.user, "username"));
-	return u ? u : "";
+	return c->scope.username ? c->scope.username : "";
+}
+
+const char *consumer_scope_header(const struct consumer *c, const char *name)
+{
+	const char *p = c->scope.headers;
+	while (p && *p) {
+		const char *value = p + strlen(p) + 1;
+		if (strcmp(p, name) == 0)
+			return value;
+		p = value + strlen(value) + 1;
+	}
+	return NULL;
+}
+
+json_t *consumer_scope_cookies(const struct consumer *c)
+{
+	return http_parse_cookies(consumer_scope_header(c, "cookie"));
 }
 
 struct layer *consumer_layer(struct consumer *c)
@@ -278,16 +294,6 @@ struct consumer *consumer_open(const struct consumer_class *cls, struct consumer
 	c->cls = cls;
 	c->scope = *scope;
 	memset(scope, 0, sizeof(*scope));
-	if (!c->scope.headers)
-		c->scope.headers = json_object();
-	if (!c->scope.cookies)
-		c->scope.cookies = json_object();
-	if (!c->scope.kwargs)
-		c->scope.kwargs = json_object();
-	if (!c->scope.session)
-		c->scope.session = json_object();
-	if (!c->scope.user)
-		c->scope.user = json_pack("{s:s,s:b}", "username", "", "is_authenticated", 0);
 	c->layer = layer;
 	c->loop = loop;
 	c->tp = tp;

@@ -104,18 +104,28 @@ struct consumer_transport {
 	void (*close)(void *conn, int code, const char *reason);
 };
 
-/* The connection's scope (Channels' self.scope). All JSON values are objects. */
+/*
+ * The connection's scope (Channels' self.scope). Kept small: it lives as
+ * long as the connection, and a server holds tens of thousands of them.
+ */
 struct consumer_scope {
 	char *path;          /* request path, decoded */
 	char *query_string;  /* raw, "" when none */
 	char *client_addr;   /* peer IP */
 	char *subprotocols;  /* the client's Sec-WebSocket-Protocol header, NULL when none */
-	json_t *headers;     /* lower-case name -> value */
-	json_t *cookies;     /* name -> value */
-	json_t *kwargs;      /* url_route kwargs from the URL router */
-	json_t *session;     /* the signed session cookie's data ({} when none) */
-	json_t *user;        /* {"username": "...", "is_authenticated": true|false} */
+	char *headers;       /* packed "name\0value\0...\0" (lower-case names, then an
+	                        empty name); read with consumer_scope_header() */
+	json_t *kwargs;      /* url_route kwargs from the URL router; NULL when none */
+	json_t *session;     /* the signed session cookie's data; NULL when none */
+	char *username;      /* the session's name, or a generated "anon-xxxxxx" */
+	bool is_authenticated; /* the user picked a name (not an anonymous one) */
 };
+
+/* A request header of the handshake (lower-case `name`), or NULL. */
+const char *consumer_scope_header(const struct consumer *c, const char *name);
+
+/* The handshake's cookies as a new JSON object (parsed on each call). */
+json_t *consumer_scope_cookies(const struct consumer *c);
 
 /* Frees the members (not the struct). */
 void consumer_scope_clear(struct consumer_scope *s);
@@ -159,7 +169,7 @@ struct consumer_class {
 void *consumer_state(struct consumer *c);
 const struct consumer_scope *consumer_scope(const struct consumer *c);
 const char *consumer_channel_name(const struct consumer *c);
-/* The user's display name from the scope ("anon-xxxx" for anonymous). */
+/* The user's display name from the scope ("anon-xxxxxx" for anonymous). */
 const char *consumer_username(const struct consumer *c);
 struct layer *consumer_layer(struct consumer *c);
 uv_loop_t *consumer_loop(struct consumer *c);

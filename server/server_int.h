@@ -117,8 +117,8 @@ void server__publish_stop(struct server *s);
 void server__session_load(struct server *s, struct http_request *req);
 
 /* The scope user for a WebSocket: the session's username, or a generated
- * "anon-xxxxxx" (is_authenticated false). Returns a new object. */
-json_t *server__session_user(const json_t *session);
+ * "anon-xxxxxx" (is_authenticated false). *username is malloc'd. */
+void server__session_user(const json_t *session, char **username, bool *is_authenticated);
 
 /* Adds Set-Cookie headers to `resp` for a modified session and a new CSRF
  * token. Any thread. */

@@ -54,17 +54,19 @@ void server__session_load(struct server *s, struct http_request *req)
 	req->session_modified = false;
 }
 
-json_t *server__session_user(const json_t *session)
+void server__session_user(const json_t *session, char **username, bool *is_authenticated)
 {
 	const char *name = json_string_value(json_object_get(session, "username"));
-	if (name && *name)
-		return json_pack("{s:s,s:b}", "username", name, "is_authenticated",
-				 !json_is_true(json_object_get(session, "anonymous")));
-	char hex[7];
+	if (name && *name) {
+		*username = strdup(name);
+		*is_authenticated = !json_is_true(json_object_get(session, "anonymous"));
+		return;
+	}
+	char hex[7], anon[16];
 	server_random_hex(hex, 3);
-	char anon[16];
 	snprintf(anon, sizeof(anon), "anon-%s", hex);
-	return json_pack("{s:s,s:b}", "username", anon, "is_authenticated", 0);
+	*username = strdup(anon);
+	*is_authenticated = false;
 }
 
 static int add_cookie(struct http_response *resp, const char *name, const char *value,

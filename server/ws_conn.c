@@ -41,7 +41,7 @@ struct ws_conn {
 	bool close_sent;    /* our close frame is out; waiting for the peer's */
 	int close_code;     /* ours, once close_requested */
 	int peer_code;      /* the peer's, from its close frame; 0 if none */
-	char close_reason[64];
+	char *close_reason; /* malloc'd once closing; NULL before */
 };
 
 /* ---- the transport the consumer sees ---- */
@@ -91,7 +91,7 @@ static void tp_close(void *conn, int code, const char *reason)
 		return;
 	wc->close_requested = true;
 	wc->close_code = code;
-	snprintf(wc->close_reason, sizeof(wc->close_reason), "%s", reason ? reason : "");
+	wc->close_reason = strndup(reason ? reason : "", 123); /* a close frame holds 123 */
 	if (code == CLOSE_TRY_AGAIN_LATER)
 		queue_drop(wc); /* the client cannot keep up: do not wait for it */
 	if (wc->established)
@@ -119,6 +119,7 @@ static void wc_unlink_free(struct ws_conn *wc)
 	queue_drop(wc);
 	free(wc->q);
 	free(wc->rx);
+	free(wc->close_reason);
 	free(wc);
 }
 
@@ -203,14 +204,27 @@ static int on_confirm_upgrade(struct server *s, struct lws *wsi)
 	scope.query_string = strdup(req.query_string);
 	scope.client_addr = strdup(req.client_addr);
 	scope.subprotocols = offered ? strdup(offered) : NULL;
-	scope.headers = json_object();
+	/* Headers packed in one block: a JSON object per connection would cost
+	 * more than everything else it holds. */
+	size_t hlen = 1;
 	for (size_t i = 0; i < req.n_headers; i++)
-		json_object_set_new(scope.headers, req.headers[i].name,
-				    json_string(req.headers[i].value));
-	scope.cookies = json_incref(req.cookies);
+		hlen += strlen(req.headers[i].name) + strlen(req.headers[i].value) + 2;
+	scope.headers = malloc(hlen);
+	if (scope.headers) {
+		char *p = scope.headers;
+		for (size_t i = 0; i < req.n_headers; i++) {
+			p = stpcpy(p, req.headers[i].name) + 1;
+			p = stpcpy(p, req.headers[i].value) + 1;
+		}
+		*p = '\0';
+	}
+	if (json_object_size(kwargs) == 0) {
+		json_decref(kwargs);
+		kwargs = NULL;
+	}
 	scope.kwargs = kwargs;
-	scope.session = json_incref(req.session);
-	scope.user = server__session_user(req.session);
+	scope.session = json_object_size(req.session) ? json_incref(req.session) : NULL;
+	server__session_user(req.session, &scope.username, &scope.is_authenticated);
 	server__request_clear(&req);
 
 	struct ws_conn *wc = calloc(1, sizeof(*wc));
@@ -280,18 +294,17 @@ static bool rate_ok(struct ws_conn *wc)
  */
 static int send_close_frame(struct ws_conn *wc)
 {
-	unsigned char buf[LWS_PRE + 2 + 2 + sizeof(wc->close_reason)];
+	unsigned char buf[LWS_PRE + 4 + 123];
 	unsigned char *p = buf + LWS_PRE;
-	size_t rlen = strlen(wc->close_reason);
-	if (rlen > 123)
-		rlen = 123;
+	const char *reason = wc->close_reason ? wc->close_reason : "";
+	size_t rlen = strlen(reason);
 	p[0] = 0x88; /* FIN + close */
 	p[1] = (unsigned char)(2 + rlen);
 	p[2] = (unsigned char)(wc->close_code >> 8);
 	p[3] = (unsigned char)(wc->close_code & 0xff);
-	memcpy(p + 4, wc->close_reason, rlen);
+	memcpy(p + 4, reason, rlen);
 	LOG(LOG_DEBUG, "ws", "%s: sending close %d %s", consumer_channel_name(wc->consumer),
-	    wc->close_code, wc->close_reason);
+	    wc->close_code, reason);
 	wc->close_sent = true;
 	if (lws_write(wc->wsi, p, 4 + rlen, LWS_WRITE_HTTP) < 0)
 		return -1;
@@ -344,13 +357,12 @@ static int on_receive(struct ws_conn *wc, const char *in, size_t len)
 		return 0;
 	}
 	consumer_receive(wc->consumer, in, len, wc->rx_binary);
-	/* Keep a large reassembly buffer only while it is in use. */
+	/* The reassembly buffer lives only while a message is being put
+	 * together: idle connections hold none. */
 	wc->rx_len = 0;
-	if (wc->rx_cap > 65536) {
-		free(wc->rx);
-		wc->rx = NULL;
-		wc->rx_cap = 0;
-	}
+	free(wc->rx);
+	wc->rx = NULL;
+	wc->rx_cap = 0;
 	return 0;
 }
 

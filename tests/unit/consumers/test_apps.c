@@ -15,8 +15,9 @@ static struct consumer_scope chat_scope(const char *room, const char *username)
 
 	s.path = strdup("/ws/chat/x/");
 	s.query_string = strdup("");
-	s.kwargs = room ? json_pack("{s:s}", "room_name", room) : json_object();
-	s.user = json_pack("{s:s,s:b}", "username", username, "is_authenticated", 1);
+	s.kwargs = room ? json_pack("{s:s}", "room_name", room) : NULL;
+	s.username = strdup(username);
+	s.is_authenticated = true;
 	return s;
 }
 
