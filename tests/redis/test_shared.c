@@ -71,7 +71,10 @@ static void close_ws(struct client_ws **ws)
 
 static int start_on(struct h_server *s, const char *redis, const char *prefix)
 {
-	const char *extra[] = {"--redis", redis, prefix ? "--layer-prefix" : NULL, prefix, NULL};
+	/* One worker: a SUBSCRIBE per group per worker is then one per process,
+	 * which the PUBSUB NUMSUB counts below check exactly. */
+	const char *extra[] = {"--workers", "1", "--redis", redis,
+			       prefix ? "--layer-prefix" : NULL, prefix, NULL};
 	int rc = h_server_start(s, extra);
 	CHECK_INT(rc, 0);
 	return rc;
