@@ -63,14 +63,17 @@ struct consumer {
 	alignas(max_align_t) unsigned char state_block[];
 };
 
-/* The broadcast cache: frames encoded from recently dispatched layer
- * messages, keyed by (message, fields). Several entries, because the layer
- * hands each channel all its queued messages in turn (A, B to the first
- * channel, then A, B to the next), so one entry would re-encode every
- * message of a busy batch for every connection. An entry holds a reference
- * to its message, so a pointer cannot be reused while cached. One cache
- * per loop thread. */
-#define FRAME_CACHE_SIZE 16
+/*
+ * The broadcast cache: frames encoded from the layer messages dispatched in
+ * this loop turn, keyed by (message, fields), and each message's type.
+ * The layer hands each channel all its queued messages in turn (A, B, ...
+ * to the first member, then A, B, ... to the next), so the cache holds a
+ * whole turn's messages: direct-mapped, CACHE_SIZE slots, emptied by
+ * consumer_turn_end() (the server calls it once per loop turn, so memory
+ * is bounded by one turn's messages). An entry holds a reference to its
+ * message, so a pointer cannot be reused while cached. One per loop thread.
+ */
+#define CACHE_SIZE 1024
 
 struct frame_cache_entry {
 	json_t *msg;
@@ -78,44 +81,93 @@ struct frame_cache_entry {
 	struct consumer_frame *frame;
 };
 
+struct type_cache_entry {
+	json_t *msg;
+	const char *type; /* borrowed from msg */
+};
+
 static _Thread_local json_t *dispatching;
-static _Thread_local struct frame_cache_entry frame_cache[FRAME_CACHE_SIZE];
-static _Thread_local unsigned frame_cache_next;
+static _Thread_local struct frame_cache_entry frame_cache[CACHE_SIZE];
+static _Thread_local struct type_cache_entry type_cache[CACHE_SIZE];
+static _Thread_local unsigned short cache_used[2 * CACHE_SIZE]; /* slots to empty */
+static _Thread_local unsigned cache_n_used;
 static _Thread_local unsigned live_consumers;
 
-static void cache_entry_release(struct frame_cache_entry *e)
+static unsigned cache_slot(const void *msg, const void *fields)
 {
-	if (e->frame)
-		consumer_frame_unref(e->frame);
-	if (e->msg)
-		json_decref(e->msg);
-	memset(e, 0, sizeof(*e));
+	uintptr_t h = (uintptr_t)msg >> 4 ^ (uintptr_t)fields >> 3;
+	h ^= h >> 11;
+	return (unsigned)(h & (CACHE_SIZE - 1));
 }
 
 static void cache_clear(void)
 {
-	for (unsigned i = 0; i < FRAME_CACHE_SIZE; i++)
-		cache_entry_release(&frame_cache[i]);
-	frame_cache_next = 0;
+	for (unsigned k = 0; k < cache_n_used; k++) {
+		unsigned i = cache_used[k];
+		if (i < CACHE_SIZE) {
+			struct frame_cache_entry *e = &frame_cache[i];
+			if (e->frame)
+				consumer_frame_unref(e->frame);
+			json_decref(e->msg);
+			memset(e, 0, sizeof(*e));
+		} else {
+			struct type_cache_entry *t = &type_cache[i - CACHE_SIZE];
+			json_decref(t->msg);
+			memset(t, 0, sizeof(*t));
+		}
+	}
+	cache_n_used = 0;
+}
+
+void consumer_turn_end(void)
+{
+	cache_clear();
+}
+
+static void cache_mark(unsigned slot)
+{
+	if (cache_n_used < 2 * CACHE_SIZE)
+		cache_used[cache_n_used++] = (unsigned short)slot;
 }
 
 static struct consumer_frame *cache_find(json_t *msg, const char *const *fields)
 {
-	for (unsigned i = 0; i < FRAME_CACHE_SIZE; i++)
-		if (frame_cache[i].msg == msg && frame_cache[i].fields == fields)
-			return frame_cache[i].frame;
-	return NULL;
+	struct frame_cache_entry *e = &frame_cache[cache_slot(msg, fields)];
+	return e->msg == msg && e->fields == fields ? e->frame : NULL;
 }
 
 /* Takes over the reference of `f`. */
 static void cache_put(json_t *msg, const char *const *fields, struct consumer_frame *f)
 {
-	struct frame_cache_entry *e = &frame_cache[frame_cache_next++ % FRAME_CACHE_SIZE];
-
-	cache_entry_release(e);
+	unsigned i = cache_slot(msg, fields);
+	struct frame_cache_entry *e = &frame_cache[i];
+	if (e->msg) { /* a collision: the older message is re-encoded if it comes again */
+		if (e->frame)
+			consumer_frame_unref(e->frame);
+		json_decref(e->msg);
+	} else {
+		cache_mark(i);
+	}
 	e->msg = json_incref(msg);
 	e->fields = fields;
 	e->frame = f;
+}
+
+/* The message's "type", looked up once per message per turn. */
+static const char *message_type(json_t *msg)
+{
+	unsigned i = cache_slot(msg, NULL);
+	struct type_cache_entry *t = &type_cache[i];
+	if (t->msg == msg)
+		return t->type;
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	if (t->msg)
+		json_decref(t->msg);
+	else
+		cache_mark(CACHE_SIZE + i);
+	t->msg = json_incref(msg);
+	t->type = type;
+	return type;
 }
 
 const char *consumer_strerror(int err)
@@ -568,7 +620,7 @@ static void on_layer_message(void *ud, const char *channel, json_t *msg)
 	(void)channel;
 	if (c->state != ST_OPEN)
 		return; /* not accepted yet, or closing: Channels would not deliver either */
-	const char *type = json_string_value(json_object_get(msg, "type"));
+	const char *type = message_type(msg);
 	const struct consumer_handler *h = c->cls->handlers;
 	while (h && h->type && strcmp(h->type, type ? type : "") != 0)
 		h++;

@@ -248,6 +248,12 @@ void consumer_receive(struct consumer *c, const char *data, size_t len, bool bin
  * after this returns. */
 void consumer_closed(struct consumer *c, int code);
 
+/* Ends a loop turn on this thread: empties the broadcast cache (the frames
+ * shared by the connections a message was forwarded to). The server calls
+ * it once per turn after the layer's deliveries; without it the cache
+ * keeps up to 1024 messages alive until they are displaced. */
+void consumer_turn_end(void);
+
 /* Live consumers on this thread (tests, metrics). */
 unsigned consumer_count(void);
 

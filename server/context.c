@@ -69,6 +69,9 @@ static struct lws_protocols *build_protocols(const struct server_app *app)
 	pr[n].name = "channels";
 	pr[n].callback = on_lws_event;
 	pr[n].rx_buffer_size = 128;
+	/* Without this lws sends at most rx_buffer_size bytes per send() and
+	 * buffers the rest: our coalesced batches must leave in one call. */
+	pr[n].tx_packet_size = 64 * 1024 + 64;
 	n++;
 	for (size_t i = 0; i < app->n_ws_routes; i++) {
 		const struct consumer_class *cls = app->ws_routes[i].target;
@@ -204,6 +207,7 @@ static void finish_stop(struct server *s)
 	uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
 	uv_close((uv_handle_t *)&s->stop_async, NULL);
 	uv_close((uv_handle_t *)&s->listen_poll, on_listen_closed);
+	uv_close((uv_handle_t *)&s->flush, NULL);
 	/* With a foreign loop the context is freed in steps as its uv handles
 	 * close; lws clears s->lws (info.pcontext) when it is gone. */
 	lws_context_destroy(s->lws);
@@ -349,6 +353,10 @@ static int worker_init(struct server *w, int port)
 	uv_poll_init(w->loop, &w->listen_poll, w->listen_fd);
 	w->listen_poll.data = w;
 	uv_poll_start(&w->listen_poll, UV_READABLE, on_listen_readable);
+	uv_prepare_init(w->loop, &w->flush);
+	w->flush.data = w;
+	uv_prepare_start(&w->flush, server__ws_flush);
+	uv_unref((uv_handle_t *)&w->flush);
 	uv_timer_init(w->loop, &w->shutdown_timer);
 	uv_async_init(w->loop, &w->stop_async, on_stop_async);
 	w->shutdown_timer.data = w->stop_async.data = w;
@@ -399,6 +407,7 @@ static void worker_abandon(struct server *w)
 		uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
 		uv_close((uv_handle_t *)&w->stop_async, NULL);
 		uv_close((uv_handle_t *)&w->listen_poll, on_listen_closed);
+		uv_close((uv_handle_t *)&w->flush, NULL);
 		lws_context_destroy(w->lws);
 	}
 	worker_run(w);

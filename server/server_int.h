@@ -45,6 +45,8 @@ struct server {
 	int listen_fd;             /* this worker's SO_REUSEPORT listening socket */
 	uv_poll_t listen_poll;
 	struct lws_vhost *vhost;   /* accepted sockets are adopted into it */
+	uv_prepare_t flush;        /* writes the frames queued during this loop turn */
+	struct ws_conn *dirty;     /* connections with frames queued this turn */
 	const struct server_config *cfg;
 	const struct server_app *app;
 	uv_loop_t *loop;
@@ -92,6 +94,10 @@ void server__request_clear(struct http_request *req);
  * RECEIVE, SERVER_WRITEABLE, CLOSED, PEER_INITIATED_CLOSE). */
 int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
 			void *in, size_t len);
+
+/* uv_prepare callback: writes every dirty connection's queued frames
+ * (one write each) before the loop polls again. */
+void server__ws_flush(uv_prepare_t *h);
 
 /* Starts closing every WebSocket with `code` (shutdown: 1001). */
 void server__ws_close_all(struct server *s, int code, const char *reason);

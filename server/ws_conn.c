@@ -21,6 +21,8 @@ struct ws_conn {
 	struct lws *wsi;
 	struct consumer *consumer;
 	struct ws_conn *prev, *next;
+	struct ws_conn *dirty_prev, *dirty_next; /* on s->dirty while `dirty` */
+	bool dirty;
 
 	/* send queue: a ring of frame references */
 	struct consumer_frame **q;
@@ -56,6 +58,30 @@ static void queue_drop(struct ws_conn *wc)
 	wc->q_bytes = 0;
 }
 
+static void dirty_add(struct ws_conn *wc)
+{
+	struct server *s = wc->s;
+	wc->dirty = true;
+	wc->dirty_prev = NULL;
+	wc->dirty_next = s->dirty;
+	if (s->dirty)
+		s->dirty->dirty_prev = wc;
+	s->dirty = wc;
+}
+
+static void dirty_del(struct ws_conn *wc)
+{
+	if (!wc->dirty)
+		return;
+	if (wc->dirty_prev)
+		wc->dirty_prev->dirty_next = wc->dirty_next;
+	else
+		wc->s->dirty = wc->dirty_next;
+	if (wc->dirty_next)
+		wc->dirty_next->dirty_prev = wc->dirty_prev;
+	wc->dirty = false;
+}
+
 static int tp_send(void *conn, struct consumer_frame *f)
 {
 	struct ws_conn *wc = conn;
@@ -78,9 +104,10 @@ static int tp_send(void *conn, struct consumer_frame *f)
 	wc->q[(wc->q_head + wc->q_len) % wc->q_cap] = consumer_frame_ref(f);
 	wc->q_len++;
 	wc->q_bytes += f->len;
-	/* A non-empty queue always has a WRITEABLE callback pending. */
-	if (wc->established && wc->q_len == 1)
-		lws_callback_on_writable(wc->wsi);
+	/* Written at the end of this loop turn (server__ws_flush), together
+	 * with whatever else is queued for this connection by then. */
+	if (wc->established && !wc->dirty)
+		dirty_add(wc);
 	return 0;
 }
 
@@ -108,6 +135,7 @@ static const struct consumer_transport transport = {
 static void wc_unlink_free(struct ws_conn *wc)
 {
 	struct server *s = wc->s;
+	dirty_del(wc);
 	if (wc->prev)
 		wc->prev->next = wc->next;
 	else
@@ -410,30 +438,40 @@ static struct consumer_frame *queue_pop(struct ws_conn *wc)
  * is: one write() per connection per loop turn instead of one per message.
  * A single frame goes the ordinary way, with no copy.
  */
-static int on_writeable(struct ws_conn *wc)
+/*
+ * Writes what is queued: one frame the ordinary way, or several framed by
+ * us into one buffer. Returns -1 when the connection must close.
+ */
+static int write_queued(struct ws_conn *wc)
 {
 	static _Thread_local unsigned char batch[LWS_PRE + COALESCE_MAX];
 	struct lws *wsi = wc->wsi;
-	if (wc->close_sent)
-		return 0;
 	if (wc->q_len == 1 || (wc->q_len && wc->q[wc->q_head]->len + 10 > COALESCE_MAX)) {
 		struct consumer_frame *f = queue_pop(wc);
 		int n = lws_write(wsi, consumer_frame_payload(f), f->len,
 				  f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
 		consumer_frame_unref(f);
-		if (n < 0)
-			return -1;
-	} else if (wc->q_len) {
-		unsigned char *p = batch + LWS_PRE;
-		size_t used = 0;
-		while (wc->q_len && used + wc->q[wc->q_head]->len + 10 <= COALESCE_MAX) {
-			struct consumer_frame *f = queue_pop(wc);
-			used += frame_header(p + used, f->binary, f->len);
-			memcpy(p + used, consumer_frame_payload(f), f->len);
-			used += f->len;
-			consumer_frame_unref(f);
-		}
-		if (lws_write(wsi, p, used, LWS_WRITE_HTTP) < 0)
+		return n < 0 ? -1 : 0;
+	}
+	unsigned char *p = batch + LWS_PRE;
+	size_t used = 0;
+	while (wc->q_len && used + wc->q[wc->q_head]->len + 10 <= COALESCE_MAX) {
+		struct consumer_frame *f = queue_pop(wc);
+		used += frame_header(p + used, f->binary, f->len);
+		memcpy(p + used, consumer_frame_payload(f), f->len);
+		used += f->len;
+		consumer_frame_unref(f);
+	}
+	return lws_write(wsi, p, used, LWS_WRITE_HTTP) < 0 ? -1 : 0;
+}
+
+static int on_writeable(struct ws_conn *wc)
+{
+	struct lws *wsi = wc->wsi;
+	if (wc->close_sent)
+		return 0;
+	if (wc->q_len) {
+		if (write_queued(wc) < 0)
 			return -1;
 	} else if (wc->close_requested) {
 		return send_close_frame(wc);
@@ -441,6 +479,35 @@ static int on_writeable(struct ws_conn *wc)
 	if (wc->q_len || (wc->close_requested && !wc->close_sent))
 		lws_callback_on_writable(wsi);
 	return 0;
+}
+
+/*
+ * The fast path: frames queued during a loop turn are written right here,
+ * before the loop polls, straight to the socket (lws' raw write): no
+ * WRITEABLE round trip, so no epoll_ctl to arm and disarm POLLOUT per
+ * connection per message. A connection whose socket is full (lws holds a
+ * partial write) or that is closing goes the WRITEABLE way instead, and lws
+ * appends nothing out of order: it queues behind what it holds.
+ */
+void server__ws_flush(uv_prepare_t *h)
+{
+	struct server *s = h->data;
+	consumer_turn_end(); /* the queues hold their own frame references */
+	while (s->dirty) {
+		struct ws_conn *wc = s->dirty;
+		dirty_del(wc);
+		if (wc->close_requested || wc->close_sent || lws_partial_buffered(wc->wsi)) {
+			lws_callback_on_writable(wc->wsi);
+			continue;
+		}
+		if (write_queued(wc) < 0) {
+			/* The socket failed: let lws find out and close it. */
+			lws_callback_on_writable(wc->wsi);
+			continue;
+		}
+		if (wc->q_len)
+			lws_callback_on_writable(wc->wsi);
+	}
 }
 
 int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
