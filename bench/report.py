@@ -7,6 +7,7 @@ Any python3 (standard library only). Every figure is the median over the
 repeats of the run (run.sh --repeat K); all servers come from the same run.
 """
 import argparse
+import os
 import json
 import statistics
 import sys
@@ -218,6 +219,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
     ap.add_argument("-o", "--output", default="BENCHMARKS.md")
+    ap.add_argument("--notes", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                    "NOTES.md"),
+                    help="hand-written analysis appended after the targets (profiles, gaps)")
     a = ap.parse_args()
     meta, rows = load(a.results)
     g = group(rows)
@@ -257,6 +261,10 @@ def main():
                        [[t, m, "met" if ok else ("missed" if ok is False else "not measured")]
                         for t, m, ok in targets]))
     lines.append("")
+
+    if a.notes and os.path.exists(a.notes):
+        with open(a.notes) as nf:
+            lines.append(nf.read().rstrip() + "\n")
 
     lines.append("## Commands\n")
     lines.append("The load generator's command of each row (first repeat; ports are picked "
