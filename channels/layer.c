@@ -336,7 +336,16 @@ static int ts_push(struct layer *l, bool group, const char *name, json_t *msg)
 		return LAYER_ENOMEM;
 	op->next = NULL;
 	op->group = group;
-	op->msg = json_incref(msg); /* jansson's refcount is atomic */
+	/*
+	 * A private copy, not a reference: jansson's final json_decref() is a
+	 * release without an acquire, so a json_t read by one thread must not
+	 * be freed by another. The loop thread is the copy's only user.
+	 */
+	op->msg = json_deep_copy(msg);
+	if (!op->msg) {
+		free(op);
+		return LAYER_ENOMEM;
+	}
 	strcpy(op->name, name);     /* fits: validated shorter than LAYER_NAME_MAX */
 
 	uv_mutex_lock(&l->ts_lock);

@@ -135,9 +135,10 @@ int layer_receiver_remove(struct layer *l, const char *channel);
 
 /*
  * Any thread: queue a layer_group_send()/layer_send() to run on the layer's
- * loop thread (how a view on the thread pool signals a group). Takes a
- * reference to `msg`, which must not be modified afterwards. Validation
- * errors are returned at once; delivery errors are logged on the loop.
+ * loop thread (how a view on the thread pool signals a group). The layer
+ * queues a private deep copy of `msg` (borrowed: the caller keeps and frees
+ * its own), so no json_t is ever shared between threads. Validation errors
+ * are returned at once; delivery errors are logged on the loop.
  */
 int layer_group_send_threadsafe(struct layer *l, const char *group, json_t *msg);
 int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg);
@@ -157,8 +158,8 @@ void layer_bus_free(struct layer_bus *bus);
  * Worker `index`'s layer: an in-memory layer whose groups and channels span
  * every worker on the bus. A group_send reaches local members directly and
  * each other worker with members once (through that worker's thread-safe
- * queue; the message is shared, immutable, between threads); a send reaches
- * the worker that registered the receiver. Runs on `loop`'s thread.
+ * queue, as one copy that worker then shares among its members); a send
+ * reaches the worker that registered the receiver. Runs on `loop`'s thread.
  */
 struct layer *layer_bus_memory_new(struct layer_bus *bus, unsigned index, uv_loop_t *loop,
 				   const struct layer_config *cfg);

@@ -10,8 +10,8 @@
  *   send(ch)        the worker that registered ch (or local, when nobody did:
  *                   the message then waits there, as in the in-memory layer)
  *
- * A message crossing threads is the same immutable json_t (jansson's
- * refcount is atomic here); each worker fans it out to its own members.
+ * A message crossing threads is copied once per receiving worker (by the
+ * thread-safe queue); each worker fans its copy out to its own members.
  * Lock order: bus->lock, then a layer's ts_lock (inside *_threadsafe).
  */
 #include "layer_int.h"
