@@ -13,9 +13,10 @@
 /* One operation handed over by layer_*_threadsafe(). */
 struct layer_ts_op {
 	struct layer_ts_op *next;
-	json_t *msg; /* owned reference */
+	json_t *msg; /* owned (a private copy), or NULL for a call without one */
 	bool group;
-	char name[LAYER_NAME_MAX];
+	layer__ts_fn call; /* set: run call(l, name, msg) instead of a send */
+	char name[2 * LAYER_NAME_MAX];
 };
 
 const char *layer_strerror(int err)
@@ -154,7 +155,9 @@ static void on_ts_async(uv_async_t *a)
 
 	for (; op; op = next) {
 		next = op->next;
-		if (!l->closing) {
+		if (!l->closing && op->call) {
+			op->call(l, op->name, op->msg);
+		} else if (!l->closing) {
 			rc = op->group ? layer_group_send(l, op->name, op->msg)
 				       : layer_send(l, op->name, op->msg);
 			if (rc != 0)
@@ -323,30 +326,33 @@ int layer_receiver_remove(struct layer *l, const char *channel)
  * Any thread. The caller must not start layer_free() until every other
  * thread stopped calling these (the async handle is closed by it).
  */
-static int ts_push(struct layer *l, bool group, const char *name, json_t *msg)
+static int ts_push(struct layer *l, bool group, layer__ts_fn call, const char *name, json_t *msg)
 {
 	struct layer_ts_op *op;
 	bool closed;
 
-	if (!(group ? layer_valid_group_name(name) : layer_valid_channel_name(name)) ||
-	    !layer__valid_message(msg))
+	if (!call && (!(group ? layer_valid_group_name(name) : layer_valid_channel_name(name)) ||
+		      !layer__valid_message(msg)))
+		return LAYER_EINVAL;
+	if (strlen(name) >= sizeof(op->name))
 		return LAYER_EINVAL;
 	op = malloc(sizeof(*op));
 	if (!op)
 		return LAYER_ENOMEM;
 	op->next = NULL;
 	op->group = group;
+	op->call = call;
 	/*
 	 * A private copy, not a reference: jansson's final json_decref() is a
 	 * release without an acquire, so a json_t read by one thread must not
 	 * be freed by another. The loop thread is the copy's only user.
 	 */
-	op->msg = json_deep_copy(msg);
-	if (!op->msg) {
+	op->msg = msg ? json_deep_copy(msg) : NULL;
+	if (msg && !op->msg) {
 		free(op);
 		return LAYER_ENOMEM;
 	}
-	strcpy(op->name, name);     /* fits: validated shorter than LAYER_NAME_MAX */
+	strcpy(op->name, name);     /* fits: checked above */
 
 	uv_mutex_lock(&l->ts_lock);
 	closed = l->ts_closed;
@@ -371,12 +377,17 @@ static int ts_push(struct layer *l, bool group, const char *name, json_t *msg)
 
 int layer_group_send_threadsafe(struct layer *l, const char *group, json_t *msg)
 {
-	return ts_push(l, true, group, msg);
+	return ts_push(l, true, NULL, group, msg);
 }
 
 int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg)
 {
-	return ts_push(l, false, channel, msg);
+	return ts_push(l, false, NULL, channel, msg);
+}
+
+int layer__call_threadsafe(struct layer *l, layer__ts_fn call, const char *name, json_t *msg)
+{
+	return ts_push(l, false, call, name, msg);
 }
 
 void layer__stats_from(const struct layer *inner, struct layer_stats *out)

@@ -178,8 +178,9 @@ struct layer_redis_config {
 	size_t n_urls;
 	enum layer_wire_format format;
 	/* Optional (NULL): the bus of the process's workers and this worker's
-	 * index. While Redis is down, group messages still reach this
-	 * process's members on the other workers through it. */
+	 * index. This layer then holds the process's only Redis connections:
+	 * the other workers' layers (layer_bus_memory_new() on the same bus)
+	 * subscribe and publish through it, and it hands them what arrives. */
 	struct layer_bus *bus;
 	unsigned worker;
 };
@@ -190,12 +191,12 @@ struct layer_redis_config {
  * "<prefix>__group__<group>", a consumer's channel is
  * "<prefix>specific.<32 hex>", payloads are msgpack maps, names are sharded
  * over the URLs with channels_redis' crc32 ring. One SUBSCRIBE per group per
- * process (per worker), while it has local members. Local fan-out, capacity
- * and expiry are the in-memory backend's. Survives Redis going away:
- * reconnects with exponential backoff and jitter and resubscribes; while a
- * shard is down, group messages reach this process's members only (all its
- * workers, with rcfg->bus); delivery is at most once. Returns NULL with a
- * reason in `err` for a bad URL.
+ * process (all its workers, with rcfg->bus), while it has local members.
+ * Local fan-out, capacity and expiry are the in-memory backend's. Survives
+ * Redis going away: reconnects with exponential backoff and jitter and
+ * resubscribes; while a shard is down, group messages reach this process's
+ * members only; delivery is at most once. Returns NULL with a reason in
+ * `err` for a bad URL.
  */
 struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 			      const struct layer_redis_config *rcfg, char *err, size_t errlen);

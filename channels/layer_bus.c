@@ -16,6 +16,7 @@
  */
 #include "layer_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct bus_chan {
 struct layer_bus {
 	unsigned n;
 	uv_mutex_t lock;
+	struct layer_bus_upstream up; /* up.layer NULL: none */
 	struct layer *local[BUS_MAX]; /* each worker's in-memory layer; NULL once freed */
 	struct layer__hash groups;    /* struct bus_group */
 	struct layer__hash chans;     /* struct bus_chan */
@@ -46,6 +48,7 @@ struct bus_layer {
 	struct layer_bus *bus;
 	unsigned index;
 	struct layer *local;
+	uint64_t rng; /* channel names (with an upstream) */
 };
 
 static struct bus_layer *B(struct layer *l)
@@ -97,6 +100,47 @@ void layer_bus_free(struct layer_bus *bus)
 static struct layer__hnode *find(struct layer__hash *h, const char *key)
 {
 	return layer__hash_find(h, key, layer__hash_str(key));
+}
+
+void layer__bus_set_upstream(struct layer_bus *bus, const struct layer_bus_upstream *up)
+{
+	uv_mutex_lock(&bus->lock);
+	if (up)
+		bus->up = *up;
+	else
+		memset(&bus->up, 0, sizeof(bus->up));
+	uv_mutex_unlock(&bus->lock);
+}
+
+/* Asks the upstream (worker 0's Redis layer) to run one of its functions. */
+enum up_op { UP_WANT, UP_UNWANT, UP_PUBLISH };
+
+static void upstream(struct layer_bus *bus, enum up_op op, const char *name, json_t *msg)
+{
+	uv_mutex_lock(&bus->lock);
+	if (bus->up.layer) {
+		layer__ts_fn fn = op == UP_WANT ? bus->up.want
+				  : op == UP_UNWANT ? bus->up.unwant : bus->up.publish;
+		layer__call_threadsafe(bus->up.layer, fn, name, msg);
+	}
+	uv_mutex_unlock(&bus->lock);
+}
+
+/* The Redis channel of `group` under this layer's prefix. */
+static bool group_channel(struct layer *l, const char *group, char *out, size_t outlen)
+{
+	return layer_group_channel(l->cfg.prefix, group, out, outlen) == 0;
+}
+
+bool layer__bus_send(struct layer_bus *bus, unsigned index, const char *channel, json_t *msg)
+{
+	bool done = false;
+	uv_mutex_lock(&bus->lock);
+	struct bus_chan *c = (struct bus_chan *)find(&bus->chans, channel);
+	if (c && c->worker != index && bus->local[c->worker])
+		done = layer_send_threadsafe(bus->local[c->worker], channel, msg) == 0;
+	uv_mutex_unlock(&bus->lock);
+	return done;
 }
 
 void layer__bus_attach(struct layer_bus *bus, unsigned index, struct layer *local)
@@ -155,7 +199,12 @@ static int b_send(struct layer *l, const char *channel, json_t *msg)
 	if (c && c->worker != b->index)
 		rc = bus->local[c->worker] ? layer_send_threadsafe(bus->local[c->worker], channel, msg)
 					   : LAYER_ECLOSED;
+	bool remote = !c && bus->up.layer;
+	if (remote) /* nobody in this process receives it: another process may */
+		layer__call_threadsafe(bus->up.layer, bus->up.publish, channel, msg);
 	uv_mutex_unlock(&bus->lock);
+	if (remote)
+		return 0;
 	return rc == 1 ? layer_send(b->local, channel, msg) : rc;
 }
 
@@ -164,8 +213,12 @@ static int b_group_add(struct layer *l, const char *group, const char *channel)
 	struct bus_layer *b = B(l);
 	unsigned before = layer__memory_group_size(b->local, group);
 	int rc = layer_group_add(b->local, group, channel);
-	if (rc == 0 && before == 0 && layer__memory_group_size(b->local, group) > 0)
+	if (rc == 0 && before == 0 && layer__memory_group_size(b->local, group) > 0) {
+		char gc[2 * LAYER_NAME_MAX];
 		layer__bus_set_member(b->bus, group, b->index, true);
+		if (group_channel(l, group, gc, sizeof(gc)))
+			upstream(b->bus, UP_WANT, gc, NULL);
+	}
 	return rc;
 }
 
@@ -174,15 +227,23 @@ static int b_group_discard(struct layer *l, const char *group, const char *chann
 	struct bus_layer *b = B(l);
 	unsigned before = layer__memory_group_size(b->local, group);
 	int rc = layer_group_discard(b->local, group, channel);
-	if (rc == 0 && before > 0 && layer__memory_group_size(b->local, group) == 0)
+	if (rc == 0 && before > 0 && layer__memory_group_size(b->local, group) == 0) {
+		char gc[2 * LAYER_NAME_MAX];
 		layer__bus_set_member(b->bus, group, b->index, false);
+		if (group_channel(l, group, gc, sizeof(gc)))
+			upstream(b->bus, UP_UNWANT, gc, NULL);
+	}
 	return rc;
 }
 
 static int b_group_send(struct layer *l, const char *group, json_t *msg)
 {
 	struct bus_layer *b = B(l);
+	char gc[2 * LAYER_NAME_MAX];
 	layer__bus_forward(b->bus, b->index, group, msg);
+	/* Other processes, through worker 0's Redis connection (if any). */
+	if (group_channel(l, group, gc, sizeof(gc)))
+		upstream(b->bus, UP_PUBLISH, gc, msg);
 	/* Local members (the in-memory layer also handles group expiry). */
 	return layer_group_send(b->local, group, msg);
 }
@@ -264,6 +325,7 @@ static int b_receiver_add(struct layer *l, const char *channel, layer_message_cb
 	}
 	layer__hash_insert(&b->bus->chans, &c->node);
 	uv_mutex_unlock(&b->bus->lock);
+	upstream(b->bus, UP_WANT, channel, NULL); /* a remote send must reach it */
 	return 0;
 }
 
@@ -273,17 +335,41 @@ static int b_receiver_remove(struct layer *l, const char *channel)
 	int rc = layer_receiver_remove(b->local, channel);
 	uv_mutex_lock(&b->bus->lock);
 	struct bus_chan *c = (struct bus_chan *)find(&b->bus->chans, channel);
-	if (c && c->worker == b->index) {
+	bool mine = c && c->worker == b->index;
+	if (mine) {
 		layer__hash_remove(&b->bus->chans, &c->node);
 		free(c);
 	}
 	uv_mutex_unlock(&b->bus->lock);
+	if (mine)
+		upstream(b->bus, UP_UNWANT, channel, NULL);
 	return rc;
 }
 
+/* With an upstream (Redis) the names are channels_redis' pub/sub ones,
+ * "<layer prefix><prefix>.<32 hex>", as worker 0's; else the in-memory
+ * layer's. */
 static int b_new_channel(struct layer *l, const char *prefix, char *out, size_t outlen)
 {
-	return layer_new_channel(B(l)->local, prefix, out, outlen);
+	struct bus_layer *b = B(l);
+	uv_mutex_lock(&b->bus->lock);
+	bool redis = b->bus->up.layer != NULL;
+	uv_mutex_unlock(&b->bus->lock);
+	if (!redis)
+		return layer_new_channel(b->local, prefix, out, outlen);
+	static const char hex[] = "0123456789abcdef";
+	char rnd[33];
+	for (int i = 0; i < 32; i += 16) {
+		b->rng ^= b->rng << 13;
+		b->rng ^= b->rng >> 7;
+		b->rng ^= b->rng << 17;
+		uint64_t v = b->rng;
+		for (int k = 0; k < 16; k++, v >>= 4)
+			rnd[i + k] = hex[v & 15];
+	}
+	rnd[32] = '\0';
+	int n = snprintf(out, outlen, "%s%s.%s", l->cfg.prefix, prefix, rnd);
+	return n > 0 && (size_t)n < outlen && (size_t)n < LAYER_NAME_MAX ? 0 : LAYER_EINVAL;
 }
 
 static void b_free(struct layer *l)
@@ -326,6 +412,7 @@ struct layer *layer_bus_memory_new(struct layer_bus *bus, unsigned index, uv_loo
 	}
 	b->bus = bus;
 	b->index = index;
+	b->rng = (uv_hrtime() ^ ((uint64_t)(uintptr_t)b << 17) ^ ((uint64_t)index << 40)) | 1;
 	b->local = layer_memory_new(loop, &b->base.cfg);
 	if (!b->local) {
 		layer_free(&b->base);

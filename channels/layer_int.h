@@ -38,6 +38,9 @@
 
 struct layer_ts_op;
 
+/* A function run on a layer's loop thread by layer__call_threadsafe(). */
+typedef void (*layer__ts_fn)(struct layer *l, const char *name, json_t *msg);
+
 /* The backend vtable. Every op returns 0 or a negative LAYER_E* code unless
  * noted; `stats` is optional (NULL), all the others are required. */
 struct layer_ops {
@@ -119,6 +122,31 @@ void layer__bus_detach(struct layer_bus *bus, unsigned index);
 void layer__bus_set_member(struct layer_bus *bus, const char *group, unsigned index, bool on);
 /* Queues `msg` for `group` on every OTHER worker with members. */
 void layer__bus_forward(struct layer_bus *bus, unsigned index, const char *group, json_t *msg);
+
+/*
+ * Any thread: runs call(l, name, copy of msg) on l's loop thread, in order
+ * with the layer's other thread-safe operations. `msg` may be NULL.
+ */
+int layer__call_threadsafe(struct layer *l, layer__ts_fn call, const char *name, json_t *msg);
+
+/*
+ * The bus's upstream: with Redis, worker 0's Redis layer holds the process's
+ * only Redis connections. The other workers ask it (through its thread-safe
+ * queue) to subscribe to what their members need and to publish what they
+ * send; it hands what arrives from Redis to them through the bus. Set by
+ * the Redis layer (NULL to unset). Any thread.
+ */
+struct layer_bus_upstream {
+	struct layer *layer;
+	layer__ts_fn want;    /* name: a Redis channel to be subscribed to (counted) */
+	layer__ts_fn unwant;
+	layer__ts_fn publish; /* name: the Redis channel; msg: the message */
+};
+void layer__bus_set_upstream(struct layer_bus *bus, const struct layer_bus_upstream *up);
+
+/* Forwards `msg` for `channel` to the worker (not `index`) that registered
+ * it. Returns true when one did. */
+bool layer__bus_send(struct layer_bus *bus, unsigned index, const char *channel, json_t *msg);
 
 /* For a backend that wraps an inner layer for its local fan-out (Redis,
  * the worker bus): takes the delivery counters from `inner`. */

@@ -283,14 +283,14 @@ static void deliver(struct redis_layer *r, struct shard *s, const char *name, co
 	int rc;
 	if (strncmp(name, r->group_prefix, r->group_prefix_len) == 0) {
 		const char *group = name + r->group_prefix_len;
+		if (r->bus) /* this process's other workers with members */
+			layer__bus_forward(r->bus, r->worker, group, msg);
 		rc = layer_group_send(r->local, group, msg);
-		if (sb && layer__memory_group_size(r->local, group) == 0) {
-			/* Every local membership expired (group_expiry): stop listening. */
-			sb->members = 1;
-			unwant(r, name);
-		}
-	} else
+	} else if (r->bus && layer__bus_send(r->bus, r->worker, name, msg)) {
+		rc = 0; /* a consumer of another worker */
+	} else {
 		rc = layer_send(r->local, name, msg);
+	}
 	if (rc != 0 && rc != LAYER_ECHANFULL)
 		LOG(LOG_DEBUG, "redis", "message on %s not delivered: %s", name, layer_strerror(rc));
 	json_decref(msg);
@@ -526,18 +526,15 @@ static int r_group_send(struct layer *l, const char *group, json_t *msg)
 	int rc = group_channel(r, group, gc, sizeof(gc));
 	if (rc != 0)
 		return rc;
-	/* Local members at once; other processes through Redis. */
+	/* Local members at once, this process's other workers through the bus,
+	 * other processes through Redis (they miss it while the shard is down:
+	 * delivery is at most once). */
 	int local = layer__memory_group_size(r->local, group) ? layer_group_send(r->local, group, msg)
 							       : 0;
+	if (r->bus)
+		layer__bus_forward(r->bus, r->worker, group, msg);
 	rc = publish(r, gc, msg);
-	if (rc == LAYER_EUNAVAIL) {
-		/* This process's other workers through the bus; other processes
-		 * miss it while the shard is down (at most once). */
-		if (r->bus)
-			layer__bus_forward(r->bus, r->worker, group, msg);
-		return local;
-	}
-	return rc;
+	return rc == LAYER_EUNAVAIL ? local : rc;
 }
 
 /* Drops (and with `unsubscribe`, UNSUBSCRIBEs) the group subscriptions, or
@@ -627,8 +624,10 @@ static void r_free(struct layer *l)
 		layer__hash_destroy(&r->shards[i].subs);
 	}
 	r->n_shards = 0;
-	if (r->bus)
+	if (r->bus) {
+		layer__bus_set_upstream(r->bus, NULL);
 		layer__bus_detach(r->bus, r->worker);
+	}
 	layer_free(r->local);
 }
 
@@ -644,6 +643,25 @@ static bool r_connected(const struct layer *l)
 static void r_stats(const struct layer *l, struct layer_stats *out)
 {
 	layer__stats_from(((const struct redis_layer *)l)->local, out);
+}
+
+/* What the other workers ask of this layer through the bus (loop thread). */
+static void up_want(struct layer *l, const char *name, json_t *msg)
+{
+	(void)msg;
+	want(R(l), name);
+}
+
+static void up_unwant(struct layer *l, const char *name, json_t *msg)
+{
+	(void)msg;
+	unwant(R(l), name);
+}
+
+static void up_publish(struct layer *l, const char *name, json_t *msg)
+{
+	if (msg && publish(R(l), name, msg) == LAYER_EUNAVAIL)
+		LOG(LOG_DEBUG, "redis", "publish to %s dropped: Redis is down", name);
 }
 
 static const struct layer_ops redis_ops = {
@@ -697,8 +715,11 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 	r->format = rcfg->format;
 	r->bus = rcfg->bus;
 	r->worker = rcfg->worker;
-	if (r->bus && r->local)
+	if (r->bus && r->local) {
+		struct layer_bus_upstream up = {&r->base, up_want, up_unwant, up_publish};
 		layer__bus_attach(r->bus, r->worker, r->local);
+		layer__bus_set_upstream(r->bus, &up);
+	}
 	r->n_shards = (unsigned)rcfg->n_urls;
 	r->rng = (uint64_t)uv_hrtime() ^ ((uint64_t)(uintptr_t)r << 16) ^ 0x9e3779b97f4a7c15ULL;
 	if (!r->rng)

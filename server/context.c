@@ -247,11 +247,11 @@ static struct layer *make_layer(struct server *s, uv_loop_t *loop)
 	layer_config_init(&lcfg);
 	lcfg.prefix = s->cfg->layer_prefix;
 	lcfg.capacity = s->cfg->layer_capacity;
-	if (!s->cfg->redis || !*s->cfg->redis)
+	/* Worker 0 holds the process's Redis connections (one SUBSCRIBE per
+	 * group per process); the other workers reach Redis through it. */
+	if (!s->cfg->redis || !*s->cfg->redis || s->index > 0)
 		return s->bus ? layer_bus_memory_new(s->bus, s->index, loop, &lcfg)
 			      : layer_memory_new(loop, &lcfg);
-	/* With Redis every worker has its own connections: Redis joins them,
-	 * and the bus while Redis is down. */
 
 	char *copy = strdup(s->cfg->redis);
 	const char *urls[64];

@@ -71,9 +71,10 @@ static void close_ws(struct client_ws **ws)
 
 static int start_on(struct h_server *s, const char *redis, const char *prefix)
 {
-	/* One worker: a SUBSCRIBE per group per worker is then one per process,
-	 * which the PUBSUB NUMSUB counts below check exactly. */
-	const char *extra[] = {"--workers", "1", "--redis", redis,
+	/* Three workers: still one SUBSCRIBE per group per process (worker 0
+	 * holds the Redis connections), which the PUBSUB NUMSUB counts below
+	 * check exactly, with members spread over the workers. */
+	const char *extra[] = {"--workers", "3", "--redis", redis,
 			       prefix ? "--layer-prefix" : NULL, prefix, NULL};
 	int rc = h_server_start(s, extra);
 	CHECK_INT(rc, 0);
