@@ -5,6 +5,7 @@
  */
 #include "layer_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -388,6 +389,25 @@ int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg)
 int layer__call_threadsafe(struct layer *l, layer__ts_fn call, const char *name, json_t *msg)
 {
 	return ts_push(l, false, call, name, msg);
+}
+
+int layer__pubsub_channel_name(const struct layer *l, const char *prefix, uint64_t *rng,
+			       char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	char rnd[33];
+
+	for (int i = 0; i < 32; i += 16) {
+		*rng ^= *rng << 13;
+		*rng ^= *rng >> 7;
+		*rng ^= *rng << 17;
+		uint64_t v = *rng;
+		for (int k = 0; k < 16; k++, v >>= 4)
+			rnd[i + k] = hex[v & 15];
+	}
+	rnd[32] = '\0';
+	int n = snprintf(out, outlen, "%s%s.%s", l->cfg.prefix, prefix, rnd);
+	return n > 0 && (size_t)n < outlen && (size_t)n < LAYER_NAME_MAX ? 0 : LAYER_EINVAL;
 }
 
 void layer__stats_from(const struct layer *inner, struct layer_stats *out)

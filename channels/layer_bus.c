@@ -357,19 +357,7 @@ static int b_new_channel(struct layer *l, const char *prefix, char *out, size_t 
 	uv_mutex_unlock(&b->bus->lock);
 	if (!redis)
 		return layer_new_channel(b->local, prefix, out, outlen);
-	static const char hex[] = "0123456789abcdef";
-	char rnd[33];
-	for (int i = 0; i < 32; i += 16) {
-		b->rng ^= b->rng << 13;
-		b->rng ^= b->rng >> 7;
-		b->rng ^= b->rng << 17;
-		uint64_t v = b->rng;
-		for (int k = 0; k < 16; k++, v >>= 4)
-			rnd[i + k] = hex[v & 15];
-	}
-	rnd[32] = '\0';
-	int n = snprintf(out, outlen, "%s%s.%s", l->cfg.prefix, prefix, rnd);
-	return n > 0 && (size_t)n < outlen && (size_t)n < LAYER_NAME_MAX ? 0 : LAYER_EINVAL;
+	return layer__pubsub_channel_name(l, prefix, &b->rng, out, outlen);
 }
 
 static void b_free(struct layer *l)

@@ -148,6 +148,13 @@ void layer__bus_set_upstream(struct layer_bus *bus, const struct layer_bus_upstr
  * it. Returns true when one did. */
 bool layer__bus_send(struct layer_bus *bus, unsigned index, const char *channel, json_t *msg);
 
+/*
+ * channels_redis' pub/sub channel name, "<l's prefix><prefix>.<32 hex>"
+ * ("asgispecific.3f0c..."), from the xorshift state *rng (non-zero).
+ */
+int layer__pubsub_channel_name(const struct layer *l, const char *prefix, uint64_t *rng,
+			       char *out, size_t outlen);
+
 /* For a backend that wraps an inner layer for its local fan-out (Redis,
  * the worker bus): takes the delivery counters from `inner`. */
 void layer__stats_from(const struct layer *inner, struct layer_stats *out);

@@ -588,17 +588,7 @@ static int r_receiver_remove(struct layer *l, const char *channel)
 /* channels_redis: f"{prefix}{'specific.'}{uuid4().hex}", e.g. "asgispecific.3f0c...". */
 static int r_new_channel(struct layer *l, const char *prefix, char *out, size_t outlen)
 {
-	struct redis_layer *r = R(l);
-	static const char hex[] = "0123456789abcdef";
-	char rnd[33];
-	for (int i = 0; i < 32; i += 16) {
-		uint64_t v = next_random(r);
-		for (int k = 0; k < 16; k++, v >>= 4)
-			rnd[i + k] = hex[v & 15];
-	}
-	rnd[32] = '\0';
-	int n = snprintf(out, outlen, "%s%s.%s", l->cfg.prefix, prefix, rnd);
-	return n > 0 && (size_t)n < outlen && (size_t)n < LAYER_NAME_MAX ? 0 : LAYER_EINVAL;
+	return layer__pubsub_channel_name(l, prefix, &R(l)->rng, out, outlen);
 }
 
 static void conn_close(struct conn *c)
