@@ -391,6 +391,14 @@ int layer__call_threadsafe(struct layer *l, layer__ts_fn call, const char *name,
 	return ts_push(l, false, call, name, msg);
 }
 
+uint64_t layer__xorshift(uint64_t *rng)
+{
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	return *rng;
+}
+
 int layer__pubsub_channel_name(const struct layer *l, const char *prefix, uint64_t *rng,
 			       char *out, size_t outlen)
 {
@@ -398,10 +406,7 @@ int layer__pubsub_channel_name(const struct layer *l, const char *prefix, uint64
 	char rnd[33];
 
 	for (int i = 0; i < 32; i += 16) {
-		*rng ^= *rng << 13;
-		*rng ^= *rng >> 7;
-		*rng ^= *rng << 17;
-		uint64_t v = *rng;
+		uint64_t v = layer__xorshift(rng);
 		for (int k = 0; k < 16; k++, v >>= 4)
 			rnd[i + k] = hex[v & 15];
 	}

@@ -249,12 +249,12 @@ static int b_group_send(struct layer *l, const char *group, json_t *msg)
 }
 
 /* Drops worker `index` from every group and channel of the bus. */
-void layer__bus_detach(struct layer_bus *bus, unsigned index)
+/* Under bus->lock: drops worker `index` from every group, and with
+ * `chans` from every channel it registered. */
+static void forget(struct layer_bus *bus, unsigned index, bool chans)
 {
-	uv_mutex_lock(&bus->lock);
-	bus->local[index] = NULL; /* no thread queues onto it from now on */
 	struct layer__hash *tables[2] = {&bus->groups, &bus->chans};
-	for (int t = 0; t < 2; t++) {
+	for (int t = 0; t < (chans ? 2 : 1); t++) {
 		struct layer__hash *h = tables[t];
 		for (size_t k = 0; h->buckets && k <= h->mask; k++) {
 			struct layer__hnode *n = h->buckets[k];
@@ -276,28 +276,22 @@ void layer__bus_detach(struct layer_bus *bus, unsigned index)
 			}
 		}
 	}
+}
+
+void layer__bus_detach(struct layer_bus *bus, unsigned index)
+{
+	uv_mutex_lock(&bus->lock);
+	bus->local[index] = NULL; /* no thread queues onto it from now on */
+	forget(bus, index, true);
 	uv_mutex_unlock(&bus->lock);
 }
 
 static int b_flush(struct layer *l)
 {
 	struct bus_layer *b = B(l);
-	/* Groups go; receivers stay (re-registered below), as layer_flush(). */
+	/* Groups go; receivers stay registered, as layer_flush(). */
 	uv_mutex_lock(&b->bus->lock);
-	struct layer__hash *h = &b->bus->groups;
-	for (size_t k = 0; h->buckets && k <= h->mask; k++) {
-		struct layer__hnode *n = h->buckets[k];
-		while (n) {
-			struct layer__hnode *next = n->next;
-			struct bus_group *g = (struct bus_group *)n;
-			g->workers &= ~(1ULL << b->index);
-			if (!g->workers) {
-				layer__hash_remove(h, n);
-				free(n);
-			}
-			n = next;
-		}
-	}
+	forget(b->bus, b->index, false);
 	uv_mutex_unlock(&b->bus->lock);
 	return layer_flush(b->local);
 }

@@ -148,6 +148,10 @@ void layer__bus_set_upstream(struct layer_bus *bus, const struct layer_bus_upstr
  * it. Returns true when one did. */
 bool layer__bus_send(struct layer_bus *bus, unsigned index, const char *channel, json_t *msg);
 
+/* Advances the xorshift64 state *rng (non-zero) and returns it: names and
+ * jitter, not secrets. */
+uint64_t layer__xorshift(uint64_t *rng);
+
 /*
  * channels_redis' pub/sub channel name, "<l's prefix><prefix>.<32 hex>"
  * ("asgispecific.3f0c..."), from the xorshift state *rng (non-zero).

@@ -112,14 +112,6 @@ static struct redis_layer *R(struct layer *l)
 	return (struct redis_layer *)l;
 }
 
-static uint64_t next_random(struct redis_layer *r)
-{
-	r->rng ^= r->rng << 13;
-	r->rng ^= r->rng >> 7;
-	r->rng ^= r->rng << 17;
-	return r->rng;
-}
-
 static struct shard *shard_for(struct redis_layer *r, const char *name)
 {
 	return &r->shards[layer_shard_index(name, r->n_shards)];
@@ -329,7 +321,7 @@ static void schedule_retry(struct conn *c)
 		delay = RETRY_MAX_MS;
 	/* Full jitter in [delay/2, delay): processes that lost Redis together
 	 * do not all come back in the same millisecond. */
-	delay = delay / 2 + next_random(r) % (delay / 2 + 1);
+	delay = delay / 2 + layer__xorshift(&r->rng) % (delay / 2 + 1);
 	c->attempt++;
 	uv_timer_start(&c->retry, on_retry_timer, delay, 0);
 }
