@@ -15,22 +15,9 @@
 #include "check.h"
 #include "harness.h"
 #include "redis_proc.h"
+#include "ws_checks.h"
 
 static const char *cli_exe;
-
-static void expect_gossip(struct client_ws *ws, const char *who, const char *sender,
-			  const char *message)
-{
-	json_t *v = h_recv_json(ws, 5000, who);
-	CHECK(json_is_object(v));
-	if (!v)
-		return;
-	CHECK_STR(json_string_value(json_object_get(v, "type")), "name.gossip");
-	CHECK_STR(json_string_value(json_object_get(v, "event")), "New Post");
-	CHECK_STR(json_string_value(json_object_get(v, "sender")), sender);
-	CHECK_STR(json_string_value(json_object_get(v, "message")), message);
-	json_decref(v);
-}
 
 static const char msg_ok[] = "{\"type\":\"name.gossip\",\"event\":\"New Post\","
 			     "\"sender\":\"cron\",\"message\":\"over http\"}";

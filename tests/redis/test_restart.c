@@ -14,39 +14,9 @@
 #include "check.h"
 #include "harness.h"
 #include "redis_proc.h"
+#include "ws_checks.h"
 
 #define RECOVERY_MS 10000
-
-static struct client_ws *open_ws(const struct h_server *s, const char *path,
-				 const struct h_jar *jar)
-{
-	struct client_ws *ws = NULL;
-	int status = 0;
-	CHECK_INT(h_ws_open(s, path, jar, NULL, &ws, &status), 0);
-	CHECK_INT(status, 101);
-	return ws;
-}
-
-static void close_ws(struct client_ws **ws)
-{
-	if (*ws) {
-		client_ws_close(*ws, 1000, 2000);
-		client_ws_free(*ws);
-	}
-	*ws = NULL;
-}
-
-/* The next message of `ws` must be exactly {"message": text, "username": user}. */
-static void expect_chat(struct client_ws *ws, const char *who, const char *text, const char *user)
-{
-	json_t *v = h_recv_json(ws, 5000, who);
-	CHECK(json_is_object(v));
-	if (!v)
-		return;
-	CHECK_STR(json_string_value(json_object_get(v, "message")), text);
-	CHECK_STR(json_string_value(json_object_get(v, "username")), user);
-	json_decref(v);
-}
 
 /*
  * Every 200 ms `from` sends "<tag> #n" until `to` receives any message
@@ -139,13 +109,13 @@ int main(int argc, char **argv)
 
 	/* Traffic before the outage. */
 	CHECK_INT(h_ws_send_chat(a1, "before"), 0);
-	expect_chat(b1, "bob", "before", "alice");
-	expect_chat(a1, "alice", "before", "alice");
-	expect_chat(a2, "anna", "before", "alice");
+	expect_chat(b1, "bob", "before", "alice", -1);
+	expect_chat(a1, "alice", "before", "alice", -1);
+	expect_chat(a2, "anna", "before", "alice", -1);
 	CHECK_INT(h_ws_send_chat(b1, "before from B"), 0);
-	expect_chat(a1, "alice", "before from B", "bob");
-	expect_chat(a2, "anna", "before from B", "bob");
-	expect_chat(b1, "bob", "before from B", "bob");
+	expect_chat(a1, "alice", "before from B", "bob", -1);
+	expect_chat(a2, "anna", "before from B", "bob", -1);
+	expect_chat(b1, "bob", "before from B", "bob", -1);
 
 	/* Redis goes away. */
 	CHECK_INT(redis_proc_stop(&rp), 0);
@@ -207,10 +177,10 @@ int main(int argc, char **argv)
 	drain(a3);
 	drain(b1);
 	CHECK_INT(h_ws_send_chat(b1, "all good"), 0);
-	expect_chat(a1, "alice", "all good", "bob");
-	expect_chat(a2, "anna", "all good", "bob");
-	expect_chat(a3, "amy", "all good", "bob");
-	expect_chat(b1, "bob", "all good", "bob");
+	expect_chat(a1, "alice", "all good", "bob", -1);
+	expect_chat(a2, "anna", "all good", "bob", -1);
+	expect_chat(a3, "amy", "all good", "bob", -1);
+	expect_chat(b1, "bob", "all good", "bob", -1);
 	CHECK(h_ws_silent(a1, 300, "alice after all good"));
 	CHECK_INT(h_healthz(&a), 0);
 	CHECK_INT(h_healthz(&b), 0);

@@ -16,58 +16,9 @@
 #include "check.h"
 #include "harness.h"
 #include "redis_proc.h"
+#include "ws_checks.h"
 
 static const char *cli_exe;
-
-/* The next message of `ws` must be exactly {"message": text, "username": user}. */
-static void expect_chat(struct client_ws *ws, const char *who, const char *text, const char *user)
-{
-	json_t *v = h_recv_json(ws, 5000, who);
-	CHECK(json_is_object(v));
-	if (!v)
-		return;
-	CHECK_STR(json_string_value(json_object_get(v, "message")), text);
-	CHECK_STR(json_string_value(json_object_get(v, "username")), user);
-	CHECK_INT(json_object_size(v), 2);
-	json_decref(v);
-}
-
-/* The next message of `ws` must be the name.gossip event with these fields. */
-static void expect_gossip(struct client_ws *ws, const char *who, const char *sender,
-			  const char *message)
-{
-	json_t *v = h_recv_json(ws, 5000, who);
-	CHECK(json_is_object(v));
-	if (!v)
-		return;
-	char *dump = json_dumps(v, JSON_COMPACT);
-	fprintf(stderr, "%s got %s\n", who, dump);
-	free(dump);
-	CHECK_STR(json_string_value(json_object_get(v, "type")), "name.gossip");
-	CHECK_STR(json_string_value(json_object_get(v, "event")), "New Post");
-	CHECK_STR(json_string_value(json_object_get(v, "sender")), sender);
-	CHECK_STR(json_string_value(json_object_get(v, "message")), message);
-	json_decref(v);
-}
-
-static struct client_ws *open_ws(const struct h_server *s, const char *path,
-				 const struct h_jar *jar)
-{
-	struct client_ws *ws = NULL;
-	int status = 0;
-	CHECK_INT(h_ws_open(s, path, jar, NULL, &ws, &status), 0);
-	CHECK_INT(status, 101);
-	return ws;
-}
-
-static void close_ws(struct client_ws **ws)
-{
-	if (*ws) {
-		client_ws_close(*ws, 1000, 2000);
-		client_ws_free(*ws);
-	}
-	*ws = NULL;
-}
 
 static int start_on(struct h_server *s, const char *redis, const char *prefix)
 {
@@ -144,11 +95,11 @@ static void test_one_redis(void)
 
 	/* Chat across servers, each side sees the right name; other room: nothing. */
 	CHECK_INT(h_ws_send_chat(alice, "hello from A"), 0);
-	expect_chat(alice, "alice", "hello from A", "alice");
-	expect_chat(bob, "bob", "hello from A", "alice");
+	expect_chat(alice, "alice", "hello from A", "alice", 2);
+	expect_chat(bob, "bob", "hello from A", "alice", 2);
 	CHECK_INT(h_ws_send_chat(bob, "hello from B"), 0);
-	expect_chat(bob, "bob", "hello from B", "bob");
-	expect_chat(alice, "alice", "hello from B", "bob");
+	expect_chat(bob, "bob", "hello from B", "bob", 2);
+	expect_chat(alice, "alice", "hello from B", "bob", 2);
 	CHECK(h_ws_silent(carol, 300, "carol (room other)"));
 
 	/* Notifications on both servers. */
@@ -211,8 +162,8 @@ static void test_one_redis(void)
 	const char *rawchat = "{\"type\":\"chat.message\",\"message\":\"from outside\","
 			      "\"username\":\"ext\"}";
 	CHECK_INT(redis_proc_publish(&rp, "asgi__group__chat_lobby", rawchat, strlen(rawchat)), 2);
-	expect_chat(alice, "alice", "from outside", "ext");
-	expect_chat(bob, "bob", "from outside", "ext");
+	expect_chat(alice, "alice", "from outside", "ext", 2);
+	expect_chat(bob, "bob", "from outside", "ext", 2);
 	CHECK(h_ws_silent(carol, 200, "carol (room other)"));
 
 	/* No leaked subscriptions once a room's clients are gone. */
@@ -279,11 +230,11 @@ static void test_prefix(void)
 	CHECK(redis_proc_channels(&rp, "otherspecific.*", NULL, NULL) >= 1);
 
 	CHECK_INT(h_ws_send_chat(alice, "prefixed from A"), 0);
-	expect_chat(bob, "bob", "prefixed from A", "alice");
-	expect_chat(alice, "alice", "prefixed from A", "alice");
+	expect_chat(bob, "bob", "prefixed from A", "alice", 2);
+	expect_chat(alice, "alice", "prefixed from A", "alice", 2);
 	CHECK_INT(h_ws_send_chat(bob, "prefixed from B"), 0);
-	expect_chat(alice, "alice", "prefixed from B", "bob");
-	expect_chat(bob, "bob", "prefixed from B", "bob");
+	expect_chat(alice, "alice", "prefixed from B", "bob", 2);
+	expect_chat(bob, "bob", "prefixed from B", "bob", 2);
 
 	/* The default prefix's traffic: nobody listens, nobody hears. */
 	const char *chat = "{\"type\":\"chat.message\",\"message\":\"wrong prefix\","
@@ -384,12 +335,12 @@ static void test_shards(void)
 		char text[64];
 		snprintf(text, sizeof(text), "A to B in %s", rooms[i]);
 		CHECK_INT(h_ws_send_chat(wa[i], text), 0);
-		expect_chat(wb[i], "bob", text, "alice");
-		expect_chat(wa[i], "alice", text, "alice");
+		expect_chat(wb[i], "bob", text, "alice", 2);
+		expect_chat(wa[i], "alice", text, "alice", 2);
 		snprintf(text, sizeof(text), "B to A in %s", rooms[i]);
 		CHECK_INT(h_ws_send_chat(wb[i], text), 0);
-		expect_chat(wa[i], "alice", text, "bob");
-		expect_chat(wb[i], "bob", text, "bob");
+		expect_chat(wa[i], "alice", text, "bob", 2);
+		expect_chat(wb[i], "bob", text, "bob", 2);
 	}
 
 	/* Notifications through the shard crc32("asgi__group__gossip") picks. */
