@@ -47,6 +47,7 @@
 enum consumer_close_code {
 	CLOSE_NORMAL = 1000,
 	CLOSE_GOING_AWAY = 1001,       /* server shutdown */
+	CLOSE_PROTOCOL_ERROR = 1002,   /* malformed frames, or frames before the handshake response */
 	CLOSE_UNSUPPORTED_DATA = 1003, /* binary frame to a JSON consumer */
 	CLOSE_INVALID_PAYLOAD = 1007,  /* invalid UTF-8, or invalid JSON for a JSON consumer */
 	CLOSE_POLICY = 1008,           /* rate limit exceeded */

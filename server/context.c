@@ -68,7 +68,9 @@ static struct lws_protocols *build_protocols(const struct server_app *app)
 	size_t n = 0;
 	pr[n].name = "channels";
 	pr[n].callback = on_lws_event;
-	pr[n].rx_buffer_size = 128;
+	/* lws reads a WebSocket only until it is established (ws_conn.c reads
+	 * it from then on), so its per-connection receive buffer stays tiny. */
+	pr[n].rx_buffer_size = 16;
 	/* Without this lws sends at most rx_buffer_size bytes per send() and
 	 * buffers the rest: our coalesced batches must leave in one call. */
 	pr[n].tx_packet_size = 64 * 1024 + 64;
@@ -208,6 +210,7 @@ static void finish_stop(struct server *s)
 	uv_close((uv_handle_t *)&s->stop_async, NULL);
 	uv_close((uv_handle_t *)&s->listen_poll, on_listen_closed);
 	uv_close((uv_handle_t *)&s->flush, NULL);
+	server__ws_rx_stop(s);
 	/* With a foreign loop the context is freed in steps as its uv handles
 	 * close; lws clears s->lws (info.pcontext) when it is gone. */
 	lws_context_destroy(s->lws);
@@ -357,6 +360,10 @@ static int worker_init(struct server *w, int port)
 	w->flush.data = w;
 	uv_prepare_start(&w->flush, server__ws_flush);
 	uv_unref((uv_handle_t *)&w->flush);
+	if (server__ws_rx_start(w) != 0) {
+		LOG(LOG_ERROR, "server", "cannot create the WebSocket reader: %s", strerror(errno));
+		return -1;
+	}
 	uv_timer_init(w->loop, &w->shutdown_timer);
 	uv_async_init(w->loop, &w->stop_async, on_stop_async);
 	w->shutdown_timer.data = w->stop_async.data = w;
@@ -408,6 +415,7 @@ static void worker_abandon(struct server *w)
 		uv_close((uv_handle_t *)&w->stop_async, NULL);
 		uv_close((uv_handle_t *)&w->listen_poll, on_listen_closed);
 		uv_close((uv_handle_t *)&w->flush, NULL);
+		server__ws_rx_stop(w);
 		lws_context_destroy(w->lws);
 	}
 	worker_run(w);
@@ -433,6 +441,7 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 	 * then copied into each worker. */
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
+	s->rx_epfd = -1;
 	s->app = app;
 	s->n_workers = n;
 	s->ws_total = &ws_total;

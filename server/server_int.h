@@ -47,6 +47,8 @@ struct server {
 	struct lws_vhost *vhost;   /* accepted sockets are adopted into it */
 	uv_prepare_t flush;        /* writes the frames queued during this loop turn */
 	struct ws_conn *dirty;     /* connections with frames queued this turn */
+	int rx_epfd;               /* established WebSockets we read ourselves (ws_conn.c) */
+	uv_poll_t rx_poll;         /* rx_epfd on the loop */
 	const struct server_config *cfg;
 	const struct server_app *app;
 	uv_loop_t *loop;
@@ -98,6 +100,12 @@ int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_rea
 /* uv_prepare callback: writes every dirty connection's queued frames
  * (one write each) before the loop polls again. */
 void server__ws_flush(uv_prepare_t *h);
+
+/* The worker's WebSocket reader: an epoll set of established sockets,
+ * polled by the loop. start: 0 or -1; stop: closes it (the handle closes
+ * on the loop; sockets still in it are dropped from it as they close). */
+int server__ws_rx_start(struct server *s);
+void server__ws_rx_stop(struct server *s);
 
 /* Starts closing every WebSocket with `code` (shutdown: 1001). */
 void server__ws_close_all(struct server *s, int code, const char *reason);

@@ -8,12 +8,17 @@
  * CLOSED, hung on the wsi with lws_set_opaque_user_data(). Everything here
  * runs on the loop thread.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "server_int.h"
+#include "wsframe.h"
 
 struct ws_conn {
 	enum conn_kind kind; /* CONN_WS */
@@ -29,18 +34,20 @@ struct ws_conn {
 	unsigned q_head, q_len, q_cap;
 	size_t q_bytes;
 
-	/* reassembly of a fragmented (or larger than rx buffer) message */
-	char *rx;
-	size_t rx_len, rx_cap;
-	bool rx_binary;
+	/* receiving: our own reader once established (see "receiving") */
+	struct wsframe_reader rd;
+	unsigned char *pong; /* [0]: length, then the ping's payload; NULL when none due */
 
 	/* rate limit: token bucket */
 	double tokens;
 	uint64_t tokens_at;
 
 	bool established;
+	bool reading;       /* registered with s->rx_epfd */
 	bool close_requested;
 	bool close_sent;    /* our close frame is out; waiting for the peer's */
+	bool peer_closed;   /* the peer's close frame arrived */
+	bool fail;          /* end without waiting for the peer's close frame */
 	int close_code;     /* ours, once close_requested */
 	int peer_code;      /* the peer's, from its close frame; 0 if none */
 	char *close_reason; /* malloc'd once closing; NULL before */
@@ -146,7 +153,8 @@ static void wc_unlink_free(struct ws_conn *wc)
 	atomic_fetch_sub(s->ws_total, 1);
 	queue_drop(wc);
 	free(wc->q);
-	free(wc->rx);
+	wsframe_reader_clear(&wc->rd);
+	free(wc->pong);
 	free(wc->close_reason);
 	free(wc);
 }
@@ -294,7 +302,49 @@ static int on_confirm_upgrade(struct server *s, struct lws *wsi)
 	return 0;
 }
 
-/* ---- receiving ---- */
+/* ---- receiving ----
+ *
+ * lws reads a WebSocket at most rx_buffer_size bytes per poll, so under
+ * load a sender's messages would trickle in one or two per loop turn and
+ * every member would get them one send() each. Once a connection is
+ * established we read it ourselves instead: lws' POLLIN is switched off
+ * (rx flow control), the socket joins the worker's own epoll set
+ * (s->rx_epfd, itself polled by the uv loop), and each turn reads up to
+ * RX_READ bytes per ready socket, i.e. everything a sender has queued,
+ * which the fan-out then writes to each member in one send(). Frames are
+ * parsed by wsframe (server/wsframe/). lws still does the handshake, the
+ * writing, the timeouts and the closing of the socket.
+ */
+
+#define RX_READ (64 * 1024)
+#define RX_EVENTS 256
+
+static void conn_fail(struct ws_conn *wc, int code, const char *reason)
+{
+	wc->fail = true;
+	tp_close(wc, code, reason);
+}
+
+static void stop_reading(struct ws_conn *wc)
+{
+	if (!wc->reading)
+		return;
+	wc->reading = false;
+	if (wc->s->rx_epfd >= 0)
+		epoll_ctl(wc->s->rx_epfd, EPOLL_CTL_DEL, lws_get_socket_fd(wc->wsi), NULL);
+}
+
+/* The connection is over (peer gone, or the closing handshake done): lws
+ * closes it from the WRITEABLE callback (on_writeable returns -1). */
+static void conn_end(struct ws_conn *wc)
+{
+	stop_reading(wc);
+	wc->fail = true;
+	wc->close_requested = true;
+	wc->close_sent = true;
+	queue_drop(wc);
+	lws_callback_on_writable(wc->wsi);
+}
 
 static bool rate_ok(struct ws_conn *wc)
 {
@@ -312,112 +362,175 @@ static bool rate_ok(struct ws_conn *wc)
 	return true;
 }
 
+static void on_message(struct ws_conn *wc, const unsigned char *p, size_t len, bool binary)
+{
+	if (wc->close_requested)
+		return; /* input after we decided to close is ignored */
+	if (!rate_ok(wc)) {
+		LOG(LOG_INFO, "ws", "%s: over %.0f messages/s, closing 1008",
+		    consumer_channel_name(wc->consumer), wc->s->cfg->rate_limit);
+		tp_close(wc, CLOSE_POLICY, "rate limit exceeded");
+		return;
+	}
+	consumer_receive(wc->consumer, (const char *)p, len, binary);
+}
+
+static int on_frame(void *ctx, const struct wsframe_event *ev)
+{
+	struct ws_conn *wc = ctx;
+	switch (ev->kind) {
+	case WSFRAME_TEXT:
+	case WSFRAME_BINARY:
+		on_message(wc, ev->data, ev->len, ev->kind == WSFRAME_BINARY);
+		return 0;
+	case WSFRAME_PING:
+		/* Answered before the next poll; a newer ping replaces an
+		 * unanswered one (RFC 6455 5.5.3). */
+		if (wc->close_requested)
+			return 0;
+		if (!wc->pong) {
+			wc->pong = malloc(1 + 125);
+			if (!wc->pong)
+				return 0;
+		}
+		wc->pong[0] = (unsigned char)ev->len;
+		memcpy(wc->pong + 1, ev->data, ev->len);
+		if (!wc->dirty)
+			dirty_add(wc);
+		return 0;
+	case WSFRAME_PONG:
+		return 0;
+	case WSFRAME_CLOSE:
+		stop_reading(wc);
+		wc->peer_closed = true;
+		if (wc->close_sent) {
+			conn_end(wc); /* the answer to our close frame */
+			return 1;
+		}
+		/* Answer with the same code (none for 1005) and end. */
+		wc->peer_code = ev->code;
+		queue_drop(wc);
+		conn_fail(wc, ev->code == 1005 ? 0 : ev->code, "");
+		return 1;
+	}
+	return 0;
+}
+
+/* Reads what one ready socket holds (up to RX_READ) and handles its frames. */
+static void read_conn(struct ws_conn *wc)
+{
+	static _Thread_local unsigned char buf[RX_READ];
+	ssize_t n = recv(lws_get_socket_fd(wc->wsi), buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		LOG(LOG_DEBUG, "ws", "%s: peer gone (%s)", consumer_channel_name(wc->consumer),
+		    n == 0 ? "eof" : strerror(errno));
+		conn_end(wc);
+		return;
+	}
+	int rc = wsframe_feed(&wc->rd, buf, (size_t)n, wc->s->cfg->max_message_size, on_frame, wc);
+	if (rc < 0) {
+		LOG(LOG_INFO, "ws", "%s: %s, closing %d", consumer_channel_name(wc->consumer),
+		    wc->rd.err_reason, wc->rd.err_code);
+		stop_reading(wc);
+		conn_fail(wc, wc->rd.err_code, wc->rd.err_reason);
+	}
+}
+
+static void on_rx_ready(uv_poll_t *h, int status, int events)
+{
+	struct server *s = h->data;
+	struct epoll_event ev[RX_EVENTS];
+	(void)status;
+	(void)events;
+	/* Level-triggered: a socket with more than RX_READ pending, or beyond
+	 * the first RX_EVENTS x 4 ready ones, is served next turn. No
+	 * connection is freed while this runs (lws closes them later, from
+	 * their WRITEABLE callback), so every pointer in ev[] stays valid. */
+	for (int round = 0; round < 4; round++) {
+		int n = epoll_wait(s->rx_epfd, ev, RX_EVENTS, 0);
+		for (int i = 0; i < n; i++) {
+			struct ws_conn *wc = ev[i].data.ptr;
+			if (wc->reading)
+				read_conn(wc);
+		}
+		if (n < RX_EVENTS)
+			break;
+	}
+}
+
+int server__ws_rx_start(struct server *s)
+{
+	s->rx_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->rx_epfd < 0)
+		return -1;
+	uv_poll_init(s->loop, &s->rx_poll, s->rx_epfd);
+	s->rx_poll.data = s;
+	uv_poll_start(&s->rx_poll, UV_READABLE, on_rx_ready);
+	return 0;
+}
+
+static void on_rx_poll_closed(uv_handle_t *h)
+{
+	struct server *s = h->data;
+	close(s->rx_epfd);
+	s->rx_epfd = -1;
+}
+
+void server__ws_rx_stop(struct server *s)
+{
+	if (s->rx_epfd >= 0 && !uv_is_closing((uv_handle_t *)&s->rx_poll))
+		uv_close((uv_handle_t *)&s->rx_poll, on_rx_poll_closed);
+}
+
+static void start_reading(struct ws_conn *wc)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = wc};
+	lws_rx_flow_control(wc->wsi, 0);
+	if (wc->s->rx_epfd < 0 ||
+	    epoll_ctl(wc->s->rx_epfd, EPOLL_CTL_ADD, lws_get_socket_fd(wc->wsi), &ev) < 0) {
+		LOG(LOG_ERROR, "ws", "%s: cannot watch the socket: %s",
+		    consumer_channel_name(wc->consumer), strerror(errno));
+		conn_end(wc);
+		return;
+	}
+	wc->reading = true;
+}
+
+/* ---- writing ---- */
+
+/* Bytes of frames written together in one send at most. */
+#define COALESCE_MAX (64 * 1024)
+
 /*
- * Writes our close frame. lws 4.1 drops the frame set by lws_close_reason()
- * when the close starts from a WRITEABLE callback on the libuv loop, so the
- * frame is written here, unmasked as server frames are, through the ws
- * role's raw path (LWS_WRITE_HTTP is sent unframed). The connection ends
- * when the peer's close frame arrives (PEER_INITIATED_CLOSE returns -1
- * instead of echoing) or after 5 s.
+ * Writes our close frame (no status when close_code is 0: the answer to a
+ * close frame that had none). lws 4.1 drops the frame set by
+ * lws_close_reason() when the close starts from a WRITEABLE callback on the
+ * libuv loop, so the frame is written here, unmasked as server frames are,
+ * through the ws role's raw path (LWS_WRITE_HTTP is sent unframed). Unless
+ * the connection is failing or answering the peer's close, it ends when
+ * the peer's close frame arrives or after 5 s.
  */
 static int send_close_frame(struct ws_conn *wc)
 {
 	unsigned char buf[LWS_PRE + 4 + 123];
 	unsigned char *p = buf + LWS_PRE;
 	const char *reason = wc->close_reason ? wc->close_reason : "";
-	size_t rlen = strlen(reason);
+	size_t rlen = wc->close_code ? strlen(reason) : 0;
+	size_t plen = wc->close_code ? 2 + rlen : 0;
 	p[0] = 0x88; /* FIN + close */
-	p[1] = (unsigned char)(2 + rlen);
+	p[1] = (unsigned char)plen;
 	p[2] = (unsigned char)(wc->close_code >> 8);
 	p[3] = (unsigned char)(wc->close_code & 0xff);
 	memcpy(p + 4, reason, rlen);
 	LOG(LOG_DEBUG, "ws", "%s: sending close %d %s", consumer_channel_name(wc->consumer),
 	    wc->close_code, reason);
 	wc->close_sent = true;
-	if (lws_write(wc->wsi, p, 4 + rlen, LWS_WRITE_HTTP) < 0)
+	if (lws_write(wc->wsi, p, 2 + plen, LWS_WRITE_HTTP) < 0 || wc->fail)
 		return -1;
 	lws_set_timeout(wc->wsi, PENDING_TIMEOUT_CLOSE_ACK, 5);
 	return 0;
-}
-
-static int on_receive(struct ws_conn *wc, const char *in, size_t len)
-{
-	struct lws *wsi = wc->wsi;
-	size_t max = wc->s->cfg->max_message_size;
-	if (wc->close_requested)
-		return 0; /* input after we decided to close is ignored */
-	if (lws_is_first_fragment(wsi) && wc->rx_len == 0)
-		wc->rx_binary = lws_frame_is_binary(wsi);
-	bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-
-	if (wc->rx_len + len > max) {
-		LOG(LOG_INFO, "ws", "%s: message over %zu bytes, closing 1009",
-		    consumer_channel_name(wc->consumer), max);
-		wc->rx_len = 0;
-		tp_close(wc, CLOSE_TOO_BIG, "message too big");
-		return 0;
-	}
-	if (!final || wc->rx_len) {
-		if (wc->rx_len + len > wc->rx_cap) {
-			size_t cap = wc->rx_cap ? wc->rx_cap : 4096;
-			while (cap < wc->rx_len + len)
-				cap *= 2;
-			char *rx = realloc(wc->rx, cap);
-			if (!rx) {
-				tp_close(wc, CLOSE_INTERNAL_ERROR, "out of memory");
-				return 0;
-			}
-			wc->rx = rx;
-			wc->rx_cap = cap;
-		}
-		memcpy(wc->rx + wc->rx_len, in, len);
-		wc->rx_len += len;
-		if (!final)
-			return 0;
-		in = wc->rx;
-		len = wc->rx_len;
-	}
-	if (!rate_ok(wc)) {
-		LOG(LOG_INFO, "ws", "%s: over %.0f messages/s, closing 1008",
-		    consumer_channel_name(wc->consumer), wc->s->cfg->rate_limit);
-		wc->rx_len = 0;
-		tp_close(wc, CLOSE_POLICY, "rate limit exceeded");
-		return 0;
-	}
-	consumer_receive(wc->consumer, in, len, wc->rx_binary);
-	/* The reassembly buffer lives only while a message is being put
-	 * together: idle connections hold none. */
-	wc->rx_len = 0;
-	free(wc->rx);
-	wc->rx = NULL;
-	wc->rx_cap = 0;
-	return 0;
-}
-
-/* ---- writing ---- */
-
-/* Bytes of frames written together in one WRITEABLE callback at most. */
-#define COALESCE_MAX (64 * 1024)
-
-/* Writes a server frame header (unmasked) for `len` payload bytes; returns
- * its size (2, 4 or 10). */
-static size_t frame_header(unsigned char *p, bool binary, size_t len)
-{
-	p[0] = binary ? 0x82 : 0x81; /* FIN + text/binary */
-	if (len < 126) {
-		p[1] = (unsigned char)len;
-		return 2;
-	}
-	if (len <= 0xffff) {
-		p[1] = 126;
-		p[2] = (unsigned char)(len >> 8);
-		p[3] = (unsigned char)len;
-		return 4;
-	}
-	p[1] = 127;
-	for (int i = 0; i < 8; i++)
-		p[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-	return 10;
 }
 
 static struct consumer_frame *queue_pop(struct ws_conn *wc)
@@ -430,23 +543,20 @@ static struct consumer_frame *queue_pop(struct ws_conn *wc)
 }
 
 /*
- * One lws_write per WRITEABLE callback (lws' rule). When several frames are
- * queued they leave together: we frame them ourselves into one buffer and
- * write it as LWS_WRITE_HTTP, which lws' ws role sends raw (server frames
- * are unmasked, so they need nothing from lws); lws keeps any unsent
- * remainder and calls back when it is out. This is where the fan-out speed
- * is: one write() per connection per loop turn instead of one per message.
- * A single frame goes the ordinary way, with no copy.
- */
-/*
- * Writes what is queued: one frame the ordinary way, or several framed by
- * us into one buffer. Returns -1 when the connection must close.
+ * Writes a due pong and what is queued, up to COALESCE_MAX bytes, in one
+ * lws_write: one frame the ordinary way (no copy), or several framed by us
+ * into one buffer written as LWS_WRITE_HTTP, which lws' ws role sends raw
+ * (server frames are unmasked, so they need nothing from lws); lws keeps
+ * any unsent remainder and calls back when it is out. This is where the
+ * fan-out speed is: one send() per connection per loop turn instead of one
+ * per message. Returns -1 when the connection must close.
  */
 static int write_queued(struct ws_conn *wc)
 {
 	static _Thread_local unsigned char batch[LWS_PRE + COALESCE_MAX];
 	struct lws *wsi = wc->wsi;
-	if (wc->q_len == 1 || (wc->q_len && wc->q[wc->q_head]->len + 10 > COALESCE_MAX)) {
+	if (!wc->pong &&
+	    (wc->q_len == 1 || (wc->q_len && wc->q[wc->q_head]->len + 10 > COALESCE_MAX))) {
 		struct consumer_frame *f = queue_pop(wc);
 		int n = lws_write(wsi, consumer_frame_payload(f), f->len,
 				  f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
@@ -455,9 +565,16 @@ static int write_queued(struct ws_conn *wc)
 	}
 	unsigned char *p = batch + LWS_PRE;
 	size_t used = 0;
+	if (wc->pong) {
+		used += wsframe_header(p, 0xa, wc->pong[0]);
+		memcpy(p + used, wc->pong + 1, wc->pong[0]);
+		used += wc->pong[0];
+		free(wc->pong);
+		wc->pong = NULL;
+	}
 	while (wc->q_len && used + wc->q[wc->q_head]->len + 10 <= COALESCE_MAX) {
 		struct consumer_frame *f = queue_pop(wc);
-		used += frame_header(p + used, f->binary, f->len);
+		used += wsframe_header(p + used, f->binary ? 0x2 : 0x1, f->len);
 		memcpy(p + used, consumer_frame_payload(f), f->len);
 		used += f->len;
 		consumer_frame_unref(f);
@@ -465,18 +582,23 @@ static int write_queued(struct ws_conn *wc)
 	return lws_write(wsi, p, used, LWS_WRITE_HTTP) < 0 ? -1 : 0;
 }
 
+static bool write_due(const struct ws_conn *wc)
+{
+	return wc->q_len || wc->pong;
+}
+
 static int on_writeable(struct ws_conn *wc)
 {
 	struct lws *wsi = wc->wsi;
 	if (wc->close_sent)
-		return 0;
-	if (wc->q_len) {
+		return wc->fail ? -1 : 0;
+	if (write_due(wc)) {
 		if (write_queued(wc) < 0)
 			return -1;
 	} else if (wc->close_requested) {
 		return send_close_frame(wc);
 	}
-	if (wc->q_len || (wc->close_requested && !wc->close_sent))
+	if (write_due(wc) || (wc->close_requested && !wc->close_sent))
 		lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -505,7 +627,7 @@ void server__ws_flush(uv_prepare_t *h)
 			lws_callback_on_writable(wc->wsi);
 			continue;
 		}
-		if (wc->q_len)
+		if (write_due(wc))
 			lws_callback_on_writable(wc->wsi);
 	}
 }
@@ -525,22 +647,26 @@ int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_rea
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
 		wc->established = true;
-		if (wc->q_len || wc->close_requested)
+		start_reading(wc);
+		if (write_due(wc) || wc->close_requested)
 			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		return on_receive(wc, in, len);
+		/* Only frames that came in the same read as the handshake reach
+		 * lws: the client sent them before our 101, which RFC 6455 4.1
+		 * forbids, and their order with what we read can't be kept. */
+		(void)len;
+		stop_reading(wc);
+		conn_fail(wc, CLOSE_PROTOCOL_ERROR, "data before the handshake response");
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return on_writeable(wc);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
-		const unsigned char *p = in;
-		if (wc->close_sent)
-			return -1; /* the peer's answer to our close: done */
-		wc->peer_code = len >= 2 ? (p[0] << 8 | p[1]) : 1005;
-		return 0;
-	}
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* As RECEIVE: a close frame sent along with the handshake. */
+		return -1;
 	case LWS_CALLBACK_CLOSED: {
 		int code = wc->peer_code ? wc->peer_code : wc->close_requested ? wc->close_code : 1006;
+		stop_reading(wc);
 		lws_set_opaque_user_data(wsi, NULL);
 		consumer_closed(wc->consumer, code);
 		wc_unlink_free(wc);

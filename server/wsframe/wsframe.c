@@ -1,0 +1,349 @@
+/*
+ * wsframe.c - client frames to messages (see wsframe.h). Frames that arrive
+ * whole in the caller's buffer are handled in place; only a frame cut by
+ * the end of a read is copied (into r->part), and only a fragmented message
+ * is assembled (into r->msg).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "wsframe.h"
+
+/* A parsed frame header. */
+struct hdr {
+	unsigned opcode;
+	bool fin;
+	size_t size;    /* header bytes, mask included: 6, 8 or 14 */
+	uint64_t plen;  /* payload bytes */
+	unsigned char mask[4];
+};
+
+enum { OP_CONT = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8, OP_PING = 9, OP_PONG = 10 };
+
+static int fail(struct wsframe_reader *r, int code, const char *reason)
+{
+	r->failed = true;
+	r->err_code = code;
+	r->err_reason = reason;
+	return WSFRAME_EPROTO;
+}
+
+static int fail_nomem(struct wsframe_reader *r)
+{
+	r->failed = true;
+	r->err_code = 1011;
+	r->err_reason = "out of memory";
+	return WSFRAME_ENOMEM;
+}
+
+void wsframe_reader_init(struct wsframe_reader *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+static void part_free(struct wsframe_reader *r)
+{
+	free(r->part);
+	r->part = NULL;
+	r->part_len = r->part_cap = 0;
+}
+
+static void msg_free(struct wsframe_reader *r)
+{
+	free(r->msg);
+	r->msg = NULL;
+	r->msg_len = r->msg_cap = 0;
+	r->msg_opcode = 0;
+}
+
+void wsframe_reader_clear(struct wsframe_reader *r)
+{
+	part_free(r);
+	msg_free(r);
+	wsframe_reader_init(r);
+}
+
+bool wsframe_reader_busy(const struct wsframe_reader *r)
+{
+	return r->part_len || r->msg_opcode;
+}
+
+/* Appends n bytes to a buffer that grows to at least `need` bytes at once
+ * (the size of what is being put together is known up front). */
+static int append(unsigned char **buf, size_t *len, size_t *cap, const unsigned char *p, size_t n,
+		  size_t need)
+{
+	if (*len + n > *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		if (c < need)
+			c = need;
+		if (c < *len + n)
+			c = *len + n;
+		unsigned char *b = realloc(*buf, c);
+		if (!b)
+			return -1;
+		*buf = b;
+		*cap = c;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+/*
+ * Parses the frame header at p (n bytes). Returns 1 when it is complete
+ * (*h filled), 0 when more bytes are needed (h->size: the header's size
+ * once known, else 2), or WSFRAME_EPROTO. Every check that the header
+ * alone allows is made here, so a bad or oversized frame is refused
+ * before its payload is read.
+ */
+static int parse_header(struct wsframe_reader *r, const unsigned char *p, size_t n,
+			size_t max_message, struct hdr *h)
+{
+	h->size = 2;
+	if (n < 2)
+		return 0;
+	h->fin = p[0] & 0x80;
+	h->opcode = p[0] & 0x0f;
+	unsigned len7 = p[1] & 0x7f;
+	if (p[0] & 0x70)
+		return fail(r, 1002, "reserved bits set");
+	if (!(p[1] & 0x80))
+		return fail(r, 1002, "client frame not masked");
+	switch (h->opcode) {
+	case OP_CONT:
+		if (!r->msg_opcode)
+			return fail(r, 1002, "continuation frame without a message");
+		break;
+	case OP_TEXT:
+	case OP_BINARY:
+		if (r->msg_opcode)
+			return fail(r, 1002, "new message inside a fragmented one");
+		break;
+	case OP_CLOSE:
+	case OP_PING:
+	case OP_PONG:
+		if (!h->fin)
+			return fail(r, 1002, "fragmented control frame");
+		if (len7 > 125)
+			return fail(r, 1002, "control frame over 125 bytes");
+		break;
+	default:
+		return fail(r, 1002, "unknown opcode");
+	}
+	h->size = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;
+	if (n < h->size)
+		return 0;
+	const unsigned char *q = p + 2;
+	if (len7 == 126) {
+		h->plen = (uint64_t)q[0] << 8 | q[1];
+		q += 2;
+	} else if (len7 == 127) {
+		h->plen = 0;
+		for (int i = 0; i < 8; i++)
+			h->plen = h->plen << 8 | q[i];
+		if (h->plen >> 63)
+			return fail(r, 1002, "frame length has its top bit set");
+		q += 8;
+	} else {
+		h->plen = len7;
+	}
+	memcpy(h->mask, q, 4);
+	if (h->opcode < OP_CLOSE && (h->plen > max_message || r->msg_len + h->plen > max_message))
+		return fail(r, 1009, "message too big");
+	return 1;
+}
+
+static bool close_code_valid(int code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+static int emit(wsframe_cb cb, void *ctx, enum wsframe_kind kind, const unsigned char *p,
+		size_t len, int code)
+{
+	struct wsframe_event ev = {.kind = kind, .data = p, .len = len, .code = code};
+	return cb(ctx, &ev) ? WSFRAME_STOPPED : WSFRAME_OK;
+}
+
+/* One whole frame whose payload (plen bytes, still masked) is at p. */
+static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p, size_t plen,
+		 wsframe_cb cb, void *ctx)
+{
+	wsframe_unmask(p, plen, h->mask);
+	switch (h->opcode) {
+	case OP_CLOSE: {
+		if (plen == 1)
+			return fail(r, 1002, "close frame with a 1-byte payload");
+		int code = plen >= 2 ? (p[0] << 8 | p[1]) : 1005;
+		if (plen >= 2 && !close_code_valid(code))
+			return fail(r, 1002, "invalid close code");
+		size_t rlen = plen >= 2 ? plen - 2 : 0;
+		if (!wsframe_utf8_valid(p + (plen >= 2 ? 2 : 0), rlen))
+			return fail(r, 1007, "close reason is not UTF-8");
+		emit(cb, ctx, WSFRAME_CLOSE, p + (plen >= 2 ? 2 : 0), rlen, code);
+		return WSFRAME_STOPPED; /* nothing follows a close frame */
+	}
+	case OP_PING:
+		return emit(cb, ctx, WSFRAME_PING, p, plen, 0);
+	case OP_PONG:
+		return emit(cb, ctx, WSFRAME_PONG, p, plen, 0);
+	case OP_TEXT:
+	case OP_BINARY:
+		if (h->fin) {
+			if (h->opcode == OP_TEXT && !wsframe_utf8_valid(p, plen))
+				return fail(r, 1007, "text message is not UTF-8");
+			return emit(cb, ctx, h->opcode == OP_TEXT ? WSFRAME_TEXT : WSFRAME_BINARY, p,
+				    plen, 0);
+		}
+		/* the first fragment: assembled like the ones after it */
+		r->msg_opcode = (uint8_t)h->opcode;
+		/* fall through */
+	default: /* OP_CONT */
+		if (append(&r->msg, &r->msg_len, &r->msg_cap, p, plen, 0) < 0)
+			return fail_nomem(r);
+		if (!h->fin)
+			return WSFRAME_OK;
+		bool text = r->msg_opcode == OP_TEXT;
+		if (text && !wsframe_utf8_valid(r->msg, r->msg_len))
+			return fail(r, 1007, "text message is not UTF-8");
+		int rc = emit(cb, ctx, text ? WSFRAME_TEXT : WSFRAME_BINARY, r->msg, r->msg_len, 0);
+		msg_free(r);
+		return rc;
+	}
+}
+
+int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size_t max_message,
+		 wsframe_cb cb, void *ctx)
+{
+	struct hdr h;
+	if (r->failed)
+		return r->err_code == 1011 ? WSFRAME_ENOMEM : WSFRAME_EPROTO;
+
+	/* The frame a previous read left in part: complete it from `data`. */
+	while (r->part_len) {
+		int st = parse_header(r, r->part, r->part_len, max_message, &h);
+		if (st < 0)
+			return st;
+		size_t want = st ? h.size + (size_t)h.plen : h.size;
+		size_t take = want - r->part_len < len ? want - r->part_len : len;
+		if (append(&r->part, &r->part_len, &r->part_cap, data, take, want) < 0)
+			return fail_nomem(r);
+		data += take;
+		len -= take;
+		if (r->part_len < want)
+			return WSFRAME_OK; /* len is 0: wait for more */
+		if (!st)
+			continue; /* the header is whole now: parse it again */
+		int rc = frame(r, &h, r->part + h.size, (size_t)h.plen, cb, ctx);
+		part_free(r);
+		if (rc)
+			return rc;
+	}
+
+	/* Whole frames in place; a cut one at the end goes to part. */
+	while (len) {
+		int st = parse_header(r, data, len, max_message, &h);
+		if (st < 0)
+			return st;
+		if (!st || h.size + h.plen > len) {
+			size_t want = st ? h.size + (size_t)h.plen : 14;
+			if (append(&r->part, &r->part_len, &r->part_cap, data, len, want) < 0)
+				return fail_nomem(r);
+			return WSFRAME_OK;
+		}
+		int rc = frame(r, &h, data + h.size, (size_t)h.plen, cb, ctx);
+		if (rc)
+			return rc;
+		data += h.size + h.plen;
+		len -= h.size + (size_t)h.plen;
+	}
+	return WSFRAME_OK;
+}
+
+void wsframe_unmask(unsigned char *p, size_t len, const unsigned char mask[4])
+{
+	unsigned char m8[8];
+	for (int i = 0; i < 8; i++)
+		m8[i] = mask[i & 3];
+	uint64_t m;
+	memcpy(&m, m8, 8);
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t v;
+		memcpy(&v, p + i, 8);
+		v ^= m;
+		memcpy(p + i, &v, 8);
+	}
+	for (; i < len; i++)
+		p[i] ^= mask[i & 3];
+}
+
+bool wsframe_utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		/* ASCII runs 8 bytes at a time */
+		if (i + 8 <= len) {
+			uint64_t v;
+			memcpy(&v, s + i, 8);
+			if (!(v & 0x8080808080808080ull)) {
+				i += 8;
+				continue;
+			}
+		}
+		unsigned c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n;
+		unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			if (c == 0xe0)
+				lo = 0xa0; /* overlong */
+			else if (c == 0xed)
+				hi = 0x9f; /* surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			if (c == 0xf0)
+				lo = 0x90; /* overlong */
+			else if (c == 0xf4)
+				hi = 0x8f; /* above U+10FFFF */
+		} else {
+			return false;
+		}
+		if (i + n > len)
+			return false;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return false;
+		for (size_t k = 2; k < n; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+		i += n;
+	}
+	return true;
+}
+
+size_t wsframe_header(unsigned char *out, unsigned opcode, uint64_t len)
+{
+	out[0] = (unsigned char)(0x80 | (opcode & 0x0f));
+	if (len < 126) {
+		out[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len <= 0xffff) {
+		out[1] = 126;
+		out[2] = (unsigned char)(len >> 8);
+		out[3] = (unsigned char)len;
+		return 4;
+	}
+	out[1] = 127;
+	for (int i = 0; i < 8; i++)
+		out[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+	return 10;
+}

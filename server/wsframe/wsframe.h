@@ -1,0 +1,100 @@
+/*
+ * wsframe.h - the receiving half of RFC 6455 for a server: client frames in,
+ * whole messages and control frames out.
+ *
+ * Pure: bytes in, events out, no I/O and no clock. The server reads each
+ * WebSocket's socket itself (big reads, many frames per read) and feeds what
+ * it read here; tests and the fuzzer feed bytes directly.
+ *
+ * What it enforces (the close code the caller must send is in ->err_code):
+ *   1002  unmasked frame, RSV bits set (no extension is negotiated), unknown
+ *         opcode, fragmented or over-125-byte control frame, continuation
+ *         without a message, a new message inside a fragmented one, a close
+ *         payload of 1 byte or with an invalid status code
+ *   1007  a text message (or a close reason) that is not valid UTF-8
+ *   1009  a message (all its fragments) longer than the limit; refused as
+ *         soon as a frame header announces it, before its payload arrives
+ *
+ * Memory: a reader holds nothing while it is between frames and no message
+ * is being assembled; a partial frame or a fragmented message is kept in
+ * buffers it frees once they are delivered.
+ */
+#ifndef SERVER_WSFRAME_H
+#define SERVER_WSFRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum wsframe_kind {
+	WSFRAME_TEXT,   /* a whole text message (valid UTF-8) */
+	WSFRAME_BINARY, /* a whole binary message */
+	WSFRAME_PING,   /* data: the payload to echo in a pong (<= 125 bytes) */
+	WSFRAME_PONG,
+	WSFRAME_CLOSE,  /* code: the status (1005 when the frame had none); data: the reason */
+};
+
+struct wsframe_event {
+	enum wsframe_kind kind;
+	const unsigned char *data; /* valid during the callback only */
+	size_t len;
+	int code;                  /* WSFRAME_CLOSE only */
+};
+
+/*
+ * Called for each event in order. Returns 0 to go on, nonzero to stop
+ * parsing (the connection is closing): the rest of the input is dropped.
+ */
+typedef int (*wsframe_cb)(void *ctx, const struct wsframe_event *ev);
+
+/* Per connection; zero-initialise (or wsframe_reader_init). */
+struct wsframe_reader {
+	unsigned char *part;   /* the frame received in part: header and payload so far */
+	size_t part_len, part_cap;
+	unsigned char *msg;    /* fragments of the message being assembled */
+	size_t msg_len, msg_cap;
+	uint8_t msg_opcode;    /* 1 text, 2 binary while assembling; 0 otherwise */
+	bool failed;           /* a protocol error was reported; feed() refuses more */
+	int err_code;          /* on failure: the close code to send (1002, 1007, 1009) */
+	const char *err_reason;/* on failure: a static, human-readable reason */
+};
+
+enum wsframe_result {
+	WSFRAME_OK = 0,       /* all input consumed (a partial frame kept) */
+	WSFRAME_STOPPED = 1,  /* the callback asked to stop */
+	WSFRAME_EPROTO = -1,  /* protocol error: see err_code / err_reason */
+	WSFRAME_ENOMEM = -2,
+};
+
+void wsframe_reader_init(struct wsframe_reader *r);
+
+/* Frees the buffers; the reader may be fed again (as new). */
+void wsframe_reader_clear(struct wsframe_reader *r);
+
+/*
+ * Parses `len` bytes read from the client. `data` is modified (payloads are
+ * unmasked in place, so a whole unfragmented frame is delivered without a
+ * copy). `max_message` bounds a message's payload over all its fragments.
+ * Returns a wsframe_result; after WSFRAME_EPROTO or WSFRAME_ENOMEM the
+ * reader stays failed.
+ */
+int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size_t max_message,
+		 wsframe_cb cb, void *ctx);
+
+/* True while a partial frame or a fragmented message is held. */
+bool wsframe_reader_busy(const struct wsframe_reader *r);
+
+/* True when `s` (`len` bytes) is valid UTF-8 (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF). */
+bool wsframe_utf8_valid(const unsigned char *s, size_t len);
+
+/* XORs `len` bytes of `p` with the 4-byte `mask`, starting at mask[0]. */
+void wsframe_unmask(unsigned char *p, size_t len, const unsigned char mask[4]);
+
+/*
+ * Writes an unmasked server frame header for a `len`-byte payload with
+ * `opcode` (FIN set) into `out` (room for 10 bytes); returns its size.
+ */
+size_t wsframe_header(unsigned char *out, unsigned opcode, uint64_t len);
+
+#endif
