@@ -44,6 +44,7 @@ struct ws_conn {
 
 	bool established;
 	bool reading;       /* registered with s->rx_epfd */
+	bool rx_start;      /* established: start reading at this turn's flush */
 	bool close_requested;
 	bool close_sent;    /* our close frame is out; waiting for the peer's */
 	bool peer_closed;   /* the peer's close frame arrived */
@@ -314,6 +315,12 @@ static int on_confirm_upgrade(struct server *s, struct lws *wsi)
  * which the fan-out then writes to each member in one send(). Frames are
  * parsed by wsframe (server/wsframe/). lws still does the handshake, the
  * writing, the timeouts and the closing of the socket.
+ *
+ * The switch happens at the end of the loop turn in which the connection
+ * was established (server__ws_flush), not in ESTABLISHED itself: by then
+ * lws has parsed whatever came in the same read as the handshake (a client
+ * must not send it: RFC 6455 4.1) and reported it as RECEIVE, which closes
+ * 1002, instead of holding it in its rx-flow buffer forever.
  */
 
 #define RX_READ (64 * 1024)
@@ -618,6 +625,13 @@ void server__ws_flush(uv_prepare_t *h)
 	while (s->dirty) {
 		struct ws_conn *wc = s->dirty;
 		dirty_del(wc);
+		if (wc->rx_start) {
+			wc->rx_start = false;
+			if (!wc->fail)
+				start_reading(wc);
+		}
+		if (!write_due(wc))
+			continue;
 		if (wc->close_requested || wc->close_sent || lws_partial_buffered(wc->wsi)) {
 			lws_callback_on_writable(wc->wsi);
 			continue;
@@ -647,14 +661,16 @@ int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_rea
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
 		wc->established = true;
-		start_reading(wc);
+		wc->rx_start = true;
+		if (!wc->dirty)
+			dirty_add(wc);
 		if (write_due(wc) || wc->close_requested)
 			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		/* Only frames that came in the same read as the handshake reach
-		 * lws: the client sent them before our 101, which RFC 6455 4.1
-		 * forbids, and their order with what we read can't be kept. */
+		 * lws (see "receiving"): the client sent them before our 101,
+		 * which RFC 6455 4.1 forbids. */
 		(void)len;
 		stop_reading(wc);
 		conn_fail(wc, CLOSE_PROTOCOL_ERROR, "data before the handshake response");

@@ -68,15 +68,18 @@ bool wsframe_reader_busy(const struct wsframe_reader *r)
 	return r->part_len || r->msg_opcode;
 }
 
-/* Appends n bytes to a buffer that grows to at least `need` bytes at once
- * (the size of what is being put together is known up front). */
+/* Appends n bytes to a buffer that doubles as data arrives, up to `limit`
+ * bytes (the size of what is being put together, when known: a header
+ * announcing a large frame reserves nothing until its payload comes). */
 static int append(unsigned char **buf, size_t *len, size_t *cap, const unsigned char *p, size_t n,
-		  size_t need)
+		  size_t limit)
 {
+	if (n == 0)
+		return 0;
 	if (*len + n > *cap) {
 		size_t c = *cap ? *cap * 2 : 64;
-		if (c < need)
-			c = need;
+		if (limit && c > limit)
+			c = limit;
 		if (c < *len + n)
 			c = *len + n;
 		unsigned char *b = realloc(*buf, c);
@@ -182,8 +185,9 @@ static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p
 		size_t rlen = plen >= 2 ? plen - 2 : 0;
 		if (!wsframe_utf8_valid(p + (plen >= 2 ? 2 : 0), rlen))
 			return fail(r, 1007, "close reason is not UTF-8");
+		r->closed = true; /* nothing follows a close frame */
 		emit(cb, ctx, WSFRAME_CLOSE, p + (plen >= 2 ? 2 : 0), rlen, code);
-		return WSFRAME_STOPPED; /* nothing follows a close frame */
+		return WSFRAME_STOPPED;
 	}
 	case OP_PING:
 		return emit(cb, ctx, WSFRAME_PING, p, plen, 0);
@@ -220,6 +224,8 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 	struct hdr h;
 	if (r->failed)
 		return r->err_code == 1011 ? WSFRAME_ENOMEM : WSFRAME_EPROTO;
+	if (r->closed)
+		return WSFRAME_STOPPED;
 
 	/* The frame a previous read left in part: complete it from `data`. */
 	while (r->part_len) {

@@ -17,7 +17,9 @@
  *
  * Memory: a reader holds nothing while it is between frames and no message
  * is being assembled; a partial frame or a fragmented message is kept in
- * buffers it frees once they are delivered.
+ * buffers it frees once they are delivered. Those buffers grow with the
+ * bytes actually received (a header announcing a large frame reserves
+ * nothing), so a client holds at most what it has sent.
  */
 #ifndef SERVER_WSFRAME_H
 #define SERVER_WSFRAME_H
@@ -55,7 +57,9 @@ struct wsframe_reader {
 	size_t msg_len, msg_cap;
 	uint8_t msg_opcode;    /* 1 text, 2 binary while assembling; 0 otherwise */
 	bool failed;           /* a protocol error was reported; feed() refuses more */
-	int err_code;          /* on failure: the close code to send (1002, 1007, 1009) */
+	bool closed;           /* a close frame came: feed() returns WSFRAME_STOPPED */
+	int err_code;          /* on failure: the close code to send (1002, 1007, 1009;
+	                          1011 after WSFRAME_ENOMEM) */
 	const char *err_reason;/* on failure: a static, human-readable reason */
 };
 
@@ -76,7 +80,8 @@ void wsframe_reader_clear(struct wsframe_reader *r);
  * unmasked in place, so a whole unfragmented frame is delivered without a
  * copy). `max_message` bounds a message's payload over all its fragments.
  * Returns a wsframe_result; after WSFRAME_EPROTO or WSFRAME_ENOMEM the
- * reader stays failed.
+ * reader stays failed, and after a close frame every call returns
+ * WSFRAME_STOPPED without parsing.
  */
 int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size_t max_message,
 		 wsframe_cb cb, void *ctx);

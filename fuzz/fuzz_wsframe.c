@@ -1,0 +1,197 @@
+/*
+ * fuzz_wsframe.c - fuzz target of server/wsframe/'s client frame reader.
+ *
+ * Input: byte 0 picks a split point, the rest is what a client sent. The
+ * stream is fed four ways, each into a fresh reader with a 4 KiB message
+ * limit: whole; in two pieces cut at the split point; byte by byte (when
+ * short); and whole with a callback that stops after 1 + byte0 % 4 events.
+ * Invariants checked (abort() on violation):
+ *   - TEXT and BINARY events are at most the limit; TEXT is valid UTF-8;
+ *     PING and PONG are at most 125 bytes;
+ *   - CLOSE: code 1005 with no reason, or a valid status code; the reason
+ *     is at most 123 bytes of valid UTF-8; nothing is delivered after it
+ *     and the feed returns WSFRAME_STOPPED;
+ *   - WSFRAME_EPROTO comes with err_code 1002, 1007 or 1009 and a reason;
+ *     a further feed returns the same and delivers nothing;
+ *   - a reader that is not busy holds no buffer;
+ *   - every way of cutting the input gives the same events (kind, length,
+ *     code, bytes) and the same end; the stopping callback gets a prefix.
+ */
+#include "wsframe.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_MESSAGE 4096
+#define MAX_PREFIX  64
+
+#define REQUIRE(cond)                                                                              \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
+				#cond);                                                            \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+/* What one way of feeding saw: a running hash of the events and its value
+ * after each of the first MAX_PREFIX events. */
+struct run {
+	size_t n;
+	uint64_t hash;
+	uint64_t prefix[MAX_PREFIX];
+	size_t stop_at; /* the callback returns 1 once n reaches it (0: never) */
+	bool closed;
+	int rc;
+	int err_code;
+};
+
+static uint64_t mix(uint64_t h, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static bool close_code_ok(int code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+static int on_event(void *ctx, const struct wsframe_event *ev)
+{
+	struct run *r = ctx;
+	REQUIRE(!r->closed);
+	REQUIRE(ev->len == 0 || ev->data != NULL);
+	switch (ev->kind) {
+	case WSFRAME_TEXT:
+		REQUIRE(wsframe_utf8_valid(ev->data, ev->len));
+		/* fall through */
+	case WSFRAME_BINARY:
+		REQUIRE(ev->len <= MAX_MESSAGE);
+		break;
+	case WSFRAME_PING:
+	case WSFRAME_PONG:
+		REQUIRE(ev->len <= 125);
+		break;
+	case WSFRAME_CLOSE:
+		REQUIRE(ev->code == 1005 ? ev->len == 0 : close_code_ok(ev->code));
+		REQUIRE(ev->len <= 123);
+		REQUIRE(wsframe_utf8_valid(ev->data, ev->len));
+		r->closed = true;
+		break;
+	default:
+		REQUIRE(!"unknown event kind");
+	}
+	unsigned char head[16];
+	uint64_t len = ev->len;
+	int code = ev->kind == WSFRAME_CLOSE ? ev->code : 0;
+	memcpy(head, &len, 8);
+	memcpy(head + 8, &code, 4);
+	head[12] = (unsigned char)ev->kind;
+	r->hash = mix(mix(r->hash, head, 13), ev->data, ev->len);
+	if (r->n < MAX_PREFIX)
+		r->prefix[r->n] = r->hash;
+	r->n++;
+	return r->stop_at && r->n >= r->stop_at;
+}
+
+/* Checks the reader after a feed that returned rc. */
+static void check_state(struct wsframe_reader *rd, struct run *r, int rc)
+{
+	REQUIRE(rc == WSFRAME_OK || rc == WSFRAME_STOPPED || rc == WSFRAME_EPROTO);
+	if (r->closed)
+		REQUIRE(rc == WSFRAME_STOPPED);
+	if (rc == WSFRAME_EPROTO) {
+		REQUIRE(rd->failed);
+		REQUIRE(rd->err_code == 1002 || rd->err_code == 1007 || rd->err_code == 1009);
+		REQUIRE(rd->err_reason != NULL && rd->err_reason[0] != '\0');
+		unsigned char more[] = {0x81, 0x80, 1, 2, 3, 4};
+		size_t n = r->n;
+		int code = rd->err_code;
+		REQUIRE(wsframe_feed(rd, more, sizeof(more), MAX_MESSAGE, on_event, r) ==
+			WSFRAME_EPROTO);
+		REQUIRE(rd->err_code == code && r->n == n);
+		return;
+	}
+	REQUIRE(!rd->failed);
+	REQUIRE(rd->msg_len <= MAX_MESSAGE);
+	if (!wsframe_reader_busy(rd))
+		REQUIRE(rd->part == NULL && rd->msg == NULL && rd->msg_len == 0);
+}
+
+/* Feeds copies of in[0..len) cut at the ends in cuts[] (ascending, the
+ * last one == len); stops at the first nonzero result. */
+static void feed(struct run *r, const uint8_t *in, const size_t *cuts, size_t ncut)
+{
+	struct wsframe_reader rd;
+	wsframe_reader_init(&rd);
+	size_t at = 0;
+	r->rc = WSFRAME_OK;
+	for (size_t i = 0; i < ncut && r->rc == WSFRAME_OK; i++) {
+		size_t n = cuts[i] - at;
+		unsigned char *buf = malloc(n ? n : 1);
+		REQUIRE(buf != NULL);
+		if (n)
+			memcpy(buf, in + at, n);
+		r->rc = wsframe_feed(&rd, buf, n, MAX_MESSAGE, on_event, r);
+		free(buf);
+		check_state(&rd, r, r->rc);
+		at = cuts[i];
+	}
+	r->err_code = r->rc == WSFRAME_EPROTO ? rd.err_code : 0;
+	wsframe_reader_clear(&rd);
+	REQUIRE(!wsframe_reader_busy(&rd) && rd.part == NULL && rd.msg == NULL);
+}
+
+static void same(const struct run *a, const struct run *b)
+{
+	REQUIRE(a->n == b->n);
+	REQUIRE(a->hash == b->hash);
+	REQUIRE(a->rc == b->rc);
+	REQUIRE(a->err_code == b->err_code);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	const uint8_t *in = data + 1;
+	size_t len = size - 1;
+	size_t split = len * data[0] / 255;
+
+	struct run whole = {.hash = 0xcbf29ce484222325ull};
+	feed(&whole, in, &len, 1);
+
+	struct run two = {.hash = 0xcbf29ce484222325ull};
+	size_t cuts2[2] = {split, len};
+	feed(&two, in, cuts2, 2);
+	same(&whole, &two);
+
+	if (len <= 2048) {
+		size_t *cuts = malloc((len ? len : 1) * sizeof(*cuts));
+		REQUIRE(cuts != NULL);
+		for (size_t i = 0; i < len; i++)
+			cuts[i] = i + 1;
+		struct run bytewise = {.hash = 0xcbf29ce484222325ull};
+		feed(&bytewise, in, cuts, len);
+		same(&whole, &bytewise);
+		free(cuts);
+	}
+
+	struct run stopped = {.hash = 0xcbf29ce484222325ull, .stop_at = 1 + data[0] % 4u};
+	feed(&stopped, in, &len, 1);
+	if (whole.n >= stopped.stop_at) {
+		REQUIRE(stopped.rc == WSFRAME_STOPPED);
+		REQUIRE(stopped.n == stopped.stop_at);
+		REQUIRE(stopped.hash == whole.prefix[stopped.n - 1]);
+	} else {
+		same(&whole, &stopped);
+	}
+	return 0;
+}

@@ -1,0 +1,232 @@
+/*
+ * test_wsframe_codec.c - unit tests of server/wsframe/'s byte helpers:
+ * wsframe_utf8_valid (vectors, every offset, random strings against an
+ * independent decoder), wsframe_unmask (against a bytewise reference at
+ * every alignment) and wsframe_header (each length encoding).
+ */
+#include "check.h"
+#include "frames.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- UTF-8 ---- */
+
+/* An independent reference: decodes each code point and checks its range. */
+static bool utf8_ref(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned c = s[i];
+		size_t n;
+		uint32_t cp, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 2, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 3, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 4, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (len - i < n)
+			return false;
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+static void test_utf8(void)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+	} v[] = {
+	    {"", true},
+	    {"hello, world", true},
+	    {"\x7f", true},
+	    {"\xc2\x80", true},
+	    {"\xdf\xbf", true},
+	    {"\xc3\xa9t\xc3\xa9", true},
+	    {"\xe0\xa0\x80", true},
+	    {"\xe2\x82\xac", true},
+	    {"\xed\x9f\xbf", true},
+	    {"\xee\x80\x80", true},
+	    {"\xef\xbf\xbf", true},
+	    {"\xf0\x90\x80\x80", true},
+	    {"\xf0\x9f\x98\x80", true},
+	    {"\xf4\x8f\xbf\xbf", true},
+	    {"\xc0\x80", false},
+	    {"\xc1\xbf", false},
+	    {"\xe0\x80\x80", false},
+	    {"\xe0\x9f\xbf", false},
+	    {"\xf0\x80\x80\x80", false},
+	    {"\xf0\x8f\xbf\xbf", false},
+	    {"\xed\xa0\x80", false},
+	    {"\xed\xbf\xbf", false},
+	    {"\xf4\x90\x80\x80", false},
+	    {"\xf5\x80\x80\x80", false},
+	    {"\xf7\xbf\xbf\xbf", false},
+	    {"\xf8\x88\x80\x80\x80", false},
+	    {"\xfc\x84\x80\x80\x80\x80", false},
+	    {"\xfe", false},
+	    {"\xff", false},
+	    {"\xc3", false},
+	    {"\xe2\x82", false},
+	    {"\xf0\x9f\x98", false},
+	    {"abc\xe2", false},
+	    {"abcdefgh\xf0\x9f", false},
+	    {"\x80", false},
+	    {"\xbf", false},
+	    {"a\x80z", false},
+	    {"\xc3\xa9\xa9", false},
+	    {"\xc3\x28", false},
+	    {"\xe2\x28\xa1", false},
+	    {"\xe2\x82\x28", false},
+	    {"\xf0\x28\x8c\xbc", false},
+	    {"\xf0\x9f\x28\x80", false},
+	    {"\xf0\x9f\x98\x28", false},
+	    {"\xe2\x82\xc3\xa9", false},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		const unsigned char *s = (const unsigned char *)v[i].s;
+		size_t n = strlen(v[i].s);
+		bool got = wsframe_utf8_valid(s, n);
+		CHECK_INT(got, v[i].ok);
+		CHECK_INT(utf8_ref(s, n), v[i].ok); /* the reference agrees */
+		if (got != v[i].ok)
+			fprintf(stderr, "  vector %zu\n", i);
+	}
+	/* an empty string through a NULL pointer */
+	CHECK(wsframe_utf8_valid(NULL, 0));
+
+	/* ASCII runs (each start alignment) with one bad byte at every offset */
+	static const unsigned char bad[] = {0x80, 0xbf, 0xc0, 0xc2, 0xe2, 0xed, 0xf4, 0xf5, 0xff};
+	unsigned char buf[64];
+	int wrong = 0;
+	for (size_t start = 0; start < 8; start++) {
+		for (size_t len = 1; len <= 40; len++) {
+			memset(buf, 'a', sizeof(buf));
+			if (!wsframe_utf8_valid(buf + start, len))
+				wrong++;
+			for (size_t off = 0; off <= 16 && off < len; off++) {
+				for (size_t b = 0; b < sizeof(bad); b++) {
+					memset(buf, 'a', sizeof(buf));
+					buf[start + off] = bad[b];
+					if (wsframe_utf8_valid(buf + start, len))
+						wrong++;
+				}
+				/* a valid 2-byte char at the offset */
+				if (off + 1 < len) {
+					memset(buf, 'a', sizeof(buf));
+					buf[start + off] = 0xc3;
+					buf[start + off + 1] = 0xa9;
+					if (!wsframe_utf8_valid(buf + start, len))
+						wrong++;
+				}
+			}
+		}
+	}
+	CHECK_INT(wrong, 0);
+
+	/* random strings, mostly near-valid, against the reference */
+	static const unsigned char pool[] = {'a',  'z',	 0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
+					     0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed,
+					     0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
+	wrong = 0;
+	for (int t = 0; t < 200000; t++) {
+		size_t len = rnd() % 24;
+		for (size_t i = 0; i < len; i++)
+			buf[i] = pool[rnd() % sizeof(pool)];
+		if (wsframe_utf8_valid(buf, len) != utf8_ref(buf, len) && wrong++ < 5) {
+			fprintf(stderr, "  utf8 mismatch on:");
+			for (size_t i = 0; i < len; i++)
+				fprintf(stderr, " %02x", buf[i]);
+			fprintf(stderr, " (ref %d)\n", utf8_ref(buf, len));
+		}
+	}
+	CHECK_INT(wrong, 0);
+}
+
+/* ---- unmask and header ---- */
+
+static void test_unmask(void)
+{
+	int wrong = 0;
+	for (size_t off = 0; off < 8; off++) {
+		for (size_t len = 0; len <= 40; len++) {
+			unsigned char a[64], b[64], mask[4];
+			for (size_t i = 0; i < sizeof(a); i++)
+				a[i] = b[i] = (unsigned char)rnd();
+			for (int i = 0; i < 4; i++)
+				mask[i] = (unsigned char)rnd();
+			for (size_t i = 0; i < len; i++)
+				b[off + i] ^= mask[i % 4];
+			wsframe_unmask(a + off, len, mask);
+			if (memcmp(a, b, sizeof(a)) != 0 && wrong++ < 3)
+				fprintf(stderr, "  unmask differs: offset %zu, length %zu\n", off,
+					len);
+		}
+	}
+	CHECK_INT(wrong, 0);
+	/* twice is the identity */
+	unsigned char p[37], q[37], mask[4] = {1, 2, 3, 4};
+	for (size_t i = 0; i < sizeof(p); i++)
+		p[i] = q[i] = (unsigned char)i;
+	wsframe_unmask(p + 1, 36, mask);
+	wsframe_unmask(p + 1, 36, mask);
+	CHECK(memcmp(p, q, sizeof(p)) == 0);
+}
+
+static void test_header(void)
+{
+	static const struct {
+		unsigned op;
+		uint64_t len;
+		size_t n;
+		unsigned char want[10];
+	} v[] = {
+	    {1, 0, 2, {0x81, 0x00}},
+	    {2, 125, 2, {0x82, 0x7d}},
+	    {1, 126, 4, {0x81, 0x7e, 0x00, 0x7e}},
+	    {2, 65535, 4, {0x82, 0x7e, 0xff, 0xff}},
+	    {1, 65536, 10, {0x81, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00}},
+	    {2, 200000, 10, {0x82, 0x7f, 0, 0, 0, 0, 0, 0x03, 0x0d, 0x40}},
+	    {2, (uint64_t)1 << 40, 10, {0x82, 0x7f, 0, 0, 0x01, 0, 0, 0, 0, 0}},
+	    {8, 2, 2, {0x88, 0x02}},
+	    {9, 125, 2, {0x89, 0x7d}},
+	    {10, 0, 2, {0x8a, 0x00}},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		unsigned char out[16];
+		memset(out, 0xee, sizeof(out));
+		size_t n = wsframe_header(out, v[i].op, v[i].len);
+		CHECK_INT(n, v[i].n);
+		bool same = memcmp(out, v[i].want, v[i].n) == 0;
+		CHECK(same);
+		if (!same)
+			fprintf(stderr, "  header for op %u len %llu differs\n", v[i].op,
+				(unsigned long long)v[i].len);
+		CHECK_INT(out[v[i].n], 0xee); /* nothing written past it */
+	}
+}
+
+int main(void)
+{
+	test_utf8();
+	test_unmask();
+	test_header();
+	return check_finish();
+}
