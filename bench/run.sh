@@ -17,7 +17,11 @@
 #
 # Every server runs pinned to CPU 0 (taskset -c 0), the load generator and
 # redis-server to CPU 1. "ours-w2" (--workers 2) gets CPUs 0,1: it shares
-# CPU 1 with the load generator (the machine has 2 cores).
+# CPU 1 with the load generator (the machine has 2 cores). M1/M2 runs pass
+# --server-pid: the load generator reports the server's CPU time per
+# delivery. With ours-w2 selected, M2 also runs a "cpu" step: --mode fixed
+# at ours' half-load rate against ours (1 worker) and ours-w2, the figures
+# the --workers 2 scaling target is judged by.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,7 +47,7 @@ while [ $# -gt 0 ]; do
 	--workloads) WORKLOADS=$2; shift ;;
 	--workloads=*) WORKLOADS=${1#*=} ;;
 	--no-report) REPORT=0 ;;
-	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -51,13 +55,13 @@ done
 
 # ---- the parameters of each workload ------------------------------------
 if [ "$QUICK" = 1 ]; then
-	DUR=0.7; WARM=0.2; DRAIN=0.3; PROBES=4
+	DUR=0.7; WARM=0.2; DRAIN=0.3; PROBES=4; CPU_DUR=2
 	M1_ROOMS=1; M1_CLIENTS=100; M1_SENDERS=10; M1_RATE=100
 	M2_ROOMS=20; M2_CLIENTS=10; M2_SENDERS=1; M2_RATE=200
 	M3_CONNS=1000; M3_HOLD=1
 	M4_CLIENTS=200; M4_RATE=1000; M4_DUR=2
 else
-	DUR=5; WARM=1; DRAIN=1; PROBES=14
+	DUR=5; WARM=1; DRAIN=1; PROBES=14; CPU_DUR=10
 	M1_ROOMS=1; M1_CLIENTS=100; M1_SENDERS=10; M1_RATE=10
 	M2_ROOMS=100; M2_CLIENTS=10; M2_SENDERS=1; M2_RATE=10
 	M3_CONNS=10000; M3_HOLD=5
@@ -149,6 +153,7 @@ stop_pid() {
 
 SERVER_PID=
 REDIS_PID=
+OURS_M2_HALF=
 cleanup() {
 	[ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
 	[ -n "$REDIS_PID" ] && stop_pid "$REDIS_PID"
@@ -192,6 +197,21 @@ start_server() {
 		SERVER_PID=
 		return 1
 	fi
+}
+
+# real_pid PID PORT: the server process itself, for --server-pid. Every
+# start_server line execs (taskset execs the server), so PID normally is it;
+# should a wrapper (a shell, taskset) remain, the newest other process whose
+# command line holds the port.
+real_pid() {
+	local pid=$1 port=$2 comm c
+	comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
+	case "$comm" in
+	bash|sh|dash|taskset)
+		c=$( (pgrep -f -- "$port" || true) | grep -vx -- "$pid" | tail -n1 || true)
+		[ -n "$c" ] && pid=$c ;;
+	esac
+	echo "$pid"
 }
 
 # record SERVER WORKLOAD PHASE REPEAT OUTFILE CMD...: appends one JSON line.
@@ -249,7 +269,7 @@ chat() {
 		return 0; }
 	local common=(--port "$port" --path '/ws/chat/bench{room}/' --rooms "$rooms"
 		--clients "$clients" --senders "$senders" --duration "$DUR" --warmup "$WARM"
-		--drain "$DRAIN")
+		--drain "$DRAIN" --server-pid "$(real_pid "$SERVER_PID" "$port")")
 	local tag="$s-$w-r$r"
 	bench "$tag-max" "${common[@]}" --mode max --rate "$rate" --p99-limit "$P99_LIMIT" \
 		--max-probes "$PROBES"
@@ -263,8 +283,32 @@ print("%.3f" % (d / 2 / n) if d > 0 else "")' "${dps:-0}" "$rooms" "$senders" "$
 		bench "$tag-half" "${common[@]}" --mode fixed --rate "$half"
 		record "$s" "$w" half "$r" "$LOGS/$tag-half.out" "$LAST_CMD"
 	fi
+	if [ "$s" = ours ] && [ "$w" = M2 ]; then
+		OURS_M2_HALF=$half
+	fi
 	stop_pid "$SERVER_PID"
 	SERVER_PID=
+}
+
+# cpu_step REP: M2 --mode fixed at ours' half-load rate (per sender,
+# $OURS_M2_HALF) for $CPU_DUR s against ours (1 worker), then ours-w2,
+# each with --server-pid: phase "cpu" of both, for the scaling target.
+cpu_step() {
+	local r=$1 s port
+	for s in ours ours-w2; do
+		port=$(free_port)
+		start_server "$s" "$port" "M2-cpu-r$r" || {
+			echo "{\"server\":\"$s\",\"workload\":\"M2\",\"phase\":\"cpu\",\"repeat\":$r,\"error\":\"server did not start\"}" >>"$OUT"
+			continue; }
+		local tag="$s-M2-r$r-cpu"
+		bench "$tag" --port "$port" --path '/ws/chat/bench{room}/' --rooms "$M2_ROOMS" \
+			--clients "$M2_CLIENTS" --senders "$M2_SENDERS" --duration "$CPU_DUR" \
+			--warmup "$WARM" --drain "$DRAIN" --mode fixed --rate "$OURS_M2_HALF" \
+			--server-pid "$(real_pid "$SERVER_PID" "$port")"
+		record "$s" M2 cpu "$r" "$LOGS/$tag.out" "$LAST_CMD"
+		stop_pid "$SERVER_PID"
+		SERVER_PID=
+	done
 }
 
 idle() {
@@ -350,7 +394,16 @@ for r in $(seq 1 "$REPEAT"); do
 		fi
 		if [ -n "${WL[M2]:-}" ]; then
 			echo "== $s M2" >&2
+			OURS_M2_HALF=
 			chat "$s" M2 "$r" "$M2_ROOMS" "$M2_CLIENTS" "$M2_SENDERS" "$M2_RATE"
+			if [ "$s" = ours ] && [ -n "${WANT[ours-w2]:-}" ]; then
+				if [ -n "$OURS_M2_HALF" ]; then
+					echo "== ours, ours-w2 M2 server CPU at $OURS_M2_HALF msg/s per sender" >&2
+					cpu_step "$r"
+				else
+					echo "run.sh: ours found no M2 max: no cpu step" >&2
+				fi
+			fi
 		fi
 		case "$s" in ours|reference|node|daphne-memory)
 			if [ -n "${WL[M3]:-}" ]; then

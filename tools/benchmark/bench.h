@@ -43,7 +43,7 @@ struct bench_opts {
 	int max_probes;
 	int connections; /* idle */
 	double hold;	 /* idle */
-	long server_pid; /* idle: 0 = none */
+	long server_pid; /* idle, fixed, max: 0 = none */
 	long count;	 /* listen: messages per client, 0 = none */
 	long expect;	 /* listen: -1 = unknown */
 	const char *expect_file;
@@ -146,6 +146,17 @@ int bench_handshake_parse(const char *buf, size_t len, const char *accept, size_
  */
 int bench_redis_url(const char *url, char *host, size_t hostcap, int *port, int *db);
 
+/* ---- bench_proc.c --------------------------------------------------- */
+
+/*
+ * Parses the text of /proc/PID/stat in s[0..len): *ticks = utime + stime
+ * (fields 14 and 15, clock ticks; the process' line counts all its threads,
+ * live and exited). The command name (field 2) may hold blanks and
+ * parentheses: fields are counted from the LAST ')'. Returns 0, or -1 when
+ * malformed or cut short.
+ */
+int bench_proc_stat_ticks(const char *s, size_t len, uint64_t *ticks);
+
 /* ---- the report (bench_msg.c) ----------------------------------------- */
 
 /* Every figure of one run; -1 in a figure that does not apply. */
@@ -165,6 +176,10 @@ struct bench_result {
 	uint64_t closes;
 	double client_cpu_s, wall_s;
 	double rss_per_conn_bytes; /* idle with --server-pid, else -1 */
+	/* fixed and max (the best probe) with --server-pid, else -1: the
+	 * server's CPU time over the measured window, the window as sampled,
+	 * and the CPU time per delivery of that window. */
+	double server_cpu_s, server_cpu_window_s, server_cpu_us_per_delivery;
 	int ok;			   /* max: the probe met the limits (1/0), else -1 */
 	int probes;		   /* max: probes run, else 0 */
 };

@@ -61,7 +61,9 @@ uint32_t bench_engine_pick_senders(struct bench_engine *e, int per_room_senders)
  * One chat load run: every sender sends `rate` messages/s (staggered) for
  * warmup + duration seconds, then the loop runs `drain` more seconds.
  * Counts only messages whose send timestamp lies in the measured window.
- * Fills the load figures of `r` (sent, expected, received, loss, latency).
+ * Fills the load figures of `r` (sent, expected, received, loss, latency)
+ * and, with --server-pid, the server CPU figures: its CPU time read at the
+ * start and the end of the measured window (not connect, warmup, drain).
  */
 void bench_engine_load(struct bench_engine *e, double rate, double warmup, double duration,
 		       double drain, struct bench_result *r);
@@ -89,6 +91,34 @@ uint64_t bench_engine_closes(const struct bench_engine *e);
 
 /* Fills the latency figures of `r` from `h`. */
 void bench_result_latency(struct bench_result *r, const struct hist *h);
+
+/* ---- bench_proc.c (readers; the parser is in bench.h) ---------------- */
+
+/* CPU time (user + system, every thread) of process `pid` in seconds, from
+ * /proc/PID/stat (clock-tick resolution); -1 when unreadable. */
+double bench_proc_cpu_s(long pid);
+
+/* VmRSS of process `pid` in bytes, -1 when unreadable. */
+long long bench_proc_rss(long pid);
+
+/* One sample of the server's CPU time, taken once the loop passed `due`. */
+struct bench_cpu_mark {
+	uint64_t due; /* CLOCK_MONOTONIC ns */
+	uint64_t at;  /* when sampled; 0 until then */
+	double cpu_s; /* bench_proc_cpu_s(), -1 when unreadable */
+};
+
+/* Samples `pid` into `m` unless done already or `now` < m->due. */
+void bench_cpu_mark(long pid, uint64_t now, struct bench_cpu_mark *m);
+
+/*
+ * Fills server_cpu_s, server_cpu_window_s and server_cpu_us_per_delivery of
+ * `r` from the samples at the window's start `a` and end `b`; `received`
+ * deliveries were counted (by send time) over `duration` seconds. Leaves
+ * them -1 (and logs) when a sample is missing.
+ */
+void bench_cpu_result(long pid, const struct bench_cpu_mark *a, const struct bench_cpu_mark *b,
+		      uint64_t received, double duration, struct bench_result *r);
 
 /* ---- bench_publish.c ------------------------------------------------- */
 

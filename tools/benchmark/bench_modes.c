@@ -43,27 +43,6 @@ static void raise_nofile(void)
 	}
 }
 
-/* VmRSS of `pid` in bytes, -1 when unreadable. */
-static long long read_rss(long pid)
-{
-	char path[64], line[256];
-	long long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			kb = strtoll(line + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kb < 0 ? -1 : kb * 1024;
-}
-
 static double cpu_seconds(void)
 {
 	struct rusage ru;
@@ -128,6 +107,17 @@ void bench_report(const struct bench_opts *o, const struct bench_result *r)
 		    (unsigned long long)r->received, (long long)r->loss, r->loss_pct);
 		printf("  deliveries:   %.1f/s\n", r->deliveries_per_s);
 		print_latency(r);
+	}
+	if ((r->mode == BENCH_FIXED || r->mode == BENCH_MAX) && r->server_cpu_s >= 0) {
+		printf("  server cpu:   %.3f s over %.3f s window", r->server_cpu_s,
+		       r->server_cpu_window_s);
+		if (r->server_cpu_us_per_delivery >= 0)
+			printf(" (%.3f \u00b5s per delivery", r->server_cpu_us_per_delivery);
+		else
+			printf(" (no delivery");
+		printf(", %.1f%% of one core)\n",
+		       r->server_cpu_window_s > 0 ? 100.0 * r->server_cpu_s / r->server_cpu_window_s
+						  : 0.0);
 	}
 	if (r->mode != BENCH_PUBLISH)
 		printf("  closes:       %llu\n", (unsigned long long)r->closes);
@@ -252,7 +242,7 @@ static int run_idle(const struct bench_opts *o, struct bench_result *r)
 	uint32_t open;
 
 	if (o->server_pid) {
-		before = read_rss(o->server_pid);
+		before = bench_proc_rss(o->server_pid);
 		if (before < 0)
 			LOG(LOG_WARN, "bench", "cannot read VmRSS of pid %ld", o->server_pid);
 	}
@@ -267,7 +257,7 @@ static int run_idle(const struct bench_opts *o, struct bench_result *r)
 		return 1;
 	}
 	if (before >= 0) {
-		after = read_rss(o->server_pid);
+		after = bench_proc_rss(o->server_pid);
 		if (after >= 0)
 			r->rss_per_conn_bytes = (double)(after - before) / open;
 	}

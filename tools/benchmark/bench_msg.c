@@ -438,6 +438,7 @@ void bench_result_init(struct bench_result *r, enum bench_mode mode)
 	r->p50_ms = r->p90_ms = r->p99_ms = r->p999_ms = r->max_ms = r->mean_ms = -1;
 	r->handshakes_per_s = -1;
 	r->rss_per_conn_bytes = -1;
+	r->server_cpu_s = r->server_cpu_window_s = r->server_cpu_us_per_delivery = -1;
 	r->ok = -1;
 }
 
@@ -492,6 +493,9 @@ int bench_result_json(const struct bench_result *r, char *out, size_t cap)
 	jnum(out, cap, &len, "client_cpu_s", r->client_cpu_s, 3);
 	jnum(out, cap, &len, "wall_s", r->wall_s, 3);
 	jnum(out, cap, &len, "rss_per_conn_bytes", r->rss_per_conn_bytes, 0);
+	jnum(out, cap, &len, "server_cpu_s", r->server_cpu_s, 3);
+	jnum(out, cap, &len, "server_cpu_window_s", r->server_cpu_window_s, 3);
+	jnum(out, cap, &len, "server_cpu_us_per_delivery", r->server_cpu_us_per_delivery, 3);
 	jput(out, cap, &len, ",\"ok\":%s,\"probes\":%d}\n",
 	     r->ok < 0 ? "null"
 	     : r->ok   ? "true"

@@ -855,6 +855,7 @@ void bench_engine_load(struct bench_engine *e, double rate, double warmup, doubl
 		       double drain, struct bench_result *r)
 {
 	uint64_t start = bench_now_ns(), drain_end;
+	struct bench_cpu_mark cpu0 = {0, 0, -1}, cpu1 = {0, 0, -1};
 
 	reset_counters(e);
 	e->interval_ns = (uint64_t)(1e9 / rate);
@@ -864,6 +865,8 @@ void bench_engine_load(struct bench_engine *e, double rate, double warmup, doubl
 	e->win_end = e->win_start + (uint64_t)(duration * 1e9);
 	e->send_until_ns = e->win_end;
 	drain_end = e->win_end + (uint64_t)(drain * 1e9);
+	cpu0.due = e->win_start;
+	cpu1.due = e->win_end;
 	/* Staggered starts spread the senders over one interval. */
 	for (uint32_t i = 0; i < e->n_senders; i++) {
 		e->senders[i].next_ns = start + rnd(e) % e->interval_ns;
@@ -881,7 +884,13 @@ void bench_engine_load(struct bench_engine *e, double rate, double warmup, doubl
 			if (next > e->send_until_ns)
 				next = e->send_until_ns;
 		}
+		if (e->o->server_pid && !cpu0.at && next > cpu0.due)
+			next = cpu0.due;
 		turn(e, ms_until(bench_now_ns(), next, 100));
+		if (e->o->server_pid) {
+			bench_cpu_mark(e->o->server_pid, e->now, &cpu0);
+			bench_cpu_mark(e->o->server_pid, e->now, &cpu1);
+		}
 		if (!e->sending && e->n_open == 0)
 			break;
 		/* Everything measured has arrived: no need to wait the whole drain. */
@@ -896,6 +905,8 @@ void bench_engine_load(struct bench_engine *e, double rate, double warmup, doubl
 	r->deliveries_per_s = (double)e->received / duration;
 	r->closes = e->closes;
 	bench_result_latency(r, &e->hist);
+	if (e->o->server_pid)
+		bench_cpu_result(e->o->server_pid, &cpu0, &cpu1, e->received, duration, r);
 	if (e->bad_messages)
 		LOG(LOG_WARN, "bench", "%llu messages without a parsable payload",
 		    (unsigned long long)e->bad_messages);

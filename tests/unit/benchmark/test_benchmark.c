@@ -1,13 +1,16 @@
 /*
  * test_benchmark.c - the pure parts of channels-benchmark: the latency
  * histogram, option parsing, payload encoding and parsing, the handshake
- * request and response, the Redis URL and the JSON report.
+ * request and response, the Redis URL, the /proc/PID/stat parser and the
+ * JSON report.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
+#include "bench_int.h"
 #include "check.h"
 #include "client_int.h"
 #include "hist.h"
@@ -470,6 +473,76 @@ static void test_json(void)
 	CHECK_INT(strlen(small), 15);
 }
 
+static void test_proc_stat(void)
+{
+	/* A real line of /proc/self/stat, shortened after field 20. */
+	const char *plain = "1234 (channels-server) S 1 1234 1234 0 -1 4194560 1719 0 0 0 "
+			    "250 75 0 0 20 0 3 0";
+	/* comm "(a) b)": blanks and parentheses; fields count from the LAST ')'. */
+	const char *odd = "42 ((a) b)) R 1 42 42 34816 -1 4194304 100 0 0 0 7 3 1 2 20 0 1 0\n";
+	/* comm ") 1 2 3 4 5 6 7 8 9 10 11 12": digits that would fool a first-')' parse */
+	const char *fool = "7 () 1 2 3 4 5 6 7 8 9 10 11 12) S 1 7 7 0 -1 0 0 0 0 0 11 22 0 0";
+	uint64_t t = 0;
+
+	CHECK_INT(bench_proc_stat_ticks(plain, strlen(plain), &t), 0);
+	CHECK_INT(t, 325);
+	t = 0;
+	CHECK_INT(bench_proc_stat_ticks(odd, strlen(odd), &t), 0);
+	CHECK_INT(t, 10);
+	t = 0;
+	CHECK_INT(bench_proc_stat_ticks(fool, strlen(fool), &t), 0);
+	CHECK_INT(t, 33);
+	/* large tick counts */
+	const char *big = "1 (x) S 0 0 0 0 0 0 0 0 0 0 4000000000 5000000000 0";
+	CHECK_INT(bench_proc_stat_ticks(big, strlen(big), &t), 0);
+	CHECK(t == 9000000000ull);
+	/* malformed: no ')', no '(', cut before stime, letters in utime, empty */
+	const char *bad[] = {
+	    "1 x S 1 1 1 0 -1 0 0 0 0 0 5 6 0",
+	    "1 x) S 1 1 1 0 -1 0 0 0 0 0 5 6 0",
+	    "1 (x) S 1 1 1 0 -1 0 0 0 0 0 5",
+	    "1 (x) S 1 1 1 0 -1 0 0 0 0 0 5x 6 0",
+	    "1 (x) S 1 1 1 0 -1 0 0 0 0 0 -5 6 0",
+	    "1 (x)",
+	    "",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = 77;
+		CHECK_INT(bench_proc_stat_ticks(bad[i], strlen(bad[i]), &t), -1);
+		CHECK_INT(t, 77);
+	}
+	/* only len bytes are read: the line cut inside utime (no stime) fails */
+	CHECK_INT(bench_proc_stat_ticks(plain, strlen(plain) - 17, &t), -1);
+	/* cut right after stime still parses */
+	const char *cut = "9 (y) S 1 9 9 0 -1 0 0 0 0 0 12 34";
+	CHECK_INT(bench_proc_stat_ticks(cut, strlen(cut), &t), 0);
+	CHECK_INT(t, 46);
+	/* the reader: this process is readable, a pid over pid_max is not */
+	CHECK(bench_proc_cpu_s((long)getpid()) >= 0);
+	CHECK(bench_proc_cpu_s(4194305) == -1);
+	CHECK(bench_proc_rss((long)getpid()) > 0);
+}
+
+static void test_json_server_cpu(void)
+{
+	struct bench_result r;
+	char out[2048];
+
+	bench_result_init(&r, BENCH_MAX);
+	CHECK(r.server_cpu_s < 0 && r.server_cpu_window_s < 0 && r.server_cpu_us_per_delivery < 0);
+	bench_result_json(&r, out, sizeof(out));
+	CHECK_CONTAINS(out, "\"server_cpu_s\":null");
+	CHECK_CONTAINS(out, "\"server_cpu_window_s\":null");
+	CHECK_CONTAINS(out, "\"server_cpu_us_per_delivery\":null");
+	r.server_cpu_s = 1.25;
+	r.server_cpu_window_s = 2.5;
+	r.server_cpu_us_per_delivery = 3.125;
+	bench_result_json(&r, out, sizeof(out));
+	CHECK_CONTAINS(out, "\"server_cpu_s\":1.250");
+	CHECK_CONTAINS(out, "\"server_cpu_window_s\":2.500");
+	CHECK_CONTAINS(out, "\"server_cpu_us_per_delivery\":3.125");
+}
+
 int main(void)
 {
 	test_hist_buckets();
@@ -480,5 +553,7 @@ int main(void)
 	test_path_and_url();
 	test_handshake();
 	test_json();
+	test_proc_stat();
+	test_json_server_cpu();
 	return check_finish();
 }
