@@ -42,6 +42,8 @@ static const struct opt opts[] = {
 	{"max-connections", "CHANNELS_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), NULL, "open WebSockets before handshakes get 503 (default 10000)"},
 	{"rate-limit", "CHANNELS_RATE_LIMIT", OPT_DOUBLE, OFF(rate_limit), NULL, "messages/s a client may send, 0 = off (default 100; over it: close 1008)"},
 	{"rate-burst", "CHANNELS_RATE_BURST", OPT_DOUBLE, OFF(rate_burst), NULL, "burst allowance of the rate limit (default 200)"},
+	{"ping-interval", "CHANNELS_PING_INTERVAL", OPT_INT, OFF(ping_interval), NULL, "seconds a WebSocket may be silent before the server pings it, 0 = never (default 20)"},
+	{"ping-timeout", "CHANNELS_PING_TIMEOUT", OPT_INT, OFF(ping_timeout), NULL, "seconds after that ping before a silent WebSocket is dropped (default 30)"},
 	{"workers", "CHANNELS_WORKERS", OPT_INT, OFF(workers), NULL, "event-loop threads sharing the port (default: one per core, at most 64)"},
 	{"view-threads", "CHANNELS_VIEW_THREADS", OPT_INT, OFF(view_threads), NULL, "threads running views and offloaded work (default 4)"},
 	{"redis", "CHANNELS_REDIS", OPT_STR, OFF(redis), NULL, "Redis URL(s), comma-separated shards: redis://[:password@]host[:port][/db] or unix:///path (default: in-memory layer)"},
@@ -73,6 +75,8 @@ void server_config_init(struct server_config *cfg)
 	cfg->max_connections = 10000;
 	cfg->rate_limit = 100;
 	cfg->rate_burst = 200;
+	cfg->ping_interval = 20;
+	cfg->ping_timeout = 30;
 	cfg->view_threads = 4;
 	cfg->log_level = LOG_INFO;
 	cfg->layer_prefix = "asgi";
@@ -108,6 +112,10 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 			if (v < 1 || v > 64)
 				break;
 			cfg->workers = (unsigned)v;
+		} else if (o->offset == OFF(ping_interval) || o->offset == OFF(ping_timeout)) {
+			if (v > 86400 || (v < 1 && o->offset == OFF(ping_timeout)))
+				break;
+			*(int *)((char *)cfg + o->offset) = (int)v;
 		} else {
 			if (v < 1 || v > 128)
 				break;

@@ -210,6 +210,7 @@ static void finish_stop(struct server *s)
 	uv_close((uv_handle_t *)&s->stop_async, NULL);
 	uv_close((uv_handle_t *)&s->listen_poll, on_listen_closed);
 	uv_close((uv_handle_t *)&s->flush, NULL);
+	uv_close((uv_handle_t *)&s->keepalive, NULL);
 	server__ws_rx_stop(s);
 	/* With a foreign loop the context is freed in steps as its uv handles
 	 * close; lws clears s->lws (info.pcontext) when it is gone. */
@@ -340,6 +341,11 @@ static int worker_init(struct server *w, int port)
 	/* Security headers are ours (http_conn.c), not lws' best-practice set. */
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.timeout_secs = 30;
+	/* No lws validity timers: lws does not see what we read (ws_conn.c
+	 * reads established sockets itself), and each timer is an O(n) insert
+	 * into lws' sorted list. Our keepalive is server__ws_keepalive. */
+	static const lws_retry_bo_t no_validity = {0};
+	info.retry_and_idle_policy = &no_validity;
 	info.keepalive_timeout = 30;
 	info.max_http_header_data = 8192;
 	w->listen_fd = listen_socket(cfg->host, port, &w->port, w->index == 0);
@@ -360,6 +366,15 @@ static int worker_init(struct server *w, int port)
 	w->flush.data = w;
 	uv_prepare_start(&w->flush, server__ws_flush);
 	uv_unref((uv_handle_t *)&w->flush);
+	uv_timer_init(w->loop, &w->keepalive);
+	w->keepalive.data = w;
+	if (cfg->ping_interval > 0) {
+		uint64_t period = 1000ull * (uint64_t)(cfg->ping_interval < cfg->ping_timeout ?
+						       cfg->ping_interval : cfg->ping_timeout) / 4;
+		uv_timer_start(&w->keepalive, server__ws_keepalive, period ? period : 250,
+			       period ? period : 250);
+		uv_unref((uv_handle_t *)&w->keepalive);
+	}
 	if (server__ws_rx_start(w) != 0) {
 		LOG(LOG_ERROR, "server", "cannot create the WebSocket reader: %s", strerror(errno));
 		return -1;
@@ -415,6 +430,7 @@ static void worker_abandon(struct server *w)
 		uv_close((uv_handle_t *)&w->stop_async, NULL);
 		uv_close((uv_handle_t *)&w->listen_poll, on_listen_closed);
 		uv_close((uv_handle_t *)&w->flush, NULL);
+		uv_close((uv_handle_t *)&w->keepalive, NULL);
 		server__ws_rx_stop(w);
 		lws_context_destroy(w->lws);
 	}

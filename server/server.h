@@ -76,6 +76,8 @@ struct server_config {
 	unsigned max_connections;      /* open WebSockets; default 10000 (503 over it) */
 	double rate_limit;             /* messages/s per WebSocket from the client, 0 = none; default 100 */
 	double rate_burst;             /* bucket size; default 200 */
+	int ping_interval;             /* s of silence before we ping a WebSocket; 0 = never (20) */
+	int ping_timeout;              /* s after that ping before it is dropped (30) */
 	unsigned view_threads;         /* thread-pool size; default 4 */
 	unsigned workers;              /* loop threads sharing the port; 0 (default): one per core */
 	int log_level;                 /* LOG_* from log.h; default LOG_INFO */

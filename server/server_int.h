@@ -49,6 +49,7 @@ struct server {
 	struct ws_conn *dirty;     /* connections with frames queued this turn */
 	int rx_epfd;               /* established WebSockets we read ourselves (ws_conn.c) */
 	uv_poll_t rx_poll;         /* rx_epfd on the loop */
+	uv_timer_t keepalive;      /* pings silent WebSockets, drops dead ones */
 	const struct server_config *cfg;
 	const struct server_app *app;
 	uv_loop_t *loop;
@@ -106,6 +107,11 @@ void server__ws_flush(uv_prepare_t *h);
  * on the loop; sockets still in it are dropped from it as they close). */
 int server__ws_rx_start(struct server *s);
 void server__ws_rx_stop(struct server *s);
+
+/* uv_timer callback: pings each WebSocket silent for --ping-interval s and
+ * drops one still silent --ping-timeout s later (a scan of this worker's
+ * WebSockets, a few times per interval; nothing per message). */
+void server__ws_keepalive(uv_timer_t *t);
 
 /* Starts closing every WebSocket with `code` (shutdown: 1001). */
 void server__ws_close_all(struct server *s, int code, const char *reason);

@@ -37,6 +37,9 @@ struct ws_conn {
 	/* receiving: our own reader once established (see "receiving") */
 	struct wsframe_reader rd;
 	unsigned char *pong; /* [0]: length, then the ping's payload; NULL when none due */
+	uint32_t rx_at;      /* loop time (s) the socket last had bytes for us */
+	bool ping_due;       /* our keepalive ping is to be written */
+	bool ping_out;       /* ... and was written: the peer has ping_timeout s */
 
 	/* rate limit: token bucket */
 	double tokens;
@@ -345,6 +348,8 @@ static void stop_reading(struct ws_conn *wc)
  * closes it from the WRITEABLE callback (on_writeable returns -1). */
 static void conn_end(struct ws_conn *wc)
 {
+	if (!wc->close_requested)
+		wc->close_code = 1006; /* what the consumer is told: no close frame */
 	stop_reading(wc);
 	wc->fail = true;
 	wc->close_requested = true;
@@ -436,6 +441,8 @@ static void read_conn(struct ws_conn *wc)
 		conn_end(wc);
 		return;
 	}
+	wc->rx_at = (uint32_t)(uv_now(wc->s->loop) / 1000);
+	wc->ping_out = false;
 	int rc = wsframe_feed(&wc->rd, buf, (size_t)n, wc->s->cfg->max_message_size, on_frame, wc);
 	if (rc < 0) {
 		LOG(LOG_INFO, "ws", "%s: %s, closing %d", consumer_channel_name(wc->consumer),
@@ -503,6 +510,29 @@ static void start_reading(struct ws_conn *wc)
 		return;
 	}
 	wc->reading = true;
+	wc->rx_at = (uint32_t)(uv_now(wc->s->loop) / 1000);
+}
+
+void server__ws_keepalive(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	const struct server_config *cfg = s->cfg;
+	uint32_t now = (uint32_t)(uv_now(s->loop) / 1000);
+	for (struct ws_conn *wc = s->ws_head; wc; wc = wc->next) {
+		if (!wc->reading || wc->close_requested)
+			continue;
+		uint32_t idle = now - wc->rx_at;
+		if (wc->ping_out && idle >= (uint32_t)(cfg->ping_interval + cfg->ping_timeout)) {
+			LOG(LOG_INFO, "ws", "%s: no answer to a ping for %d s, dropping it",
+			    consumer_channel_name(wc->consumer), cfg->ping_timeout);
+			conn_end(wc);
+		} else if (!wc->ping_out && idle >= (uint32_t)cfg->ping_interval) {
+			wc->ping_out = true;
+			wc->ping_due = true;
+			if (!wc->dirty)
+				dirty_add(wc);
+		}
+	}
 }
 
 /* ---- writing ---- */
@@ -562,7 +592,7 @@ static int write_queued(struct ws_conn *wc)
 {
 	static _Thread_local unsigned char batch[LWS_PRE + COALESCE_MAX];
 	struct lws *wsi = wc->wsi;
-	if (!wc->pong &&
+	if (!wc->pong && !wc->ping_due &&
 	    (wc->q_len == 1 || (wc->q_len && wc->q[wc->q_head]->len + 10 > COALESCE_MAX))) {
 		struct consumer_frame *f = queue_pop(wc);
 		int n = lws_write(wsi, consumer_frame_payload(f), f->len,
@@ -579,6 +609,10 @@ static int write_queued(struct ws_conn *wc)
 		free(wc->pong);
 		wc->pong = NULL;
 	}
+	if (wc->ping_due) {
+		used += wsframe_header(p + used, 0x9, 0);
+		wc->ping_due = false;
+	}
 	while (wc->q_len && used + wc->q[wc->q_head]->len + 10 <= COALESCE_MAX) {
 		struct consumer_frame *f = queue_pop(wc);
 		used += wsframe_header(p + used, f->binary ? 0x2 : 0x1, f->len);
@@ -591,7 +625,7 @@ static int write_queued(struct ws_conn *wc)
 
 static bool write_due(const struct ws_conn *wc)
 {
-	return wc->q_len || wc->pong;
+	return wc->q_len || wc->pong || wc->ping_due;
 }
 
 static int on_writeable(struct ws_conn *wc)

@@ -9,6 +9,7 @@
  *   200 frames in one write, one frame in 3000 one-byte writes -> in order
  *   exactly --max-message-size passes; one more byte -> 1009 from the header
  *   RSV bits, reserved opcodes, unmasked frames -> 1002
+ *   keepalive: silent clients are pinged, and dropped if they never answer
  *
  * After each case a witness in the same chat room still does a round trip.
  */
@@ -799,6 +800,72 @@ static void test_size_limit(struct room *rm)
 	witness_ok(rm, "fragments over the limit");
 }
 
+/* Keepalive (--ping-interval 1 --ping-timeout 1): a silent client gets a
+ * ping after ~1 s and is dropped ~1 s later unless it answers; one that
+ * answers (raw, or the project's client) stays. */
+static void test_keepalive(void)
+{
+	struct h_server s;
+	const char *extra[] = {"--ping-interval", "1", "--ping-timeout", "1", NULL};
+	if (h_server_start(&s, extra) != 0) {
+		CHECK(!"server with --ping-interval 1 started");
+		return;
+	}
+	struct raw mute = {.fd = -1}, polite = {.fd = -1};
+	CHECK_INT(raw_open(&s, &mute), 0);
+	CHECK_INT(raw_open(&s, &polite), 0);
+	struct client_ws *ws = NULL;
+	CHECK_INT(h_ws_open(&s, ROOM, NULL, NULL, &ws, NULL), 0);
+
+	/* All three at once for 5 s: the mute one reads but never answers,
+	 * the polite one answers each ping, the client answers by itself. */
+	int64_t t0 = h_now_ms(), pinged = -1, dropped = -1;
+	int mute_pings = 0, polite_pings = 0;
+	bool polite_open = true;
+	while (h_now_ms() - t0 < 5000) {
+		struct rframe f;
+		if (dropped < 0) {
+			int rc = raw_read_frame(&mute, 30, &f);
+			if (rc == RAW_FRAME && f.b0 == 0x89 && f.len == 0 && !f.masked) {
+				mute_pings++;
+				if (pinged < 0)
+					pinged = h_now_ms() - t0;
+			} else if (rc == RAW_FRAME) {
+				fprintf(stderr, "keepalive: mute client got frame 0x%02x\n", f.b0);
+				CHECK(!"only pings to the mute client");
+			} else if (rc == RAW_EOF) {
+				dropped = h_now_ms() - t0;
+			}
+			free(f.data);
+		}
+		int rc = raw_read_frame(&polite, 30, &f);
+		if (rc == RAW_FRAME && (f.b0 & 0x0f) == 0x9) {
+			polite_pings++;
+			raw_send_frame(&polite, 0x8a, f.data, f.len);
+		}
+		free(f.data);
+		if (rc == RAW_EOF || rc == RAW_ERROR)
+			polite_open = false;
+		struct client_ws_message m;
+		if (client_ws_recv(ws, 30, &m) == 0)
+			free(m.data);
+	}
+	fprintf(stderr, "keepalive: mute pinged at %lld ms (%d pings), dropped at %lld ms; "
+			"polite answered %d pings\n",
+		(long long)pinged, mute_pings, (long long)dropped, polite_pings);
+	CHECK(pinged >= 700 && pinged <= 2500);
+	CHECK_INT(mute_pings, 1);
+	CHECK(dropped > pinged && dropped <= 4500);
+	CHECK(polite_open);
+	CHECK(polite_pings >= 2);
+	CHECK_INT(h_chat_roundtrip(ws, ws, "still here after pings", 3000), 0);
+	CHECK_INT(client_ws_close(ws, 1000, 3000), 0);
+	client_ws_free(ws);
+	raw_free(&polite);
+	raw_free(&mute);
+	CHECK_INT(h_server_stop(&s), 0);
+}
+
 int main(int argc, char **argv)
 {
 	struct h_server s;
@@ -829,6 +896,7 @@ int main(int argc, char **argv)
 		CHECK_INT(client_ws_close(rm.witness, 1000, 3000), 0);
 	client_ws_free(rm.witness);
 	CHECK_INT(h_server_stop(&s), 0);
+	test_keepalive();
 	fprintf(stderr, "wsproto: %lld ms\n", (long long)(h_now_ms() - t0));
 	return check_finish();
 }
