@@ -106,32 +106,33 @@ static bool valid_room_name(const char *s)
 
 /* ---- the consumer (the seed's RoomConsumer) ---- */
 
-struct room {
-	char name[ROOM_NAME_MAX + 1]; /* the group is "chat_" + name */
-};
-
-static void room_group(const struct room *r, char out[LAYER_NAME_MAX])
+/* The room is the route's room_name kwarg, kept in the scope: the consumer
+ * needs no state of its own. The group is "chat_" + room. */
+static const char *room_name(const struct consumer *c)
 {
-	snprintf(out, LAYER_NAME_MAX, "chat_%s", r->name);
+	return consumer_scope_kwarg(c, "room_name");
+}
+
+static void room_group(const struct consumer *c, char out[LAYER_NAME_MAX])
+{
+	snprintf(out, LAYER_NAME_MAX, "chat_%s", room_name(c));
 }
 
 static void room_connect(struct consumer *c)
 {
-	struct room *r = consumer_state(c);
-	const char *name = json_string_value(json_object_get(consumer_scope(c)->kwargs, "room_name"));
+	const char *name = room_name(c);
 	if (!name || !valid_room_name(name)) {
 		/* The route admits any \w+ (Unicode); group names are ASCII. */
 		consumer_close(c, CLOSE_NORMAL, NULL);
 		return;
 	}
 	char group[LAYER_NAME_MAX];
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	room_group(r, group);
+	room_group(c, group);
 	if (consumer_group_add(c, group) != 0) {
 		consumer_close(c, CLOSE_NORMAL, NULL);
 		return;
 	}
-	rooms_adjust(r->name, +1);
+	rooms_adjust(name, +1);
 	consumer_accept(c, NULL);
 }
 
@@ -144,7 +145,6 @@ static void send_error(struct consumer *c, const char *text)
 
 static void room_receive(struct consumer *c, json_t *content)
 {
-	struct room *r = consumer_state(c);
 	const char *text = json_string_value(json_object_get(content, "message"));
 	long len = text ? apps_text_length(text) : -1;
 	if (!json_is_object(content) || !text) {
@@ -160,7 +160,7 @@ static void room_receive(struct consumer *c, json_t *content)
 	json_t *msg = json_pack("{s:s,s:s,s:s}", "type", "chat.message", "message", text, "username",
 				consumer_username(c));
 	char group[LAYER_NAME_MAX];
-	room_group(r, group);
+	room_group(c, group);
 	if (msg)
 		consumer_group_send(c, group, msg);
 	json_decref(msg);
@@ -175,9 +175,8 @@ static void chat_message(struct consumer *c, json_t *msg)
 
 static void room_disconnect(struct consumer *c, int code)
 {
-	struct room *r = consumer_state(c);
 	(void)code;
-	rooms_adjust(r->name, -1);
+	rooms_adjust(room_name(c), -1);
 }
 
 static const struct consumer_handler room_handlers[] = {
@@ -187,7 +186,6 @@ static const struct consumer_handler room_handlers[] = {
 
 const struct consumer_class chat_room_consumer = {
 	.name = "RoomConsumer",
-	.state_size = sizeof(struct room),
 	.json = true,
 	.on_connect = room_connect,
 	.on_receive_json = room_receive,

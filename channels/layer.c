@@ -232,6 +232,11 @@ const char *layer_backend_name(const struct layer *l)
 	return l->ops->name;
 }
 
+uv_loop_t *layer_loop(const struct layer *l)
+{
+	return l->loop;
+}
+
 int layer_new_channel(struct layer *l, const char *prefix, char *out, size_t outlen)
 {
 	int rc;
@@ -316,11 +321,22 @@ int layer_receiver_add(struct layer *l, const char *channel, layer_message_cb cb
 
 int layer_receiver_remove(struct layer *l, const char *channel)
 {
+	char name[LAYER_NAME_MAX];
+
 	if (!layer_valid_channel_name(channel))
 		return LAYER_EINVAL;
 	if (l->closing)
 		return LAYER_ECLOSED;
-	return l->ops->receiver_remove(l, channel);
+	/* A copy: `channel` may be the backend's own, freed by the removal. */
+	strcpy(name, channel);
+	return l->ops->receiver_remove(l, name);
+}
+
+const char *layer_receiver_name(struct layer *l, const char *channel)
+{
+	if (l->closing || !l->ops->receiver_name || !layer_valid_channel_name(channel))
+		return NULL;
+	return l->ops->receiver_name(l, channel);
 }
 
 /*

@@ -88,6 +88,9 @@ void layer_free(struct layer *l);
 /* "memory", "redis": the backend's name. */
 const char *layer_backend_name(const struct layer *l);
 
+/* The loop the layer was created on (the thread that may use it). */
+uv_loop_t *layer_loop(const struct layer *l);
+
 /* Channel names: [a-zA-Z0-9-_.]+ optionally followed by "!" [a-zA-Z0-9-_.]*,
  * shorter than LAYER_NAME_MAX. Group names: [a-zA-Z0-9-_.]+, same length. */
 bool layer_valid_channel_name(const char *name);
@@ -130,8 +133,18 @@ int layer_flush(struct layer *l);
 int layer_receiver_add(struct layer *l, const char *channel, layer_message_cb cb, void *ud);
 
 /* Unregisters it; no callback for `channel` fires after this returns.
- * Messages still queued for it are dropped. */
+ * Messages still queued for it are dropped. `channel` may be the pointer
+ * layer_receiver_name() returned. */
 int layer_receiver_remove(struct layer *l, const char *channel);
+
+/*
+ * The layer's own copy of the name of `channel` while a receiver is
+ * registered for it: unchanged and valid until layer_receiver_remove() for
+ * that channel (the layer must not be freed before). NULL when no receiver
+ * is registered, or when the backend keeps no such copy. Lets a receiver
+ * that must know its name at all times (one per connection) hold no copy.
+ */
+const char *layer_receiver_name(struct layer *l, const char *channel);
 
 /*
  * Any thread: queue a layer_group_send()/layer_send() to run on the layer's

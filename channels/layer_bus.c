@@ -64,8 +64,9 @@ struct layer_bus *layer_bus_new(unsigned n)
 	if (!bus)
 		return NULL;
 	bus->n = n;
-	if (uv_mutex_init(&bus->lock) != 0 || layer__hash_init(&bus->groups, 64) != 0 ||
-	    layer__hash_init(&bus->chans, 256) != 0) {
+	if (uv_mutex_init(&bus->lock) != 0 ||
+	    layer__hash_init(&bus->groups, 64, LAYER__KEY_OFF(struct bus_group, node, name)) != 0 ||
+	    layer__hash_init(&bus->chans, 256, LAYER__KEY_OFF(struct bus_chan, node, name)) != 0) {
 		layer__hash_destroy(&bus->groups);
 		free(bus);
 		return NULL;
@@ -170,7 +171,6 @@ void layer__bus_set_member(struct layer_bus *bus, const char *group, unsigned in
 		g = calloc(1, sizeof(*g) + n + 1);
 		if (g) {
 			memcpy(g->name, group, n + 1);
-			g->node.key = g->name;
 			layer__hash_insert(&bus->groups, &g->node);
 		}
 	}
@@ -309,7 +309,6 @@ static int b_receiver_add(struct layer *l, const char *channel, layer_message_cb
 		return LAYER_ENOMEM;
 	}
 	memcpy(c->name, channel, n + 1);
-	c->node.key = c->name;
 	c->worker = b->index;
 	uv_mutex_lock(&b->bus->lock);
 	struct layer__hnode *old = find(&b->bus->chans, channel);
@@ -321,6 +320,11 @@ static int b_receiver_add(struct layer *l, const char *channel, layer_message_cb
 	uv_mutex_unlock(&b->bus->lock);
 	upstream(b->bus, UP_WANT, channel, NULL); /* a remote send must reach it */
 	return 0;
+}
+
+static const char *b_receiver_name(struct layer *l, const char *channel)
+{
+	return layer_receiver_name(B(l)->local, channel);
 }
 
 static int b_receiver_remove(struct layer *l, const char *channel)
@@ -374,6 +378,7 @@ static const struct layer_ops bus_ops = {
 	.group_send = b_group_send,
 	.flush = b_flush,
 	.receiver_add = b_receiver_add,
+	.receiver_name = b_receiver_name,
 	.receiver_remove = b_receiver_remove,
 	.new_channel = b_new_channel,
 	.free = b_free,

@@ -18,8 +18,9 @@ uint32_t layer__hash_str(const char *s)
 	return h;
 }
 
-int layer__hash_init(struct layer__hash *h, size_t buckets)
+int layer__hash_init(struct layer__hash *h, size_t buckets, size_t key_off)
 {
+	h->key_off = key_off;
 	h->buckets = calloc(buckets, sizeof(*h->buckets));
 	if (!h->buckets)
 		return LAYER_ENOMEM;
@@ -41,7 +42,7 @@ struct layer__hnode *layer__hash_find(const struct layer__hash *h, const char *k
 	struct layer__hnode *n;
 
 	for (n = h->buckets[hash & h->mask]; n; n = n->next)
-		if (n->hash == hash && strcmp(n->key, key) == 0)
+		if (n->hash == hash && strcmp(layer__hash_key(h, n), key) == 0)
 			return n;
 	return NULL;
 }
@@ -71,7 +72,7 @@ void layer__hash_insert(struct layer__hash *h, struct layer__hnode *n)
 
 	if (h->count > h->mask)
 		grow(h);
-	n->hash = layer__hash_str(n->key);
+	n->hash = layer__hash_str(layer__hash_key(h, n));
 	b = &h->buckets[n->hash & h->mask];
 	n->next = *b;
 	*b = n;

@@ -64,6 +64,8 @@ struct layer_ops {
 	void (*stats)(const struct layer *l, struct layer_stats *out);
 	/* Optional (NULL: always connected): layer_connected(). */
 	bool (*connected)(const struct layer *l);
+	/* Optional (NULL: no copy kept): layer_receiver_name(). */
+	const char *(*receiver_name)(struct layer *l, const char *channel);
 };
 
 /* The base every backend embeds first. Loop thread only, except `ts_*`. */
@@ -171,28 +173,39 @@ bool layer__valid_message(const json_t *msg);
 
 /*
  * A tiny intrusive string-keyed hash table (chained, power-of-two buckets,
- * grows at load factor 1). The node lives inside the caller's struct; `key`
- * must stay valid and unchanged while the node is in a table.
+ * grows at load factor 1). The node lives inside the caller's struct and
+ * the key is a NUL-terminated string at a fixed offset from the node in the
+ * same struct (the struct's trailing `char name[]`), so a node costs no key
+ * pointer; the key must not change while the node is in a table.
  */
 struct layer__hnode {
 	struct layer__hnode *next;
-	const char *key;
 	uint32_t hash;
 };
 
 struct layer__hash {
 	struct layer__hnode **buckets;
-	size_t mask;  /* bucket count - 1 */
+	size_t mask;    /* bucket count - 1 */
 	size_t count;
+	size_t key_off; /* the key's offset from the node */
 };
 
+/* The key_off of a table of `type`, keyed by `key` and linked by `node`. */
+#define LAYER__KEY_OFF(type, node, key) (offsetof(type, key) - offsetof(type, node))
+
 uint32_t layer__hash_str(const char *s);
-int layer__hash_init(struct layer__hash *h, size_t buckets); /* power of two */
+/* `buckets` is a power of two; `key_off` from LAYER__KEY_OFF(). */
+int layer__hash_init(struct layer__hash *h, size_t buckets, size_t key_off);
 void layer__hash_destroy(struct layer__hash *h);              /* nodes are not touched */
+static inline const char *layer__hash_key(const struct layer__hash *h,
+					  const struct layer__hnode *n)
+{
+	return (const char *)n + h->key_off;
+}
 /* `hash` is layer__hash_str(key). */
 struct layer__hnode *layer__hash_find(const struct layer__hash *h, const char *key,
 				      uint32_t hash);
-/* Sets n->hash from n->key. The key must not be present. Never fails: if
+/* Sets n->hash from its key. The key must not be present. Never fails: if
  * growing fails the table just stays denser. */
 void layer__hash_insert(struct layer__hash *h, struct layer__hnode *n);
 void layer__hash_remove(struct layer__hash *h, struct layer__hnode *n);

@@ -66,16 +66,26 @@ struct member {
 	uint64_t joined; /* uv_now() ms of the last group_add */
 };
 
+/* A channel's queue: allocated with the first message queued on the
+ * channel and kept (with its ring) until the channel is freed, so an idle
+ * channel costs no queue and a busy one no allocation per message. */
+struct chan_queue {
+	struct list link;         /* on m->pending (or the batch) or m->waiting */
+	struct chan *chan;
+	unsigned head, count, size;
+	struct entry ring[];      /* `size` entries */
+};
+
+/* One per channel name with a receiver, messages or memberships (one per
+ * connection): kept small. */
 struct chan {
 	struct layer__hnode node; /* key = name */
-	struct list link;         /* on m->pending (or the batch) or m->waiting */
-	uint8_t where;            /* enum chan_where */
-	bool busy;                /* being delivered: do not free */
 	layer_message_cb cb;      /* NULL: no receiver */
 	void *ud;
-	struct entry *ring;
-	unsigned head, count, size;
+	struct chan_queue *q;     /* NULL until a message was queued */
 	struct member *members;
+	uint8_t where;            /* enum chan_where; q->link is on that list */
+	bool busy;                /* being delivered: do not free */
 	char name[];
 };
 
@@ -102,6 +112,11 @@ static void on_deliver(uv_idle_t *h);
 static void on_sweep(uv_timer_t *t);
 
 #define CONTAINER(ptr, type, field) ((type *)(void *)((char *)(ptr) - offsetof(type, field)))
+
+static unsigned queued(const struct chan *c)
+{
+	return c->q ? c->q->count : 0;
+}
 
 static void list_init(struct list *h)
 {
@@ -159,8 +174,6 @@ static struct chan *chan_get(struct mem_layer *m, const char *name)
 	if (!c)
 		return NULL;
 	memcpy(c->name, name, len + 1);
-	c->node.key = c->name;
-	list_init(&c->link);
 	layer__hash_insert(&m->chans, &c->node);
 	return c;
 }
@@ -168,29 +181,30 @@ static struct chan *chan_get(struct mem_layer *m, const char *name)
 /* Frees `c` if nothing needs it any more. */
 static void chan_maybe_free(struct mem_layer *m, struct chan *c)
 {
-	if (c->busy || c->cb || c->count || c->members)
+	if (c->busy || c->cb || queued(c) || c->members)
 		return;
-	list_del(&c->link);
+	if (c->q)
+		list_del(&c->q->link);
 	layer__hash_remove(&m->chans, &c->node);
-	free(c->ring);
+	free(c->q);
 	free(c);
 }
 
 /* Puts `c` on the list matching its state; arms the handles. */
 static void chan_update_list(struct mem_layer *m, struct chan *c)
 {
-	uint8_t want = c->count == 0 ? ON_NONE : c->cb ? ON_PENDING : ON_WAITING;
+	uint8_t want = queued(c) == 0 ? ON_NONE : c->cb ? ON_PENDING : ON_WAITING;
 
 	if (want == c->where)
 		return;
-	list_del(&c->link);
+	list_del(&c->q->link); /* where != want: c has had messages, so c->q exists */
 	c->where = want;
 	if (want == ON_PENDING) {
-		list_add_tail(&m->pending, &c->link);
+		list_add_tail(&m->pending, &c->q->link);
 		if (!m->delivering && !uv_is_active((uv_handle_t *)&m->deliver))
 			uv_idle_start(&m->deliver, on_deliver);
 	} else if (want == ON_WAITING) {
-		list_add_tail(&m->waiting, &c->link);
+		list_add_tail(&m->waiting, &c->q->link);
 		if (!uv_is_active((uv_handle_t *)&m->sweep)) {
 			uint64_t iv = m->expiry_ms < 10 ? 10 : m->expiry_ms;
 			uv_timer_start(&m->sweep, on_sweep, iv, iv);
@@ -198,22 +212,24 @@ static void chan_update_list(struct mem_layer *m, struct chan *c)
 	}
 }
 
+/* `c` has queued messages. */
 static struct entry ring_pop(struct chan *c)
 {
-	struct entry e = c->ring[c->head];
+	struct chan_queue *q = c->q;
+	struct entry e = q->ring[q->head];
 
-	if (++c->head == c->size)
-		c->head = 0;
-	c->count--;
+	if (++q->head == q->size)
+		q->head = 0;
+	q->count--;
 	return e;
 }
 
 /* Drops every queued message of `c`; returns how many. */
 static unsigned chan_drop_all(struct mem_layer *m, struct chan *c)
 {
-	unsigned n = c->count;
+	unsigned n = queued(c);
 
-	while (c->count)
+	while (queued(c))
 		json_decref(ring_pop(c).msg);
 	m->base.stats.dropped += n;
 	return n;
@@ -224,7 +240,7 @@ static unsigned chan_drop_expired(struct mem_layer *m, struct chan *c, uint64_t 
 {
 	unsigned n = 0;
 
-	while (c->count && c->ring[c->head].expires <= now) {
+	while (queued(c) && c->q->ring[c->q->head].expires <= now) {
 		json_decref(ring_pop(c).msg);
 		n++;
 	}
@@ -276,22 +292,32 @@ static void chan_leave_groups(struct mem_layer *m, struct chan *c)
 		member_del(m, c->members);
 }
 
+/* Creates or doubles c->q (the queue moves: its list links follow it). */
 static int ring_grow(struct mem_layer *m, struct chan *c)
 {
-	unsigned size = c->size ? c->size * 2 : 4, i;
-	struct entry *r;
+	struct chan_queue *q = c->q, *nq;
+	unsigned size = q ? q->size * 2 : 4, i;
 
 	if (size > m->base.cfg.capacity)
 		size = m->base.cfg.capacity;
-	r = malloc(size * sizeof(*r));
-	if (!r)
+	nq = malloc(sizeof(*nq) + size * sizeof(nq->ring[0]));
+	if (!nq)
 		return LAYER_ENOMEM;
-	for (i = 0; i < c->count; i++)
-		r[i] = c->ring[(c->head + i) % c->size];
-	free(c->ring);
-	c->ring = r;
-	c->head = 0;
-	c->size = size;
+	nq->chan = c;
+	nq->head = 0;
+	nq->size = size;
+	nq->count = q ? q->count : 0;
+	for (i = 0; i < nq->count; i++)
+		nq->ring[i] = q->ring[(q->head + i) % q->size];
+	if (c->where != ON_NONE) {
+		nq->link = q->link;
+		nq->link.prev->next = &nq->link;
+		nq->link.next->prev = &nq->link;
+	} else {
+		list_init(&nq->link);
+	}
+	free(q);
+	c->q = nq;
 	return 0;
 }
 
@@ -307,26 +333,28 @@ static int ring_grow(struct mem_layer *m, struct chan *c)
 static int chan_push(struct mem_layer *m, struct chan *c, json_t *msg, uint64_t now,
 		     bool group)
 {
+	struct chan_queue *q;
 	unsigned idx;
 
-	if (c->count && c->ring[c->head].expires <= now && chan_drop_expired(m, c, now) &&
+	if (queued(c) && c->q->ring[c->q->head].expires <= now && chan_drop_expired(m, c, now) &&
 	    !c->cb) {
 		chan_leave_groups(m, c);
 		if (group)
 			return PUSH_LEFT_GROUPS;
 	}
-	if (c->count >= m->base.cfg.capacity) {
+	if (queued(c) >= m->base.cfg.capacity) {
 		m->base.stats.dropped++;
 		return LAYER_ECHANFULL;
 	}
-	if (c->count == c->size && ring_grow(m, c) != 0)
+	if ((!c->q || c->q->count == c->q->size) && ring_grow(m, c) != 0)
 		return LAYER_ENOMEM;
-	idx = c->head + c->count;
-	if (idx >= c->size)
-		idx -= c->size;
-	c->ring[idx].msg = json_incref(msg);
-	c->ring[idx].expires = now + m->expiry_ms;
-	c->count++;
+	q = c->q;
+	idx = q->head + q->count;
+	if (idx >= q->size)
+		idx -= q->size;
+	q->ring[idx].msg = json_incref(msg);
+	q->ring[idx].expires = now + m->expiry_ms;
+	q->count++;
 	chan_update_list(m, c);
 	return 0;
 }
@@ -357,9 +385,9 @@ static void mem_teardown(struct mem_layer *m)
 			struct chan *c = CONTAINER(n, struct chan, node);
 
 			next = n->next;
-			while (c->count)
+			while (queued(c))
 				json_decref(ring_pop(c).msg);
-			free(c->ring);
+			free(c->q);
 			free(c);
 		}
 	}
@@ -379,13 +407,13 @@ static void on_deliver(uv_idle_t *h)
 	list_splice(&m->pending, &m->batch);
 	m->delivering = true;
 	while (!list_empty(&m->batch) && !m->base.closing) {
-		struct chan *c = CONTAINER(m->batch.next, struct chan, link);
-		unsigned n = c->count;
+		struct chan *c = CONTAINER(m->batch.next, struct chan_queue, link)->chan;
+		unsigned n = queued(c);
 
-		list_del(&c->link);
+		list_del(&c->q->link);
 		c->where = ON_NONE;
 		c->busy = true;
-		while (n-- > 0 && c->count && c->cb && !m->base.closing) {
+		while (n-- > 0 && queued(c) && c->cb && !m->base.closing) {
 			struct entry e = ring_pop(c);
 
 			if (e.expires <= now) {
@@ -418,7 +446,7 @@ static void on_sweep(uv_timer_t *t)
 	struct list *it, *next;
 
 	for (it = m->waiting.next; it != &m->waiting; it = next) {
-		struct chan *c = CONTAINER(it, struct chan, link);
+		struct chan *c = CONTAINER(it, struct chan_queue, link)->chan;
 
 		next = it->next;
 		if (chan_drop_expired(m, c, now) && !c->cb)
@@ -468,7 +496,6 @@ static int mem_group_add(struct layer *l, const char *group, const char *channel
 		if (!g)
 			return LAYER_ENOMEM;
 		memcpy(g->name, group, len + 1);
-		g->node.key = g->name;
 		layer__hash_insert(&m->groups, &g->node);
 	}
 	c = chan_get(m, channel);
@@ -599,6 +626,13 @@ static int mem_receiver_remove(struct layer *l, const char *channel)
 	return 0;
 }
 
+static const char *mem_receiver_name(struct layer *l, const char *channel)
+{
+	struct chan *c = chan_find((struct mem_layer *)l, channel);
+
+	return c && c->cb ? c->name : NULL;
+}
+
 static uint64_t name_salt;
 static atomic_uint_fast64_t name_counter;
 static uv_once_t name_once = UV_ONCE_INIT;
@@ -674,6 +708,7 @@ static const struct layer_ops mem_ops = {
 	.flush = mem_flush,
 	.receiver_add = mem_receiver_add,
 	.receiver_remove = mem_receiver_remove,
+	.receiver_name = mem_receiver_name,
 	.new_channel = mem_new_channel,
 	.free = mem_free,
 	.stats = mem_stats,
@@ -685,9 +720,9 @@ struct layer *layer_memory_new(uv_loop_t *loop, const struct layer_config *cfg)
 
 	if (!m)
 		return NULL;
-	if (layer__hash_init(&m->chans, 256) != 0)
+	if (layer__hash_init(&m->chans, 256, LAYER__KEY_OFF(struct chan, node, name)) != 0)
 		goto fail;
-	if (layer__hash_init(&m->groups, 64) != 0)
+	if (layer__hash_init(&m->groups, 64, LAYER__KEY_OFF(struct group, node, name)) != 0)
 		goto fail;
 	if (layer__init(&m->base, &mem_ops, loop, cfg) != 0)
 		goto fail;

@@ -217,7 +217,6 @@ static int want(struct redis_layer *r, const char *name)
 		return LAYER_ENOMEM;
 	memcpy(sb->name, name, n + 1);
 	sb->members = 1;
-	sb->node.key = sb->name;
 	layer__hash_insert(&s->subs, &sb->node);
 	send_subscribe(s, "SUBSCRIBE", name);
 	return 0;
@@ -360,8 +359,8 @@ static void resubscribe_all(struct shard *s)
 	size_t k = 1;
 	for (size_t b = 0; b <= s->subs.mask; b++)
 		for (struct layer__hnode *h = s->subs.buckets[b]; h; h = h->next) {
-			argv[k] = h->key;
-			lens[k] = strlen(h->key);
+			argv[k] = layer__hash_key(&s->subs, h);
+			lens[k] = strlen(argv[k]);
 			k++;
 		}
 	redisAsyncCommandArgv(s->sub.ac, on_sub_reply, s, (int)k, argv, lens);
@@ -539,10 +538,11 @@ static void drop_subs(struct redis_layer *r, bool all, bool unsubscribe)
 			struct layer__hnode *h = s->subs.buckets[b];
 			while (h) {
 				struct layer__hnode *next = h->next;
-				if (all || strncmp(h->key, r->group_prefix, r->group_prefix_len) == 0) {
+				const char *key = layer__hash_key(&s->subs, h);
+				if (all || strncmp(key, r->group_prefix, r->group_prefix_len) == 0) {
 					layer__hash_remove(&s->subs, h);
 					if (unsubscribe)
-						send_subscribe(s, "UNSUBSCRIBE", h->key);
+						send_subscribe(s, "UNSUBSCRIBE", key);
 					sub_free((struct sub *)h);
 				}
 				h = next;
@@ -566,6 +566,11 @@ static int r_receiver_add(struct layer *l, const char *channel, layer_message_cb
 	if (rc == 0)
 		rc = want(r, channel);
 	return rc;
+}
+
+static const char *r_receiver_name(struct layer *l, const char *channel)
+{
+	return layer_receiver_name(R(l)->local, channel);
 }
 
 static int r_receiver_remove(struct layer *l, const char *channel)
@@ -654,6 +659,7 @@ static const struct layer_ops redis_ops = {
 	.group_send = r_group_send,
 	.flush = r_flush,
 	.receiver_add = r_receiver_add,
+	.receiver_name = r_receiver_name,
 	.receiver_remove = r_receiver_remove,
 	.new_channel = r_new_channel,
 	.free = r_free,
@@ -675,7 +681,7 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 	for (size_t i = 0; i < rcfg->n_urls; i++) {
 		struct shard *s = &shards[i];
 		if (layer_redis_url_parse(rcfg->urls[i], &s->url, err, errlen) != 0 ||
-		    layer__hash_init(&s->subs, 64) != 0) {
+		    layer__hash_init(&s->subs, 64, LAYER__KEY_OFF(struct sub, node, name)) != 0) {
 			for (size_t k = 0; k <= i; k++)
 				layer__hash_destroy(&shards[k].subs);
 			free(r);

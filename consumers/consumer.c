@@ -2,14 +2,12 @@
  * consumer.c - consumer lifecycle, dispatch of layer messages by type,
  * sends, groups, timers and offloaded work.
  */
-#include "consumer.h"
+#include "consumer_int.h"
 
 #include <assert.h>
-#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
 #include "log.h"
 
 enum consumer_state_kind {
@@ -18,11 +16,6 @@ enum consumer_state_kind {
 	ST_REJECTED,   /* rejected in on_connect */
 	ST_CLOSING,    /* consumer_close() called after accept; waiting for the transport */
 	ST_GONE,       /* consumer_closed() ran; freed as soon as no callback is on the stack */
-};
-
-struct group_ref {
-	struct group_ref *next;
-	char name[];
 };
 
 struct timer {
@@ -43,80 +36,69 @@ struct job {
 	void *arg;
 };
 
-struct consumer {
-	const struct consumer_class *cls;
-	struct consumer_scope scope;
-	struct layer *layer;
-	uv_loop_t *loop;
-	const struct consumer_transport *tp;
-	void *conn;
-	enum consumer_state_kind state;
-	int reject_code;
-	char *subprotocol; /* owned copy of the accepted token, NUL-terminated */
-	int busy; /* callbacks of the class on the stack */
-	struct group_ref *groups;
-	struct timer *timers;
-	struct job *jobs;
-	int next_timer_id;
-	bool receiving; /* registered as the layer receiver of `channel` */
-	char channel[LAYER_NAME_MAX];
-	alignas(max_align_t) unsigned char state_block[];
-};
-
 /*
  * The broadcast cache: frames encoded from the layer messages dispatched in
  * this loop turn, keyed by (message, fields), and each message's type.
  * The layer hands each channel all its queued messages in turn (A, B, ...
  * to the first member, then A, B, ... to the next), so the cache holds a
- * whole turn's messages: direct-mapped, CACHE_SIZE slots, emptied by
- * consumer_turn_end() (the server calls it once per loop turn, so memory
- * is bounded by one turn's messages). An entry holds a reference to its
- * message, so a pointer cannot be reused while cached. One per loop thread.
+ * whole turn's messages: an open-addressing table (linear probing) that
+ * doubles while a turn fills it past half, emptied by consumer_turn_end()
+ * (the server calls it once per loop turn, so memory is bounded by one
+ * turn's messages) and freed with the last consumer of the thread. An entry
+ * holds a reference to its message, so a pointer cannot be reused while
+ * cached. One per loop thread. If the table cannot grow, messages are
+ * simply encoded again (correct, slower).
  */
-#define CACHE_SIZE 1024
+#define CACHE_MIN 1024
 
-struct frame_cache_entry {
-	json_t *msg;
-	const char *const *fields;
-	struct consumer_frame *frame;
+struct cache_entry {
+	json_t *msg;     /* referenced; NULL: an empty slot */
+	const void *key; /* a frame entry's `fields` (may be NULL), or &type_key */
+	union {
+		struct consumer_frame *frame;
+		const char *type; /* borrowed from msg */
+	} v;
 };
 
-struct type_cache_entry {
-	json_t *msg;
-	const char *type; /* borrowed from msg */
-};
+static const char type_key; /* the key of type entries */
 
 static _Thread_local json_t *dispatching;
-static _Thread_local struct frame_cache_entry frame_cache[CACHE_SIZE];
-static _Thread_local struct type_cache_entry type_cache[CACHE_SIZE];
-static _Thread_local unsigned short cache_used[2 * CACHE_SIZE]; /* slots to empty */
-static _Thread_local unsigned cache_n_used;
+static _Thread_local struct cache_entry *cache;
+static _Thread_local unsigned *cache_used; /* slots in use, to empty them */
+static _Thread_local unsigned cache_cap, cache_n;
 static _Thread_local unsigned live_consumers;
 
-static unsigned cache_slot(const void *msg, const void *fields)
+static unsigned cache_hash(const void *msg, const void *key)
 {
-	uintptr_t h = (uintptr_t)msg >> 4 ^ (uintptr_t)fields >> 3;
-	h ^= h >> 11;
-	return (unsigned)(h & (CACHE_SIZE - 1));
+	uint64_t h = (uint64_t)(uintptr_t)msg * 0x9e3779b97f4a7c15ull ^ (uintptr_t)key;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return (unsigned)(h ^ h >> 32);
+}
+
+static void entry_release(struct cache_entry *e)
+{
+	if (e->key != &type_key && e->v.frame)
+		consumer_frame_unref(e->v.frame);
+	json_decref(e->msg);
+	memset(e, 0, sizeof(*e));
 }
 
 static void cache_clear(void)
 {
-	for (unsigned k = 0; k < cache_n_used; k++) {
-		unsigned i = cache_used[k];
-		if (i < CACHE_SIZE) {
-			struct frame_cache_entry *e = &frame_cache[i];
-			if (e->frame)
-				consumer_frame_unref(e->frame);
-			json_decref(e->msg);
-			memset(e, 0, sizeof(*e));
-		} else {
-			struct type_cache_entry *t = &type_cache[i - CACHE_SIZE];
-			json_decref(t->msg);
-			memset(t, 0, sizeof(*t));
-		}
-	}
-	cache_n_used = 0;
+	for (unsigned k = 0; k < cache_n; k++)
+		entry_release(&cache[cache_used[k]]);
+	cache_n = 0;
+}
+
+static void cache_free(void)
+{
+	cache_clear();
+	free(cache);
+	free(cache_used);
+	cache = NULL;
+	cache_used = NULL;
+	cache_cap = 0;
 }
 
 void consumer_turn_end(void)
@@ -124,49 +106,84 @@ void consumer_turn_end(void)
 	cache_clear();
 }
 
-static void cache_mark(unsigned slot)
+/* The slot of (msg, key), or of the empty slot where it would go. */
+static struct cache_entry *cache_slot(const void *msg, const void *key)
 {
-	if (cache_n_used < 2 * CACHE_SIZE)
-		cache_used[cache_n_used++] = (unsigned short)slot;
+	unsigned mask = cache_cap - 1;
+	for (unsigned i = cache_hash(msg, key) & mask;; i = (i + 1) & mask) {
+		struct cache_entry *e = &cache[i];
+		if (!e->msg || (e->msg == msg && e->key == key))
+			return e;
+	}
+}
+
+/* Makes room for one more entry: false when the table cannot grow. */
+static bool cache_reserve(void)
+{
+	if (cache_cap && (cache_n + 1) * 2 <= cache_cap)
+		return true;
+	unsigned cap = cache_cap ? cache_cap * 2 : CACHE_MIN;
+	struct cache_entry *t = calloc(cap, sizeof(*t));
+	unsigned *used = malloc(cap / 2 * sizeof(*used));
+	if (!t || !used || cap < cache_cap) {
+		free(t);
+		free(used);
+		return false;
+	}
+	struct cache_entry *old = cache;
+	unsigned *old_used = cache_used, n = cache_n;
+	cache = t;
+	cache_used = used;
+	cache_cap = cap;
+	cache_n = 0;
+	for (unsigned k = 0; k < n; k++) {
+		struct cache_entry *from = &old[old_used[k]], *to = cache_slot(from->msg, from->key);
+		*to = *from;
+		cache_used[cache_n++] = (unsigned)(to - cache);
+	}
+	free(old);
+	free(old_used);
+	return true;
 }
 
 static struct consumer_frame *cache_find(json_t *msg, const char *const *fields)
 {
-	struct frame_cache_entry *e = &frame_cache[cache_slot(msg, fields)];
-	return e->msg == msg && e->fields == fields ? e->frame : NULL;
+	if (!cache_n)
+		return NULL;
+	struct cache_entry *e = cache_slot(msg, fields);
+	return e->msg ? e->v.frame : NULL;
 }
 
-/* Takes over the reference of `f`. */
-static void cache_put(json_t *msg, const char *const *fields, struct consumer_frame *f)
+/* Caches `f` (its reference goes to the cache) and returns true, or
+ * returns false (the caller keeps its reference) when the table is full. */
+static bool cache_put(json_t *msg, const char *const *fields, struct consumer_frame *f)
 {
-	unsigned i = cache_slot(msg, fields);
-	struct frame_cache_entry *e = &frame_cache[i];
-	if (e->msg) { /* a collision: the older message is re-encoded if it comes again */
-		if (e->frame)
-			consumer_frame_unref(e->frame);
-		json_decref(e->msg);
-	} else {
-		cache_mark(i);
-	}
+	if (!cache_reserve())
+		return false;
+	struct cache_entry *e = cache_slot(msg, fields);
 	e->msg = json_incref(msg);
-	e->fields = fields;
-	e->frame = f;
+	e->key = fields;
+	e->v.frame = f;
+	cache_used[cache_n++] = (unsigned)(e - cache);
+	return true;
 }
 
 /* The message's "type", looked up once per message per turn. */
 static const char *message_type(json_t *msg)
 {
-	unsigned i = cache_slot(msg, NULL);
-	struct type_cache_entry *t = &type_cache[i];
-	if (t->msg == msg)
-		return t->type;
+	if (cache_n) {
+		struct cache_entry *e = cache_slot(msg, &type_key);
+		if (e->msg)
+			return e->v.type;
+	}
 	const char *type = json_string_value(json_object_get(msg, "type"));
-	if (t->msg)
-		json_decref(t->msg);
-	else
-		cache_mark(CACHE_SIZE + i);
-	t->msg = json_incref(msg);
-	t->type = type;
+	if (cache_reserve()) {
+		struct cache_entry *e = cache_slot(msg, &type_key);
+		e->msg = json_incref(msg);
+		e->key = &type_key;
+		e->v.type = type;
+		cache_used[cache_n++] = (unsigned)(e - cache);
+	}
 	return type;
 }
 
@@ -193,7 +210,7 @@ struct consumer_frame *consumer_frame_new(const void *data, size_t len, bool bin
 	f->refs = 1;
 	f->binary = binary;
 	f->len = len;
-	if (len)
+	if (len && data)
 		memcpy(consumer_frame_payload(f), data, len);
 	consumer_frame_payload(f)[len] = '\0';
 	return f;
@@ -206,73 +223,31 @@ void consumer_frame_unref(struct consumer_frame *f)
 		free(f);
 }
 
+/* Encodes `content` once into a scratch buffer (json_dumpb into a NULL
+ * buffer would encode it twice: to size it, then for real); only a
+ * document larger than the scratch buffer is encoded again. */
 static struct consumer_frame *frame_from_json(json_t *content)
 {
-	size_t n = json_dumpb(content, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+	static _Thread_local char scratch[16 * 1024];
+	const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+	size_t n = json_dumpb(content, scratch, sizeof(scratch), flags);
 	if (n == 0)
 		return NULL;
-	struct consumer_frame *f = malloc(sizeof(*f) + CONSUMER_FRAME_HEADROOM + n + 1);
-	if (!f)
+	if (n <= sizeof(scratch))
+		return consumer_frame_new(scratch, n, false);
+	struct consumer_frame *f = consumer_frame_new(NULL, n, false);
+	if (f && json_dumpb(content, (char *)consumer_frame_payload(f), n, flags) != n) {
+		consumer_frame_unref(f);
 		return NULL;
-	f->refs = 1;
-	f->binary = false;
-	f->len = json_dumpb(content, (char *)consumer_frame_payload(f), n, JSON_COMPACT | JSON_ENCODE_ANY);
-	consumer_frame_payload(f)[f->len] = '\0';
+	}
 	return f;
-}
-
-/* ---- scope ---- */
-
-void consumer_scope_clear(struct consumer_scope *s)
-{
-	free(s->path);
-	free(s->query_string);
-	free(s->client_addr);
-	free(s->subprotocols);
-	free(s->headers);
-	free(s->username);
-	json_decref(s->kwargs);
-	json_decref(s->session);
-	memset(s, 0, sizeof(*s));
 }
 
 /* ---- accessors ---- */
 
 void *consumer_state(struct consumer *c)
 {
-	return c->state_block;
-}
-
-const struct consumer_scope *consumer_scope(const struct consumer *c)
-{
-	return &c->scope;
-}
-
-const char *consumer_channel_name(const struct consumer *c)
-{
-	return c->channel;
-}
-
-const char *consumer_username(const struct consumer *c)
-{
-	return c->scope.username ? c->scope.username : "";
-}
-
-const char *consumer_scope_header(const struct consumer *c, const char *name)
-{
-	const char *p = c->scope.headers;
-	while (p && *p) {
-		const char *value = p + strlen(p) + 1;
-		if (strcmp(p, name) == 0)
-			return value;
-		p = value + strlen(value) + 1;
-	}
-	return NULL;
-}
-
-json_t *consumer_scope_cookies(const struct consumer *c)
-{
-	return http_parse_cookies(consumer_scope_header(c, "cookie"));
+	return c->data;
 }
 
 struct layer *consumer_layer(struct consumer *c)
@@ -282,12 +257,19 @@ struct layer *consumer_layer(struct consumer *c)
 
 uv_loop_t *consumer_loop(struct consumer *c)
 {
-	return c->loop;
+	return layer_loop(c->layer);
 }
 
 unsigned consumer_count(void)
 {
 	return live_consumers;
+}
+
+static struct consumer_extra *extra(struct consumer *c)
+{
+	if (!c->extra)
+		c->extra = calloc(1, sizeof(*c->extra));
+	return c->extra;
 }
 
 /* ---- lifetime ---- */
@@ -307,11 +289,15 @@ static void timer_release(struct timer *t)
 static void consumer_free(struct consumer *c)
 {
 	assert(c->busy == 0);
-	consumer_scope_clear(&c->scope);
-	free(c->subprotocol);
+	if (c->extra) {
+		json_decref(c->extra->session);
+		free(c->extra->channel);
+		free(c->extra->subprotocol);
+	}
+	free(c->extra);
 	free(c);
 	if (--live_consumers == 0)
-		cache_clear();
+		cache_free();
 }
 
 /* Enter/leave a class callback: frees the consumer if it went away meanwhile. */
@@ -336,26 +322,50 @@ struct consumer *consumer_open(const struct consumer_class *cls, struct consumer
 			       const struct consumer_transport *tp, void *conn,
 			       struct consumer_open_result *res)
 {
-	struct consumer *c = calloc(1, sizeof(*c) + cls->state_size);
+	char channel[LAYER_NAME_MAX];
+	int rc = layer_new_channel(layer, "specific", channel, sizeof(channel));
 	memset(res, 0, sizeof(*res));
+	struct consumer *c = consumer__alloc(cls, scope);
+	if (c && scope->session && !extra(c)) {
+		free(c);
+		c = NULL;
+	}
 	if (!c) {
 		consumer_scope_clear(scope);
 		return NULL;
 	}
 	live_consumers++;
-	c->cls = cls;
-	c->scope = *scope;
-	memset(scope, 0, sizeof(*scope));
+	if (scope->session) {
+		c->extra->session = scope->session;
+		scope->session = NULL;
+	}
+	c->is_authenticated = scope->is_authenticated;
+	consumer_scope_clear(scope);
 	c->layer = layer;
-	c->loop = loop;
+	assert(loop == layer_loop(layer));
 	c->tp = tp;
 	c->conn = conn;
+	c->channel = "";
 	c->state = ST_CONNECTING;
 	c->reject_code = 403;
 
-	int rc = layer_new_channel(layer, "specific", c->channel, sizeof(c->channel));
+	/* Without a channel the consumer still opens, to be rejected with 500. */
 	if (rc == 0)
-		rc = layer_receiver_add(layer, c->channel, on_layer_message, c);
+		rc = layer_receiver_add(layer, channel, on_layer_message, c);
+	if (rc == 0) {
+		c->channel = layer_receiver_name(layer, channel);
+		if (!c->channel) { /* the backend keeps no copy: keep our own */
+			struct consumer_extra *x = extra(c);
+			if (x)
+				x->channel = strdup(channel);
+			c->channel = x ? x->channel : NULL;
+			if (!c->channel) {
+				layer_receiver_remove(layer, channel);
+				c->channel = "";
+				rc = LAYER_ENOMEM;
+			}
+		}
+	}
 	if (rc != 0) {
 		LOG(LOG_ERROR, "consumer", "%s: cannot get a channel: %s", cls->name, layer_strerror(rc));
 		c->state = ST_REJECTED;
@@ -382,7 +392,7 @@ struct consumer *consumer_open(const struct consumer_class *cls, struct consumer
 	}
 	res->accepted = c->state == ST_OPEN;
 	res->close_code = res->accepted ? 0 : c->reject_code;
-	res->subprotocol = c->subprotocol;
+	res->subprotocol = c->extra ? c->extra->subprotocol : NULL;
 	return c;
 }
 
@@ -398,23 +408,34 @@ void consumer_closed(struct consumer *c, int code)
 		c->busy--;
 	}
 	c->state = ST_GONE;
+	const char *channel = c->channel; /* valid until the receiver is removed, last */
+	if (c->group) {
+		layer_group_discard(c->layer, c->group->name, channel);
+		consumer__gname_put(c->group);
+		c->group = NULL;
+	}
+	struct consumer_extra *x = c->extra;
+	if (x) {
+		while (x->groups) {
+			struct group_ref *g = x->groups;
+			x->groups = g->next;
+			layer_group_discard(c->layer, g->g->name, channel);
+			consumer__gname_put(g->g);
+			free(g);
+		}
+		while (x->timers) {
+			struct timer *t = x->timers;
+			x->timers = t->next;
+			timer_release(t);
+		}
+		for (struct job *j = x->jobs; j; j = j->next)
+			j->c = NULL;
+		x->jobs = NULL;
+	}
 	if (c->receiving)
-		layer_receiver_remove(c->layer, c->channel);
+		layer_receiver_remove(c->layer, channel);
 	c->receiving = false;
-	while (c->groups) {
-		struct group_ref *g = c->groups;
-		c->groups = g->next;
-		layer_group_discard(c->layer, g->name, c->channel);
-		free(g);
-	}
-	while (c->timers) {
-		struct timer *t = c->timers;
-		c->timers = t->next;
-		timer_release(t);
-	}
-	for (struct job *j = c->jobs; j; j = j->next)
-		j->c = NULL;
-	c->jobs = NULL;
+	c->channel = "";
 	if (c->busy == 0)
 		consumer_free(c);
 }
@@ -427,7 +448,7 @@ int consumer_accept(struct consumer *c, const char *subprotocol)
 		return CONSUMER_ESTATE;
 	if (subprotocol) {
 		/* Only a subprotocol the client offered may be chosen. */
-		const char *offered = c->scope.subprotocols;
+		const char *offered = consumer_scope_subprotocols(c);
 		size_t n = strlen(subprotocol);
 		const char *p = offered;
 		bool found = false;
@@ -444,9 +465,12 @@ int consumer_accept(struct consumer *c, const char *subprotocol)
 		if (!found)
 			return CONSUMER_EINVAL;
 		/* A copy: the token inside the scope's header is not NUL-terminated. */
-		c->subprotocol = strdup(subprotocol);
-		if (!c->subprotocol)
+		struct consumer_extra *x = extra(c);
+		char *copy = x ? strdup(subprotocol) : NULL;
+		if (!copy)
 			return CONSUMER_ENOMEM;
+		free(x->subprotocol);
+		x->subprotocol = copy;
 	}
 	c->state = ST_OPEN;
 	return 0;
@@ -477,7 +501,7 @@ static int send_frame(struct consumer *c, struct consumer_frame *f)
 	int rc = c->tp->send(c->conn, f);
 	if (rc == CONSUMER_EQUEUE) {
 		LOG(LOG_WARN, "consumer", "%s %s: send queue full, closing (slow consumer)",
-		    c->cls->name, c->channel);
+		    c->cls->name, consumer_channel_name(c));
 		c->state = ST_CLOSING;
 		c->tp->close(c->conn, CLOSE_TRY_AGAIN_LATER, "slow consumer");
 	}
@@ -535,7 +559,11 @@ static int send_json_shared(struct consumer *c, json_t *msg, const char *const *
 				json_decref(obj);
 			if (!f)
 				return CONSUMER_ENOMEM;
-			cache_put(msg, fields, f);
+			if (!cache_put(msg, fields, f)) {
+				int rc = send_frame(c, f);
+				consumer_frame_unref(f);
+				return rc;
+			}
 		}
 		return send_frame(c, f);
 	}
@@ -568,19 +596,30 @@ int consumer_group_add(struct consumer *c, const char *group)
 {
 	if (c->state == ST_GONE)
 		return CONSUMER_ECLOSED;
-	int rc = layer_group_add(c->layer, group, c->channel);
+	int rc = layer_group_add(c->layer, group, consumer_channel_name(c));
 	if (rc != 0)
 		return rc == LAYER_EINVAL ? CONSUMER_EINVAL : CONSUMER_ENOMEM;
-	for (struct group_ref *g = c->groups; g; g = g->next)
-		if (strcmp(g->name, group) == 0)
+	if (c->group && strcmp(c->group->name, group) == 0)
+		return 0;
+	for (struct group_ref *g = c->extra ? c->extra->groups : NULL; g; g = g->next)
+		if (strcmp(g->g->name, group) == 0)
 			return 0;
-	size_t n = strlen(group);
-	struct group_ref *g = malloc(sizeof(*g) + n + 1);
-	if (!g)
+	struct gname *name = consumer__gname_get(group);
+	if (!name)
 		return CONSUMER_ENOMEM;
-	memcpy(g->name, group, n + 1);
-	g->next = c->groups;
-	c->groups = g;
+	if (!c->group) {
+		c->group = name;
+		return 0;
+	}
+	struct consumer_extra *x = extra(c);
+	struct group_ref *g = x ? malloc(sizeof(*g)) : NULL;
+	if (!g) {
+		consumer__gname_put(name);
+		return CONSUMER_ENOMEM;
+	}
+	g->g = name;
+	g->next = x->groups;
+	x->groups = g;
 	return 0;
 }
 
@@ -588,15 +627,21 @@ int consumer_group_discard(struct consumer *c, const char *group)
 {
 	if (c->state == ST_GONE)
 		return CONSUMER_ECLOSED;
-	for (struct group_ref **pp = &c->groups; *pp; pp = &(*pp)->next) {
-		if (strcmp((*pp)->name, group) == 0) {
+	if (c->group && strcmp(c->group->name, group) == 0) {
+		consumer__gname_put(c->group);
+		c->group = NULL;
+	}
+	for (struct group_ref **pp = c->extra ? &c->extra->groups : NULL; pp && *pp;
+	     pp = &(*pp)->next) {
+		if (strcmp((*pp)->g->name, group) == 0) {
 			struct group_ref *g = *pp;
 			*pp = g->next;
+			consumer__gname_put(g->g);
 			free(g);
 			break;
 		}
 	}
-	int rc = layer_group_discard(c->layer, group, c->channel);
+	int rc = layer_group_discard(c->layer, group, consumer_channel_name(c));
 	return rc == 0 ? 0 : rc == LAYER_EINVAL ? CONSUMER_EINVAL : CONSUMER_ENOMEM;
 }
 
@@ -626,7 +671,7 @@ static void on_layer_message(void *ud, const char *channel, json_t *msg)
 		h++;
 	if (!h || !h->type) {
 		LOG(LOG_ERROR, "consumer", "%s %s: no handler for message type '%s'; closing 1011",
-		    c->cls->name, c->channel, type ? type : "");
+		    c->cls->name, consumer_channel_name(c), type ? type : "");
 		consumer_close(c, CLOSE_INTERNAL_ERROR, "no handler for message type");
 		return;
 	}
@@ -657,7 +702,7 @@ void consumer_receive(struct consumer *c, const char *data, size_t len, bool bin
 	json_error_t err;
 	json_t *content = json_loadb(data, len, JSON_DECODE_ANY, &err);
 	if (!content) {
-		LOG(LOG_DEBUG, "consumer", "%s %s: invalid JSON: %s", c->cls->name, c->channel,
+		LOG(LOG_DEBUG, "consumer", "%s %s: invalid JSON: %s", c->cls->name, consumer_channel_name(c),
 		    err.text);
 		consumer_close(c, CLOSE_INVALID_PAYLOAD, "invalid JSON");
 		return;
@@ -685,7 +730,7 @@ static void on_timer(uv_timer_t *h)
 		return; /* freed; its timers were released */
 	if (one_shot && t->c) {
 		/* Unlink and release a one-shot timer that has fired. */
-		for (struct timer **pp = &c->timers; *pp; pp = &(*pp)->next) {
+		for (struct timer **pp = &c->extra->timers; *pp; pp = &(*pp)->next) {
 			if (*pp == t) {
 				*pp = t->next;
 				timer_release(t);
@@ -702,23 +747,25 @@ int consumer_timer_start(struct consumer *c, uint64_t timeout_ms, uint64_t repea
 		return CONSUMER_ECLOSED;
 	if (!cb)
 		return CONSUMER_EINVAL;
-	struct timer *t = calloc(1, sizeof(*t));
+	struct consumer_extra *x = extra(c);
+	struct timer *t = x ? calloc(1, sizeof(*t)) : NULL;
 	if (!t)
 		return CONSUMER_ENOMEM;
-	uv_timer_init(c->loop, &t->handle);
+	uv_timer_init(layer_loop(c->layer), &t->handle);
 	t->c = c;
 	t->cb = cb;
 	t->arg = arg;
-	t->id = ++c->next_timer_id;
-	t->next = c->timers;
-	c->timers = t;
+	t->id = ++x->next_timer_id;
+	t->next = x->timers;
+	x->timers = t;
 	uv_timer_start(&t->handle, on_timer, timeout_ms, repeat_ms);
 	return t->id;
 }
 
 int consumer_timer_stop(struct consumer *c, int id)
 {
-	for (struct timer **pp = &c->timers; *pp; pp = &(*pp)->next) {
+	for (struct timer **pp = c->extra ? &c->extra->timers : NULL; pp && *pp;
+	     pp = &(*pp)->next) {
 		if ((*pp)->id == id) {
 			struct timer *t = *pp;
 			*pp = t->next;
@@ -743,7 +790,7 @@ static void on_after_work(uv_work_t *req, int status)
 	struct consumer *c = j->c;
 	(void)status;
 	if (c) {
-		for (struct job **pp = &c->jobs; *pp; pp = &(*pp)->next) {
+		for (struct job **pp = &c->extra->jobs; *pp; pp = &(*pp)->next) {
 			if (*pp == j) {
 				*pp = j->next;
 				break;
@@ -764,18 +811,19 @@ int consumer_offload(struct consumer *c, consumer_work_cb work, consumer_done_cb
 		return CONSUMER_ECLOSED;
 	if (!work || !done)
 		return CONSUMER_EINVAL;
-	struct job *j = calloc(1, sizeof(*j));
+	struct consumer_extra *x = extra(c);
+	struct job *j = x ? calloc(1, sizeof(*j)) : NULL;
 	if (!j)
 		return CONSUMER_ENOMEM;
 	j->c = c;
 	j->work = work;
 	j->done = done;
 	j->arg = arg;
-	if (uv_queue_work(c->loop, &j->req, on_work, on_after_work) != 0) {
+	if (uv_queue_work(layer_loop(c->layer), &j->req, on_work, on_after_work) != 0) {
 		free(j);
 		return CONSUMER_ENOMEM;
 	}
-	j->next = c->jobs;
-	c->jobs = j;
+	j->next = x->jobs;
+	x->jobs = j;
 	return 0;
 }

@@ -83,7 +83,8 @@ struct consumer_frame {
 	unsigned char buf[]; /* CONSUMER_FRAME_HEADROOM + len (+1 NUL) bytes */
 };
 
-/* A new frame with refs == 1 holding a copy of `data`. NULL on ENOMEM. */
+/* A new frame with refs == 1 holding a copy of `data` (with data NULL: room
+ * for `len` bytes, to be filled by the caller). NULL on ENOMEM. */
 struct consumer_frame *consumer_frame_new(const void *data, size_t len, bool binary);
 static inline unsigned char *consumer_frame_payload(struct consumer_frame *f)
 {
@@ -106,8 +107,11 @@ struct consumer_transport {
 };
 
 /*
- * The connection's scope (Channels' self.scope). Kept small: it lives as
- * long as the connection, and a server holds tens of thousands of them.
+ * The connection's scope (Channels' self.scope) as the server hands it to
+ * consumer_open(): every member malloc'd (or a jansson reference) and owned
+ * by the struct. consumer_open() packs the strings into the consumer's own
+ * allocation and frees them, so a connection holds its scope in one block;
+ * consumer classes read it with the consumer_scope_*() accessors below.
  */
 struct consumer_scope {
 	char *path;          /* request path, decoded */
@@ -116,11 +120,26 @@ struct consumer_scope {
 	char *subprotocols;  /* the client's Sec-WebSocket-Protocol header, NULL when none */
 	char *headers;       /* packed "name\0value\0...\0" (lower-case names, then an
 	                        empty name); read with consumer_scope_header() */
-	json_t *kwargs;      /* url_route kwargs from the URL router; NULL when none */
+	json_t *kwargs;      /* url_route kwargs from the URL router (an object); NULL when
+	                        none. Members with an empty key are dropped. */
 	json_t *session;     /* the signed session cookie's data; NULL when none */
 	char *username;      /* the session's name, or a generated "anon-xxxxxx" */
 	bool is_authenticated; /* the user picked a name (not an anonymous one) */
 };
+
+/* Frees the members (not the struct). */
+void consumer_scope_clear(struct consumer_scope *s);
+
+/*
+ * The scope of a consumer, valid (and unchanged) from on_connect until
+ * on_disconnect returns. Strings are never NULL ("" when the server gave
+ * none) except consumer_scope_subprotocols(); borrowed from the consumer.
+ */
+const char *consumer_scope_path(const struct consumer *c);
+const char *consumer_scope_query_string(const struct consumer *c);
+const char *consumer_scope_client_addr(const struct consumer *c);
+/* The client's Sec-WebSocket-Protocol header, or NULL when it sent none. */
+const char *consumer_scope_subprotocols(const struct consumer *c);
 
 /* A request header of the handshake (lower-case `name`), or NULL. */
 const char *consumer_scope_header(const struct consumer *c, const char *name);
@@ -128,8 +147,20 @@ const char *consumer_scope_header(const struct consumer *c, const char *name);
 /* The handshake's cookies as a new JSON object (parsed on each call). */
 json_t *consumer_scope_cookies(const struct consumer *c);
 
-/* Frees the members (not the struct). */
-void consumer_scope_clear(struct consumer_scope *s);
+/* A url_route kwarg, or NULL when the route captured no `name`: a string
+ * value as is; any other value (an <int:...> converter's integer) as its
+ * compact JSON text ("42"). */
+const char *consumer_scope_kwarg(const struct consumer *c, const char *name);
+
+/* All url_route kwargs as a new JSON object (built on each call; empty when
+ * none), with the values the router produced (strings, integers). */
+json_t *consumer_scope_kwargs(const struct consumer *c);
+
+/* The session's data (borrowed, immutable), or NULL when there is none. */
+json_t *consumer_scope_session(const struct consumer *c);
+
+/* The user picked a name (not an anonymous one). */
+bool consumer_is_authenticated(const struct consumer *c);
 
 struct consumer_handler {
 	const char *type;  /* exact message type, e.g. "chat.message" */
@@ -168,7 +199,6 @@ struct consumer_class {
 /* ---- the consumer's API (for consumer classes) ---- */
 
 void *consumer_state(struct consumer *c);
-const struct consumer_scope *consumer_scope(const struct consumer *c);
 const char *consumer_channel_name(const struct consumer *c);
 /* The user's display name from the scope ("anon-xxxxxx" for anonymous). */
 const char *consumer_username(const struct consumer *c);
@@ -232,7 +262,8 @@ struct consumer_open_result {
  * Creates the consumer for a new connection and runs on_connect. Takes
  * ownership of `scope`'s members (the struct is zeroed). On return
  * `res` says whether to complete the handshake. A rejected consumer must
- * still be ended with consumer_closed().
+ * still be ended with consumer_closed(). `loop` must be layer_loop(layer)
+ * (the consumer keeps only the layer).
  * NULL on ENOMEM (the scope is cleared).
  */
 struct consumer *consumer_open(const struct consumer_class *cls, struct consumer_scope *scope,

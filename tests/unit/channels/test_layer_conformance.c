@@ -875,6 +875,33 @@ static int cmp_str(const void *a, const void *b)
 
 #define NAMES 2000
 
+/* layer_receiver_name(): the layer's own copy while a receiver is registered. */
+static void test_receiver_name(const struct backend_factory *bf)
+{
+	char name[LAYER_NAME_MAX];
+	struct rx r = {0};
+	const char *kept;
+	struct t t;
+
+	fprintf(stderr, "  receiver_name\n");
+	t_init(&t, bf, NULL);
+	CHECK_INT(layer_new_channel(t.l, NULL, name, sizeof(name)), 0);
+	CHECK(layer_receiver_name(t.l, name) == NULL);
+	CHECK_INT(layer_receiver_add(t.l, name, on_rx, &r), 0);
+	CHECK_INT(layer_group_add(t.l, "named", name), 0);
+	kept = layer_receiver_name(t.l, name);
+	CHECK(kept != NULL && kept != name);
+	CHECK_STR(kept, name);
+	CHECK(layer_receiver_name(t.l, "no.such!channel") == NULL);
+	CHECK(layer_receiver_name(t.l, "bad name") == NULL);
+	/* The copy may be given back to the layer, even to remove the receiver. */
+	CHECK_INT(layer_group_discard(t.l, "named", kept), 0);
+	CHECK_INT(layer_receiver_remove(t.l, kept), 0);
+	CHECK(layer_receiver_name(t.l, name) == NULL);
+	rx_release(&r);
+	t_finish(&t);
+}
+
 static void test_new_channel(const struct backend_factory *bf)
 {
 	static char buf[NAMES][LAYER_NAME_MAX];
@@ -970,5 +997,6 @@ int main(int argc, char **argv)
 	test_free_with_pending(bf);
 	test_threadsafe(bf);
 	test_new_channel(bf);
+	test_receiver_name(bf);
 	return check_finish();
 }

@@ -1,0 +1,88 @@
+/*
+ * consumer_int.h - what the files of consumers/ share (private to the
+ * folder): the layout of struct consumer and its packed scope, and the
+ * per-thread table of interned group names. Loop thread only.
+ */
+#ifndef CONSUMERS_CONSUMER_INT_H
+#define CONSUMERS_CONSUMER_INT_H
+
+#include "consumer.h"
+
+#include <stdalign.h>
+#include <stddef.h>
+
+struct timer;
+struct job;
+
+/*
+ * A group name interned per loop thread: the consumers of one group share
+ * one copy (a chat room of 10,000 members holds its name once).
+ */
+struct gname {
+	struct gname *next; /* hash chain */
+	unsigned refs;
+	uint32_t hash;
+	char name[];
+};
+
+struct group_ref {
+	struct group_ref *next;
+	struct gname *g;
+};
+
+/* What few consumers use, allocated on first use. */
+struct consumer_extra {
+	json_t *session;          /* owned; NULL when none */
+	char *channel;            /* a copy of the channel name when the layer keeps none */
+	struct group_ref *groups; /* groups after the first one */
+	struct timer *timers;
+	struct job *jobs;
+	char *subprotocol; /* owned copy of the accepted token, NUL-terminated */
+	int next_timer_id;
+};
+
+/*
+ * One per connection, in ONE allocation with its state block and its scope
+ * (a server holds tens of thousands of these): `data` holds `state_size`
+ * bytes of class state, then the packed strings, each NUL-terminated:
+ *
+ *	username, path, query_string, client_addr,
+ *	[subprotocols, when has_subprotocols],
+ *	kwargs: (name, tag + value)* then "" (tag 's': a string; 'j': JSON text),
+ *	headers: (name, value)* then "" (coded: see known_names[] and
+ *	known_values[] in consumer_scope.c).
+ */
+struct consumer {
+	const struct consumer_class *cls;
+	struct layer *layer;  /* on the consumer's loop: layer_loop() */
+	const struct consumer_transport *tp;
+	void *conn;
+	/* The layer's copy of the channel name (layer_receiver_name()) while the
+	 * receiver is registered, else extra->channel, else "". */
+	const char *channel;
+	struct gname *group;  /* the first group joined (most consumers join one) */
+	struct consumer_extra *extra; /* NULL until needed */
+	uint16_t reject_code;
+	uint16_t busy;        /* callbacks of the class on the stack */
+	uint8_t state;        /* enum consumer_state_kind */
+	bool receiving;       /* registered as the layer receiver of the channel */
+	bool is_authenticated;
+	bool has_subprotocols;
+	alignas(max_align_t) unsigned char data[];
+};
+
+/* A reference to the interned group `name` (per thread), NULL on ENOMEM. */
+struct gname *consumer__gname_get(const char *name);
+/* Drops a reference from consumer__gname_get(). */
+void consumer__gname_put(struct gname *g);
+
+/*
+ * A new consumer of `cls` (malloc'd: header and state block zeroed, `cls`
+ * set, the strings of `scope` packed after the state block; the session
+ * and the other fields are left to the caller). `scope` is not changed.
+ * NULL on ENOMEM.
+ */
+struct consumer *consumer__alloc(const struct consumer_class *cls,
+				 const struct consumer_scope *scope);
+
+#endif
