@@ -406,6 +406,7 @@ static void worker_run(struct server *w)
 	if (w->layer)
 		layer_free(w->layer);
 	w->layer = NULL;
+	server__ws_dirty_free(w);
 	uv_run(w->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(w->loop) != 0)
 		LOG(LOG_WARN, "server", "worker %u: loop closed with handles still open", w->index);

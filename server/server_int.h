@@ -46,7 +46,8 @@ struct server {
 	uv_poll_t listen_poll;
 	struct lws_vhost *vhost;   /* accepted sockets are adopted into it */
 	uv_prepare_t flush;        /* writes the frames queued during this loop turn */
-	struct ws_conn *dirty;     /* connections with frames queued this turn */
+	struct ws_conn **dirty;    /* connections with frames queued this turn */
+	unsigned n_dirty, dirty_cap;
 	int rx_epfd;               /* established WebSockets we read ourselves (ws_conn.c) */
 	uv_poll_t rx_poll;         /* rx_epfd on the loop */
 	uv_timer_t keepalive;      /* pings silent WebSockets, drops dead ones */
@@ -101,6 +102,9 @@ int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_rea
 /* uv_prepare callback: writes every dirty connection's queued frames
  * (one write each) before the loop polls again. */
 void server__ws_flush(uv_prepare_t *h);
+
+/* Frees the list of connections to flush (at worker teardown). */
+void server__ws_dirty_free(struct server *s);
 
 /* The worker's WebSocket reader: an epoll set of established sockets,
  * polled by the loop. start: 0 or -1; stop: closes it (the handle closes

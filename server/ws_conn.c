@@ -21,41 +21,44 @@
 #include "wsframe.h"
 
 struct ws_conn {
-	enum conn_kind kind; /* CONN_WS */
+	enum conn_kind kind; /* CONN_WS: first, as in http_conn */
+	uint32_t rx_at;      /* loop time (ms, wraps) the socket last had bytes for us */
 	struct server *s;
 	struct lws *wsi;
 	struct consumer *consumer;
 	struct ws_conn *prev, *next;
-	struct ws_conn *dirty_prev, *dirty_next; /* on s->dirty while `dirty` */
-	bool dirty;
 
 	/* send queue: a ring of frame references */
 	struct consumer_frame **q;
 	unsigned q_head, q_len, q_cap;
+	int close_code;      /* ours, once close_requested */
 	size_t q_bytes;
 
 	/* receiving: our own reader once established (see "receiving") */
 	struct wsframe_reader rd;
 	unsigned char *pong; /* [0]: length, then the ping's payload; NULL when none due */
-	uint32_t rx_at;      /* loop time (s) the socket last had bytes for us */
-	bool ping_due;       /* our keepalive ping is to be written */
-	bool ping_out;       /* ... and was written: the peer has ping_timeout s */
+	char *close_reason;  /* malloc'd once closing; NULL before */
 
 	/* rate limit: token bucket */
-	double tokens;
-	uint64_t tokens_at;
+	float tokens;
+	uint32_t tokens_at;  /* loop time, ms (wraps: only differences are used) */
 
-	bool established;
-	bool reading;       /* registered with s->rx_epfd */
-	bool rx_start;      /* established: start reading at this turn's flush */
-	bool close_requested;
-	bool close_sent;    /* our close frame is out; waiting for the peer's */
-	bool peer_closed;   /* the peer's close frame arrived */
-	bool fail;          /* end without waiting for the peer's close frame */
-	int close_code;     /* ours, once close_requested */
-	int peer_code;      /* the peer's, from its close frame; 0 if none */
-	char *close_reason; /* malloc'd once closing; NULL before */
+	int peer_code;       /* the peer's, from its close frame; 0 if none */
+	/* one per connection: flags as bits */
+	bool dirty : 1;
+	bool ping_due : 1;   /* our keepalive ping is to be written */
+	bool ping_out : 1;   /* ... and was written: the peer has ping_timeout s */
+	bool established : 1;
+	bool reading : 1;    /* registered with s->rx_epfd */
+	bool rx_start : 1;   /* established: start reading at this turn's flush */
+	bool close_requested : 1;
+	bool close_sent : 1; /* our close frame is out; waiting for the peer's */
+	bool peer_closed : 1; /* the peer's close frame arrived */
+	bool fail : 1;       /* end without waiting for the peer's close frame */
 };
+
+_Static_assert(sizeof(struct ws_conn) <= 184, "struct ws_conn fits a 192-byte malloc chunk");
+
 
 /* ---- the transport the consumer sees ---- */
 
@@ -69,27 +72,34 @@ static void queue_drop(struct ws_conn *wc)
 	wc->q_bytes = 0;
 }
 
+/* Puts wc on the server's list of connections to write at the end of this
+ * turn. Without memory for the list it goes the WRITEABLE way instead. */
 static void dirty_add(struct ws_conn *wc)
 {
 	struct server *s = wc->s;
+	if (s->n_dirty == s->dirty_cap) {
+		unsigned cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
+		struct ws_conn **d = realloc(s->dirty, cap * sizeof(*d));
+		if (!d) {
+			lws_callback_on_writable(wc->wsi);
+			return;
+		}
+		s->dirty = d;
+		s->dirty_cap = cap;
+	}
+	s->dirty[s->n_dirty++] = wc;
 	wc->dirty = true;
-	wc->dirty_prev = NULL;
-	wc->dirty_next = s->dirty;
-	if (s->dirty)
-		s->dirty->dirty_prev = wc;
-	s->dirty = wc;
 }
 
+/* Only for a connection freed while on the list (rare): a scan. */
 static void dirty_del(struct ws_conn *wc)
 {
+	struct server *s = wc->s;
 	if (!wc->dirty)
 		return;
-	if (wc->dirty_prev)
-		wc->dirty_prev->dirty_next = wc->dirty_next;
-	else
-		wc->s->dirty = wc->dirty_next;
-	if (wc->dirty_next)
-		wc->dirty_next->dirty_prev = wc->dirty_prev;
+	for (unsigned i = 0; i < s->n_dirty; i++)
+		if (s->dirty[i] == wc)
+			s->dirty[i] = NULL;
 	wc->dirty = false;
 }
 
@@ -275,8 +285,8 @@ static int on_confirm_upgrade(struct server *s, struct lws *wsi)
 	wc->kind = CONN_WS;
 	wc->s = s;
 	wc->wsi = wsi;
-	wc->tokens = s->cfg->rate_burst;
-	wc->tokens_at = uv_now(s->loop);
+	wc->tokens = (float)s->cfg->rate_burst;
+	wc->tokens_at = (uint32_t)uv_now(s->loop);
 	wc->next = s->ws_head;
 	if (s->ws_head)
 		s->ws_head->prev = wc;
@@ -363,14 +373,16 @@ static bool rate_ok(struct ws_conn *wc)
 	const struct server_config *cfg = wc->s->cfg;
 	if (cfg->rate_limit <= 0)
 		return true;
-	uint64_t now = uv_now(wc->s->loop);
-	wc->tokens += (double)(now - wc->tokens_at) * cfg->rate_limit / 1000.0;
+	uint32_t now = (uint32_t)uv_now(wc->s->loop);
+	double tokens = wc->tokens + (double)(uint32_t)(now - wc->tokens_at) * cfg->rate_limit / 1000.0;
 	wc->tokens_at = now;
-	if (wc->tokens > cfg->rate_burst)
-		wc->tokens = cfg->rate_burst;
-	if (wc->tokens < 1.0)
+	if (tokens > cfg->rate_burst)
+		tokens = cfg->rate_burst;
+	if (tokens < 1.0) {
+		wc->tokens = (float)tokens;
 		return false;
-	wc->tokens -= 1.0;
+	}
+	wc->tokens = (float)(tokens - 1.0);
 	return true;
 }
 
@@ -441,7 +453,7 @@ static void read_conn(struct ws_conn *wc)
 		conn_end(wc);
 		return;
 	}
-	wc->rx_at = (uint32_t)(uv_now(wc->s->loop) / 1000);
+	wc->rx_at = (uint32_t)uv_now(wc->s->loop);
 	wc->ping_out = false;
 	int rc = wsframe_feed(&wc->rd, buf, (size_t)n, wc->s->cfg->max_message_size, on_frame, wc);
 	if (rc < 0) {
@@ -510,23 +522,24 @@ static void start_reading(struct ws_conn *wc)
 		return;
 	}
 	wc->reading = true;
-	wc->rx_at = (uint32_t)(uv_now(wc->s->loop) / 1000);
+	wc->rx_at = (uint32_t)uv_now(wc->s->loop);
 }
 
 void server__ws_keepalive(uv_timer_t *t)
 {
 	struct server *s = t->data;
 	const struct server_config *cfg = s->cfg;
-	uint32_t now = (uint32_t)(uv_now(s->loop) / 1000);
+	uint32_t now = (uint32_t)uv_now(s->loop);
 	for (struct ws_conn *wc = s->ws_head; wc; wc = wc->next) {
 		if (!wc->reading || wc->close_requested)
 			continue;
-		uint32_t idle = now - wc->rx_at;
-		if (wc->ping_out && idle >= (uint32_t)(cfg->ping_interval + cfg->ping_timeout)) {
+		uint32_t idle = now - wc->rx_at; /* ms; modular */
+		if (wc->ping_out &&
+		    idle >= 1000u * (uint32_t)(cfg->ping_interval + cfg->ping_timeout)) {
 			LOG(LOG_INFO, "ws", "%s: no answer to a ping for %d s, dropping it",
 			    consumer_channel_name(wc->consumer), cfg->ping_timeout);
 			conn_end(wc);
-		} else if (!wc->ping_out && idle >= (uint32_t)cfg->ping_interval) {
+		} else if (!wc->ping_out && idle >= 1000u * (uint32_t)cfg->ping_interval) {
 			wc->ping_out = true;
 			wc->ping_due = true;
 			if (!wc->dirty)
@@ -656,9 +669,12 @@ void server__ws_flush(uv_prepare_t *h)
 {
 	struct server *s = h->data;
 	consumer_turn_end(); /* the queues hold their own frame references */
-	while (s->dirty) {
-		struct ws_conn *wc = s->dirty;
-		dirty_del(wc);
+	/* Entries added meanwhile are served too; freed ones are NULL. */
+	for (unsigned i = 0; i < s->n_dirty; i++) {
+		struct ws_conn *wc = s->dirty[i];
+		if (!wc)
+			continue;
+		wc->dirty = false;
 		if (wc->rx_start) {
 			wc->rx_start = false;
 			if (!wc->fail)
@@ -678,6 +694,14 @@ void server__ws_flush(uv_prepare_t *h)
 		if (write_due(wc))
 			lws_callback_on_writable(wc->wsi);
 	}
+	s->n_dirty = 0;
+}
+
+void server__ws_dirty_free(struct server *s)
+{
+	free(s->dirty);
+	s->dirty = NULL;
+	s->n_dirty = s->dirty_cap = 0;
 }
 
 int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
@@ -698,6 +722,10 @@ int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_rea
 		wc->rx_start = true;
 		if (!wc->dirty)
 			dirty_add(wc);
+		if (!wc->dirty) { /* no memory for the list: now, then */
+			wc->rx_start = false;
+			start_reading(wc);
+		}
 		if (write_due(wc) || wc->close_requested)
 			lws_callback_on_writable(wsi);
 		return 0;

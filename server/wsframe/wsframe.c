@@ -23,7 +23,7 @@ enum { OP_CONT = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8, OP_PING = 9, OP_PO
 static int fail(struct wsframe_reader *r, int code, const char *reason)
 {
 	r->failed = true;
-	r->err_code = code;
+	r->err_code = (uint16_t)code;
 	r->err_reason = reason;
 	return WSFRAME_EPROTO;
 }
@@ -71,13 +71,13 @@ bool wsframe_reader_busy(const struct wsframe_reader *r)
 /* Appends n bytes to a buffer that doubles as data arrives, up to `limit`
  * bytes (the size of what is being put together, when known: a header
  * announcing a large frame reserves nothing until its payload comes). */
-static int append(unsigned char **buf, size_t *len, size_t *cap, const unsigned char *p, size_t n,
-		  size_t limit)
+static int append(unsigned char **buf, uint32_t *len, uint32_t *cap, const unsigned char *p,
+		  size_t n, size_t limit)
 {
 	if (n == 0)
 		return 0;
 	if (*len + n > *cap) {
-		size_t c = *cap ? *cap * 2 : 64;
+		size_t c = *cap ? (size_t)*cap * 2 : 64;
 		if (limit && c > limit)
 			c = limit;
 		if (c < *len + n)
@@ -86,10 +86,10 @@ static int append(unsigned char **buf, size_t *len, size_t *cap, const unsigned 
 		if (!b)
 			return -1;
 		*buf = b;
-		*cap = c;
+		*cap = (uint32_t)c;
 	}
 	memcpy(*buf + *len, p, n);
-	*len += n;
+	*len += (uint32_t)n;
 	return 0;
 }
 
@@ -222,6 +222,8 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 		 wsframe_cb cb, void *ctx)
 {
 	struct hdr h;
+	if (max_message > WSFRAME_MAX_MESSAGE)
+		max_message = WSFRAME_MAX_MESSAGE; /* buffer sizes are 32-bit */
 	if (r->failed)
 		return r->err_code == 1011 ? WSFRAME_ENOMEM : WSFRAME_EPROTO;
 	if (r->closed)

@@ -49,19 +49,23 @@ struct wsframe_event {
  */
 typedef int (*wsframe_cb)(void *ctx, const struct wsframe_event *ev);
 
-/* Per connection; zero-initialise (or wsframe_reader_init). */
+/* Per connection; zero-initialise (or wsframe_reader_init). 48 bytes:
+ * a server holds one per WebSocket. */
 struct wsframe_reader {
 	unsigned char *part;   /* the frame received in part: header and payload so far */
-	size_t part_len, part_cap;
 	unsigned char *msg;    /* fragments of the message being assembled */
-	size_t msg_len, msg_cap;
+	const char *err_reason;/* on failure: a static, human-readable reason */
+	uint32_t part_len, part_cap;
+	uint32_t msg_len, msg_cap;
+	uint16_t err_code;     /* on failure: the close code to send (1002, 1007, 1009;
+	                          1011 after WSFRAME_ENOMEM) */
 	uint8_t msg_opcode;    /* 1 text, 2 binary while assembling; 0 otherwise */
 	bool failed;           /* a protocol error was reported; feed() refuses more */
 	bool closed;           /* a close frame came: feed() returns WSFRAME_STOPPED */
-	int err_code;          /* on failure: the close code to send (1002, 1007, 1009;
-	                          1011 after WSFRAME_ENOMEM) */
-	const char *err_reason;/* on failure: a static, human-readable reason */
 };
+
+/* The largest message a reader assembles (its buffers are 32-bit sized). */
+#define WSFRAME_MAX_MESSAGE ((size_t)1 << 31)
 
 enum wsframe_result {
 	WSFRAME_OK = 0,       /* all input consumed (a partial frame kept) */
@@ -78,7 +82,8 @@ void wsframe_reader_clear(struct wsframe_reader *r);
 /*
  * Parses `len` bytes read from the client. `data` is modified (payloads are
  * unmasked in place, so a whole unfragmented frame is delivered without a
- * copy). `max_message` bounds a message's payload over all its fragments.
+ * copy). `max_message` bounds a message's payload over all its fragments
+ * (at most WSFRAME_MAX_MESSAGE; a larger value means that).
  * Returns a wsframe_result; after WSFRAME_EPROTO or WSFRAME_ENOMEM the
  * reader stays failed, and after a close frame every call returns
  * WSFRAME_STOPPED without parsing.
