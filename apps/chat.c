@@ -157,12 +157,16 @@ static void room_receive(struct consumer *c, json_t *content)
 					"message longer than 1000 characters");
 		return;
 	}
-	json_t *msg = json_pack("{s:s,s:s,s:s}", "type", "chat.message", "message", text, "username",
-				consumer_username(c));
-	char group[LAYER_NAME_MAX];
-	room_group(c, group);
-	if (msg)
+	/* {"type": "chat.message", "message": <the client's string, shared, not
+	 * copied>, "username": <the session's name, never the client's>} */
+	json_t *msg = json_object();
+	if (msg && json_object_set_new_nocheck(msg, "type", json_string_nocheck("chat.message")) == 0 &&
+	    json_object_set_nocheck(msg, "message", json_object_get(content, "message")) == 0 &&
+	    json_object_set_new_nocheck(msg, "username", json_string(consumer_username(c))) == 0) {
+		char group[LAYER_NAME_MAX];
+		room_group(c, group);
 		consumer_group_send(c, group, msg);
+	}
 	json_decref(msg);
 }
 

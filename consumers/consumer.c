@@ -223,20 +223,19 @@ void consumer_frame_unref(struct consumer_frame *f)
 		free(f);
 }
 
-/* Encodes `content` once into a scratch buffer (json_dumpb into a NULL
- * buffer would encode it twice: to size it, then for real); only a
- * document larger than the scratch buffer is encoded again. */
-static struct consumer_frame *frame_from_json(json_t *content)
+/* Encodes `content` (or its projection on `fields`) once into a scratch
+ * buffer and copies it into a new frame; only a document larger than the
+ * scratch buffer is encoded again, straight into its frame. */
+static struct consumer_frame *frame_from_json(json_t *content, const char *const *fields)
 {
 	static _Thread_local char scratch[16 * 1024];
-	const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-	size_t n = json_dumpb(content, scratch, sizeof(scratch), flags);
+	size_t n = consumer__json_encode(content, fields, scratch, sizeof(scratch));
 	if (n == 0)
 		return NULL;
 	if (n <= sizeof(scratch))
 		return consumer_frame_new(scratch, n, false);
 	struct consumer_frame *f = consumer_frame_new(NULL, n, false);
-	if (f && json_dumpb(content, (char *)consumer_frame_payload(f), n, flags) != n) {
+	if (f && consumer__json_encode(content, fields, (char *)consumer_frame_payload(f), n) != n) {
 		consumer_frame_unref(f);
 		return NULL;
 	}
@@ -530,17 +529,6 @@ int consumer_send_bytes(struct consumer *c, const void *data, size_t len)
 	return send_copy(c, data, len, true);
 }
 
-static json_t *project(json_t *msg, const char *const *fields)
-{
-	json_t *out = json_object();
-	for (const char *const *f = fields; out && f && *f; f++) {
-		json_t *v = json_object_get(msg, *f);
-		if (v)
-			json_object_set(out, *f, v);
-	}
-	return out;
-}
-
 /* Sends msg (fields == NULL) or its projection; shares one encoded frame
  * per dispatched message. */
 static int send_json_shared(struct consumer *c, json_t *msg, const char *const *fields)
@@ -553,10 +541,7 @@ static int send_json_shared(struct consumer *c, json_t *msg, const char *const *
 		/* The immutable layer message: encode once per batch, share the frame. */
 		struct consumer_frame *f = cache_find(msg, fields);
 		if (!f) {
-			json_t *obj = fields ? project(msg, fields) : msg;
-			f = obj ? frame_from_json(obj) : NULL;
-			if (fields)
-				json_decref(obj);
+			f = frame_from_json(msg, fields);
 			if (!f)
 				return CONSUMER_ENOMEM;
 			if (!cache_put(msg, fields, f)) {
@@ -567,10 +552,7 @@ static int send_json_shared(struct consumer *c, json_t *msg, const char *const *
 		}
 		return send_frame(c, f);
 	}
-	json_t *obj = fields ? project(msg, fields) : msg;
-	struct consumer_frame *f = obj ? frame_from_json(obj) : NULL;
-	if (fields)
-		json_decref(obj);
+	struct consumer_frame *f = frame_from_json(msg, fields);
 	if (!f)
 		return CONSUMER_ENOMEM;
 	int rc = send_frame(c, f);
