@@ -58,11 +58,22 @@ struct cache_entry {
 		struct consumer_frame *frame;
 		const char *type; /* borrowed from msg */
 	} v;
+	/* Message entries (key &type_key) only: what dispatching it to its
+	 * members needs, found with the one lookup per delivery: the last
+	 * class it went to and that class's handler, and the first frame
+	 * encoded from it (with its fields). */
+	const struct consumer_class *cls;
+	const struct consumer_handler *handler;
+	const char *const *ffields;
+	struct consumer_frame *fframe;
 };
 
-static const char type_key; /* the key of type entries */
+static const char type_key; /* the key of message entries */
 
 static _Thread_local json_t *dispatching;
+static _Thread_local struct cache_entry *dispatch_entry; /* dispatching's, while cache_gen is */
+static _Thread_local unsigned dispatch_gen;
+static _Thread_local unsigned cache_gen; /* changes whenever entries move or go */
 static _Thread_local struct cache_entry *cache;
 static _Thread_local unsigned *cache_used; /* slots in use, to empty them */
 static _Thread_local unsigned cache_cap, cache_n;
@@ -80,12 +91,15 @@ static void entry_release(struct cache_entry *e)
 {
 	if (e->key != &type_key && e->v.frame)
 		consumer_frame_unref(e->v.frame);
+	if (e->fframe)
+		consumer_frame_unref(e->fframe);
 	json_decref(e->msg);
 	memset(e, 0, sizeof(*e));
 }
 
 static void cache_clear(void)
 {
+	cache_gen++;
 	for (unsigned k = 0; k < cache_n; k++)
 		entry_release(&cache[cache_used[k]]);
 	cache_n = 0;
@@ -132,6 +146,7 @@ static bool cache_reserve(void)
 	}
 	struct cache_entry *old = cache;
 	unsigned *old_used = cache_used, n = cache_n;
+	cache_gen++;
 	cache = t;
 	cache_used = used;
 	cache_cap = cap;
@@ -168,23 +183,23 @@ static bool cache_put(json_t *msg, const char *const *fields, struct consumer_fr
 	return true;
 }
 
-/* The message's "type", looked up once per message per turn. */
-static const char *message_type(json_t *msg)
+/* The message's entry (its "type" read once per turn), or NULL when the
+ * table is full. Valid until the table changes (cache_gen). */
+static struct cache_entry *message_entry(json_t *msg)
 {
 	if (cache_n) {
 		struct cache_entry *e = cache_slot(msg, &type_key);
 		if (e->msg)
-			return e->v.type;
+			return e;
 	}
-	const char *type = json_string_value(json_object_get(msg, "type"));
-	if (cache_reserve()) {
-		struct cache_entry *e = cache_slot(msg, &type_key);
-		e->msg = json_incref(msg);
-		e->key = &type_key;
-		e->v.type = type;
-		cache_used[cache_n++] = (unsigned)(e - cache);
-	}
-	return type;
+	if (!cache_reserve())
+		return NULL;
+	struct cache_entry *e = cache_slot(msg, &type_key);
+	e->msg = json_incref(msg);
+	e->key = &type_key;
+	e->v.type = json_string_value(json_object_get(msg, "type"));
+	cache_used[cache_n++] = (unsigned)(e - cache);
+	return e;
 }
 
 const char *consumer_strerror(int err)
@@ -538,7 +553,19 @@ static int send_json_shared(struct consumer *c, json_t *msg, const char *const *
 	if (c->state != ST_OPEN)
 		return c->state == ST_CONNECTING ? CONSUMER_ESTATE : CONSUMER_ECLOSED;
 	if (msg == dispatching) {
-		/* The immutable layer message: encode once per batch, share the frame. */
+		/* The immutable layer message: encode once per batch, share the
+		 * frame. Its first frame hangs on its message entry (no lookup);
+		 * frames with other fields go through the table. */
+		struct cache_entry *e = dispatch_gen == cache_gen ? dispatch_entry : NULL;
+		if (e && e->fframe && e->ffields == fields)
+			return send_frame(c, e->fframe);
+		if (e && !e->fframe) {
+			e->fframe = frame_from_json(msg, fields);
+			if (!e->fframe)
+				return CONSUMER_ENOMEM;
+			e->ffields = fields;
+			return send_frame(c, e->fframe);
+		}
 		struct consumer_frame *f = cache_find(msg, fields);
 		if (!f) {
 			f = frame_from_json(msg, fields);
@@ -647,10 +674,20 @@ static void on_layer_message(void *ud, const char *channel, json_t *msg)
 	(void)channel;
 	if (c->state != ST_OPEN)
 		return; /* not accepted yet, or closing: Channels would not deliver either */
-	const char *type = message_type(msg);
-	const struct consumer_handler *h = c->cls->handlers;
-	while (h && h->type && strcmp(h->type, type ? type : "") != 0)
-		h++;
+	struct cache_entry *e = message_entry(msg);
+	const char *type = e ? e->v.type : json_string_value(json_object_get(msg, "type"));
+	const struct consumer_handler *h;
+	if (e && e->cls == c->cls) {
+		h = e->handler;
+	} else {
+		h = c->cls->handlers;
+		while (h && h->type && strcmp(h->type, type ? type : "") != 0)
+			h++;
+		if (e) {
+			e->cls = c->cls;
+			e->handler = h;
+		}
+	}
 	if (!h || !h->type) {
 		LOG(LOG_ERROR, "consumer", "%s %s: no handler for message type '%s'; closing 1011",
 		    c->cls->name, consumer_channel_name(c), type ? type : "");
@@ -658,10 +695,16 @@ static void on_layer_message(void *ud, const char *channel, json_t *msg)
 		return;
 	}
 	json_t *outer = dispatching;
+	struct cache_entry *outer_entry = dispatch_entry;
+	unsigned outer_gen = dispatch_gen;
 	dispatching = msg;
+	dispatch_entry = e;
+	dispatch_gen = cache_gen;
 	enter(c);
 	h->fn(c, msg);
 	dispatching = outer;
+	dispatch_entry = outer_entry;
+	dispatch_gen = outer_gen;
 	leave(c);
 }
 
@@ -681,11 +724,11 @@ void consumer_receive(struct consumer *c, const char *data, size_t len, bool bin
 		consumer_close(c, CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted");
 		return;
 	}
-	json_error_t err;
-	json_t *content = json_loadb(data, len, JSON_DECODE_ANY, &err);
+	const char *err;
+	json_t *content = consumer__json_decode(data, len, &err);
 	if (!content) {
 		LOG(LOG_DEBUG, "consumer", "%s %s: invalid JSON: %s", c->cls->name, consumer_channel_name(c),
-		    err.text);
+		    err);
 		consumer_close(c, CLOSE_INVALID_PAYLOAD, "invalid JSON");
 		return;
 	}
