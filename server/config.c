@@ -36,7 +36,7 @@ static const struct opt opts[] = {
 	{"templates-dir", "CHANNELS_TEMPLATES_DIR", OPT_STR, OFF(templates_dir), NULL, "folder of the page templates"},
 	{"secret-key", "CHANNELS_SECRET_KEY", OPT_STR, OFF(secret_key), NULL, "key signing session cookies (>= 16 chars; default: random per start)"},
 	{"allowed-origins", "CHANNELS_ALLOWED_ORIGINS", OPT_STR, OFF(allowed_origins), NULL, "comma-separated Origins allowed to open WebSockets, or * (default: same host)"},
-	{"max-message-size", "CHANNELS_MAX_MESSAGE_SIZE", OPT_SIZE, OFF(max_message_size), NULL, "largest WebSocket message in bytes (default 1048576; over it: close 1009)"},
+	{"max-message-size", "CHANNELS_MAX_MESSAGE_SIZE", OPT_SIZE, OFF(max_message_size), NULL, "largest WebSocket message in bytes, at most 2147483648 (default 1048576; over it: close 1009)"},
 	{"max-body-size", "CHANNELS_MAX_BODY_SIZE", OPT_SIZE, OFF(max_body_size), NULL, "largest HTTP request body in bytes (default 1048576; over it: 413)"},
 	{"max-queue", "CHANNELS_MAX_QUEUE", OPT_SIZE, OFF(max_queue_bytes), NULL, "unsent bytes per WebSocket before it is closed 1013 (default 4194304)"},
 	{"max-connections", "CHANNELS_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), NULL, "open WebSockets before handshakes get 503 (default 10000)"},
@@ -127,6 +127,8 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 		unsigned long long v = strtoull(val, &end, 10);
 		if (errno || !*val || *end || v < 64 || v > (1ULL << 32))
 			break;
+		if (o->offset == OFF(max_message_size) && v > (1ULL << 31))
+			break; /* the frame reader assembles at most 2 GiB */
 		*(size_t *)field = (size_t)v;
 		return 0;
 	}
