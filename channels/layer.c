@@ -152,10 +152,16 @@ static void on_ts_async(uv_async_t *a)
 {
 	struct layer *l = a->data;
 	struct layer_ts_op *op = ts_take(l, false), *next;
+	unsigned every = l->cfg.capacity / 2 ? l->cfg.capacity / 2 : 1, n = 0;
 	int rc;
 
 	for (; op; op = next) {
 		next = op->next;
+		/* Another thread may have handed over more messages than a
+		 * channel holds: deliver every half capacity of them, so none
+		 * is dropped for capacity (each adds at most one per channel). */
+		if (++n % every == 0)
+			layer_deliver(l);
 		if (!l->closing && op->call) {
 			op->call(l, op->name, op->msg);
 		} else if (!l->closing) {
@@ -308,6 +314,12 @@ int layer_flush(struct layer *l)
 	if (l->closing)
 		return LAYER_ECLOSED;
 	return l->ops->flush(l);
+}
+
+void layer_deliver(struct layer *l)
+{
+	if (!l->closing && l->ops->deliver)
+		l->ops->deliver(l);
 }
 
 int layer_receiver_add(struct layer *l, const char *channel, layer_message_cb cb, void *ud)

@@ -126,6 +126,15 @@ int layer_group_send(struct layer *l, const char *group, json_t *msg);
 int layer_flush(struct layer *l);
 
 /*
+ * Delivers now, to the local receivers, what is queued for them, as the
+ * next loop turn would. For a caller that queues many messages in one turn
+ * (a server reading whole sockets): channel queues then hold one batch, not
+ * a turn's, and stay under their capacity. Not from inside a receiver
+ * callback (a no-op there). Loop thread only.
+ */
+void layer_deliver(struct layer *l);
+
+/*
  * Registers the local receiver for `channel`: messages queued for it (and
  * any that arrive later) are delivered to `cb` on later loop turns.
  * One receiver per channel (LAYER_EEXIST otherwise).

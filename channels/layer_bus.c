@@ -286,6 +286,11 @@ void layer__bus_detach(struct layer_bus *bus, unsigned index)
 	uv_mutex_unlock(&bus->lock);
 }
 
+static void b_deliver(struct layer *l)
+{
+	layer_deliver(B(l)->local);
+}
+
 static int b_flush(struct layer *l)
 {
 	struct bus_layer *b = B(l);
@@ -377,6 +382,7 @@ static const struct layer_ops bus_ops = {
 	.group_discard = b_group_discard,
 	.group_send = b_group_send,
 	.flush = b_flush,
+	.deliver = b_deliver,
 	.receiver_add = b_receiver_add,
 	.receiver_name = b_receiver_name,
 	.receiver_remove = b_receiver_remove,

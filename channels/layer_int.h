@@ -52,6 +52,8 @@ struct layer_ops {
 	/* Takes a reference to `msg` for each queued copy (or shares one). */
 	int (*group_send)(struct layer *l, const char *group, json_t *msg);
 	int (*flush)(struct layer *l);
+	/* Delivers what is queued for local receivers now (layer_deliver). */
+	void (*deliver)(struct layer *l);
 	int (*receiver_add)(struct layer *l, const char *channel, layer_message_cb cb, void *ud);
 	int (*receiver_remove)(struct layer *l, const char *channel);
 	/* `prefix` is valid and non-NULL, `outlen` >= LAYER_NAME_MAX; the wrapper

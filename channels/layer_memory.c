@@ -398,6 +398,15 @@ static void mem_teardown(struct mem_layer *m)
 	list_init(&m->batch);
 }
 
+static void on_deliver(uv_idle_t *h);
+
+static void mem_deliver(struct layer *l)
+{
+	struct mem_layer *m = (struct mem_layer *)l;
+	if (!m->delivering && !list_empty(&m->pending))
+		on_deliver(&m->deliver);
+}
+
 /* One batch: every channel pending when the loop turn started. */
 static void on_deliver(uv_idle_t *h)
 {
@@ -706,6 +715,7 @@ static const struct layer_ops mem_ops = {
 	.group_discard = mem_group_discard,
 	.group_send = mem_group_send,
 	.flush = mem_flush,
+	.deliver = mem_deliver,
 	.receiver_add = mem_receiver_add,
 	.receiver_remove = mem_receiver_remove,
 	.receiver_name = mem_receiver_name,

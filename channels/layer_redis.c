@@ -86,6 +86,7 @@ struct shard {
 struct redis_layer {
 	struct layer base; /* first */
 	struct layer *local;
+	unsigned since_deliver; /* messages from Redis since the last layer_deliver() */
 	struct layer_bus *bus; /* the process's workers, or NULL */
 	unsigned worker;
 	enum layer_wire_format format;
@@ -285,6 +286,14 @@ static void deliver(struct redis_layer *r, struct shard *s, const char *name, co
 	if (rc != 0 && rc != LAYER_ECHANFULL)
 		LOG(LOG_DEBUG, "redis", "message on %s not delivered: %s", name, layer_strerror(rc));
 	json_decref(msg);
+	/* One read from Redis may carry more messages than a channel holds:
+	 * deliver every half capacity of them (each adds at most one per
+	 * channel), so none is dropped for capacity. */
+	unsigned every = r->base.cfg.capacity / 2 ? r->base.cfg.capacity / 2 : 1;
+	if (++r->since_deliver >= every) {
+		r->since_deliver = 0;
+		layer_deliver(r->local);
+	}
 }
 
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -551,6 +560,11 @@ static void drop_subs(struct redis_layer *r, bool all, bool unsubscribe)
 	}
 }
 
+static void r_deliver(struct layer *l)
+{
+	layer_deliver(((struct redis_layer *)l)->local);
+}
+
 /* Channels' flush(): groups go; receivers stay registered (and subscribed). */
 static int r_flush(struct layer *l)
 {
@@ -658,6 +672,7 @@ static const struct layer_ops redis_ops = {
 	.group_discard = r_group_discard,
 	.group_send = r_group_send,
 	.flush = r_flush,
+	.deliver = r_deliver,
 	.receiver_add = r_receiver_add,
 	.receiver_name = r_receiver_name,
 	.receiver_remove = r_receiver_remove,

@@ -50,6 +50,7 @@ struct server {
 	unsigned n_dirty, dirty_cap;
 	int rx_epfd;               /* established WebSockets we read ourselves (ws_conn.c) */
 	uv_poll_t rx_poll;         /* rx_epfd on the loop */
+	unsigned rx_since_deliver; /* messages received since the last layer_deliver() */
 	uv_timer_t keepalive;      /* pings silent WebSockets, drops dead ones */
 	const struct server_config *cfg;
 	const struct server_app *app;

@@ -338,6 +338,7 @@ static int on_confirm_upgrade(struct server *s, struct lws *wsi)
 
 #define RX_READ (64 * 1024)
 #define RX_EVENTS 256
+#define RX_DELIVER_EVERY 512
 
 static void conn_fail(struct ws_conn *wc, int code, const char *reason)
 {
@@ -397,6 +398,19 @@ static void on_message(struct ws_conn *wc, const unsigned char *p, size_t len, b
 		return;
 	}
 	consumer_receive(wc->consumer, (const char *)p, len, binary);
+	/* A 64 KiB read may hold hundreds of messages: hand what they queued
+	 * to the receivers every half channel capacity (at most
+	 * RX_DELIVER_EVERY) of them, so a member's channel never holds more
+	 * than that from this worker's clients within one turn and none is
+	 * dropped for capacity (--layer-capacity; each message adds at most
+	 * one to a channel). Writing still waits for the flush. */
+	unsigned every = wc->s->cfg->layer_capacity / 2;
+	if (every > RX_DELIVER_EVERY)
+		every = RX_DELIVER_EVERY;
+	if (++wc->s->rx_since_deliver >= (every ? every : 1)) {
+		wc->s->rx_since_deliver = 0;
+		layer_deliver(wc->s->layer);
+	}
 }
 
 static int on_frame(void *ctx, const struct wsframe_event *ev)
@@ -481,6 +495,8 @@ static void on_rx_ready(uv_poll_t *h, int status, int events)
 			if (wc->reading)
 				read_conn(wc);
 		}
+		s->rx_since_deliver = 0;
+		layer_deliver(s->layer);
 		if (n < RX_EVENTS)
 			break;
 	}

@@ -687,6 +687,68 @@ static void test_batch(struct room *rm)
 
 /* ---- 6. one frame in one-byte writes ---- */
 
+/*
+ * Three senders each write 600 messages in one send(), at once: 1,800
+ * messages reach the witness's channel within one loop turn, more than the
+ * layer's default capacity (1,000). The server hands them to the receivers
+ * every 256 messages it reads (layer_deliver), so none is dropped; each
+ * sender's messages arrive in its order.
+ */
+static void test_burst_over_capacity(struct room *rm)
+{
+	enum { SENDERS = 3, N = 600 };
+	struct raw r[SENDERS];
+	unsigned char *all[SENDERS];
+	size_t len[SENDERS];
+	for (int k = 0; k < SENDERS; k++) {
+		CHECK_INT(raw_open(rm->s, &r[k]), 0);
+		all[k] = malloc(N * 64);
+		len[k] = 0;
+		for (int i = 0; i < N; i++) {
+			char msg[48];
+			int n = snprintf(msg, sizeof(msg), "{\"message\":\"s%d %03d\"}", k, i);
+			len[k] += frame_build(all[k] + len[k], 0x81, msg, (size_t)n, false);
+		}
+	}
+	for (int k = 0; k < SENDERS; k++) {
+		if (r[k].fd >= 0)
+			CHECK_INT(send(r[k].fd, all[k], len[k], MSG_NOSIGNAL), (ssize_t)len[k]);
+		free(all[k]);
+	}
+	int next[SENDERS] = {0}, got = 0, wrong = 0;
+	for (int i = 0; i < SENDERS * N; i++) {
+		json_t *v = h_recv_json(rm->witness, 3000, "witness (burst over capacity)");
+		const char *m = json_string_value(json_object_get(v, "message"));
+		int k = -1, seq = -1;
+		if (!m || sscanf(m, "s%d %d", &k, &seq) != 2 || k < 0 || k >= SENDERS ||
+		    seq != next[k]) {
+			if (wrong++ == 0)
+				fprintf(stderr, "burst over capacity: message %d is \"%s\"\n", i,
+					m ? m : "(none)");
+			json_decref(v);
+			if (!m)
+				break;
+			continue;
+		}
+		next[k]++;
+		got++;
+		json_decref(v);
+	}
+	CHECK_INT(got, SENDERS * N);
+	CHECK_INT(wrong, 0);
+	for (int k = 0; k < SENDERS; k++) {
+		/* each sender's own 600 echoes come back to it too */
+		int echoed = 0;
+		for (struct rframe f; echoed < N && raw_read_frame(&r[k], 3000, &f) == RAW_FRAME;) {
+			echoed += f.b0 == 0x81;
+			free(f.data);
+		}
+		CHECK_INT(echoed, N);
+		raw_close_clean(&r[k], "burst over capacity");
+	}
+	witness_ok(rm, "1,800 messages in one turn");
+}
+
 static void test_trickle(struct room *rm)
 {
 	/* 995 x U+20AC and 5 ASCII: 1000 characters (the chat's limit), 2990 bytes. */
@@ -886,6 +948,7 @@ int main(int argc, char **argv)
 	test_bad_close(&rm);
 	test_early_data(&rm);
 	test_batch(&rm);
+	test_burst_over_capacity(&rm);
 	test_trickle(&rm);
 	test_size_limit(&rm);
 	test_bad_frames(&rm);
