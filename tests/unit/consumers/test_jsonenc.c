@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "consumer_int.h"
+#include "json_random.h"
 
 static const char *const FLAGS_NOTE = "JSON_COMPACT | JSON_ENCODE_ANY";
 
@@ -38,54 +39,6 @@ static void same(json_t *v, const char *what)
 	CHECK_STR(b, a);
 	free(a);
 	free(b);
-}
-
-/* A random string: ASCII, controls, quotes, backslashes, multi-byte UTF-8. */
-static json_t *rand_string(void)
-{
-	static const char *const pieces[] = {"a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\r",
-					     "\b", "\f", "\x01", "\x1f", "\x7f", "\xc3\xa9",
-					     "\xe2\x82\xac", "\xf0\x9f\x98\x80", "{}", ":,"};
-	char buf[256] = "";
-	size_t len = 0, n = (size_t)(rand() % 12);
-	for (size_t i = 0; i < n; i++) {
-		const char *p = pieces[rand() % (int)(sizeof(pieces) / sizeof(pieces[0]))];
-		size_t pl = strlen(p);
-		memcpy(buf + len, p, pl);
-		len += pl;
-	}
-	if (rand() % 8 == 0) /* an embedded NUL: jansson strings may hold one */
-		buf[len++] = '\0';
-	return json_stringn(buf, len);
-}
-
-static json_t *rand_value(int depth)
-{
-	int k = rand() % (depth > 3 ? 6 : 8);
-	switch (k) {
-	case 0: return rand_string();
-	case 1: return json_integer((json_int_t)rand() * (rand() % 2 ? 1 : -1) * (rand() % 1000));
-	case 2: return json_real((double)rand() / 7.0 * (rand() % 2 ? 1 : -1e-5));
-	case 3: return json_true();
-	case 4: return json_false();
-	case 5: return json_null();
-	case 6: {
-		json_t *a = json_array();
-		for (int i = rand() % 4; i > 0; i--)
-			json_array_append_new(a, rand_value(depth + 1));
-		return a;
-	}
-	default: {
-		json_t *o = json_object();
-		for (int i = rand() % 5; i > 0; i--) {
-			json_t *key = rand_string();
-			/* keys are C strings */
-			json_object_set_new(o, json_string_value(key), rand_value(depth + 1));
-			json_decref(key);
-		}
-		return o;
-	}
-	}
 }
 
 static void test_fixed(void)
@@ -150,7 +103,7 @@ static void test_random(void)
 	srand(20261121);
 	static const char *const fields[] = {"a", "Z", "\"", "\xc3\xa9", "{}", NULL};
 	for (int i = 0; i < 3000; i++) {
-		json_t *v = rand_value(0);
+		json_t *v = json_random_value(0, true);
 		same(v, "random document");
 		if (json_is_object(v)) {
 			/* the projection equals jansson's dump of the projected object */
