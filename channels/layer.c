@@ -158,8 +158,9 @@ static void on_ts_async(uv_async_t *a)
 	for (; op; op = next) {
 		next = op->next;
 		/* Another thread may have handed over more messages than a
-		 * channel holds: deliver every half capacity of them, so none
-		 * is dropped for capacity (each adds at most one per channel). */
+		 * channel holds: deliver every half capacity of them (each adds
+		 * at most one per channel), so such a batch does not overflow a
+		 * channel by itself. */
 		if (++n % every == 0)
 			layer_deliver(l);
 		if (!l->closing && op->call) {

@@ -288,7 +288,7 @@ static void deliver(struct redis_layer *r, struct shard *s, const char *name, co
 	json_decref(msg);
 	/* One read from Redis may carry more messages than a channel holds:
 	 * deliver every half capacity of them (each adds at most one per
-	 * channel), so none is dropped for capacity. */
+	 * channel), so such a batch does not overflow a channel by itself. */
 	unsigned every = r->base.cfg.capacity / 2 ? r->base.cfg.capacity / 2 : 1;
 	if (++r->since_deliver >= every) {
 		r->since_deliver = 0;

@@ -240,17 +240,23 @@ void consumer_frame_unref(struct consumer_frame *f)
 
 /* Encodes `content` (or its projection on `fields`) once into a scratch
  * buffer and copies it into a new frame; only a document larger than the
- * scratch buffer is encoded again, straight into its frame. */
-static struct consumer_frame *frame_from_json(json_t *content, const char *const *fields)
+ * scratch buffer is encoded again, straight into its frame. NULL with *err
+ * CONSUMER_EINVAL (not encodable: nested over 64 levels) or
+ * CONSUMER_ENOMEM. */
+static struct consumer_frame *frame_from_json(json_t *content, const char *const *fields,
+					      int *err)
 {
 	static _Thread_local char scratch[16 * 1024];
 	size_t n = consumer__json_encode(content, fields, scratch, sizeof(scratch));
+	*err = CONSUMER_EINVAL;
 	if (n == 0)
 		return NULL;
+	*err = CONSUMER_ENOMEM;
 	if (n <= sizeof(scratch))
 		return consumer_frame_new(scratch, n, false);
 	struct consumer_frame *f = consumer_frame_new(NULL, n, false);
-	if (f && consumer__json_encode(content, fields, (char *)consumer_frame_payload(f), n) != n) {
+	if (f &&
+	    consumer__json_encode(content, fields, (char *)consumer_frame_payload(f), n) != n) {
 		consumer_frame_unref(f);
 		return NULL;
 	}
@@ -559,18 +565,19 @@ static int send_json_shared(struct consumer *c, json_t *msg, const char *const *
 		struct cache_entry *e = dispatch_gen == cache_gen ? dispatch_entry : NULL;
 		if (e && e->fframe && e->ffields == fields)
 			return send_frame(c, e->fframe);
+		int err;
 		if (e && !e->fframe) {
-			e->fframe = frame_from_json(msg, fields);
+			e->fframe = frame_from_json(msg, fields, &err);
 			if (!e->fframe)
-				return CONSUMER_ENOMEM;
+				return err;
 			e->ffields = fields;
 			return send_frame(c, e->fframe);
 		}
 		struct consumer_frame *f = cache_find(msg, fields);
 		if (!f) {
-			f = frame_from_json(msg, fields);
+			f = frame_from_json(msg, fields, &err);
 			if (!f)
-				return CONSUMER_ENOMEM;
+				return err;
 			if (!cache_put(msg, fields, f)) {
 				int rc = send_frame(c, f);
 				consumer_frame_unref(f);
@@ -579,9 +586,10 @@ static int send_json_shared(struct consumer *c, json_t *msg, const char *const *
 		}
 		return send_frame(c, f);
 	}
-	struct consumer_frame *f = frame_from_json(msg, fields);
+	int err;
+	struct consumer_frame *f = frame_from_json(msg, fields, &err);
 	if (!f)
-		return CONSUMER_ENOMEM;
+		return err;
 	int rc = send_frame(c, f);
 	consumer_frame_unref(f);
 	return rc;

@@ -47,7 +47,7 @@
 enum consumer_close_code {
 	CLOSE_NORMAL = 1000,
 	CLOSE_GOING_AWAY = 1001,       /* server shutdown */
-	CLOSE_PROTOCOL_ERROR = 1002,   /* malformed frames, or frames before the handshake response */
+	CLOSE_PROTOCOL_ERROR = 1002,   /* malformed frames, or frames before the 101 */
 	CLOSE_UNSUPPORTED_DATA = 1003, /* binary frame to a JSON consumer */
 	CLOSE_INVALID_PAYLOAD = 1007,  /* invalid UTF-8, or invalid JSON for a JSON consumer */
 	CLOSE_POLICY = 1008,           /* rate limit exceeded */
@@ -215,7 +215,9 @@ int consumer_send_text(struct consumer *c, const char *text, size_t len);
 int consumer_send_bytes(struct consumer *c, const void *data, size_t len);
 /* Encodes `content` compactly. When `content` is the layer message being
  * dispatched right now, the encoded frame is shared by every connection it
- * is sent to in this batch (encoded once). Does not steal `content`. */
+ * is sent to in this batch (encoded once). Does not steal `content`.
+ * CONSUMER_EINVAL for a document nested over 64 levels (the decoder of
+ * received JSON accepts 2048: do not echo a client's document blindly). */
 int consumer_send_json(struct consumer *c, json_t *content);
 
 /*
@@ -283,7 +285,8 @@ void consumer_closed(struct consumer *c, int code);
 /* Ends a loop turn on this thread: empties the broadcast cache (the frames
  * shared by the connections a message was forwarded to). The server calls
  * it once per turn after the layer's deliveries; without it the cache
- * keeps up to 1024 messages alive until they are displaced. */
+ * keeps every message dispatched since the last call alive (it grows with
+ * them), until the thread's last consumer is freed. */
 void consumer_turn_end(void);
 
 /* Live consumers on this thread (tests, metrics). */

@@ -87,11 +87,13 @@ struct consumer *consumer__alloc(const struct consumer_class *cls,
 
 /*
  * jsonenc.c: writes what json_dumpb(v, JSON_COMPACT | JSON_ENCODE_ANY)
- * would, or with `fields` (NULL-terminated) the object `v` reduced to those
- * keys in that order (missing ones left out, repeats ignored), into `buf`.
- * Returns the full length (the output is cut at `cap` when longer: call
- * again with a buffer that large), or 0 when `v` cannot be encoded (NULL,
- * nested over 64 levels, `fields` given and `v` not an object).
+ * would (for documents nested at most 64 levels; deeper ones are refused
+ * where jansson would write them), or with `fields` (NULL-terminated) the
+ * object `v` reduced to those keys in that order (missing ones left out,
+ * repeats ignored), into `buf`. Returns the full length (the output is cut
+ * at `cap` when longer: call again with a buffer that large), or 0 when `v`
+ * cannot be encoded (NULL, nested over 64 levels, `fields` given and `v`
+ * not an object).
  */
 size_t consumer__json_encode(json_t *v, const char *const *fields, char *buf, size_t cap);
 

@@ -1,9 +1,7 @@
 /*
- * jsondec.c - the JSON decoder of the receive path (see consumer_int.h).
- *
- * json_loadb() was a quarter of the server's CPU on the chat benchmark: a
- * small document pays for jansson's stream, lexer and error setup. This
- * one parses a buffer in place into the same jansson values, accepting
+ * jsondec.c - the JSON decoder of the receive path (see consumer_int.h):
+ * small documents without jansson's per-call stream, lexer and error
+ * setup. It parses a buffer in place into the same jansson values, accepting
  * what json_loadb(JSON_DECODE_ANY) accepts (RFC 8259, UTF-8, no \u0000,
  * integers that fit json_int_t, finite reals, values nested at most 2048
  * deep, scalars counted; on duplicate keys the last wins), with one
@@ -174,8 +172,8 @@ static const char *string(struct in *in, size_t *len, char **owned)
 			if (cp >= 0xdc00 && cp <= 0xdfff)
 				goto bad; /* a lone low surrogate */
 			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) < 0 ||
-				    lo < 0xdc00 || lo > 0xdfff)
+				if (e - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+				    hex4(p + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
 					goto bad;
 				p += 6;
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);

@@ -34,9 +34,20 @@ static int on_lws_event(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		return server__http_callback(s, wsi, reason, in, len);
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_WSI_DESTROY: {
+		/* A WebSocket handshake that lws refuses after CONFIRM_UPGRADE
+		 * (no Connection: Upgrade, a bad key...) is closed by lws with
+		 * no CLOSED callback at all: WSI_DESTROY, which every wsi gets
+		 * last, frees whatever is still hung on it, its ws_conn and
+		 * consumer as a WebSocket's would go. */
+		const enum conn_kind *k = lws_get_opaque_user_data(wsi);
+		if (k && *k == CONN_WS)
+			return server__ws_callback(s, wsi, LWS_CALLBACK_CLOSED, in, len);
+		return server__http_callback(s, wsi, LWS_CALLBACK_CLOSED_HTTP, in, len);
+	}
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 	case LWS_CALLBACK_ESTABLISHED:

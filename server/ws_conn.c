@@ -47,7 +47,7 @@ struct ws_conn {
 	/* one per connection: flags as bits */
 	bool dirty : 1;
 	bool ping_due : 1;   /* our keepalive ping is to be written */
-	bool ping_out : 1;   /* ... and was written: the peer has ping_timeout s */
+	bool ping_out : 1;   /* ... and was scheduled: the peer has ping_timeout s */
 	bool established : 1;
 	bool reading : 1;    /* registered with s->rx_epfd */
 	bool rx_start : 1;   /* established: start reading at this turn's flush */
@@ -59,6 +59,11 @@ struct ws_conn {
 
 _Static_assert(sizeof(struct ws_conn) <= 184, "struct ws_conn fits a 192-byte malloc chunk");
 
+
+/* What a queued frame costs besides its payload (its ring slot, and the
+ * frame's header and allocation when it is not shared), counted against
+ * --max-queue so that empty or tiny frames cannot queue without bound. */
+#define QUEUE_ENTRY_COST 64
 
 /* ---- the transport the consumer sees ---- */
 
@@ -108,7 +113,7 @@ static int tp_send(void *conn, struct consumer_frame *f)
 	struct ws_conn *wc = conn;
 	if (wc->close_requested)
 		return CONSUMER_ECLOSED;
-	if (wc->q_bytes + f->len > wc->s->cfg->max_queue_bytes)
+	if (wc->q_bytes + f->len + QUEUE_ENTRY_COST > wc->s->cfg->max_queue_bytes)
 		return CONSUMER_EQUEUE;
 	if (wc->q_len == wc->q_cap) {
 		unsigned cap = wc->q_cap ? wc->q_cap * 2 : 8;
@@ -124,7 +129,7 @@ static int tp_send(void *conn, struct consumer_frame *f)
 	}
 	wc->q[(wc->q_head + wc->q_len) % wc->q_cap] = consumer_frame_ref(f);
 	wc->q_len++;
-	wc->q_bytes += f->len;
+	wc->q_bytes += f->len + QUEUE_ENTRY_COST;
 	/* Written at the end of this loop turn (server__ws_flush), together
 	 * with whatever else is queued for this connection by then. */
 	if (wc->established && !wc->dirty)
@@ -142,8 +147,13 @@ static void tp_close(void *conn, int code, const char *reason)
 	wc->close_reason = strndup(reason ? reason : "", 123); /* a close frame holds 123 */
 	if (code == CLOSE_TRY_AGAIN_LATER)
 		queue_drop(wc); /* the client cannot keep up: do not wait for it */
-	if (wc->established)
+	if (wc->established) {
 		lws_callback_on_writable(wc->wsi);
+		/* A client that reads nothing more never lets the close frame
+		 * out: it is dropped after 5 s all the same (once the frame is
+		 * out, the wait for its answer is 5 s again). */
+		lws_set_timeout(wc->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+	}
 }
 
 static const struct consumer_transport transport = {
@@ -297,7 +307,8 @@ static int on_confirm_upgrade(struct server *s, struct lws *wsi)
 	struct consumer_open_result res;
 	wc->consumer = consumer_open(cls, &scope, s->layer, s->loop, &transport, wc, &res);
 	if (!wc->consumer || !res.accepted) {
-		unsigned status = res.close_code == 500 ? 500 : 403;
+		/* no consumer at all: out of memory, a server error */
+		unsigned status = !wc->consumer || res.close_code == 500 ? 500 : 403;
 		if (wc->consumer)
 			consumer_closed(wc->consumer, 1006);
 		wc_unlink_free(wc);
@@ -351,8 +362,11 @@ static void stop_reading(struct ws_conn *wc)
 	if (!wc->reading)
 		return;
 	wc->reading = false;
-	if (wc->s->rx_epfd >= 0)
-		epoll_ctl(wc->s->rx_epfd, EPOLL_CTL_DEL, lws_get_socket_fd(wc->wsi), NULL);
+	/* ENOENT/EBADF: lws closed the socket first, which removed it. */
+	if (wc->s->rx_epfd >= 0 &&
+	    epoll_ctl(wc->s->rx_epfd, EPOLL_CTL_DEL, lws_get_socket_fd(wc->wsi), NULL) < 0 &&
+	    errno != ENOENT && errno != EBADF)
+		LOG(LOG_WARN, "ws", "epoll_ctl(DEL): %s", strerror(errno));
 }
 
 /* The connection is over (peer gone, or the closing handshake done): lws
@@ -375,7 +389,8 @@ static bool rate_ok(struct ws_conn *wc)
 	if (cfg->rate_limit <= 0)
 		return true;
 	uint32_t now = (uint32_t)uv_now(wc->s->loop);
-	double tokens = wc->tokens + (double)(uint32_t)(now - wc->tokens_at) * cfg->rate_limit / 1000.0;
+	double tokens =
+	    wc->tokens + (double)(uint32_t)(now - wc->tokens_at) * cfg->rate_limit / 1000.0;
 	wc->tokens_at = now;
 	if (tokens > cfg->rate_burst)
 		tokens = cfg->rate_burst;
@@ -400,10 +415,11 @@ static void on_message(struct ws_conn *wc, const unsigned char *p, size_t len, b
 	consumer_receive(wc->consumer, (const char *)p, len, binary);
 	/* A 64 KiB read may hold hundreds of messages: hand what they queued
 	 * to the receivers every half channel capacity (at most
-	 * RX_DELIVER_EVERY) of them, so a member's channel never holds more
-	 * than that from this worker's clients within one turn and none is
-	 * dropped for capacity (--layer-capacity; each message adds at most
-	 * one to a channel). Writing still waits for the flush. */
+	 * RX_DELIVER_EVERY) of them, so what this worker's clients send adds
+	 * at most that much to a channel between deliveries (a handler that
+	 * sends once per message adds one per channel); bursts no longer
+	 * overflow --layer-capacity by themselves. Writing still waits for
+	 * the flush. */
 	unsigned every = wc->s->cfg->layer_capacity / 2;
 	if (every > RX_DELIVER_EVERY)
 		every = RX_DELIVER_EVERY;
@@ -585,7 +601,7 @@ static int send_close_frame(struct ws_conn *wc)
 	const char *reason = wc->close_reason ? wc->close_reason : "";
 	size_t rlen = wc->close_code ? strlen(reason) : 0;
 	size_t plen = wc->close_code ? 2 + rlen : 0;
-	p[0] = 0x88; /* FIN + close */
+	p[0] = 0x80 | WSFRAME_OP_CLOSE; /* FIN + close */
 	p[1] = (unsigned char)plen;
 	p[2] = (unsigned char)(wc->close_code >> 8);
 	p[3] = (unsigned char)(wc->close_code & 0xff);
@@ -604,7 +620,7 @@ static struct consumer_frame *queue_pop(struct ws_conn *wc)
 	struct consumer_frame *f = wc->q[wc->q_head];
 	wc->q_head = (wc->q_head + 1) % wc->q_cap;
 	wc->q_len--;
-	wc->q_bytes -= f->len;
+	wc->q_bytes -= f->len + QUEUE_ENTRY_COST;
 	return f;
 }
 
@@ -632,19 +648,20 @@ static int write_queued(struct ws_conn *wc)
 	unsigned char *p = batch + LWS_PRE;
 	size_t used = 0;
 	if (wc->pong) {
-		used += wsframe_header(p, 0xa, wc->pong[0]);
+		used += wsframe_header(p, WSFRAME_OP_PONG, wc->pong[0]);
 		memcpy(p + used, wc->pong + 1, wc->pong[0]);
 		used += wc->pong[0];
 		free(wc->pong);
 		wc->pong = NULL;
 	}
 	if (wc->ping_due) {
-		used += wsframe_header(p + used, 0x9, 0);
+		used += wsframe_header(p + used, WSFRAME_OP_PING, 0);
 		wc->ping_due = false;
 	}
 	while (wc->q_len && used + wc->q[wc->q_head]->len + 10 <= COALESCE_MAX) {
 		struct consumer_frame *f = queue_pop(wc);
-		used += wsframe_header(p + used, f->binary ? 0x2 : 0x1, f->len);
+		used += wsframe_header(p + used, f->binary ? WSFRAME_OP_BINARY : WSFRAME_OP_TEXT,
+				       f->len);
 		memcpy(p + used, consumer_frame_payload(f), f->len);
 		used += f->len;
 		consumer_frame_unref(f);
@@ -744,6 +761,8 @@ int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_rea
 		}
 		if (write_due(wc) || wc->close_requested)
 			lws_callback_on_writable(wsi);
+		if (wc->close_requested) /* closed in on_connect: see tp_close() */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		/* Only frames that came in the same read as the handshake reach

@@ -18,8 +18,6 @@ struct hdr {
 	unsigned char mask[4];
 };
 
-enum { OP_CONT = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8, OP_PING = 9, OP_PONG = 10 };
-
 static int fail(struct wsframe_reader *r, int code, const char *reason)
 {
 	r->failed = true;
@@ -114,18 +112,18 @@ static int parse_header(struct wsframe_reader *r, const unsigned char *p, size_t
 	if (!(p[1] & 0x80))
 		return fail(r, 1002, "client frame not masked");
 	switch (h->opcode) {
-	case OP_CONT:
+	case WSFRAME_OP_CONT:
 		if (!r->msg_opcode)
 			return fail(r, 1002, "continuation frame without a message");
 		break;
-	case OP_TEXT:
-	case OP_BINARY:
+	case WSFRAME_OP_TEXT:
+	case WSFRAME_OP_BINARY:
 		if (r->msg_opcode)
 			return fail(r, 1002, "new message inside a fragmented one");
 		break;
-	case OP_CLOSE:
-	case OP_PING:
-	case OP_PONG:
+	case WSFRAME_OP_CLOSE:
+	case WSFRAME_OP_PING:
+	case WSFRAME_OP_PONG:
 		if (!h->fin)
 			return fail(r, 1002, "fragmented control frame");
 		if (len7 > 125)
@@ -152,7 +150,8 @@ static int parse_header(struct wsframe_reader *r, const unsigned char *p, size_t
 		h->plen = len7;
 	}
 	memcpy(h->mask, q, 4);
-	if (h->opcode < OP_CLOSE && (h->plen > max_message || r->msg_len + h->plen > max_message))
+	if (h->opcode < WSFRAME_OP_CLOSE &&
+	    (h->plen > max_message || r->msg_len + h->plen > max_message))
 		return fail(r, 1009, "message too big");
 	return 1;
 }
@@ -172,11 +171,11 @@ static int emit(wsframe_cb cb, void *ctx, enum wsframe_kind kind, const unsigned
 
 /* One whole frame whose payload (plen bytes, still masked) is at p. */
 static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p, size_t plen,
-		 wsframe_cb cb, void *ctx)
+		 size_t max_message, wsframe_cb cb, void *ctx)
 {
 	wsframe_unmask(p, plen, h->mask);
 	switch (h->opcode) {
-	case OP_CLOSE: {
+	case WSFRAME_OP_CLOSE: {
 		if (plen == 1)
 			return fail(r, 1002, "close frame with a 1-byte payload");
 		int code = plen >= 2 ? (p[0] << 8 | p[1]) : 1005;
@@ -189,30 +188,33 @@ static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p
 		emit(cb, ctx, WSFRAME_CLOSE, p + (plen >= 2 ? 2 : 0), rlen, code);
 		return WSFRAME_STOPPED;
 	}
-	case OP_PING:
+	case WSFRAME_OP_PING:
 		return emit(cb, ctx, WSFRAME_PING, p, plen, 0);
-	case OP_PONG:
+	case WSFRAME_OP_PONG:
 		return emit(cb, ctx, WSFRAME_PONG, p, plen, 0);
-	case OP_TEXT:
-	case OP_BINARY:
+	case WSFRAME_OP_TEXT:
+	case WSFRAME_OP_BINARY:
 		if (h->fin) {
-			if (h->opcode == OP_TEXT && !wsframe_utf8_valid(p, plen))
+			if (h->opcode == WSFRAME_OP_TEXT && !wsframe_utf8_valid(p, plen))
 				return fail(r, 1007, "text message is not UTF-8");
-			return emit(cb, ctx, h->opcode == OP_TEXT ? WSFRAME_TEXT : WSFRAME_BINARY, p,
+			return emit(cb, ctx,
+				    h->opcode == WSFRAME_OP_TEXT ? WSFRAME_TEXT : WSFRAME_BINARY, p,
 				    plen, 0);
 		}
 		/* the first fragment: assembled like the ones after it */
 		r->msg_opcode = (uint8_t)h->opcode;
 		/* fall through */
-	default: /* OP_CONT */
-		if (append(&r->msg, &r->msg_len, &r->msg_cap, p, plen, 0) < 0)
+	default: /* WSFRAME_OP_CONT */
+		if (append(&r->msg, &r->msg_len, &r->msg_cap, p, plen, max_message) < 0)
 			return fail_nomem(r);
 		if (!h->fin)
 			return WSFRAME_OK;
-		bool text = r->msg_opcode == OP_TEXT;
+		bool text = r->msg_opcode == WSFRAME_OP_TEXT;
 		if (text && !wsframe_utf8_valid(r->msg, r->msg_len))
 			return fail(r, 1007, "text message is not UTF-8");
-		int rc = emit(cb, ctx, text ? WSFRAME_TEXT : WSFRAME_BINARY, r->msg, r->msg_len, 0);
+		/* an empty message holds no buffer: its data is "" */
+		const unsigned char *data = r->msg ? r->msg : (const unsigned char *)"";
+		int rc = emit(cb, ctx, text ? WSFRAME_TEXT : WSFRAME_BINARY, data, r->msg_len, 0);
 		msg_free(r);
 		return rc;
 	}
@@ -244,7 +246,7 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 			return WSFRAME_OK; /* len is 0: wait for more */
 		if (!st)
 			continue; /* the header is whole now: parse it again */
-		int rc = frame(r, &h, r->part + h.size, (size_t)h.plen, cb, ctx);
+		int rc = frame(r, &h, r->part + h.size, (size_t)h.plen, max_message, cb, ctx);
 		part_free(r);
 		if (rc)
 			return rc;
@@ -261,7 +263,7 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 				return fail_nomem(r);
 			return WSFRAME_OK;
 		}
-		int rc = frame(r, &h, data + h.size, (size_t)h.plen, cb, ctx);
+		int rc = frame(r, &h, data + h.size, (size_t)h.plen, max_message, cb, ctx);
 		if (rc)
 			return rc;
 		data += h.size + h.plen;

@@ -19,7 +19,9 @@
  * is being assembled; a partial frame or a fragmented message is kept in
  * buffers it frees once they are delivered. Those buffers grow with the
  * bytes actually received (a header announcing a large frame reserves
- * nothing), so a client holds at most what it has sent.
+ * nothing), each up to about the message limit: a reader holds at most
+ * about twice `max_message` (a frame cut by a read, and the message its
+ * fragments are assembled into).
  */
 #ifndef SERVER_WSFRAME_H
 #define SERVER_WSFRAME_H
@@ -27,6 +29,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* RFC 6455 opcodes. */
+enum wsframe_opcode {
+	WSFRAME_OP_CONT = 0x0,
+	WSFRAME_OP_TEXT = 0x1,
+	WSFRAME_OP_BINARY = 0x2,
+	WSFRAME_OP_CLOSE = 0x8,
+	WSFRAME_OP_PING = 0x9,
+	WSFRAME_OP_PONG = 0xa,
+};
 
 enum wsframe_kind {
 	WSFRAME_TEXT,   /* a whole text message (valid UTF-8) */
@@ -38,7 +50,8 @@ enum wsframe_kind {
 
 struct wsframe_event {
 	enum wsframe_kind kind;
-	const unsigned char *data; /* valid during the callback only */
+	/* never NULL ("" when len is 0); valid during the callback only */
+	const unsigned char *data;
 	size_t len;
 	int code;                  /* WSFRAME_CLOSE only */
 };

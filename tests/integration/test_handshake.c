@@ -1,11 +1,17 @@
 /*
  * test_handshake.c - the WebSocket opening handshake of the real server:
  * routing (404), the Origin policy (same host, --allowed-origins) and
- * --max-connections (503 while full, admitted again after a close).
+ * --max-connections (503 while full, admitted again after a close, and
+ * not leaked by upgrade requests lws refuses after our checks).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "harness.h"
@@ -130,6 +136,77 @@ static void test_max_connections(const struct h_server *s)
 	client_ws_free(c);
 }
 
+/* Sends `req` on a new connection and returns the response's status (0 on
+ * a connection error); reads until the server closes or 2 s pass. */
+static int raw_request(const struct h_server *s, const char *req)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	CHECK_INT(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	char buf[512] = "";
+	size_t got = 0;
+	int64_t deadline = h_now_ms() + 2000;
+	while (got < sizeof(buf) - 1 && h_now_ms() < deadline) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (strstr(buf, "\r\n\r\n"))
+			break;
+	}
+	close(fd);
+	int status = 0;
+	sscanf(buf, "HTTP/1.%*d %d", &status);
+	return status;
+}
+
+/*
+ * Upgrade requests that pass our checks (route, Origin) but that lws then
+ * refuses (no Connection: Upgrade, no Sec-WebSocket-Key): the consumer was
+ * already opened for them, and must be closed and its slot freed. With
+ * --max-connections 2, five of them and then two real handshakes.
+ */
+static void test_refused_upgrades_free_their_slot(const struct h_server *s)
+{
+	static const char *const bad[] = {
+		"GET /ws/chat/lobby/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+		"GET /ws/chat/lobby/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	};
+	for (int i = 0; i < 5; i++) {
+		int st = raw_request(s, bad[i % 2]);
+		if (st == 101)
+			fprintf(stderr, "refused upgrade %d: got 101\n", i);
+		CHECK(st != 101);
+	}
+	struct client_ws *a = NULL, *b = NULL;
+	int st = 0;
+	int64_t deadline = h_now_ms() + 3000;
+	do { /* the slots come back as lws closes those sockets */
+		client_ws_free(a);
+		a = NULL;
+		h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &a, &st);
+	} while (!a && h_now_ms() < deadline && (h_sleep_ms(50), 1));
+	CHECK_INT(st, 101);
+	CHECK_INT(h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &b, &st), 0);
+	CHECK_INT(st, 101);
+	if (a && b)
+		CHECK_INT(h_chat_roundtrip(a, b, "after refused upgrades", 3000), 0);
+	client_ws_free(a);
+	client_ws_free(b);
+}
+
 int main(int argc, char **argv)
 {
 	struct h_server s;
@@ -153,6 +230,12 @@ int main(int argc, char **argv)
 	const char *maxconn[] = {"--max-connections", "2", NULL};
 	if (h_server_start(&s, maxconn) == 0) {
 		test_max_connections(&s);
+		CHECK_INT(h_server_stop(&s), 0);
+	} else {
+		CHECK(!"server with --max-connections 2 started");
+	}
+	if (h_server_start(&s, maxconn) == 0) {
+		test_refused_upgrades_free_their_slot(&s);
 		CHECK_INT(h_server_stop(&s), 0);
 	} else {
 		CHECK(!"server with --max-connections 2 started");
