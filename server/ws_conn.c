@@ -53,7 +53,6 @@ struct ws_conn {
 	bool rx_start : 1;   /* established: start reading at this turn's flush */
 	bool close_requested : 1;
 	bool close_sent : 1; /* our close frame is out; waiting for the peer's */
-	bool peer_closed : 1; /* the peer's close frame arrived */
 	bool fail : 1;       /* end without waiting for the peer's close frame */
 };
 
@@ -420,10 +419,7 @@ static void on_message(struct ws_conn *wc, const unsigned char *p, size_t len, b
 	 * sends once per message adds one per channel); bursts no longer
 	 * overflow --layer-capacity by themselves. Writing still waits for
 	 * the flush. */
-	unsigned every = wc->s->cfg->layer_capacity / 2;
-	if (every > RX_DELIVER_EVERY)
-		every = RX_DELIVER_EVERY;
-	if (++wc->s->rx_since_deliver >= (every ? every : 1)) {
+	if (++wc->s->rx_since_deliver >= wc->s->rx_deliver_every) {
 		wc->s->rx_since_deliver = 0;
 		layer_deliver(wc->s->layer);
 	}
@@ -456,7 +452,6 @@ static int on_frame(void *ctx, const struct wsframe_event *ev)
 		return 0;
 	case WSFRAME_CLOSE:
 		stop_reading(wc);
-		wc->peer_closed = true;
 		if (wc->close_sent) {
 			conn_end(wc); /* the answer to our close frame */
 			return 1;
@@ -520,6 +515,8 @@ static void on_rx_ready(uv_poll_t *h, int status, int events)
 
 int server__ws_rx_start(struct server *s)
 {
+	unsigned every = s->cfg->layer_capacity / 2;
+	s->rx_deliver_every = every < 1 ? 1 : every > RX_DELIVER_EVERY ? RX_DELIVER_EVERY : every;
 	s->rx_epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->rx_epfd < 0)
 		return -1;

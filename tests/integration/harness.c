@@ -538,3 +538,14 @@ int h_chat_roundtrip(struct client_ws *from, struct client_ws *to, const char *t
 			return 0;
 	}
 }
+
+int h_witness_roundtrip(struct h_room *rm, const char *after)
+{
+	char text[160];
+	snprintf(text, sizeof(text), "witness %d after %s", ++rm->round, after);
+	int rc = rm->witness ? h_chat_roundtrip(rm->witness, rm->witness, text, 3000) : -1;
+	if (rc != 0)
+		fprintf(stderr, "witness failed after: %s%s\n", after,
+			rm->witness ? "" : " (not connected)");
+	return rc;
+}

@@ -154,6 +154,21 @@ int h_ws_expect_close(struct client_ws *ws, int timeout_ms, long *n_data);
 int h_chat_roundtrip(struct client_ws *from, struct client_ws *to, const char *text,
 		     int timeout_ms);
 
+/*
+ * A chat room with a witness: a well-behaved client that checks, after
+ * each misbehaving client, that nobody else noticed anything.
+ */
+struct h_room {
+	const struct h_server *s;
+	struct client_ws *witness;
+	int round;
+};
+
+/* The witness sends "witness <n> after <after>" and receives it back
+ * within 3 s: 0, or -1 (diagnostic naming `after` printed; also when the
+ * witness is not connected). */
+int h_witness_roundtrip(struct h_room *rm, const char *after);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t h_now_ms(void);
 /* Sleeps `ms` (pacing only, never as an assertion). */

@@ -18,28 +18,13 @@
 
 #define ROOM "/ws/chat/lobby/"
 
-struct room {
-	const struct h_server *s;
-	struct client_ws *witness;
-	int round;
-};
-
 /* The witness still sends and receives its own message. */
-static void witness_ok(struct room *rm, const char *after)
+static void witness_ok(struct h_room *rm, const char *after)
 {
-	char text[128];
-	snprintf(text, sizeof(text), "witness %d after %s", ++rm->round, after);
-	if (!rm->witness) {
-		CHECK(!"witness connected");
-		return;
-	}
-	int rc = h_chat_roundtrip(rm->witness, rm->witness, text, 3000);
-	if (rc != 0)
-		fprintf(stderr, "witness failed after: %s\n", after);
-	CHECK_INT(rc, 0);
+	CHECK_INT(h_witness_roundtrip(rm, after), 0);
 }
 
-static struct client_ws *open_client(const struct room *rm)
+static struct client_ws *open_client(const struct h_room *rm)
 {
 	struct client_ws *ws = NULL;
 	int rc = h_ws_open(rm->s, ROOM, NULL, NULL, &ws, NULL);
@@ -48,7 +33,7 @@ static struct client_ws *open_client(const struct room *rm)
 }
 
 /* Sends one text (or binary) frame and expects the server to close with `code`. */
-static void expect_close_after(struct room *rm, const char *what, int opcode, const void *data,
+static void expect_close_after(struct h_room *rm, const char *what, int opcode, const void *data,
 			       size_t len, int code)
 {
 	struct client_ws *x = open_client(rm);
@@ -85,7 +70,7 @@ static char *big_message(size_t total, size_t n_euro, char **text)
 	return json;
 }
 
-static void test_fragments(struct room *rm)
+static void test_fragments(struct h_room *rm)
 {
 	struct client_ws *x = open_client(rm);
 	if (!x)
@@ -154,7 +139,7 @@ static void test_fragments(struct room *rm)
 
 /* Raw bytes that are not a valid client frame: the server closes with 1002
  * (RFC 6455 7.4.1), and the witness notices nothing. */
-static void expect_protocol_error(struct room *rm, const char *what, const void *bytes,
+static void expect_protocol_error(struct h_room *rm, const char *what, const void *bytes,
 				  size_t len)
 {
 	struct client_ws *x = open_client(rm);
@@ -172,7 +157,7 @@ static void expect_protocol_error(struct room *rm, const char *what, const void 
 
 static void test_limits_server(const struct h_server *s)
 {
-	struct room rm = {.s = s};
+	struct h_room rm = {.s = s};
 	struct h_jar jw = {0};
 	CHECK_INT(h_login(s, &jw, "witness", "lobby"), 0);
 	CHECK_INT(h_ws_open(s, ROOM, &jw, NULL, &rm.witness, NULL), 0);
@@ -226,7 +211,7 @@ static void test_limits_server(const struct h_server *s)
 
 static void test_rate_limit(const struct h_server *s)
 {
-	struct room rm = {.s = s};
+	struct h_room rm = {.s = s};
 	CHECK_INT(h_ws_open(s, ROOM, NULL, NULL, &rm.witness, NULL), 0);
 	witness_ok(&rm, "start");
 	struct client_ws *x = open_client(&rm);

@@ -368,28 +368,14 @@ static void raw_close_clean(struct raw *r, const char *what)
 
 /* ---- the witness ---- */
 
-struct room {
-	const struct h_server *s;
-	struct client_ws *witness;
-	int round;
-};
-
-static void witness_ok(struct room *rm, const char *after)
+/* The witness still sends and receives its own message. */
+static void witness_ok(struct h_room *rm, const char *after)
 {
-	char text[160];
-	snprintf(text, sizeof(text), "witness %d after %s", ++rm->round, after);
-	if (!rm->witness) {
-		CHECK(!"witness connected");
-		return;
-	}
-	int rc = h_chat_roundtrip(rm->witness, rm->witness, text, 3000);
-	if (rc != 0)
-		fprintf(stderr, "witness failed after: %s\n", after);
-	CHECK_INT(rc, 0);
+	CHECK_INT(h_witness_roundtrip(rm, after), 0);
 }
 
 /* The witness round trip, failing if any message before it is `banned`. */
-static void witness_never_got(struct room *rm, const char *banned, const char *after)
+static void witness_never_got(struct h_room *rm, const char *banned, const char *after)
 {
 	char text[160];
 	snprintf(text, sizeof(text), "witness %d after %s", ++rm->round, after);
@@ -445,7 +431,7 @@ static void ping_once(struct raw *r, const unsigned char *payload, size_t len)
 	free(f.data);
 }
 
-static void test_pings(struct room *rm)
+static void test_pings(struct h_room *rm)
 {
 	struct raw r;
 	CHECK_INT(raw_open(rm->s, &r), 0);
@@ -481,7 +467,7 @@ static void test_pings(struct room *rm)
 
 /* ---- 2. client close ---- */
 
-static void close_echo(struct room *rm, const char *what, const unsigned char *payload,
+static void close_echo(struct h_room *rm, const char *what, const unsigned char *payload,
 		       size_t len, int want)
 {
 	struct raw r;
@@ -509,7 +495,7 @@ static void close_echo(struct room *rm, const char *what, const unsigned char *p
 	witness_ok(rm, what);
 }
 
-static void test_client_close(struct room *rm)
+static void test_client_close(struct h_room *rm)
 {
 	static const unsigned char c4000[] = {0x0f, 0xa0, 'b', 'y', 'e'};
 	close_echo(rm, "close 4000 bye", c4000, sizeof(c4000), 4000);
@@ -523,7 +509,7 @@ static void test_client_close(struct room *rm)
 /* ---- 3 and 8. protocol errors ---- */
 
 /* Sends `bytes` raw after the handshake; expects close `want` then EOF. */
-static void expect_fail(struct room *rm, const char *what, const void *bytes, size_t len,
+static void expect_fail(struct h_room *rm, const char *what, const void *bytes, size_t len,
 			int want)
 {
 	struct raw r;
@@ -540,7 +526,7 @@ static void expect_fail(struct room *rm, const char *what, const void *bytes, si
 	witness_ok(rm, what);
 }
 
-static void expect_fail_frame(struct room *rm, const char *what, unsigned b0, const void *payload,
+static void expect_fail_frame(struct h_room *rm, const char *what, unsigned b0, const void *payload,
 			      size_t len, bool unmasked, int want)
 {
 	unsigned char buf[256];
@@ -548,7 +534,7 @@ static void expect_fail_frame(struct room *rm, const char *what, unsigned b0, co
 	expect_fail(rm, what, buf, n, want);
 }
 
-static void test_bad_close(struct room *rm)
+static void test_bad_close(struct h_room *rm)
 {
 	static const int bad[] = {999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 0};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -566,7 +552,7 @@ static void test_bad_close(struct room *rm)
 	expect_fail_frame(rm, "close reason not UTF-8", 0x88, badr, sizeof(badr), false, 1007);
 }
 
-static void test_bad_frames(struct room *rm)
+static void test_bad_frames(struct h_room *rm)
 {
 	const char *hi = "{\"message\":\"rsv\"}";
 	size_t n = strlen(hi);
@@ -598,7 +584,7 @@ static void test_bad_frames(struct room *rm)
 
 /* ---- 4. data before the 101 ---- */
 
-static void test_early_data(struct room *rm)
+static void test_early_data(struct h_room *rm)
 {
 	const char *early = "{\"message\":\"early\"}";
 	unsigned char buf[64];
@@ -630,7 +616,7 @@ static void test_early_data(struct room *rm)
 
 /* ---- 5. many frames in one write ---- */
 
-static void test_batch(struct room *rm)
+static void test_batch(struct h_room *rm)
 {
 	enum { N = 200 };
 	struct raw r;
@@ -694,7 +680,7 @@ static void test_batch(struct room *rm)
  * every 256 messages it reads (layer_deliver), so none is dropped; each
  * sender's messages arrive in its order.
  */
-static void test_burst_over_capacity(struct room *rm)
+static void test_burst_over_capacity(struct h_room *rm)
 {
 	enum { SENDERS = 3, N = 600 };
 	struct raw r[SENDERS];
@@ -749,7 +735,7 @@ static void test_burst_over_capacity(struct room *rm)
 	witness_ok(rm, "1,800 messages in one turn");
 }
 
-static void test_trickle(struct room *rm)
+static void test_trickle(struct h_room *rm)
 {
 	/* 995 x U+20AC and 5 ASCII: 1000 characters (the chat's limit), 2990 bytes. */
 	char text[3000];
@@ -815,7 +801,7 @@ static char *sized_json(size_t total, const char *tag)
 	return j;
 }
 
-static void test_size_limit(struct room *rm)
+static void test_size_limit(struct h_room *rm)
 {
 	static const size_t sizes[] = {125, 126, 65535, 65536, MAX_MSG};
 	struct raw r;
@@ -939,7 +925,7 @@ int main(int argc, char **argv)
 		CHECK(!"server with --max-message-size 70000 started");
 		return check_finish();
 	}
-	struct room rm = {.s = &s};
+	struct h_room rm = {.s = &s};
 	CHECK_INT(h_ws_open(&s, ROOM, NULL, NULL, &rm.witness, NULL), 0);
 	witness_ok(&rm, "start");
 
