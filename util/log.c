@@ -2,6 +2,7 @@
 
 #include <libwebsockets.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -26,13 +27,13 @@ void log_set_level(int level)
 	log_threshold = level;
 }
 
-void log_write(int level, const char *module, const char *fmt, ...)
+static void log_vwrite(int level, const char *module, const char *suffix, const char *fmt,
+		       va_list ap)
 {
 	char line[2048];
 	struct timespec ts;
 	struct tm tm;
 	size_t n;
-	va_list ap;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
@@ -41,9 +42,12 @@ void log_write(int level, const char *module, const char *fmt, ...)
 			      ts.tv_nsec / 1000000L,
 			      level_names[level < 0 ? 0 : level > 3 ? 3 : level], module);
 	if (n < sizeof(line)) {
-		va_start(ap, fmt);
 		int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		va_end(ap);
+		if (m > 0)
+			n += (size_t)m;
+	}
+	if (suffix && n < sizeof(line)) {
+		int m = snprintf(line + n, sizeof(line) - n, "%s", suffix);
 		if (m > 0)
 			n += (size_t)m;
 	}
@@ -54,6 +58,43 @@ void log_write(int level, const char *module, const char *fmt, ...)
 	line[n++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, n);
 	(void)w;
+}
+
+void log_write(int level, const char *module, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vwrite(level, module, NULL, fmt, ap);
+	va_end(ap);
+}
+
+int log_limit_pass(struct log_limit *lim, unsigned *suppressed)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	long long next = atomic_load(&lim->next_ms);
+	if (now < next ||
+	    !atomic_compare_exchange_strong(&lim->next_ms, &next,
+					    now + 1000LL * (lim->interval_s ? lim->interval_s : 1))) {
+		atomic_fetch_add(&lim->suppressed, 1);
+		return 0;
+	}
+	*suppressed = atomic_exchange(&lim->suppressed, 0);
+	return 1;
+}
+
+void log_write_limited(int level, const char *module, unsigned suppressed, unsigned interval_s,
+		       const char *fmt, ...)
+{
+	char suffix[96] = "";
+	if (suppressed)
+		snprintf(suffix, sizeof(suffix), " (+%u more like this since the last such line; one line per %u s)", suppressed,
+			 interval_s);
+	va_list ap;
+	va_start(ap, fmt);
+	log_vwrite(level, module, suffix, fmt, ap);
+	va_end(ap);
 }
 
 static void on_lws_log(int level, const char *line)
