@@ -60,6 +60,7 @@ struct http_conn {
 	bool rx_paused;
 	bool close_after;   /* no further request on this connection */
 	bool head_only;
+	bool unread;        /* refused before its request line was read: logged as "-" */
 	struct http_request req; /* the request answered (filled at its end) */
 	struct view_job *job;    /* in flight on the pool */
 	struct http_response resp;
@@ -310,6 +311,7 @@ static int refuse(struct http_conn *hc, int status, const char *why)
 	if (!hc->req.kwargs && r->method && request_fill(hc, r, &hc->req) != 0)
 		server__request_clear(&hc->req); /* its head as far as it is read */
 	if (!hc->req.kwargs) { /* nothing usable: a minimal one */
+		hc->unread = true;
 		memset(&hc->req, 0, sizeof(hc->req));
 		hc->req.method = "GET";
 		hc->req.path = strdup("/");
@@ -469,8 +471,9 @@ static void start_write(struct http_conn *hc)
 
 static void access_log(struct http_conn *hc)
 {
-	LOG(LOG_INFO, "http", "%s %s %d %llu %llums", hc->req.method ? hc->req.method : "-",
-	    hc->req.path ? hc->req.path : "-", hc->resp.status,
+	bool known = hc->req.method && !hc->unread;
+	LOG(LOG_INFO, "http", "%s %s %d %llu %llums", known ? hc->req.method : "-",
+	    known && hc->req.path ? hc->req.path : "-", hc->resp.status,
 	    hc->file_fd >= 0 || hc->out.len ? (unsigned long long)(hc->out.len - LWS_PRE)
 					    : 0ULL,
 	    (unsigned long long)(uv_now(hc->s->loop) - hc->started));

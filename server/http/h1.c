@@ -33,6 +33,7 @@ struct http1 {
 	int status; /* the answer to an error, once failed */
 	const char *why;
 	bool in_value;
+	bool last_lf;    /* the last head byte read was LF */
 	bool head_done;  /* paused at the end of the head, or past it */
 	bool msg_done;   /* paused at the end of the request */
 	bool in_trailer; /* fields after a chunked body */
@@ -97,9 +98,12 @@ static int field_end(struct http1 *h)
 	for (char *c = n; *c; c++)
 		if (*c >= 'A' && *c <= 'Z')
 			*c = (char)(*c + 32);
-	/* A field value holding NUL cannot be represented to views; llhttp
-	 * refuses other control characters itself. */
-	if (memchr(h->value.data ? h->value.data : "", '\0', vl)) {
+	/* A field value holding NUL cannot be represented to views, and
+	 * llhttp passes an obs-fold on as CR LF SP inside the value: RFC 9112
+	 * 5.2 lets a server refuse it with 400, which we do (a folded line
+	 * could smuggle a field past a proxy that unfolds). */
+	const char *vd = h->value.data ? h->value.data : "";
+	if (memchr(vd, '\0', vl) || memchr(vd, '\r', vl) || memchr(vd, '\n', vl)) {
 		free(n);
 		free(v);
 		return fail(h, 400, "NUL in a header field");
@@ -211,7 +215,7 @@ static void request_clear(struct http1 *h)
 	http_buf_free(&h->body);
 	h->head_bytes = 0;
 	h->n_host = 0;
-	h->in_value = h->head_done = h->msg_done = h->in_trailer = false;
+	h->in_value = h->head_done = h->msg_done = h->in_trailer = h->last_lf = false;
 }
 
 void http1_free(struct http1 *h)
@@ -254,6 +258,15 @@ int http1_parse(struct http1 *h, const char *data, size_t len, size_t *used)
 	}
 	*used = n;
 	if (!head_before && !h->failed) {
+		/* A head line that starts with SP or HTAB: obs-fold, or white
+		 * space before the first field. llhttp unfolds the first; RFC
+		 * 9112 2.2 and 5.2 let a server refuse both with 400, which
+		 * leaves no field a proxy could read differently. */
+		for (size_t i = 0; i < n && !h->failed; i++) {
+			if (h->last_lf && (data[i] == ' ' || data[i] == '\t'))
+				fail(h, 400, "obs-fold or white space at the start of a head line");
+			h->last_lf = data[i] == '\n';
+		}
 		/* Everything up to the end of the head (or all of it, when the
 		 * head is not complete yet) counts against the head limit. */
 		h->head_bytes += n;
