@@ -61,6 +61,7 @@ struct http_conn {
 	bool close_after;   /* no further request on this connection */
 	bool head_only;
 	bool unread;        /* refused before its request line was read: logged as "-" */
+	bool http10;        /* the request was HTTP/1.0: keep-alive is said, not assumed */
 	struct http_request req; /* the request answered (filled at its end) */
 	struct view_job *job;    /* in flight on the pool */
 	struct http_response resp;
@@ -447,6 +448,8 @@ static int serialize_head(struct http_conn *hc)
 						       : (unsigned long long)r->body.len);
 	if (hc->close_after)
 		rc |= http_buf_printf(o, "Connection: close\r\n");
+	else if (hc->http10)
+		rc |= http_buf_printf(o, "Connection: keep-alive\r\n");
 	rc |= http_buf_append(o, "\r\n", 2);
 	if (!hc->head_only && hc->file_fd < 0 && r->body.len && r->status != 304)
 		rc |= http_buf_append(o, r->body.data, r->body.len);
@@ -659,6 +662,7 @@ static int on_request(struct http_conn *hc)
 	struct server *s = hc->s;
 	hc->started = uv_now(s->loop);
 	hc->head_only = strcmp(r->method, "HEAD") == 0;
+	hc->http10 = r->minor == 0;
 	if (!r->keep_alive)
 		hc->close_after = true;
 	int bad = request_fill(hc, r, &hc->req);

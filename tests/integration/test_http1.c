@@ -268,6 +268,17 @@ static void test_smuggling(const struct h_server *s)
 	/* Well-formed variants that must pass. */
 	expect_all_splits(s, "HTTP/1.0 without Host", "GET /healthz HTTP/1.0\r\n\r\n",
 			  (int[]){200}, 1, true);
+	/* HTTP/1.0 keep-alive is said in the answer, then the next request
+	 * without it ends the connection. */
+	const char ka10[] = "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+			    "GET /healthz HTTP/1.0\r\n\r\n";
+	struct exchange x;
+	exchange(s, ka10, strlen(ka10), 0, 2, true, &x);
+	expect_statuses("HTTP/1.0 keep-alive", &x, (int[]){200, 200}, 2);
+	CHECK(x.n == 2 && strcasestr(x.head[0], "\r\nConnection: keep-alive\r\n") != NULL);
+	CHECK(x.n == 2 && strcasestr(x.head[1], "\r\nConnection: close\r\n") != NULL);
+	CHECK(x.closed);
+	exchange_clear(&x);
 	expect_all_splits(s, "absolute-form target",
 			  "GET http://127.0.0.1/healthz HTTP/1.1\r\n" H "\r\n", (int[]){200}, 1,
 			  false);
