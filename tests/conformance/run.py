@@ -122,22 +122,41 @@ def main():
         failed = run_all(target, args)
     finally:
         if proc:
-            alive = proc.poll() is None
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
-            if not alive or failed:
-                print(f"--- {name} log ({log_path}), last 40 lines ---")
-                with open(log_path, errors="replace") as f:
-                    print("".join(f.readlines()[-40:]), end="")
-            if not alive:
-                print(f"FAILED: {name} died during the run")
-                failed = True
+            failed = stop(proc, name, log, log_path, failed)
     return 1 if failed else 0
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer")
+
+
+def stop(proc, name, log, log_path, failed):
+    """Stops the target with SIGTERM; it must still be alive, exit 0 (the
+    server's graceful shutdown) and have logged no sanitizer report."""
+    problems = []
+    if proc.poll() is not None:
+        problems.append(f"{name} died during the run (status {proc.returncode})")
+    else:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            problems.append(f"{name} did not exit within 15 s of SIGTERM")
+        if proc.returncode not in (0, -15) and not problems:
+            problems.append(f"{name} exited with status {proc.returncode} after SIGTERM")
+    log.close()
+    with open(log_path, errors="replace") as f:
+        lines = f.readlines()
+    if any(m in line for line in lines for m in SANITIZER_MARKS):
+        problems.append(f"{name} logged a sanitizer report")
+    if problems or failed:
+        print(f"--- {name} log ({log_path}), last 40 lines ---")
+        print("".join(lines[-40:]), end="")
+    for p in problems:
+        print(f"FAILED: {p}")
+    return failed or bool(problems)
 
 
 def run_all(target, args):
