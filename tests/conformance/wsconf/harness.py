@@ -97,8 +97,15 @@ class Fail:
 
 
 class Closing:
-    def __init__(self, *codes):
-        self.codes = codes
+    """codes: the answers that are OK (None: a close frame without status).
+    Another answer is NON-STRICT (5.5.1: the code is "typically" echoed),
+    except an error code (1002, 1003, 1007, 1011: the server failed a close
+    the RFC allows), which is FAILED unless error_ok (NON-STRICT)."""
+
+    ERRORS = (1002, 1003, 1007, 1011)
+
+    def __init__(self, *codes, error_ok=False):
+        self.codes, self.error_ok = codes, error_ok
 
 
 class Pause:
@@ -277,8 +284,11 @@ def _judge(target, conn, expect, pongs, outcome, timeout, probed, pings_at_once)
             return res.worse(NON_STRICT if ended else FAILED,
                              "TCP closed without a close frame" if ended else
                              f"no close frame in {timeout:g} s")
-        if closes[0][1] not in outcome.codes:
-            res.worse(NON_STRICT, f"answered with close {closes[0][1]}, expected "
+        code = closes[0][1]
+        if code not in outcome.codes:
+            failed = code in Closing.ERRORS and not outcome.error_ok
+            res.worse(FAILED if failed else NON_STRICT,
+                      f"answered with close {code}, expected "
                       f"{' or '.join(str(c) for c in outcome.codes)}")
         if not ended:
             res.worse(NON_STRICT, "TCP not closed by the server after the closing handshake "
