@@ -12,7 +12,7 @@ options:
   --only PREFIX      run only the cases whose id starts with PREFIX (repeatable)
   --promise NAME     hold the target to a promise beyond RFC 6455
                      (pong-per-ping, utf8-fail-fast; see wsconf/harness.py)
-  --verbose          print every case, not only those not OK
+  --brief            print only the cases not OK (and the limits family)
 
 --server starts channels-server on a free port serving ws/echo/:
   raised   --max-message-size 32 MiB, --max-queue 64 MiB, --rate-limit 0:
@@ -74,7 +74,7 @@ def parse_args():
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--promise", action="append", default=[],
                     choices=harness.Target.PROMISES)
-    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--brief", action="store_true")
     return ap.parse_args()
 
 
@@ -118,6 +118,7 @@ def main():
     target = harness.Target(name, host, port, path, promises=args.promise, quick=args.quick,
                             **limits)
 
+    failed = True  # unless run_all() says otherwise
     try:
         failed = run_all(target, args)
     finally:
@@ -178,7 +179,7 @@ def run_all(target, args):
                 r = harness.Result(harness.FAILED, f"exception {type(e).__name__}: {e}")
             ms = (time.monotonic() - t0) * 1000
             rows.append((fam.FAMILY, case, r, ms))
-            if args.verbose or r.verdict != harness.OK or fam.FAMILY == "limits":
+            if not args.brief or r.verdict != harness.OK or fam.FAMILY == "limits":
                 line = f"{case.id:<9} {r.verdict:<10} {ms:7.0f}  {case.title}"
                 print(line + (f"  [{r.detail}]" if r.detail else ""), flush=True)
     wall = time.monotonic() - t_start
