@@ -28,6 +28,7 @@ python3-websockets is missing for --websockets.
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,10 @@ def main():
     finally:
         if proc:
             failed = stop(proc, name, log, log_path, failed)
+        else:
+            log.close()
+        if not failed:
+            shutil.rmtree(tmp, ignore_errors=True)  # kept, with the log, on failure
     return 1 if failed else 0
 
 
