@@ -3,8 +3,12 @@
  *
  * The input is read twice: whole, and cut into pieces whose sizes come
  * from the input's first byte. Invariants (abort() when one breaks):
- *  - both readings give the same requests and the same error status: the
- *    reader's result does not depend on how the bytes arrive;
+ *  - both readings give the same requests, and both end in an error or
+ *    neither: what is read does not depend on how the bytes arrive. (A
+ *    request with several faults may be refused with the status of the
+ *    one noticed first, which can depend on where the bytes were cut:
+ *    llhttp reports a field or target in pieces when it arrives in
+ *    pieces, so a size limit may be seen before or after a bad byte.)
  *  - an error status is one of 400 413 414 431 501 505, and nothing is
  *    read after it;
  *  - every request has a method, a target within the limit, at most the
@@ -113,9 +117,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int s1, s2;
 	unsigned long long a = read_all(data + 1, size - 1, 0, &s1);
 	unsigned long long b = read_all(data + 1, size - 1, piece, &s2);
-	REQUIRE(s1 == s2);
+	REQUIRE((s1 == 0) == (s2 == 0));
 	REQUIRE(a == b);
-	REQUIRE(s1 == 0 || s1 == 400 || s1 == 413 || s1 == 414 || s1 == 431 || s1 == 501 ||
-		s1 == 505);
+	for (int i = 0; i < 2; i++) {
+		int st = i ? s2 : s1;
+		REQUIRE(st == 0 || st == 400 || st == 413 || st == 414 || st == 431 || st == 501 ||
+			st == 505);
+	}
 	return 0;
 }
