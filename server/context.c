@@ -107,7 +107,21 @@ static void begin_stop(struct server *s, const char *why);
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct server *s = h->data;
+	if (signum == SIGHUP) {
+		/* Never exits. Log reopening and config reload come later. */
+		LOG(LOG_INFO, "server", "SIGHUP: reload (nothing is reloadable yet: no config file, "
+					"logs go to stderr); still serving");
+		return;
+	}
 	begin_stop(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* After its handle closes libuv restores SIGHUP's default action (exit):
+ * ignore it for the rest of the process's life instead. */
+static void on_sighup_closed(uv_handle_t *h)
+{
+	(void)h;
+	signal(SIGHUP, SIG_IGN);
 }
 
 /* Another worker (worker 0, which owns the signals) asks this one to stop. */
@@ -216,6 +230,7 @@ static void finish_stop(struct server *s)
 		uv_signal_stop(&s->sig_term);
 		uv_close((uv_handle_t *)&s->sig_int, NULL);
 		uv_close((uv_handle_t *)&s->sig_term, NULL);
+		uv_close((uv_handle_t *)&s->sig_hup, on_sighup_closed);
 	}
 	uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
 	uv_close((uv_handle_t *)&s->stop_async, NULL);
@@ -396,9 +411,11 @@ static int worker_init(struct server *w, int port)
 	if (w->index == 0) {
 		uv_signal_init(w->loop, &w->sig_int);
 		uv_signal_init(w->loop, &w->sig_term);
-		w->sig_int.data = w->sig_term.data = w;
+		uv_signal_init(w->loop, &w->sig_hup);
+		w->sig_int.data = w->sig_term.data = w->sig_hup.data = w;
 		uv_signal_start(&w->sig_int, on_signal, SIGINT);
 		uv_signal_start(&w->sig_term, on_signal, SIGTERM);
+		uv_signal_start(&w->sig_hup, on_signal, SIGHUP);
 	}
 	return 0;
 }
@@ -437,6 +454,7 @@ static void worker_abandon(struct server *w)
 		if (w->index == 0) {
 			uv_close((uv_handle_t *)&w->sig_int, NULL);
 			uv_close((uv_handle_t *)&w->sig_term, NULL);
+			uv_close((uv_handle_t *)&w->sig_hup, on_sighup_closed);
 		}
 		uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
 		uv_close((uv_handle_t *)&w->stop_async, NULL);
@@ -477,6 +495,7 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 	server__settings_set(cfg->settings);
 	log_route_lws();
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN); /* until worker 0 handles it (worker_init): never exit on it */
 
 	if (load_secret(s) != 0)
 		return -1;

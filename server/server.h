@@ -104,7 +104,7 @@ void server_config_init(struct server_config *cfg);
  */
 int server_config_parse(struct server_config *cfg, int argc, char **argv);
 
-/* Runs until SIGINT/SIGTERM. Returns 0 on a clean stop, -1 if it could not start. */
+/* Runs until SIGINT/SIGTERM (SIGHUP is logged and never stops it). Returns 0 on a clean stop, -1 if it could not start. */
 int server_run(const struct server_config *cfg, const struct server_app *app);
 
 /* ---- helpers for views (any thread) ---- */

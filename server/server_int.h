@@ -65,7 +65,7 @@ struct server {
 	unsigned char secret[64];
 	size_t secret_len;
 	char static_root[PATH_MAX]; /* realpath of cfg->static_dir */
-	uv_signal_t sig_int, sig_term;
+	uv_signal_t sig_int, sig_term, sig_hup; /* worker 0 only */
 	uv_timer_t shutdown_timer;
 	int shutdown_ticks;        /* 50 ms ticks since the stop began */
 	bool stopping;

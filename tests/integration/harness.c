@@ -93,6 +93,22 @@ bool h_server_log_has(const struct h_server *s, const char *needle)
 	return found;
 }
 
+int h_server_log_count(const struct h_server *s, const char *needle)
+{
+	FILE *f = fopen(s->log_path, "r");
+	if (!f)
+		return 0;
+	/* getline: a line longer than any buffer still counts once. */
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+	while (getline(&line, &cap, f) >= 0)
+		n += strstr(line, needle) != NULL;
+	free(line);
+	fclose(f);
+	return n;
+}
+
 static void cleanup_dir(struct h_server *s)
 {
 	char path[128];

@@ -70,6 +70,8 @@ void h_server_dump(const struct h_server *s);
 /* True when the server's stderr so far contains `needle` (the line is
  * printed). */
 bool h_server_log_has(const struct h_server *s, const char *needle);
+/* The number of lines of the server's stderr so far containing `needle`. */
+int h_server_log_count(const struct h_server *s, const char *needle);
 /* True while the child has not exited (reaps it if it has). */
 bool h_server_alive(struct h_server *s);
 
