@@ -44,6 +44,8 @@ struct server {
 	struct layer_bus *bus;     /* joins the workers' layers; NULL with 1 worker */
 	int listen_fd;             /* this worker's SO_REUSEPORT listening socket */
 	uv_poll_t listen_poll;
+	uv_timer_t accept_timer;   /* resumes listen_poll after an out-of-descriptors pause */
+	unsigned accept_pause_ms;  /* current pause (100 ms doubling to 1 s); 0 after an accept */
 	struct lws_vhost *vhost;   /* accepted sockets are adopted into it */
 	uv_prepare_t flush;        /* writes the frames queued during this loop turn */
 	struct ws_conn **dirty;    /* connections with frames queued this turn */

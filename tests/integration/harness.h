@@ -57,6 +57,9 @@ struct h_server {
  * child is reaped).
  */
 int h_server_start(struct h_server *s, const char *const *extra);
+/* h_server_start() with the server's RLIMIT_NOFILE soft limit set to
+ * `nofile` (setrlimit in the child before exec; this process keeps its own). */
+int h_server_start_nofile(struct h_server *s, const char *const *extra, unsigned nofile);
 /* Sends SIGTERM. */
 void h_server_term(struct h_server *s);
 /* Waits up to `ms` for the child to exit; on timeout kills it (SIGKILL).
