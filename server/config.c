@@ -36,6 +36,7 @@ static const struct opt opts[] = {
 	{"templates-dir", "CHANNELS_TEMPLATES_DIR", OPT_STR, OFF(templates_dir), NULL, "folder of the page templates"},
 	{"secret-key", "CHANNELS_SECRET_KEY", OPT_STR, OFF(secret_key), NULL, "key signing session cookies (>= 16 chars; default: random per start)"},
 	{"allowed-origins", "CHANNELS_ALLOWED_ORIGINS", OPT_STR, OFF(allowed_origins), NULL, "comma-separated Origins allowed to open WebSockets, or * (default: same host)"},
+	{"csrf-trusted-origins", "CHANNELS_CSRF_TRUSTED_ORIGINS", OPT_STR, OFF(csrf_trusted_origins), NULL, "comma-separated origins (https://a.example, https://*.b.example) whose unsafe requests pass the CSRF Origin check, as Django's CSRF_TRUSTED_ORIGINS (default: none)"},
 	{"max-message-size", "CHANNELS_MAX_MESSAGE_SIZE", OPT_SIZE, OFF(max_message_size), NULL, "largest WebSocket message in bytes, at most 2147483648 (default 1048576; over it: close 1009)"},
 	{"max-body-size", "CHANNELS_MAX_BODY_SIZE", OPT_SIZE, OFF(max_body_size), NULL, "largest HTTP request body in bytes (default 1048576; over it: 413)"},
 	{"max-queue", "CHANNELS_MAX_QUEUE", OPT_SIZE, OFF(max_queue_bytes), NULL, "unsent bytes per WebSocket before it is closed 1013 (default 4194304)"},

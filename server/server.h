@@ -70,6 +70,9 @@ struct server_config {
 	const char *secret_key;        /* signs session cookies; NULL: random per process */
 	const char *allowed_origins;   /* comma-separated origins ("https://a.example"), "*" for any;
 	                                  NULL: same host as the request's Host header */
+	const char *csrf_trusted_origins; /* Django's CSRF_TRUSTED_ORIGINS, comma-separated
+	                                  scheme://host[:port] ("*." host: with subdomains);
+	                                  NULL: only the request's own origin */
 	size_t max_message_size;       /* bytes of one WebSocket message; default 1 MiB (1009 over it) */
 	size_t max_body_size;          /* bytes of an HTTP request body; default 1 MiB (413 over it) */
 	size_t max_queue_bytes;        /* unsent bytes per WebSocket; default 4 MiB (1013 over it) */

@@ -153,8 +153,20 @@ void server__session_user(const json_t *session, char **username, bool *is_authe
 void server__session_save(struct server *s, struct http_request *req, struct http_response *resp,
 			  bool csrf_is_new);
 
-/* True when a state-changing request carries the right CSRF token. */
-bool server__csrf_check(const struct http_request *req);
+/*
+ * Django 4.x CsrfViewMiddleware's check of an unsafe request (the caller
+ * knows the method is unsafe and the view not csrf_exempt), in Django's
+ * order: the Origin header when there is one (it must be the request's own
+ * origin, http://<Host>, or in --csrf-trusted-origins), else the Referer
+ * for a secure request (none is, before TLS); then the csrftoken cookie,
+ * which must be unambiguous (several csrftoken cookies with different
+ * values fail: see README), and the token sent in the form field
+ * csrfmiddlewaretoken or the X-CSRFToken header, which must equal it.
+ * True when it passes; otherwise false with "CSRF verification failed. "
+ * and Django's reason in `why` (the 403 page's detail).
+ * Any thread.
+ */
+bool server__csrf_check(const struct http_request *req, char *why, size_t whylen);
 
 
 /* Makes `settings` (borrowed, immutable from now on) the app settings. */
