@@ -85,6 +85,21 @@ void server_config_init(struct server_config *cfg)
 	cfg->publish_endpoint = true;
 }
 
+/* Every entry of a comma- or space-separated list starts with a scheme
+ * ("https://..."), as Django 4 requires of CSRF_TRUSTED_ORIGINS. */
+static bool origins_have_schemes(const char *list)
+{
+	for (const char *p = list; *p;) {
+		p += strspn(p, ", ");
+		size_t n = strcspn(p, ", ");
+		const char *sep = n ? strstr(p, "://") : NULL;
+		if (n && (!sep || sep == p || sep + 3 > p + n))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 static int set_opt(struct server_config *cfg, const struct opt *o, const char *val,
 		   const char *from)
 {
@@ -93,6 +108,8 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 	errno = 0;
 	switch (o->kind) {
 	case OPT_STR:
+		if (o->offset == OFF(csrf_trusted_origins) && !origins_have_schemes(val))
+			break;
 		*(const char **)field = val;
 		return 0;
 	case OPT_INT: {

@@ -168,5 +168,9 @@ int main(int argc, char **argv)
 	} else {
 		CHECK(!"server started");
 	}
+	/* As Django 4: each trusted origin must start with a scheme. */
+	const char *bad[] = {"--csrf-trusted-origins", "https://ok.example, trusted.example", NULL};
+	fprintf(stderr, "expected: a server refusing to start on a trusted origin without a scheme\n");
+	CHECK(h_server_start(&s, bad) != 0);
 	return check_finish();
 }
