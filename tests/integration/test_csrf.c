@@ -98,7 +98,7 @@ static void test_origin(const struct h_server *s)
 	CHECK_INT(post_login(s, &jar, "Referer: http://evil.example/page\r\n", NULL), 302);
 
 	/* The origin check comes first, also where the method is not allowed. */
-	char body[128];
+	char body[sizeof("csrfmiddlewaretoken=") + sizeof(jar.csrftoken)];
 	snprintf(body, sizeof(body), "csrfmiddlewaretoken=%s", jar.csrftoken);
 	CHECK_INT(h_http(s, "DELETE", "/chat/", &jar, "Origin: http://evil.example\r\n", body,
 			 strlen(body), &r2),
