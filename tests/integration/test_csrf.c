@@ -159,7 +159,8 @@ int main(int argc, char **argv)
 {
 	struct h_server s;
 	h_init(argc, argv, &check_failed);
-	const char *extra[] = {"--csrf-trusted-origins", TRUSTED, NULL};
+	const char *extra[] = {"--csrf-trusted-origins", TRUSTED, "--allowed-hosts", "127.0.0.1, shop.example",
+			       NULL};
 	if (h_server_start(&s, extra) == 0) {
 		test_origin(&s);
 		test_cookie_tossing(&s);
