@@ -14,6 +14,11 @@
  *    value and timestamp (so random bytes never verify).
  *  - sign/unsign round trip of the parsed query: equal object back; any
  *    one-byte change of the signed string is refused.
+ *  - http_cookie_ambiguous: the header twice over is as ambiguous as once;
+ *    a cookie the parser found, sent again with another value, is.
+ *  - http_csrf_origin_ok / http_csrf_referer_check: no Host and no trusted
+ *    list accept no origin; an input without separators or "*" trusts
+ *    itself; a referer passes only as an https:// URL.
  */
 #include "http.h"
 #include "http_int.h"
@@ -22,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -142,6 +148,39 @@ static void check_round_trip(json_t *obj, size_t seed)
 	free(s);
 }
 
+static void check_cookie_ambiguous(const char *h, json_t *cookies)
+{
+	static const char *const names[] = {"a", "csrftoken"};
+	size_t n = strlen(h);
+	char *twice = malloc(2 * n + 3);
+	REQUIRE(twice != NULL);
+	snprintf(twice, 2 * n + 3, "%s; %s", h, h);
+	for (size_t i = 0; i < 2; i++) {
+		REQUIRE(http_cookie_ambiguous(twice, names[i]) == http_cookie_ambiguous(h, names[i]));
+		const char *v = json_string_value(json_object_get(cookies, names[i]));
+		if (!v)
+			continue;
+		char *more = NULL;
+		REQUIRE(asprintf(&more, "%s; %s=%sx", h, names[i], v) >= 0);
+		REQUIRE(http_cookie_ambiguous(more, names[i]));
+		free(more);
+	}
+	free(twice);
+}
+
+static void check_csrf(const char *s)
+{
+	char buf[256];
+	REQUIRE(!http_csrf_origin_ok(s, NULL, NULL));
+	REQUIRE(!http_csrf_origin_ok(s, NULL, ""));
+	REQUIRE(http_csrf_origin_ok(s, s, NULL));
+	if (*s && !strpbrk(s, ", *"))
+		REQUIRE(http_csrf_origin_ok(s, NULL, s));
+	const char *why = http_csrf_referer_check(s, "example.com", s, buf, sizeof(buf));
+	if (!why)
+		REQUIRE(strncasecmp(s, "https://", 8) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
@@ -166,7 +205,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *c = http_parse_cookies(str);
 	REQUIRE(c != NULL);
 	check_string_object(c);
+	check_cookie_ambiguous(str, c);
 	json_decref(c);
+	check_csrf(str);
 
 	check_escape(in, size);
 	check_unsign_raw(str);

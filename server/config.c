@@ -36,6 +36,7 @@ static const struct opt opts[] = {
 	{"templates-dir", "CHANNELS_TEMPLATES_DIR", OPT_STR, OFF(templates_dir), NULL, "folder of the page templates"},
 	{"secret-key", "CHANNELS_SECRET_KEY", OPT_STR, OFF(secret_key), NULL, "key signing session cookies (>= 16 chars; default: random per start)"},
 	{"allowed-origins", "CHANNELS_ALLOWED_ORIGINS", OPT_STR, OFF(allowed_origins), NULL, "comma-separated Origins allowed to open WebSockets, or * (default: same host)"},
+	{"csrf-trusted-origins", "CHANNELS_CSRF_TRUSTED_ORIGINS", OPT_STR, OFF(csrf_trusted_origins), NULL, "comma-separated origins (https://a.example, https://*.b.example) whose unsafe requests pass the CSRF Origin check, as Django's CSRF_TRUSTED_ORIGINS (default: none)"},
 	{"allowed-hosts", "CHANNELS_ALLOWED_HOSTS", OPT_STR, OFF(allowed_hosts), NULL, "comma-separated Host names served, \".example.com\" for subdomains, * for any (default: localhost, 127.0.0.1, [::1] and --host); others get 400"},
 	{"max-header-size", "CHANNELS_MAX_HEADER_SIZE", OPT_SIZE, OFF(max_header_size), NULL, "largest request line + header fields in bytes (default 32768; over it: 431, a target over 8192: 414)"},
 	{"http-timeout", "CHANNELS_HTTP_TIMEOUT", OPT_INT, OFF(http_timeout), NULL, "seconds to read a request or keep an idle connection open (default 30)"},
@@ -89,6 +90,21 @@ void server_config_init(struct server_config *cfg)
 	cfg->publish_endpoint = true;
 }
 
+/* Every entry of a comma- or space-separated list starts with a scheme
+ * ("https://..."), as Django 4 requires of CSRF_TRUSTED_ORIGINS. */
+static bool origins_have_schemes(const char *list)
+{
+	for (const char *p = list; *p;) {
+		p += strspn(p, ", ");
+		size_t n = strcspn(p, ", ");
+		const char *sep = n ? strstr(p, "://") : NULL;
+		if (n && (!sep || sep == p || sep + 3 > p + n))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 static int set_opt(struct server_config *cfg, const struct opt *o, const char *val,
 		   const char *from)
 {
@@ -97,6 +113,8 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 	errno = 0;
 	switch (o->kind) {
 	case OPT_STR:
+		if (o->offset == OFF(csrf_trusted_origins) && !origins_have_schemes(val))
+			break;
 		*(const char **)field = val;
 		return 0;
 	case OPT_INT: {

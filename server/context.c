@@ -108,7 +108,21 @@ static void begin_stop(struct server *s, const char *why);
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct server *s = h->data;
+	if (signum == SIGHUP) {
+		/* Never exits. Log reopening and config reload come later. */
+		LOG(LOG_INFO, "server", "SIGHUP: reload (nothing is reloadable yet: no config file, "
+					"logs go to stderr); still serving");
+		return;
+	}
 	begin_stop(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* After its handle closes libuv restores SIGHUP's default action (exit):
+ * ignore it for the rest of the process's life instead. */
+static void on_sighup_closed(uv_handle_t *h)
+{
+	(void)h;
+	signal(SIGHUP, SIG_IGN);
 }
 
 /* Another worker (worker 0, which owns the signals) asks this one to stop. */
@@ -178,6 +192,40 @@ static int listen_socket(const char *host, int port, int *bound_port, bool first
 	return fd;
 }
 
+static void on_listen_readable(uv_poll_t *h, int status, int events);
+
+static void on_accept_resume(uv_timer_t *t)
+{
+	struct server *w = t->data;
+	if (!w->stopping)
+		uv_poll_start(&w->listen_poll, UV_READABLE, on_listen_readable);
+}
+
+/*
+ * accept() failed for a reason that lasts (out of descriptors, of kernel
+ * memory): the listener stays readable, so polling it again would spin at
+ * 100% CPU and log each turn. As nginx does, stop polling it for a pause
+ * (100 ms, doubling to 1 s while the shortage lasts), then try again; the
+ * clients meanwhile wait in the kernel's backlog and are served once
+ * descriptors are free. One log line per 10 s over all workers. No reserve
+ * descriptor to accept-and-close with: a client would get an error for a
+ * shortage that may last less than its own patience.
+ */
+static void accept_pause(struct server *w, int err)
+{
+	static struct log_limit lim = LOG_LIMIT_INIT(10);
+	w->accept_pause_ms = w->accept_pause_ms ? w->accept_pause_ms * 2 : 100;
+	if (w->accept_pause_ms > 1000)
+		w->accept_pause_ms = 1000;
+	LOG_LIMITED(&lim, LOG_WARN, "server",
+		    "accept: %s: not accepting new connections for %u ms%s", strerror(err),
+		    w->accept_pause_ms,
+		    err == EMFILE || err == ENFILE ? " (out of file descriptors: raise ulimit -n "
+						     "or lower --max-connections)" : "");
+	uv_poll_stop(&w->listen_poll);
+	uv_timer_start(&w->accept_timer, on_accept_resume, w->accept_pause_ms, 0);
+}
+
 static void on_listen_readable(uv_poll_t *h, int status, int events)
 {
 	struct server *w = h->data;
@@ -188,10 +236,31 @@ static void on_listen_readable(uv_poll_t *h, int status, int events)
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				LOG(LOG_WARN, "server", "accept: %s", strerror(errno));
-			return;
+			switch (errno) {
+			case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+			case EWOULDBLOCK:
+#endif
+				return;
+			/* That one connection failed (accept(2): network errors
+			 * pending on it are reported here): take the next. */
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+			case ENETDOWN:
+			case ENOPROTOOPT:
+			case EHOSTDOWN:
+			case ENONET:
+			case EHOSTUNREACH:
+			case EOPNOTSUPP:
+			case ENETUNREACH:
+				continue;
+			default: /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse */
+				accept_pause(w, errno);
+				return;
+			}
 		}
+		w->accept_pause_ms = 0;
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		lws_sock_file_fd_type desc = {.sockfd = fd};
@@ -218,10 +287,12 @@ static void finish_stop(struct server *s)
 		uv_signal_stop(&s->sig_term);
 		uv_close((uv_handle_t *)&s->sig_int, NULL);
 		uv_close((uv_handle_t *)&s->sig_term, NULL);
+		uv_close((uv_handle_t *)&s->sig_hup, on_sighup_closed);
 	}
 	uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
 	uv_close((uv_handle_t *)&s->stop_async, NULL);
 	uv_close((uv_handle_t *)&s->listen_poll, on_listen_closed);
+	uv_close((uv_handle_t *)&s->accept_timer, NULL);
 	uv_close((uv_handle_t *)&s->flush, NULL);
 	uv_close((uv_handle_t *)&s->keepalive, NULL);
 	server__ws_rx_stop(s);
@@ -374,6 +445,8 @@ static int worker_init(struct server *w, int port)
 	uv_poll_init(w->loop, &w->listen_poll, w->listen_fd);
 	w->listen_poll.data = w;
 	uv_poll_start(&w->listen_poll, UV_READABLE, on_listen_readable);
+	uv_timer_init(w->loop, &w->accept_timer);
+	w->accept_timer.data = w;
 	uv_prepare_init(w->loop, &w->flush);
 	w->flush.data = w;
 	uv_prepare_start(&w->flush, server__ws_flush);
@@ -397,9 +470,11 @@ static int worker_init(struct server *w, int port)
 	if (w->index == 0) {
 		uv_signal_init(w->loop, &w->sig_int);
 		uv_signal_init(w->loop, &w->sig_term);
-		w->sig_int.data = w->sig_term.data = w;
+		uv_signal_init(w->loop, &w->sig_hup);
+		w->sig_int.data = w->sig_term.data = w->sig_hup.data = w;
 		uv_signal_start(&w->sig_int, on_signal, SIGINT);
 		uv_signal_start(&w->sig_term, on_signal, SIGTERM);
+		uv_signal_start(&w->sig_hup, on_signal, SIGHUP);
 	}
 	return 0;
 }
@@ -438,10 +513,12 @@ static void worker_abandon(struct server *w)
 		if (w->index == 0) {
 			uv_close((uv_handle_t *)&w->sig_int, NULL);
 			uv_close((uv_handle_t *)&w->sig_term, NULL);
+			uv_close((uv_handle_t *)&w->sig_hup, on_sighup_closed);
 		}
 		uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
 		uv_close((uv_handle_t *)&w->stop_async, NULL);
 		uv_close((uv_handle_t *)&w->listen_poll, on_listen_closed);
+		uv_close((uv_handle_t *)&w->accept_timer, NULL);
 		uv_close((uv_handle_t *)&w->flush, NULL);
 		uv_close((uv_handle_t *)&w->keepalive, NULL);
 		server__ws_rx_stop(w);
@@ -478,6 +555,7 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 	server__settings_set(cfg->settings);
 	log_route_lws();
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN); /* until worker 0 handles it (worker_init): never exit on it */
 
 	if (load_secret(s) != 0)
 		return -1;

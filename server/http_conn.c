@@ -221,13 +221,15 @@ static void on_job_work(uv_work_t *w)
 	}
 	req->csrf_token = strdup(tok);
 
-	if (job->error_status == 405 && is_unsafe_method(req->method) && !server__csrf_check(req))
+	char csrf_why[512] = "CSRF verification failed.";
+	if (job->error_status == 405 && is_unsafe_method(req->method) &&
+	    !server__csrf_check(req, csrf_why, sizeof(csrf_why)))
 		job->error_status = 403; /* CSRF is checked before the view, as Django's middleware */
 	if (job->error_status) {
 		const char *detail = job->error_detail;
 		if (!detail)
 			detail = job->error_status == 404   ? "No page at this address."
-				 : job->error_status == 403 ? "CSRF verification failed."
+				 : job->error_status == 403 ? csrf_why
 				 : job->error_status == 413 ? "The request body is too large."
 							    : NULL;
 		render_error(req, &job->resp, job->error_status, detail);
@@ -236,10 +238,10 @@ static void on_job_work(uv_work_t *w)
 		if (job->error_status == 426)
 			http_response_add_header(&job->resp, "Sec-WebSocket-Version", "13");
 	} else if (is_unsafe_method(req->method) && !job->view->csrf_exempt &&
-		   !server__csrf_check(req)) {
-		LOG(LOG_INFO, "http", "%s %s from %s: CSRF token missing or wrong", req->method,
-		    req->path, req->client_addr);
-		render_error(req, &job->resp, 403, "CSRF verification failed.");
+		   !server__csrf_check(req, csrf_why, sizeof(csrf_why))) {
+		LOG(LOG_INFO, "http", "%s %s from %s: %s", req->method,
+		    req->path, req->client_addr, csrf_why);
+		render_error(req, &job->resp, 403, csrf_why);
 	} else {
 		job->view->fn(req, &job->resp);
 	}

@@ -70,6 +70,9 @@ struct server_config {
 	const char *secret_key;        /* signs session cookies; NULL: random per process */
 	const char *allowed_origins;   /* comma-separated origins ("https://a.example"), "*" for any;
 	                                  NULL: same host as the request's Host header */
+	const char *csrf_trusted_origins; /* Django's CSRF_TRUSTED_ORIGINS, comma-separated
+	                                  scheme://host[:port] ("*." host: with subdomains);
+	                                  NULL: only the request's own origin */
 	const char *allowed_hosts;     /* comma-separated Host names (Django's ALLOWED_HOSTS: ".a.example"
 	                                  matches subdomains, "*" any); NULL: loopback names and --host */
 	size_t max_header_size;        /* bytes of a request line + header fields; default 32 KiB (431) */
@@ -109,7 +112,7 @@ void server_config_init(struct server_config *cfg);
  */
 int server_config_parse(struct server_config *cfg, int argc, char **argv);
 
-/* Runs until SIGINT/SIGTERM. Returns 0 on a clean stop, -1 if it could not start. */
+/* Runs until SIGINT/SIGTERM (SIGHUP is logged and never stops it). Returns 0 on a clean stop, -1 if it could not start. */
 int server_run(const struct server_config *cfg, const struct server_app *app);
 
 /* ---- helpers for views (any thread) ---- */

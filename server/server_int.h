@@ -45,6 +45,8 @@ struct server {
 	struct layer_bus *bus;     /* joins the workers' layers; NULL with 1 worker */
 	int listen_fd;             /* this worker's SO_REUSEPORT listening socket */
 	uv_poll_t listen_poll;
+	uv_timer_t accept_timer;   /* resumes listen_poll after an out-of-descriptors pause */
+	unsigned accept_pause_ms;  /* current pause (100 ms doubling to 1 s); 0 after an accept */
 	struct lws_vhost *vhost;   /* accepted sockets are adopted into it */
 	uv_prepare_t flush;        /* writes the frames queued during this loop turn */
 	struct ws_conn **dirty;    /* connections with frames queued this turn */
@@ -67,7 +69,7 @@ struct server {
 	unsigned char secret[64];
 	size_t secret_len;
 	char static_root[PATH_MAX]; /* realpath of cfg->static_dir */
-	uv_signal_t sig_int, sig_term;
+	uv_signal_t sig_int, sig_term, sig_hup; /* worker 0 only */
 	uv_timer_t shutdown_timer;
 	int shutdown_ticks;        /* 50 ms ticks since the stop began */
 	bool stopping;
@@ -164,8 +166,20 @@ void server__session_user(const json_t *session, char **username, bool *is_authe
 void server__session_save(struct server *s, struct http_request *req, struct http_response *resp,
 			  bool csrf_is_new);
 
-/* True when a state-changing request carries the right CSRF token. */
-bool server__csrf_check(const struct http_request *req);
+/*
+ * Django 4.x CsrfViewMiddleware's check of an unsafe request (the caller
+ * knows the method is unsafe and the view not csrf_exempt), in Django's
+ * order: the Origin header when there is one (it must be the request's own
+ * origin, http://<Host>, or in --csrf-trusted-origins), else the Referer
+ * for a secure request (none is, before TLS); then the csrftoken cookie,
+ * which must be unambiguous (several csrftoken cookies with different
+ * values fail: see README), and the token sent in the form field
+ * csrfmiddlewaretoken or the X-CSRFToken header, which must equal it.
+ * True when it passes; otherwise false with "CSRF verification failed. "
+ * and Django's reason in `why` (the 403 page's detail).
+ * Any thread.
+ */
+bool server__csrf_check(const struct http_request *req, char *why, size_t whylen);
 
 
 /* Makes `settings` (borrowed, immutable from now on) the app settings. */

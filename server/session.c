@@ -94,16 +94,70 @@ void server__session_save(struct server *s, struct http_request *req, struct htt
 		add_cookie(resp, CSRF_COOKIE, req->csrf_token, 365LL * 24 * 3600, false);
 }
 
-bool server__csrf_check(const struct http_request *req)
+/* No request is secure before TLS (and no SECURE_PROXY_SSL_HEADER yet). */
+static bool request_is_secure(const struct http_request *req)
 {
+	(void)req;
+	return false;
+}
+
+static bool csrf_fail(char *why, size_t whylen, const char *reason)
+{
+	snprintf(why, whylen, "CSRF verification failed. %s", reason);
+	return false;
+}
+
+bool server__csrf_check(const struct http_request *req, char *why, size_t whylen)
+{
+	const struct server *s = req->app;
+	const char *trusted = s ? s->cfg->csrf_trusted_origins : NULL;
+	const char *host = http_request_header(req, "host");
+	bool secure = request_is_secure(req);
+
+	const char *origin = http_request_header(req, "origin");
+	if (origin) {
+		char *good = NULL;
+		if (host && asprintf(&good, "%s://%s", secure ? "https" : "http", host) < 0)
+			good = NULL;
+		bool ok = http_csrf_origin_ok(origin, good, trusted);
+		free(good);
+		if (!ok) {
+			snprintf(why, whylen, "CSRF verification failed. Origin checking failed - "
+					      "%s does not match any trusted origins.", origin);
+			return false;
+		}
+	} else if (secure) {
+		char buf[512];
+		const char *bad = http_csrf_referer_check(http_request_header(req, "referer"), host,
+							  trusted, buf, sizeof(buf));
+		if (bad)
+			return csrf_fail(why, whylen, bad);
+	}
+
+	/* Several csrftoken cookies with different values: one may have been
+	 * set by a sibling subdomain (cookie tossing), and the header does not
+	 * say which is ours. Whichever one we picked, the attacker can choose
+	 * to be it (a longer Path comes first, a later one comes last), so no
+	 * choice is safe: fail closed. */
+	if (http_cookie_ambiguous(http_request_header(req, "cookie"), CSRF_COOKIE))
+		return csrf_fail(why, whylen, "CSRF cookie ambiguous: several csrftoken cookies "
+					      "with different values.");
 	const char *cookie = json_string_value(json_object_get(req->cookies, CSRF_COOKIE));
-	if (!cookie || strlen(cookie) != 32)
-		return false;
+	if (!cookie)
+		return csrf_fail(why, whylen, "CSRF cookie not set.");
+	if (strlen(cookie) != 32)
+		return csrf_fail(why, whylen, "CSRF cookie has incorrect length.");
 	json_t *form = http_request_form(req);
 	const char *sent = json_string_value(json_object_get(form, "csrfmiddlewaretoken"));
-	if (!sent)
+	if (!sent || !*sent) /* Django: an empty form field falls back to the header */
 		sent = http_request_header(req, "x-csrftoken");
-	bool ok = sent && strlen(sent) == 32 && CRYPTO_memcmp(sent, cookie, 32) == 0;
+	bool ok = false;
+	if (!sent)
+		csrf_fail(why, whylen, "CSRF token missing.");
+	else if (strlen(sent) != 32 || CRYPTO_memcmp(sent, cookie, 32) != 0)
+		csrf_fail(why, whylen, "CSRF token incorrect.");
+	else
+		ok = true;
 	json_decref(form);
 	return ok;
 }

@@ -48,6 +48,39 @@ json_t *http_parse_query(const char *src, size_t len);
  */
 json_t *http_parse_cookies(const char *header);
 
+/*
+ * True when the Cookie header `header` (may be NULL) carries cookie `name`
+ * more than once with different values (after the unquoting of
+ * http_parse_cookies). A browser sends one cookie per (domain, path) it
+ * matches, so a second value usually comes from another host of the site
+ * (cookie tossing from a sibling subdomain): which one is ours cannot be
+ * told from the header.
+ */
+bool http_cookie_ambiguous(const char *header, const char *name);
+
+/*
+ * Django 4.x CsrfViewMiddleware's origin rules (django/middleware/csrf.py),
+ * I/O-free. `trusted` is CSRF_TRUSTED_ORIGINS as a comma- or
+ * space-separated list (may be NULL) of scheme://host[:port] entries; a
+ * host starting with "*." matches that domain and every subdomain of it.
+ *
+ * http_csrf_origin_ok: an Origin header is accepted when it equals
+ * `good_origin` ("http://" or "https://" followed by the Host header; NULL
+ * when there is no Host) exactly, equals a trusted entry without a "*"
+ * exactly, or has the scheme of a "*" entry and a host[:port] in its domain.
+ *
+ * http_csrf_referer_check: for secure (https) requests without an Origin.
+ * Returns NULL when `referer` (may be NULL) is an https URL whose
+ * host[:port] is `good_host` (the Host header) or in a trusted entry's
+ * domain; otherwise the reason, one of Django's: "Referer checking failed -
+ * no Referer.", "... - Referer is malformed.", "... - Referer is insecure
+ * while host is secure.", "... - <referer> does not match any trusted
+ * origins." (the last one is written to `buf`, which it returns).
+ */
+bool http_csrf_origin_ok(const char *origin, const char *good_origin, const char *trusted);
+const char *http_csrf_referer_check(const char *referer, const char *good_host,
+				    const char *trusted, char *buf, size_t buflen);
+
 /* Appends `s` HTML-escaped (& < > " ') to `*buf` (see struct http_buf). */
 struct http_buf {
 	char *data; /* malloc'd, NUL-terminated when len > 0 */

@@ -128,18 +128,16 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
-json_t *http_parse_cookies(const char *header)
+/* The next "name=value" pair of a Cookie header with a valid name, value
+ * unquoted and both trimmed; advances *p. False at the end. */
+static bool cookie_next(const char **p, const char **name, size_t *nlen, const char **val,
+			size_t *vlen)
 {
-	json_t *obj = json_object();
-
-	if (!obj)
-		return NULL;
-	const char *p = header;
-	while (p && *p) {
-		const char *end = strchr(p, ';');
-		size_t seglen = end ? (size_t)(end - p) : strlen(p);
-		const char *seg = p;
-		p = end ? end + 1 : NULL;
+	while (*p && **p) {
+		const char *end = strchr(*p, ';');
+		size_t seglen = end ? (size_t)(end - *p) : strlen(*p);
+		const char *seg = *p;
+		*p = end ? end + 1 : NULL;
 
 		while (seglen && is_space(*seg)) {
 			seg++;
@@ -150,32 +148,66 @@ json_t *http_parse_cookies(const char *header)
 		const char *eq = memchr(seg, '=', seglen);
 		if (!eq)
 			continue;
-		size_t nlen = (size_t)(eq - seg);
-		while (nlen && is_space(seg[nlen - 1]))
-			nlen--;
-		const char *val = eq + 1;
-		size_t vlen = seglen - (size_t)(val - seg);
-		while (vlen && is_space(*val)) {
-			val++;
-			vlen--;
+		size_t nl = (size_t)(eq - seg);
+		while (nl && is_space(seg[nl - 1]))
+			nl--;
+		const char *v = eq + 1;
+		size_t vl = seglen - (size_t)(v - seg);
+		while (vl && is_space(*v)) {
+			v++;
+			vl--;
 		}
-		if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
-			val++;
-			vlen -= 2;
+		if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+			v++;
+			vl -= 2;
 		}
-
-		bool ok = nlen > 0;
-		for (size_t i = 0; ok && i < nlen; i++)
+		bool ok = nl > 0;
+		for (size_t i = 0; ok && i < nl; i++)
 			ok = is_cookie_name_char((unsigned char)seg[i]);
 		if (!ok)
 			continue;
-		char *name = strndup(seg, nlen);
-		int rc = name ? set_string(obj, name, nlen, val, vlen, true) : HTTP_ENOMEM;
-		free(name);
+		*name = seg;
+		*nlen = nl;
+		*val = v;
+		*vlen = vl;
+		return true;
+	}
+	return false;
+}
+
+json_t *http_parse_cookies(const char *header)
+{
+	json_t *obj = json_object();
+
+	if (!obj)
+		return NULL;
+	const char *p = header, *name, *val;
+	size_t nlen, vlen;
+	while (cookie_next(&p, &name, &nlen, &val, &vlen)) {
+		char *key = strndup(name, nlen);
+		int rc = key ? set_string(obj, key, nlen, val, vlen, true) : HTTP_ENOMEM;
+		free(key);
 		if (rc) {
 			json_decref(obj);
 			return NULL;
 		}
 	}
 	return obj;
+}
+
+bool http_cookie_ambiguous(const char *header, const char *name)
+{
+	const char *p = header, *n, *v, *first = NULL;
+	size_t nlen, vlen, first_len = 0, want = strlen(name);
+	while (cookie_next(&p, &n, &nlen, &v, &vlen)) {
+		if (nlen != want || memcmp(n, name, want) != 0)
+			continue;
+		if (!first) {
+			first = v;
+			first_len = vlen;
+		} else if (vlen != first_len || memcmp(v, first, vlen) != 0) {
+			return true;
+		}
+	}
+	return false;
 }

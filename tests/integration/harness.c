@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -93,6 +94,22 @@ bool h_server_log_has(const struct h_server *s, const char *needle)
 	return found;
 }
 
+int h_server_log_count(const struct h_server *s, const char *needle)
+{
+	FILE *f = fopen(s->log_path, "r");
+	if (!f)
+		return 0;
+	/* getline: a line longer than any buffer still counts once. */
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+	while (getline(&line, &cap, f) >= 0)
+		n += strstr(line, needle) != NULL;
+	free(line);
+	fclose(f);
+	return n;
+}
+
 static void cleanup_dir(struct h_server *s)
 {
 	char path[128];
@@ -133,6 +150,11 @@ static int status_of(int wstatus)
 }
 
 int h_server_start(struct h_server *s, const char *const *extra)
+{
+	return h_server_start_nofile(s, extra, 0);
+}
+
+int h_server_start_nofile(struct h_server *s, const char *const *extra, unsigned nofile)
 {
 	memset(s, 0, sizeof(*s));
 	s->failed_at_start = test_failed ? *test_failed : 0;
@@ -178,6 +200,17 @@ int h_server_start(struct h_server *s, const char *const *extra)
 		dup2(null, 0);
 		dup2(log, 1);
 		dup2(log, 2);
+		if (nofile) {
+			struct rlimit rl;
+			if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+				_exit(125);
+			rl.rlim_cur = nofile;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+				dprintf(2, "setrlimit(RLIMIT_NOFILE, %u): %s\n", nofile,
+					strerror(errno));
+				_exit(125);
+			}
+		}
 		execv(server_exe, (char *const *)argv);
 		dprintf(2, "exec %s: %s\n", server_exe, strerror(errno));
 		_exit(127);

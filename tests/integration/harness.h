@@ -57,6 +57,9 @@ struct h_server {
  * child is reaped).
  */
 int h_server_start(struct h_server *s, const char *const *extra);
+/* h_server_start() with the server's RLIMIT_NOFILE soft limit set to
+ * `nofile` (setrlimit in the child before exec; this process keeps its own). */
+int h_server_start_nofile(struct h_server *s, const char *const *extra, unsigned nofile);
 /* Sends SIGTERM. */
 void h_server_term(struct h_server *s);
 /* Waits up to `ms` for the child to exit; on timeout kills it (SIGKILL).
@@ -70,6 +73,8 @@ void h_server_dump(const struct h_server *s);
 /* True when the server's stderr so far contains `needle` (the line is
  * printed). */
 bool h_server_log_has(const struct h_server *s, const char *needle);
+/* The number of lines of the server's stderr so far containing `needle`. */
+int h_server_log_count(const struct h_server *s, const char *needle);
 /* True while the child has not exited (reaps it if it has). */
 bool h_server_alive(struct h_server *s);
 

@@ -1,7 +1,7 @@
 /*
  * test_shutdown.c - SIGTERM/SIGINT: every open WebSocket gets a close frame
  * with 1001 (going away) and the process exits with status 0, also with a
- * view still running on the pool.
+ * view still running on the pool. SIGHUP never stops it.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -99,11 +99,46 @@ static void test_sigint(void)
 	client_ws_free(ws);
 }
 
+/* SIGHUP reloads and never exits: a WebSocket stays open and the server
+ * keeps serving across several of them, each logged once. */
+static void test_sighup(void)
+{
+	struct h_server s;
+	if (h_server_start(&s, NULL) != 0) {
+		CHECK(!"server started");
+		return;
+	}
+	struct h_jar jar = {0};
+	CHECK_INT(h_login(&s, &jar, "hugo", "lobby"), 0);
+	struct client_ws *ws = NULL;
+	CHECK_INT(h_ws_open(&s, "/ws/chat/lobby/", &jar, NULL, &ws, NULL), 0);
+	for (int i = 1; i <= 3 && ws && h_server_alive(&s); i++) {
+		kill(s.pid, SIGHUP);
+		int64_t deadline = h_now_ms() + 5000;
+		while (h_server_log_count(&s, "SIGHUP: reload") < i && h_server_alive(&s) &&
+		       h_now_ms() < deadline)
+			h_sleep_ms(10);
+		CHECK_INT(h_server_log_count(&s, "SIGHUP: reload"), i);
+		CHECK(h_server_alive(&s));
+		char text[32];
+		snprintf(text, sizeof(text), "after SIGHUP %d", i);
+		CHECK_INT(h_chat_roundtrip(ws, ws, text, 3000), 0);
+		CHECK_INT(h_healthz(&s), 0);
+	}
+	/* Still a clean stop afterwards: the WebSocket gets its 1001. */
+	h_server_term(&s);
+	if (ws)
+		CHECK_INT(h_ws_expect_close(ws, 5000, NULL), 1001);
+	CHECK_INT(h_server_wait(&s, 5000), 0);
+	client_ws_free(ws);
+}
+
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, &check_failed);
 	test_close_1001();
 	test_view_in_flight();
 	test_sigint();
+	test_sighup();
 	return check_finish();
 }

@@ -508,11 +508,93 @@ static void test_response(void)
 		CHECK_STR(http_status_reason(reasons[i].code), reasons[i].reason);
 }
 
+static void test_cookie_ambiguous(void)
+{
+	CHECK(!http_cookie_ambiguous(NULL, "csrftoken"));
+	CHECK(!http_cookie_ambiguous("", "csrftoken"));
+	CHECK(!http_cookie_ambiguous("csrftoken=a", "csrftoken"));
+	CHECK(!http_cookie_ambiguous("csrftoken=a; sessionid=b; csrftoken=a", "csrftoken"));
+	/* The same value quoted or with spaces is the same value. */
+	CHECK(!http_cookie_ambiguous("csrftoken=a; csrftoken=\"a\" ;csrftoken = a", "csrftoken"));
+	CHECK(http_cookie_ambiguous("csrftoken=a; csrftoken=b", "csrftoken"));
+	CHECK(http_cookie_ambiguous("csrftoken=a; x=1; csrftoken=", "csrftoken"));
+	CHECK(http_cookie_ambiguous("csrftoken=; csrftoken=a", "csrftoken"));
+	CHECK(http_cookie_ambiguous("csrftoken=ab; csrftoken=a", "csrftoken"));
+	/* Only that name, exactly. */
+	CHECK(!http_cookie_ambiguous("csrftoken=a; csrftokenx=b; Csrftoken=c; xcsrftoken=d",
+				     "csrftoken"));
+	CHECK(!http_cookie_ambiguous("a=1; b=2; a=1", "csrftoken"));
+}
+
+static void test_csrf_origin(void)
+{
+	const char *good = "http://example.com:8000";
+	CHECK(http_csrf_origin_ok("http://example.com:8000", good, NULL));
+	/* Exact, as Django compares: scheme, case and port all count. */
+	CHECK(!http_csrf_origin_ok("https://example.com:8000", good, NULL));
+	CHECK(!http_csrf_origin_ok("http://example.com", good, NULL));
+	CHECK(!http_csrf_origin_ok("http://EXAMPLE.com:8000", good, NULL));
+	CHECK(!http_csrf_origin_ok("http://example.com:8000/", good, NULL));
+	CHECK(!http_csrf_origin_ok("http://evil.example.com:8000", good, NULL));
+	CHECK(!http_csrf_origin_ok("null", good, NULL));
+	CHECK(!http_csrf_origin_ok("", good, NULL));
+	CHECK(!http_csrf_origin_ok(NULL, good, NULL));
+	CHECK(!http_csrf_origin_ok("http://example.com:8000", NULL, NULL)); /* no Host */
+
+	const char *trusted = "https://app.example.org, http://localhost:3000 https://*.example.net";
+	CHECK(http_csrf_origin_ok("https://app.example.org", good, trusted));
+	CHECK(http_csrf_origin_ok("http://localhost:3000", good, trusted));
+	CHECK(!http_csrf_origin_ok("http://app.example.org", good, trusted));
+	CHECK(!http_csrf_origin_ok("https://app.example.org:444", good, trusted));
+	CHECK(!http_csrf_origin_ok("http://localhost:30001", good, trusted));
+	/* "*." entries: the domain itself and its subdomains, same scheme. */
+	CHECK(http_csrf_origin_ok("https://example.net", good, trusted));
+	CHECK(http_csrf_origin_ok("https://a.example.net", good, trusted));
+	CHECK(http_csrf_origin_ok("https://a.b.example.net", good, trusted));
+	CHECK(http_csrf_origin_ok("HTTPS://a.example.net", good, trusted));
+	CHECK(!http_csrf_origin_ok("http://a.example.net", good, trusted));
+	CHECK(!http_csrf_origin_ok("https://aexample.net", good, trusted));
+	CHECK(!http_csrf_origin_ok("https://a.example.net.evil.com", good, trusted));
+	CHECK(!http_csrf_origin_ok("https://a.example.net:8443", good, trusted));
+	CHECK(http_csrf_origin_ok("https://a.example.net:8443", good, "https://*.example.net:8443"));
+	CHECK(!http_csrf_origin_ok("https://a.example.net", good, "https://*.example.net:8443"));
+	CHECK(!http_csrf_origin_ok("https://example.net", good, "example.net"));
+}
+
+static void test_csrf_referer(void)
+{
+	char buf[256];
+	const char *host = "example.com";
+	CHECK_STR(http_csrf_referer_check(NULL, host, NULL, buf, sizeof(buf)),
+		  "Referer checking failed - no Referer.");
+	CHECK_STR(http_csrf_referer_check("example.com/page", host, NULL, buf, sizeof(buf)),
+		  "Referer checking failed - Referer is malformed.");
+	CHECK_STR(http_csrf_referer_check("https:///page", host, NULL, buf, sizeof(buf)),
+		  "Referer checking failed - Referer is malformed.");
+	CHECK_STR(http_csrf_referer_check("http://example.com/page", host, NULL, buf, sizeof(buf)),
+		  "Referer checking failed - Referer is insecure while host is secure.");
+	CHECK(!http_csrf_referer_check("https://example.com/page?x=1", host, NULL, buf, sizeof(buf)));
+	CHECK(!http_csrf_referer_check("https://example.com", host, NULL, buf, sizeof(buf)));
+	CHECK_STR(http_csrf_referer_check("https://evil.com/x", host, NULL, buf, sizeof(buf)),
+		  "Referer checking failed - https://evil.com/x does not match any trusted origins.");
+	CHECK(http_csrf_referer_check("https://example.com:444/", host, NULL, buf, sizeof(buf)));
+	CHECK(http_csrf_referer_check("https://example.com/", NULL, NULL, buf, sizeof(buf)));
+	/* Trusted entries: the host, "*." for the domain and its subdomains. */
+	const char *trusted = "https://app.example.org,https://*.example.net";
+	CHECK(!http_csrf_referer_check("https://app.example.org/", host, trusted, buf, sizeof(buf)));
+	CHECK(!http_csrf_referer_check("https://x.example.net/", host, trusted, buf, sizeof(buf)));
+	CHECK(!http_csrf_referer_check("https://example.net/", host, trusted, buf, sizeof(buf)));
+	CHECK(http_csrf_referer_check("https://evilexample.net/", host, trusted, buf, sizeof(buf)));
+}
+
 int main(void)
 {
 	test_url_decode();
 	test_parse_query();
 	test_parse_cookies();
+	test_cookie_ambiguous();
+	test_csrf_origin();
+	test_csrf_referer();
 	test_buf();
 	test_b64url();
 	test_sign();
