@@ -482,8 +482,11 @@ static void read_conn(struct ws_conn *wc)
 	wc->ping_out = false;
 	int rc = wsframe_feed(&wc->rd, buf, (size_t)n, wc->s->cfg->max_message_size, on_frame, wc);
 	if (rc < 0) {
-		LOG(LOG_INFO, "ws", "%s: %s, closing %d", consumer_channel_name(wc->consumer),
-		    wc->rd.err_reason, wc->rd.err_code);
+		/* any client can send bad frames as often as it connects */
+		static struct log_limit bad_frames = LOG_LIMIT_INIT(10);
+		LOG_LIMITED(&bad_frames, LOG_INFO, "ws", "%s: %s, closing %d",
+			    consumer_channel_name(wc->consumer), wc->rd.err_reason,
+			    wc->rd.err_code);
 		stop_reading(wc);
 		conn_fail(wc, wc->rd.err_code, wc->rd.err_reason);
 	}

@@ -11,7 +11,11 @@
  *         opcode, fragmented or over-125-byte control frame, continuation
  *         without a message, a new message inside a fragmented one, a close
  *         payload of 1 byte or with an invalid status code
- *   1007  a text message (or a close reason) that is not valid UTF-8
+ *   1007  a text message (or a close reason) that is not valid UTF-8: a
+ *         text message is checked as its bytes arrive (the state carried
+ *         across reads and fragments), so it fails at the first byte that
+ *         no continuation could make valid, without waiting for the end of
+ *         the frame or message; a character cut between fragments is fine
  *   1009  a message (all its fragments) longer than the limit; refused as
  *         soon as a frame header announces it, before its payload arrives
  *
@@ -73,6 +77,7 @@ struct wsframe_reader {
 	uint16_t err_code;     /* on failure: the close code to send (1002, 1007, 1009;
 	                          1011 after WSFRAME_ENOMEM) */
 	uint8_t msg_opcode;    /* 1 text, 2 binary while assembling; 0 otherwise */
+	uint8_t utf8;          /* wsframe_utf8_scan() state of the text message so far */
 	bool failed;           /* a protocol error was reported; feed() refuses more */
 	bool closed;           /* a close frame came: feed() returns WSFRAME_STOPPED */
 };
@@ -110,6 +115,20 @@ bool wsframe_reader_busy(const struct wsframe_reader *r);
 /* True when `s` (`len` bytes) is valid UTF-8 (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF). */
 bool wsframe_utf8_valid(const unsigned char *s, size_t len);
+
+/* States of the incremental check: between characters, and failed. */
+#define WSFRAME_UTF8_ACCEPT 0u
+#define WSFRAME_UTF8_REJECT 8u
+
+/*
+ * Continues a UTF-8 check from `state` (WSFRAME_UTF8_ACCEPT to start) over
+ * `len` more bytes; returns the new state: WSFRAME_UTF8_REJECT as soon as a
+ * byte cannot continue valid UTF-8 (and from then on), WSFRAME_UTF8_ACCEPT
+ * when the bytes so far end between characters, another value (< 8) inside
+ * one. Input may be cut anywhere: scanning the pieces in order gives the
+ * same state as scanning them joined.
+ */
+unsigned wsframe_utf8_scan(unsigned state, const unsigned char *s, size_t len);
 
 /* XORs `len` bytes of `p` with the 4-byte `mask`, starting at mask[0]. */
 void wsframe_unmask(unsigned char *p, size_t len, const unsigned char mask[4]);

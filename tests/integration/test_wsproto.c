@@ -9,6 +9,8 @@
  *   200 frames in one write, one frame in 3000 one-byte writes -> in order
  *   exactly --max-message-size passes; one more byte -> 1009 from the header
  *   RSV bits, reserved opcodes, unmasked frames -> 1002
+ *   invalid UTF-8 -> 1007 as soon as its bytes arrive (first bytes of a
+ *   frame, a later write, a continuation), before the rest is sent
  *   keepalive: silent clients are pinged, and dropped if they never answer
  *
  * After each case a witness in the same chat room still does a round trip.
@@ -848,6 +850,100 @@ static void test_size_limit(struct h_room *rm)
 	witness_ok(rm, "fragments over the limit");
 }
 
+/* ---- 9. UTF-8 fail-fast ---- */
+
+/*
+ * Sends the first `sent` bytes of the frame stream `all` (nothing more,
+ * ever), with TCP_NODELAY, in writes cut at `cuts` (ascending, 20 ms
+ * apart), and expects close 1007 then EOF: the server refuses invalid text
+ * as soon as its bytes arrive, not at the end of the frame or message.
+ */
+static void expect_1007_early(struct h_room *rm, const char *what, const unsigned char *all,
+			      size_t sent, const size_t *cuts, size_t ncut)
+{
+	struct raw r;
+	CHECK_INT(raw_open(rm->s, &r), 0);
+	if (r.fd < 0)
+		return;
+	int one = 1;
+	setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	size_t at = 0;
+	for (size_t i = 0; i <= ncut; i++) {
+		size_t end = i < ncut ? cuts[i] : sent;
+		raw_send_all(&r, all + at, end - at);
+		at = end;
+		if (i < ncut)
+			h_sleep_ms(20);
+	}
+	int code = raw_expect_close(&r, 3000, NULL, NULL, what);
+	if (code != 1007)
+		fprintf(stderr, "%s: close %d, expected 1007 before the rest is sent\n", what, code);
+	CHECK_INT(code, 1007);
+	CHECK(raw_expect_eof(&r, 2000, what));
+	raw_free(&r);
+	witness_ok(rm, what);
+}
+
+static void test_utf8_fail_fast(struct h_room *rm)
+{
+	unsigned char buf[1024];
+	char text[600];
+
+	/* One 500-byte text frame: its first 40 bytes, with 0xff at payload
+	 * byte 30, in one write. */
+	memset(text, 'a', 500);
+	memcpy(text, "{\"message\":\"", 12);
+	text[30] = (char)0xff;
+	size_t n = frame_build(buf, 0x81, text, 500, false);
+	CHECK_INT(n, 8 + 500);
+	expect_1007_early(rm, "0xff in a frame's first bytes", buf, 8 + 40, NULL, 0);
+
+	/* The same frame in three writes, the bad byte in the third (an
+	 * overlong E0 80, refused at its 0x80). */
+	text[30] = 'a';
+	memcpy(text + 100, "\xe0\x80\x80", 3);
+	n = frame_build(buf, 0x81, text, 500, false);
+	size_t cuts[] = {5, 60};
+	expect_1007_early(rm, "E0 80 in the third write", buf, 8 + 102, cuts, 2);
+
+	/* Fragments: a whole first fragment ending inside a character (valid
+	 * so far), a ping, then the start of a continuation whose second byte
+	 * is bad: refused before that continuation is complete. */
+	size_t o = frame_build(buf, 0x01, "{\"message\":\"caf\xc3", 16, false);
+	o += frame_build(buf + o, 0x89, "p", 1, false);
+	memset(text, 'b', 200);
+	memcpy(text, "\xa9 \xf0\x9f\x28", 6); /* completes the e-acute, then F0 9F 28 */
+	size_t cont = o;
+	o += frame_build(buf + o, 0x00, text, 200, false);
+	size_t fcuts[] = {cont, cont + 8 + 2};
+	expect_1007_early(rm, "bad byte in a continuation", buf, cont + 8 + 6, fcuts, 2);
+
+	/* A character split between two fragments and between writes is
+	 * fine: the message reaches the room whole. */
+	const char *want = "caf\xc3\xa9 \xf0\x9f\x98\x80 ok";
+	o = frame_build(buf, 0x01, "{\"message\":\"caf\xc3", 16, false);
+	size_t mid = o;
+	o += frame_build(buf + o, 0x00, "\xa9 \xf0\x9f", 4, false);
+	size_t mid2 = o;
+	o += frame_build(buf + o, 0x80, "\x98\x80 ok\"}", 7, false);
+	struct raw r;
+	CHECK_INT(raw_open(rm->s, &r), 0);
+	if (r.fd < 0)
+		return;
+	int one = 1;
+	setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	size_t pieces[] = {0, mid - 1, mid + 7, mid2 + 7, o};
+	for (size_t i = 1; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		raw_send_all(&r, buf + pieces[i - 1], pieces[i] - pieces[i - 1]);
+		h_sleep_ms(20);
+	}
+	json_t *v = h_recv_json(rm->witness, 3000, "witness (character split across fragments)");
+	CHECK_STR(json_string_value(json_object_get(v, "message")), want);
+	json_decref(v);
+	raw_close_clean(&r, "character split across fragments");
+	witness_ok(rm, "a character split across fragments");
+}
+
 /* Keepalive (--ping-interval 1 --ping-timeout 1): a silent client gets a
  * ping after ~1 s and is dropped ~1 s later unless it answers; one that
  * answers (raw, or the project's client) stays. */
@@ -938,6 +1034,7 @@ int main(int argc, char **argv)
 	test_trickle(&rm);
 	test_size_limit(&rm);
 	test_bad_frames(&rm);
+	test_utf8_fail_fast(&rm);
 
 	CHECK_INT(h_healthz(&s), 0);
 	CHECK(h_server_alive(&s));
