@@ -90,6 +90,7 @@ enum wsframe_result {
 	WSFRAME_STOPPED = 1,  /* the callback asked to stop */
 	WSFRAME_EPROTO = -1,  /* protocol error: see err_code / err_reason */
 	WSFRAME_ENOMEM = -2,
+	WSFRAME_ELIMIT = -3,  /* wsframe_pongs_add: the backlog is full */
 };
 
 void wsframe_reader_init(struct wsframe_reader *r);
@@ -129,6 +130,37 @@ bool wsframe_utf8_valid(const unsigned char *s, size_t len);
  * same state as scanning them joined.
  */
 unsigned wsframe_utf8_scan(unsigned state, const unsigned char *s, size_t len);
+
+/*
+ * The pongs owed to a client: every ping gets its own pong with its payload,
+ * in order (RFC 6455 5.5.2-5.5.3, as Python websockets and Autobahn
+ * expect), kept here as ready server frames until the caller writes them.
+ * Bounded, so that a client sending pings faster than it reads the pongs
+ * (or many in one read) cannot grow memory: at most WSFRAME_PONGS_MAX pongs
+ * and WSFRAME_PONGS_MAX_BYTES bytes of frames (headers included) at once,
+ * both inclusive. A connection holds a pointer, NULL while nothing is owed.
+ */
+#define WSFRAME_PONGS_MAX 256
+#define WSFRAME_PONGS_MAX_BYTES 8192
+
+struct wsframe_pongs {
+	uint16_t n;           /* pongs held */
+	uint16_t len;         /* bytes of data[] used: the frames, in order */
+	uint16_t cap;
+	unsigned char data[];
+};
+
+/*
+ * Appends the pong answering a ping with `payload` (`len` <= 125 bytes) to
+ * *q, allocating it when NULL. Returns 0; WSFRAME_ELIMIT when that pong
+ * would make more than WSFRAME_PONGS_MAX pongs or WSFRAME_PONGS_MAX_BYTES
+ * bytes (nothing is appended: the caller closes 1008); WSFRAME_ENOMEM; or
+ * WSFRAME_EPROTO for a payload over 125 bytes.
+ */
+int wsframe_pongs_add(struct wsframe_pongs **q, const unsigned char *payload, size_t len);
+
+/* Frees *q (once its frames are written) and sets it to NULL. */
+void wsframe_pongs_free(struct wsframe_pongs **q);
 
 /* XORs `len` bytes of `p` with the 4-byte `mask`, starting at mask[0]. */
 void wsframe_unmask(unsigned char *p, size_t len, const unsigned char mask[4]);

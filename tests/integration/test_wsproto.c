@@ -2,7 +2,9 @@
  * test_wsproto.c - the server's own WebSocket frame reader (server/ws_conn.c
  * "receiving", server/wsframe/) checked byte for byte over raw sockets:
  *
- *   pings -> one pong each with the same payload
+ *   pings -> one pong each with the same payload, in order (ten in one
+ *   write: ten pongs); over 256 owed (300 in one write, or a client that
+ *   never reads) -> the pongs owed, then 1008
  *   a client close C -> a close C back, then EOF; empty -> empty
  *   invalid close codes, 1-byte close payloads -> 1002, then EOF
  *   a frame in the same TCP write as the handshake -> 1002, not delivered
@@ -453,18 +455,187 @@ static void test_pings(struct h_room *rm)
 	struct rframe f;
 	int pongs = 0;
 	while (raw_read_frame(&r, 300, &f) == RAW_FRAME) {
-		/* One pong per ping, or a newer ping's pong only (RFC 6455 5.5.3). */
-		if (pongs == 0 && f.len == 1)
-			CHECK(memcmp(f.data, "a", 1) == 0);
+		/* One pong per ping, in order. */
+		if (pongs == 0)
+			CHECK(f.len == 1 && memcmp(f.data, "a", 1) == 0);
 		else
 			CHECK(f.len == 2 && memcmp(f.data, "bc", 2) == 0);
 		CHECK_INT(f.b0, 0x8a);
 		pongs++;
 		free(f.data);
 	}
-	CHECK(pongs == 1 || pongs == 2);
+	CHECK_INT(pongs, 2);
 	raw_close_clean(&r, "pings");
 	witness_ok(rm, "pings");
+}
+
+/*
+ * Reads pongs until a close frame: each pong's payload must be
+ * "ping <i>" padded with '.' to `plen` bytes, i counting from 0. Returns
+ * the number of pongs in order before the close, or -1 when something
+ * else came (printed); *code gets the close code (0: none). Parses in
+ * place (megabytes of pongs may be waiting).
+ */
+static long read_pongs_until_close(struct raw *r, size_t plen, int timeout_ms, int *code,
+				   const char *what)
+{
+	int64_t deadline = h_now_ms() + timeout_ms;
+	long n = 0;
+	size_t at = 0;
+	*code = 0;
+	for (;;) {
+		while (r->len - at >= 2) {
+			unsigned char *p = r->buf + at;
+			size_t len = p[1] & 0x7f;
+			if ((p[1] & 0x80) || len > 125) {
+				fprintf(stderr, "%s: frame 0x%02x 0x%02x after %ld pongs\n", what, p[0],
+					p[1], n);
+				return -1;
+			}
+			if (r->len - at < 2 + len)
+				break;
+			if (p[0] == 0x88) {
+				*code = len >= 2 ? p[2] << 8 | p[3] : 1005;
+				at += 2 + len;
+				memmove(r->buf, r->buf + at, r->len - at);
+				r->len -= at;
+				return n;
+			}
+			char want[128];
+			memset(want, '.', plen);
+			memcpy(want, "ping ", 5);
+			int k = snprintf(want + 5, 24, "%ld", n);
+			want[5 + k] = '.';
+			if (p[0] != 0x8a || len != plen || memcmp(p + 2, want, plen) != 0) {
+				fprintf(stderr, "%s: pong %ld is 0x%02x of %zu bytes: %.*s\n", what, n,
+					p[0], len, (int)len, (const char *)p + 2);
+				return -1;
+			}
+			n++;
+			at += 2 + len;
+		}
+		memmove(r->buf, r->buf + at, r->len - at);
+		r->len -= at;
+		at = 0;
+		int64_t left = deadline - h_now_ms();
+		int rc = left > 0 ? raw_fill(r, (int)left) : RAW_TIMEOUT;
+		if (rc != RAW_FRAME) {
+			fprintf(stderr, "%s: %s after %ld pongs\n", what,
+				rc == RAW_EOF ? "EOF" : rc == RAW_TIMEOUT ? "timeout" : "error", n);
+			return n;
+		}
+	}
+}
+
+/* `count` pings "ping <first + i>" padded with '.' to `plen` bytes into
+ * `out` (room for count * (plen + 6)); returns the bytes written. */
+static size_t build_pings(unsigned char *out, long first, long count, size_t plen)
+{
+	size_t o = 0;
+	for (long i = 0; i < count; i++) {
+		char p[128];
+		memset(p, '.', plen);
+		memcpy(p, "ping ", 5);
+		int k = snprintf(p + 5, 24, "%ld", first + i);
+		p[5 + k] = '.';
+		o += frame_build(out + o, 0x89, p, plen, false);
+	}
+	return o;
+}
+
+/*
+ * One pong per ping, in order, with its payload: ten pings in one write
+ * get ten pongs. A flood beyond the backlog (256 pongs owed, 8 KiB) closes
+ * 1008: 300 pings in one write get the first 256 pongs, then the close;
+ * a client that sends pings and never reads is closed 1008 too, once the
+ * socket and the backlog are full, and its pongs so far are intact.
+ */
+static void test_ping_burst(struct h_room *rm)
+{
+	struct raw r;
+	CHECK_INT(raw_open(rm->s, &r), 0);
+	if (r.fd < 0)
+		return;
+	unsigned char *buf = malloc(300 * 64);
+	size_t n = build_pings(buf, 0, 10, 12);
+	raw_send_all(&r, buf, n);
+	struct rframe f;
+	for (int i = 0; i < 10; i++) {
+		char want[16];
+		snprintf(want, sizeof(want), "ping %d......", i);
+		int rc = raw_read_frame(&r, 3000, &f);
+		CHECK_INT(rc, RAW_FRAME);
+		if (rc != RAW_FRAME || f.b0 != 0x8a || f.len != 12 || memcmp(f.data, want, 12) != 0) {
+			fprintf(stderr, "ten pings: pong %d is 0x%02x \"%s\" (rc %d)\n", i, f.b0,
+				f.data ? (char *)f.data : "", rc);
+			CHECK(!"ten pongs in order");
+			free(f.data);
+			break;
+		}
+		free(f.data);
+	}
+	CHECK_INT(raw_read_frame(&r, 300, &f), RAW_TIMEOUT); /* and no more */
+	free(f.data);
+	raw_close_clean(&r, "ten pings");
+	witness_ok(rm, "ten pings in one write");
+
+	/* 300 empty-ish pings in one write (one read): 256 pongs, close 1008 */
+	CHECK_INT(raw_open(rm->s, &r), 0);
+	if (r.fd < 0) {
+		free(buf);
+		return;
+	}
+	n = build_pings(buf, 0, 300, 10);
+	raw_send_all(&r, buf, n);
+	free(buf);
+	int code = 0;
+	long pongs = read_pongs_until_close(&r, 10, 3000, &code, "300 pings in one write");
+	CHECK_INT(pongs, 256);
+	CHECK_INT(code, 1008);
+	static const unsigned char bye[] = {0x03, 0xe8};
+	raw_send_frame(&r, 0x88, bye, 2);
+	CHECK(raw_expect_eof(&r, 3000, "300 pings in one write"));
+	raw_free(&r);
+	witness_ok(rm, "300 pings in one write");
+
+	/* A client that never reads: pings (125 bytes) in writes of 20, 1 ms
+	 * apart (so that a read rarely holds 65, over the backlog's 8 KiB),
+	 * until the pongs owed exceed by far what the sockets hold (~50 KB
+	 * here: the server's send buffer barely grows while the client's
+	 * window is closed; half tcp_wmem's maximum plus 1 MiB is sent), then
+	 * it reads: pongs in order, then 1008. */
+	CHECK_INT(raw_open(rm->s, &r), 0);
+	if (r.fd < 0)
+		return;
+	int small = 16 * 1024;
+	setsockopt(r.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	long wmem_max = 4 << 20;
+	FILE *fp = fopen("/proc/sys/net/ipv4/tcp_wmem", "r");
+	if (fp) {
+		long a, b;
+		if (fscanf(fp, "%ld %ld %ld", &a, &b, &wmem_max) != 3)
+			wmem_max = 4 << 20;
+		fclose(fp);
+	}
+	long total = (wmem_max / 2 + (1 << 20)) / 127; /* pongs of 127 bytes */
+	buf = malloc(20 * (125 + 14));
+	int64_t t0 = h_now_ms();
+	for (long sent = 0; sent < total; sent += 20) {
+		n = build_pings(buf, sent, 20, 125);
+		raw_send_all(&r, buf, n);
+		h_sleep_ms(1);
+	}
+	free(buf);
+	int64_t t_sent = h_now_ms() - t0;
+	pongs = read_pongs_until_close(&r, 125, 10000, &code, "pings, never reading");
+	fprintf(stderr, "ping flood: %ld pings sent in %lld ms, %ld pongs before close %d\n", total,
+		(long long)t_sent, pongs, code);
+	CHECK(pongs >= 1 && pongs < total);
+	CHECK_INT(code, 1008);
+	raw_send_frame(&r, 0x88, bye, 2);
+	CHECK(raw_expect_eof(&r, 3000, "pings, never reading"));
+	raw_free(&r);
+	witness_ok(rm, "pings from a client that never reads");
 }
 
 /* ---- 2. client close ---- */
@@ -1026,6 +1197,7 @@ int main(int argc, char **argv)
 	witness_ok(&rm, "start");
 
 	test_pings(&rm);
+	test_ping_burst(&rm);
 	test_client_close(&rm);
 	test_bad_close(&rm);
 	test_early_data(&rm);
