@@ -112,7 +112,10 @@ static int tp_send(void *conn, struct consumer_frame *f)
 	struct ws_conn *wc = conn;
 	if (wc->close_requested)
 		return CONSUMER_ECLOSED;
-	if (wc->q_bytes + f->len + QUEUE_ENTRY_COST > wc->s->cfg->max_queue_bytes)
+	/* Inclusive: a frame passes when its payload and what already waits
+	 * (payloads, plus QUEUE_ENTRY_COST each) are at most --max-queue, so
+	 * one message of exactly --max-queue bytes passes an empty queue. */
+	if (wc->q_bytes + f->len > wc->s->cfg->max_queue_bytes)
 		return CONSUMER_EQUEUE;
 	if (wc->q_len == wc->q_cap) {
 		unsigned cap = wc->q_cap ? wc->q_cap * 2 : 8;

@@ -14,6 +14,9 @@
  *   invalid UTF-8 -> 1007 as soon as its bytes arrive (first bytes of a
  *   frame, a later write, a continuation), before the rest is sent
  *   keepalive: silent clients are pinged, and dropped if they never answer
+ *   limits, inclusive: --max-queue Q passes Q bytes, Q + 1 -> 1013;
+ *   --max-message-size over fragments; --rate-burst B passes B, then 1008;
+ *   the default --max-queue admits a message of --max-message-size
  *
  * After each case a witness in the same chat room still does a round trip.
  */
@@ -1115,6 +1118,138 @@ static void test_utf8_fail_fast(struct h_room *rm)
 	witness_ok(rm, "a character split across fragments");
 }
 
+/* ---- 10. the limits' exact boundaries ---- */
+
+#define TOKEN "wsproto-publish-token-0123456789"
+
+/* Publishes to group gossip a name.gossip event whose compact JSON is
+ * exactly `size` bytes: {"type":"name.gossip","pad":"aaa..."}. */
+static int publish_sized(const struct h_server *s, size_t size)
+{
+	const char *head = "{\"type\":\"name.gossip\",\"pad\":\"";
+	size_t hn = strlen(head);
+	char *j = malloc(size + 1);
+	memcpy(j, head, hn);
+	memset(j + hn, 'a', size - hn - 2);
+	memcpy(j + size - 2, "\"}", 3);
+	struct client_response r;
+	int rc = h_http(s, "POST", "/_channels/group-send/gossip/", NULL,
+			"Authorization: Bearer " TOKEN "\r\nContent-Type: application/json\r\n", j,
+			size, &r);
+	if (rc == 0 && r.status != 202)
+		fprintf(stderr, "publish of %zu bytes: HTTP %d\n", size, r.status);
+	int status = rc == 0 ? r.status : -1;
+	if (rc == 0)
+		client_response_clear(&r);
+	free(j);
+	return status == 202 ? 0 : -1;
+}
+
+/*
+ * Every limit is inclusive, the first unit over it refused with its code:
+ *   --max-queue Q: a message of exactly Q bytes reaches an idle client;
+ *     Q + 1 closes it 1013;
+ *   --max-message-size M: exactly M passes, also over fragments (M + 1:
+ *     test_size_limit);
+ *   --rate-limit/--rate-burst B: B messages at once pass, the next one
+ *     closes 1008 (the bucket refills 0.001 message/s here).
+ * And with no --max-queue, a message of --max-message-size (here 6 MiB,
+ * over the old fixed 4 MiB default) is sent whole.
+ */
+static void test_limits(void)
+{
+	enum { Q = 70000, M = 50000, B = 5 };
+	struct h_server s;
+	const char *extra[] = {"--max-queue", "70000", "--max-message-size", "50000",
+			       "--rate-limit", "0.001", "--rate-burst", "5",
+			       "--publish-token", TOKEN, NULL};
+	if (h_server_start(&s, extra) != 0) {
+		CHECK(!"server with --max-queue 70000 started");
+		return;
+	}
+	/* --max-queue, exactly */
+	struct client_ws *n = NULL;
+	CHECK_INT(h_ws_open(&s, "/notifications/", NULL, NULL, &n, NULL), 0);
+	if (n) {
+		CHECK_INT(publish_sized(&s, Q), 0);
+		struct client_ws_message m = {0};
+		CHECK_INT(client_ws_recv(n, 3000, &m), 0);
+		CHECK_INT(m.opcode, WS_OP_TEXT);
+		CHECK_INT(m.len, Q);
+		free(m.data);
+		CHECK_INT(publish_sized(&s, Q + 1), 0);
+		CHECK_INT(h_ws_expect_close(n, 3000, NULL), 1013);
+		client_ws_free(n);
+	}
+
+	/* --max-message-size, exactly, in three fragments */
+	struct raw r;
+	struct client_ws *w = NULL;
+	CHECK_INT(h_ws_open(&s, ROOM, NULL, NULL, &w, NULL), 0);
+	CHECK_INT(raw_open(&s, &r), 0);
+	if (r.fd >= 0 && w) {
+		char *j = sized_json(M, "exactly M");
+		size_t third = M / 3;
+		raw_send_frame(&r, 0x01, j, third);
+		raw_send_frame(&r, 0x00, j + third, third);
+		raw_send_frame(&r, 0x80, j + 2 * third, M - 2 * third);
+		free(j);
+		json_t *v = h_recv_json(w, 3000, "room (message of exactly --max-message-size)");
+		CHECK_STR(json_string_value(json_object_get(v, "message")), "exactly M");
+		json_decref(v);
+		raw_close_clean(&r, "exactly --max-message-size in fragments");
+	}
+
+	/* --rate-burst, exactly: B messages (and their echoes), then 1008;
+	 * the witness's messages above count against its own bucket only */
+	CHECK_INT(raw_open(&s, &r), 0);
+	if (r.fd >= 0) {
+		for (int i = 0; i < B; i++) {
+			char msg[64];
+			int k = snprintf(msg, sizeof(msg), "{\"message\":\"rate %d\"}", i);
+			raw_send_frame(&r, 0x81, msg, (size_t)k);
+			struct rframe f;
+			CHECK_INT(raw_read_frame(&r, 3000, &f), RAW_FRAME);
+			char want[16];
+			snprintf(want, sizeof(want), "rate %d", i);
+			if (!f.data || !strstr((char *)f.data, want)) {
+				fprintf(stderr, "rate: echo %d is %s\n", i,
+					f.data ? (char *)f.data : "(none)");
+				CHECK(!"message within the burst echoed");
+			}
+			free(f.data);
+		}
+		raw_send_frame(&r, 0x81, "{\"message\":\"one over\"}", 22);
+		CHECK_INT(raw_expect_close(&r, 3000, NULL, NULL, "rate burst + 1"), 1008);
+		raw_free(&r);
+	}
+	if (w) {
+		CHECK_INT(client_ws_close(w, 1000, 3000), 0);
+		client_ws_free(w);
+	}
+	CHECK_INT(h_server_stop(&s), 0);
+
+	/* the --max-queue default admits a message of --max-message-size */
+	const char *big[] = {"--max-message-size", "6291456", "--max-body-size", "6291456",
+			     "--publish-token", TOKEN, NULL};
+	if (h_server_start(&s, big) != 0) {
+		CHECK(!"server with --max-message-size 6 MiB started");
+		return;
+	}
+	CHECK_INT(h_ws_open(&s, "/notifications/", NULL, NULL, &n, NULL), 0);
+	if (n) {
+		CHECK_INT(publish_sized(&s, 6291456), 0);
+		struct client_ws_message m = {0};
+		CHECK_INT(client_ws_recv(n, 10000, &m), 0);
+		CHECK_INT(m.opcode, WS_OP_TEXT);
+		CHECK_INT(m.len, 6291456);
+		free(m.data);
+		CHECK_INT(client_ws_close(n, 1000, 3000), 0);
+		client_ws_free(n);
+	}
+	CHECK_INT(h_server_stop(&s), 0);
+}
+
 /* Keepalive (--ping-interval 1 --ping-timeout 1): a silent client gets a
  * ping after ~1 s and is dropped ~1 s later unless it answers; one that
  * answers (raw, or the project's client) stays. */
@@ -1215,6 +1350,7 @@ int main(int argc, char **argv)
 	client_ws_free(rm.witness);
 	CHECK_INT(h_server_stop(&s), 0);
 	test_keepalive();
+	test_limits();
 	fprintf(stderr, "wsproto: %lld ms\n", (long long)(h_now_ms() - t0));
 	return check_finish();
 }
