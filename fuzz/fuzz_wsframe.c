@@ -19,6 +19,11 @@
  *     by the read) is the start of valid UTF-8, by an independent decoder
  *     here: invalid text fails the feed that brought its first bad byte
  *     (checked after every feed, but only every 61st byte by byte);
+ *   - each PING goes to a pong backlog (wsframe_pongs_add): it is refused
+ *     exactly when it would make more than WSFRAME_PONGS_MAX pongs or
+ *     WSFRAME_PONGS_MAX_BYTES bytes, and then changes nothing; the backlog
+ *     parses back to unmasked pong frames with the pings' payloads in
+ *     order (checked, then "written", when full and at the end);
  *   - every way of cutting the input gives the same events (kind, length,
  *     code, bytes) and the same end; the stopping callback gets a prefix.
  */
@@ -53,6 +58,8 @@ struct run {
 	bool closed;
 	int rc;
 	int err_code;
+	struct wsframe_pongs *pongs; /* the pongs owed for the pings so far */
+	uint64_t pong_hash;          /* of the payloads in the backlog, in order */
 };
 
 static uint64_t mix(uint64_t h, const unsigned char *p, size_t n)
@@ -68,6 +75,50 @@ static bool close_code_ok(int code)
 	       (code >= 3000 && code <= 4999);
 }
 
+static uint64_t pong_mix(uint64_t h, const unsigned char *p, size_t n)
+{
+	unsigned char len = (unsigned char)n;
+	return mix(mix(h, &len, 1), p, n);
+}
+
+/* Parses the backlog back (pong frames whose payloads hash to
+ * r->pong_hash), then frees it, as writing it does. */
+static void pongs_flush(struct run *r)
+{
+	const struct wsframe_pongs *q = r->pongs;
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t at = 0, n = 0;
+	while (q && at < q->len) {
+		REQUIRE(q->len - at >= 2 && q->data[at] == 0x8a && q->data[at + 1] <= 125);
+		size_t len = q->data[at + 1];
+		REQUIRE(q->len - at - 2 >= len);
+		h = pong_mix(h, q->data + at + 2, len);
+		at += 2 + len;
+		n++;
+	}
+	REQUIRE(h == r->pong_hash);
+	REQUIRE(!q || (q->n == n && q->len <= q->cap && q->cap <= WSFRAME_PONGS_MAX_BYTES));
+	wsframe_pongs_free(&r->pongs);
+	REQUIRE(r->pongs == NULL);
+	r->pong_hash = 0xcbf29ce484222325ull;
+}
+
+static void pong_add(struct run *r, const struct wsframe_event *ev)
+{
+	size_t n = r->pongs ? r->pongs->n : 0, bytes = r->pongs ? r->pongs->len : 0;
+	int rc = wsframe_pongs_add(&r->pongs, ev->data, ev->len);
+	if (n + 1 > WSFRAME_PONGS_MAX || bytes + 2 + ev->len > WSFRAME_PONGS_MAX_BYTES) {
+		REQUIRE(rc == WSFRAME_ELIMIT);
+		REQUIRE(r->pongs && r->pongs->n == n && r->pongs->len == bytes);
+		pongs_flush(r);
+		REQUIRE(wsframe_pongs_add(&r->pongs, ev->data, ev->len) == 0);
+	} else {
+		REQUIRE(rc == 0);
+	}
+	REQUIRE(r->pongs && r->pongs->len >= 2 + ev->len);
+	r->pong_hash = pong_mix(r->pong_hash, ev->data, ev->len);
+}
+
 static int on_event(void *ctx, const struct wsframe_event *ev)
 {
 	struct run *r = ctx;
@@ -81,6 +132,9 @@ static int on_event(void *ctx, const struct wsframe_event *ev)
 		REQUIRE(ev->len <= MAX_MESSAGE);
 		break;
 	case WSFRAME_PING:
+		REQUIRE(ev->len <= 125);
+		pong_add(r, ev);
+		break;
 	case WSFRAME_PONG:
 		REQUIRE(ev->len <= 125);
 		break;
@@ -224,6 +278,8 @@ static void feed(struct run *r, const uint8_t *in, const size_t *cuts, size_t nc
 	wsframe_reader_init(&rd);
 	size_t at = 0;
 	r->rc = WSFRAME_OK;
+	r->pongs = NULL;
+	r->pong_hash = 0xcbf29ce484222325ull;
 	for (size_t i = 0; i < ncut && r->rc == WSFRAME_OK; i++) {
 		size_t n = cuts[i] - at;
 		unsigned char *buf = malloc(n ? n : 1);
@@ -236,6 +292,7 @@ static void feed(struct run *r, const uint8_t *in, const size_t *cuts, size_t nc
 		at = cuts[i];
 	}
 	r->err_code = r->rc == WSFRAME_EPROTO ? rd.err_code : 0;
+	pongs_flush(r);
 	wsframe_reader_clear(&rd);
 	REQUIRE(!wsframe_reader_busy(&rd) && rd.part == NULL && rd.msg == NULL);
 }
