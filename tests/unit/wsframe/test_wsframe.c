@@ -766,7 +766,7 @@ static void test_utf8_fail_fast(void)
 	memset(big, 'a', sizeof(big));
 
 	/* one frame: the 0xff is payload byte 3 (header 6 bytes) */
-	frame(&in, true, OP_TEXT, "abc\xff and more after it", 25);
+	frame_s(&in, true, OP_TEXT, "abc\xff and more after it");
 	expect_utf8_fail_at("0xff in a frame", &in, 6 + 4, 0);
 	b_free(&in);
 	/* the first byte that cannot continue: E0 80, ED A0, F4 90, F0 8F, C3 28 */
