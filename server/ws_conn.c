@@ -594,6 +594,9 @@ void server__ws_keepalive(uv_timer_t *t)
 /* Bytes of frames written together in one send at most. */
 #define COALESCE_MAX (64 * 1024)
 
+_Static_assert(WSFRAME_PONGS_MAX_BYTES + 2 <= COALESCE_MAX,
+	       "the pongs owed and our keepalive ping fit one batch");
+
 /*
  * Writes our close frame (no status when close_code is 0: the answer to a
  * close frame that had none). lws 4.1 drops the frame set by

@@ -69,7 +69,7 @@ typedef int (*wsframe_cb)(void *ctx, const struct wsframe_event *ev);
 /* Per connection; zero-initialise (or wsframe_reader_init). 48 bytes:
  * a server holds one per WebSocket. */
 struct wsframe_reader {
-	unsigned char *part;   /* the frame received in part: header and payload so far */
+	unsigned char *part;   /* the frame received in part: header, payload so far (unmasked) */
 	unsigned char *msg;    /* fragments of the message being assembled */
 	const char *err_reason;/* on failure: a static, human-readable reason */
 	uint32_t part_len, part_cap;
