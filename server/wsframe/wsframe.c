@@ -283,7 +283,8 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 			return WSFRAME_OK; /* len is 0: wait for more */
 		if (!st)
 			continue; /* the header is whole now: parse it again */
-		int rc = frame(r, &h, r->part + h.size, (size_t)h.plen, false, max_message, cb, ctx);
+		int rc =
+		    frame(r, &h, r->part + h.size, (size_t)h.plen, false, max_message, cb, ctx);
 		part_free(r);
 		if (rc)
 			return rc;

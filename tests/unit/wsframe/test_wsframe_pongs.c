@@ -46,11 +46,15 @@ static void test_in_order(void)
 	struct wsframe_pongs *q = NULL;
 	/* ten pings back to back: ten pongs, each with its payload */
 	for (size_t i = 0; i < 10; i++) {
-		want_len[i] = i == 0 ? 0 : i == 9 ? 125 : (size_t)snprintf((char *)want[i], 126,
-									   "ping %zu", i);
-		if (i == 9)
+		if (i == 0) {
+			want_len[i] = 0; /* empty */
+		} else if (i == 9) {
+			want_len[i] = 125; /* the largest */
 			for (size_t k = 0; k < 125; k++)
 				want[i][k] = (unsigned char)rnd();
+		} else {
+			want_len[i] = (size_t)snprintf((char *)want[i], 126, "ping %zu", i);
+		}
 		CHECK_INT(wsframe_pongs_add(&q, want[i], want_len[i]), 0);
 	}
 	check_frames(q, want, want_len, 10);
