@@ -9,6 +9,7 @@
  *   --max-message-size M passes M bytes over fragments (M + 1: wsproto)
  *   --rate-burst B passes B messages at once; the next one -> 1008
  *   the default --max-queue admits a message of --max-message-size
+ *   --max-body-size N passes a request body of N bytes; N + 1 -> 413
  *
  * After each ping case a witness in the same chat room still does a round
  * trip.
@@ -191,7 +192,8 @@ static void test_ping_burst(struct h_room *rm)
 #define TOKEN "wsproto-publish-token-0123456789"
 
 /* Publishes to group gossip a name.gossip event whose compact JSON is
- * exactly `size` bytes: {"type":"name.gossip","pad":"aaa..."}. */
+ * exactly `size` bytes: {"type":"name.gossip","pad":"aaa..."}. Returns
+ * the HTTP status (202: accepted), or -1 without an answer. */
 static int publish_sized(const struct h_server *s, size_t size)
 {
 	const char *head = "{\"type\":\"name.gossip\",\"pad\":\"";
@@ -204,13 +206,11 @@ static int publish_sized(const struct h_server *s, size_t size)
 	int rc = h_http(s, "POST", "/_channels/group-send/gossip/", NULL,
 			"Authorization: Bearer " TOKEN "\r\nContent-Type: application/json\r\n", j,
 			size, &r);
-	if (rc == 0 && r.status != 202)
-		fprintf(stderr, "publish of %zu bytes: HTTP %d\n", size, r.status);
 	int status = rc == 0 ? r.status : -1;
 	if (rc == 0)
 		client_response_clear(&r);
 	free(j);
-	return status == 202 ? 0 : -1;
+	return status;
 }
 
 /*
@@ -222,7 +222,8 @@ static int publish_sized(const struct h_server *s, size_t size)
  *   --rate-limit/--rate-burst B: B messages at once pass, the next one
  *     closes 1008 (the bucket refills 0.001 message/s here).
  * And with no --max-queue, a message of --max-message-size (here 6 MiB,
- * over the old fixed 4 MiB default) is sent whole.
+ * over the old fixed 4 MiB default) is sent whole; --max-body-size N
+ * passes an N-byte body (that message), N + 1 is refused 413.
  */
 static void test_limits(void)
 {
@@ -239,13 +240,13 @@ static void test_limits(void)
 	struct client_ws *n = NULL;
 	CHECK_INT(h_ws_open(&s, "/notifications/", NULL, NULL, &n, NULL), 0);
 	if (n) {
-		CHECK_INT(publish_sized(&s, Q), 0);
+		CHECK_INT(publish_sized(&s, Q), 202);
 		struct client_ws_message m = {0};
 		CHECK_INT(client_ws_recv(n, 3000, &m), 0);
 		CHECK_INT(m.opcode, WS_OP_TEXT);
 		CHECK_INT(m.len, Q);
 		free(m.data);
-		CHECK_INT(publish_sized(&s, Q + 1), 0);
+		CHECK_INT(publish_sized(&s, Q + 1), 202);
 		CHECK_INT(h_ws_expect_close(n, 3000, NULL), 1013);
 		client_ws_free(n);
 	}
@@ -306,12 +307,15 @@ static void test_limits(void)
 	}
 	CHECK_INT(h_ws_open(&s, "/notifications/", NULL, NULL, &n, NULL), 0);
 	if (n) {
-		CHECK_INT(publish_sized(&s, 6291456), 0);
+		/* also --max-body-size, exactly: N passes, N + 1 is 413 */
+		CHECK_INT(publish_sized(&s, 6291456), 202);
 		struct client_ws_message m = {0};
 		CHECK_INT(client_ws_recv(n, 10000, &m), 0);
 		CHECK_INT(m.opcode, WS_OP_TEXT);
 		CHECK_INT(m.len, 6291456);
 		free(m.data);
+		CHECK_INT(publish_sized(&s, 6291457), 413);
+		CHECK(h_ws_silent(n, 300, "notifications after a 413"));
 		CHECK_INT(client_ws_close(n, 1000, 3000), 0);
 		client_ws_free(n);
 	}
