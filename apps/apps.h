@@ -6,6 +6,7 @@
  *   chat.c    /chat/, /chat/<room>/, ws/chat/<room>/ (group chat_<room>)
  *   gossip.c  /notifications/ (page and WebSocket, group gossip), /posts/
  *   chart.c   /chart/ and ws/two_url/ (a point every CHART_INTERVAL_MS)
+ *   echo.c    ws/echo/: every message back verbatim (the conformance suite's testee)
  *   urls.c    the route tables and the home page
  */
 #ifndef APPS_APPS_H
@@ -20,6 +21,7 @@ extern const struct server_app apps_default;
 extern const struct consumer_class chat_room_consumer;
 extern const struct consumer_class gossip_consumer;
 extern const struct consumer_class chart_consumer;
+extern const struct consumer_class echo_consumer;
 
 /* The views. */
 extern const struct view chat_index_view;

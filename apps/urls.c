@@ -57,6 +57,7 @@ static const struct route ws_routes[] = {
 	RE_PATH("ws/chat/(?P<room_name>\\w+)/$", &chat_room_consumer),
 	PATH("notifications/", &gossip_consumer),
 	PATH("ws/two_url/", &chart_consumer),
+	PATH("ws/echo/", &echo_consumer),
 };
 
 const struct server_app apps_default = {

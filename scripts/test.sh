@@ -34,13 +34,14 @@ export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 export TSAN_OPTIONS="suppressions=$(pwd)/tests/tsan.supp:halt_on_error=0"
 
 # build: everything; build-asan: everything under ASan+UBSan; build-tsan:
-# the integration and Redis suites (real servers, several worker threads) under TSan.
+# the integration, Redis and conformance suites (real servers, several
+# worker threads) under TSan.
 status=0
 for dir in build build-asan build-tsan; do
   opts=()
   suites=()
   [ "$dir" = build-asan ] && opts=(-Db_sanitize=address,undefined -Db_lundef=false)
-  [ "$dir" = build-tsan ] && opts=(-Db_sanitize=thread -Db_lundef=false) && suites=(--suite integration --suite redis)
+  [ "$dir" = build-tsan ] && opts=(-Db_sanitize=thread -Db_lundef=false) && suites=(--suite integration --suite redis --suite conformance)
   if [ -d "$dir" ]; then
     meson setup --reconfigure "$dir" "${opts[@]}" >/dev/null || status=1
   else

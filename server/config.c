@@ -36,6 +36,9 @@ static const struct opt opts[] = {
 	{"templates-dir", "CHANNELS_TEMPLATES_DIR", OPT_STR, OFF(templates_dir), NULL, "folder of the page templates"},
 	{"secret-key", "CHANNELS_SECRET_KEY", OPT_STR, OFF(secret_key), NULL, "key signing session cookies (>= 16 chars; default: random per start)"},
 	{"allowed-origins", "CHANNELS_ALLOWED_ORIGINS", OPT_STR, OFF(allowed_origins), NULL, "comma-separated Origins allowed to open WebSockets, or * (default: same host)"},
+	{"allowed-hosts", "CHANNELS_ALLOWED_HOSTS", OPT_STR, OFF(allowed_hosts), NULL, "comma-separated Host names served, \".example.com\" for subdomains, * for any (default: localhost, 127.0.0.1, [::1] and --host); others get 400"},
+	{"max-header-size", "CHANNELS_MAX_HEADER_SIZE", OPT_SIZE, OFF(max_header_size), NULL, "largest request line + header fields in bytes (default 32768; over it: 431, a target over 8192: 414)"},
+	{"http-timeout", "CHANNELS_HTTP_TIMEOUT", OPT_INT, OFF(http_timeout), NULL, "seconds to read a request or keep an idle connection open (default 30)"},
 	{"max-message-size", "CHANNELS_MAX_MESSAGE_SIZE", OPT_SIZE, OFF(max_message_size), NULL, "largest WebSocket message in bytes, at most 2147483648 (default 1048576; over it: close 1009)"},
 	{"max-body-size", "CHANNELS_MAX_BODY_SIZE", OPT_SIZE, OFF(max_body_size), NULL, "largest HTTP request body in bytes (default 1048576; over it: 413)"},
 	{"max-queue", "CHANNELS_MAX_QUEUE", OPT_SIZE, OFF(max_queue_bytes), NULL, "unsent bytes per WebSocket, inclusive, before it is closed 1013 (default: 4 x --max-message-size, at least 4194304)"},
@@ -71,6 +74,8 @@ void server_config_init(struct server_config *cfg)
 	cfg->templates_dir = CHANNELS_DATA_DIR "/templates";
 	cfg->max_message_size = 1 << 20;
 	cfg->max_body_size = 1 << 20;
+	cfg->max_header_size = 32 << 10;
+	cfg->http_timeout = 30;
 	cfg->max_queue_bytes = 4 << 20;
 	cfg->max_connections = 10000;
 	cfg->rate_limit = 100;

@@ -4,7 +4,9 @@
  * handling and the graceful stop.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +21,9 @@
 #include "log.h"
 #include "server_int.h"
 
+/* Every connection is an lws raw socket: http_conn.c reads HTTP/1.1 on it
+ * and hands a WebSocket handshake to ws_conn.c, which then owns it (the
+ * wsi's opaque user data says which of the two it is). */
 static int on_lws_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 			size_t len)
 {
@@ -26,80 +31,76 @@ static int on_lws_event(struct lws *wsi, enum lws_callback_reasons reason, void 
 	struct server *s = ctx ? lws_context_user(ctx) : NULL;
 	(void)user;
 	if (!s)
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
+		return 0;
 
 	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-	case LWS_CALLBACK_HTTP_BODY:
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_RAW_ADOPT:
 		return server__http_callback(s, wsi, reason, in, len);
-	case LWS_CALLBACK_CLOSED_HTTP:
-	case LWS_CALLBACK_WSI_DESTROY: {
-		/* A WebSocket handshake that lws refuses after CONFIRM_UPGRADE
-		 * (no Connection: Upgrade, a bad key...) is closed by lws with
-		 * no CLOSED callback at all: WSI_DESTROY, which every wsi gets
-		 * last, frees whatever is still hung on it, its ws_conn and
-		 * consumer as a WebSocket's would go. */
+	case LWS_CALLBACK_RAW_RX:
+	case LWS_CALLBACK_RAW_WRITEABLE:
+	case LWS_CALLBACK_RAW_CLOSE: {
 		const enum conn_kind *k = lws_get_opaque_user_data(wsi);
 		if (k && *k == CONN_WS)
-			return server__ws_callback(s, wsi, LWS_CALLBACK_CLOSED, in, len);
-		return server__http_callback(s, wsi, LWS_CALLBACK_CLOSED_HTTP, in, len);
+			return server__ws_callback(s, wsi, reason, in, len);
+		return server__http_callback(s, wsi, reason, in, len);
 	}
-
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-	case LWS_CALLBACK_ESTABLISHED:
-	case LWS_CALLBACK_RECEIVE:
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-	case LWS_CALLBACK_CLOSED:
-		return server__ws_callback(s, wsi, reason, in, len);
-
 	default:
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
+		return 0;
 	}
 }
 
-/* Protocols: [0] serves HTTP and subprotocol-less WebSockets; then one per
- * distinct subprotocol a routed consumer class declares (lws picks among
- * registered names); then the terminator. */
-static struct lws_protocols *build_protocols(const struct server_app *app)
+static struct lws_protocols *build_protocols(void)
 {
-	size_t max = 2;
-	for (size_t i = 0; i < app->n_ws_routes; i++) {
-		const struct consumer_class *cls = app->ws_routes[i].target;
-		for (const char *const *p = cls->subprotocols; p && *p; p++)
-			max++;
-	}
-	struct lws_protocols *pr = calloc(max, sizeof(*pr));
+	struct lws_protocols *pr = calloc(2, sizeof(*pr));
 	if (!pr)
 		return NULL;
-	size_t n = 0;
-	pr[n].name = "channels";
-	pr[n].callback = on_lws_event;
-	/* lws reads a WebSocket only until it is established (ws_conn.c reads
-	 * it from then on), so its per-connection receive buffer stays tiny. */
-	pr[n].rx_buffer_size = 16;
-	/* Without this lws sends at most rx_buffer_size bytes per send() and
+	pr[0].name = "channels";
+	pr[0].callback = on_lws_event;
+	/* lws reads raw sockets into its per-thread buffer (pt_serv_buf_size),
+	 * and established WebSockets not at all (ws_conn.c reads them). */
+	pr[0].rx_buffer_size = 0;
+	/* Without this lws sends at most one buffer's worth per send() and
 	 * buffers the rest: our coalesced batches must leave in one call. */
-	pr[n].tx_packet_size = 64 * 1024 + 64;
-	n++;
-	for (size_t i = 0; i < app->n_ws_routes; i++) {
-		const struct consumer_class *cls = app->ws_routes[i].target;
-		for (const char *const *p = cls->subprotocols; p && *p; p++) {
-			bool dup = false;
-			for (size_t k = 0; k < n; k++)
-				dup = dup || strcmp(pr[k].name, *p) == 0;
-			if (dup)
-				continue;
-			pr[n] = pr[0];
-			pr[n].name = *p;
-			n++;
+	pr[0].tx_packet_size = 64 * 1024 + 64;
+	return pr;
+}
+
+/* The Host names served when --allowed-hosts is not given: loopback names,
+ * the --host address, and when that is a wildcard the machine's name and
+ * addresses (what a client can reach it by). A malloc'd list. */
+static char *default_allowed_hosts(const char *host)
+{
+	struct http_buf b = {0};
+	http_buf_printf(&b, "localhost,.localhost,127.0.0.1,[::1]");
+	bool wildcard = !host || !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+	if (!wildcard)
+		http_buf_printf(&b, strchr(host, ':') ? ",[%s]" : ",%s", host);
+	if (wildcard) {
+		char name[256];
+		if (gethostname(name, sizeof(name)) == 0) {
+			name[sizeof(name) - 1] = '\0';
+			http_buf_printf(&b, ",%s", name);
+		}
+		struct ifaddrs *ifs = NULL;
+		if (getifaddrs(&ifs) == 0) {
+			for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+				char a[INET6_ADDRSTRLEN];
+				if (!i->ifa_addr)
+					continue;
+				if (i->ifa_addr->sa_family == AF_INET &&
+				    inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a,
+					      sizeof(a)))
+					http_buf_printf(&b, ",%s", a);
+				else if (i->ifa_addr->sa_family == AF_INET6 &&
+					 inet_ntop(AF_INET6,
+						   &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a,
+						   sizeof(a)))
+					http_buf_printf(&b, ",[%s]", a);
+			}
+			freeifaddrs(ifs);
 		}
 	}
-	return pr;
+	return b.data;
 }
 
 static void begin_stop(struct server *s, const char *why);
@@ -120,8 +121,8 @@ static void on_stop_async(uv_async_t *a)
 /*
  * Listening. Every worker has its own listening socket on the same address
  * (SO_REUSEPORT: the kernel spreads new connections over them) and hands
- * each accepted socket to its lws context (lws_adopt_socket_vhost(); the
- * contexts themselves do not listen). Returns the fd, or -1.
+ * each accepted socket to its lws context as a raw socket
+ * (lws_adopt_descriptor_vhost(); the contexts themselves do not listen). Returns the fd, or -1.
  */
 static int listen_socket(const char *host, int port, int *bound_port, bool first)
 {
@@ -193,7 +194,8 @@ static void on_listen_readable(uv_poll_t *h, int status, int events)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (!lws_adopt_socket_vhost(w->vhost, fd))
+		lws_sock_file_fd_type desc = {.sockfd = fd};
+		if (!lws_adopt_descriptor_vhost(w->vhost, LWS_ADOPT_SOCKET, desc, "channels", NULL))
 			close(fd); /* lws closes it itself on most failures; this is the rest */
 	}
 }
@@ -350,15 +352,14 @@ static int worker_init(struct server *w, int port)
 	info.pcontext = &w->lws;
 	info.user = w;
 	/* Security headers are ours (http_conn.c), not lws' best-practice set. */
-	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.options = LWS_SERVER_OPTION_LIBUV;
 	info.timeout_secs = 30;
+	info.pt_serv_buf_size = 32 * 1024; /* what one raw read may bring */
 	/* No lws validity timers: lws does not see what we read (ws_conn.c
 	 * reads established sockets itself), and each timer is an O(n) insert
 	 * into lws' sorted list. Our keepalive is server__ws_keepalive. */
 	static const lws_retry_bo_t no_validity = {0};
 	info.retry_and_idle_policy = &no_validity;
-	info.keepalive_timeout = 30;
-	info.max_http_header_data = 8192;
 	w->listen_fd = listen_socket(cfg->host, port, &w->port, w->index == 0);
 	if (w->listen_fd < 0)
 		return -1;
@@ -500,11 +501,13 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 		goto out;
 	}
 	s->tmpl = tmpl_env_new_dir(cfg->templates_dir, "/static/");
-	s->protocols = build_protocols(app);
+	s->protocols = build_protocols();
+	s->allowed_hosts = cfg->allowed_hosts ? strdup(cfg->allowed_hosts)
+					      : default_allowed_hosts(cfg->host);
 	if (n > 1)
 		s->bus = layer_bus_new(n);
 	workers = calloc(n, sizeof(*workers));
-	if (!s->tmpl || !s->protocols || !workers || (n > 1 && !s->bus))
+	if (!s->tmpl || !s->protocols || !s->allowed_hosts || !workers || (n > 1 && !s->bus))
 		goto out;
 
 	int ok = 1;
@@ -545,6 +548,7 @@ out:
 	layer_bus_free(s->bus);
 	tmpl_env_free(s->tmpl);
 	free(s->protocols);
+	free(s->allowed_hosts);
 	router_free(s->http_router);
 	router_free(s->ws_router);
 	free(s->http_routes);

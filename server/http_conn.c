@@ -1,17 +1,34 @@
 /*
- * http_conn.c - HTTP requests: /static/ files served on the loop, every
- * other request routed to a view that runs on the thread pool; responses
- * written back from the loop in WRITEABLE callbacks.
+ * http_conn.c - HTTP/1.1 connections: our own reader (http1, on llhttp)
+ * over an lws raw socket, /static/ files streamed on the loop, every other
+ * request routed to a view that runs on the thread pool, responses written
+ * back from the loop; WebSocket handshakes handed to ws_conn.c.
  *
- * One struct http_conn exists per HTTP transaction in progress, hung on
- * the wsi with lws_set_opaque_user_data(). A view job that outlives its
- * connection (the client went away) finds job->hc == NULL and frees itself.
+ * Why not lws' HTTP role: libwebsockets 4.1.6 reads freed memory when a
+ * request with a body follows another in one packet, spins forever on a
+ * GET with a body followed by another request, answers 403 to a second
+ * pipelined static request, accepts lenient and duplicate Content-Length
+ * values, drops a 64 KiB header with no status (and an ERROR log line per
+ * request), answers refused handshakes with HTTP/1.0 and drops a
+ * handshake with "Upgrade: WebSocket" or a long Sec-WebSocket-Extensions.
+ * tests/integration/test_http1.c pins each of these. lws still owns the
+ * socket: the loop, writes (it keeps an unsent remainder), timeouts and
+ * closing.
+ *
+ * One struct http_conn exists per TCP connection until it is closed or
+ * becomes a WebSocket, hung on the wsi with lws_set_opaque_user_data().
+ * Requests are answered one at a time, in order: while one is answered,
+ * what the client pipelined after it waits in `in`, unparsed (bounded:
+ * reading stops while more than IN_HOLD bytes wait). A view job that
+ * outlives its connection finds job->hc == NULL and frees itself.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,26 +36,40 @@
 #include "log.h"
 #include "server_int.h"
 
-#define BODY_CHUNK 16384
+#define OUT_CHUNK (64 * 1024)
+#define IN_HOLD (64 * 1024)   /* unparsed bytes held while a request is answered */
+#define LINGER_SECS 2         /* reading and dropping after an error answer */
 
 struct view_job;
 
+enum hc_state {
+	HC_READ,   /* reading a request */
+	HC_BUSY,   /* a view runs on the pool */
+	HC_WRITE,  /* writing the response */
+	HC_LINGER, /* answered an error: draining what the client still sends, then closing */
+};
+
 struct http_conn {
 	enum conn_kind kind; /* CONN_HTTP: first, shares the layout test with ws_conn */
+	enum hc_state state;
 	struct server *s;
 	struct lws *wsi;
-	struct http_request req;
-	struct http_buf body;
-	const struct view *view;
-	int error_status;          /* set: answer with this error page instead of a view */
-	unsigned allow;            /* for 405: the view's methods */
-	struct view_job *job;      /* in flight on the pool */
-	struct http_response resp; /* ready to write once job is NULL and `ready` */
-	bool ready;
-	bool close_after;          /* answered before reading the body: drop the connection after */
-	bool headers_sent;
+	struct http1 *rd;
+	struct http_buf in; /* received, not parsed yet */
+	size_t in_off;
+	bool rx_paused;
+	bool close_after;   /* no further request on this connection */
 	bool head_only;
-	size_t body_off;
+	bool unread;        /* refused before its request line was read: logged as "-" */
+	bool http10;        /* the request was HTTP/1.0: keep-alive is said, not assumed */
+	struct http_request req; /* the request answered (filled at its end) */
+	struct view_job *job;    /* in flight on the pool */
+	struct http_response resp;
+	struct http_buf out;     /* the serialized head (and body) to write */
+	size_t out_off;
+	int file_fd;             /* a static file's body, streamed after `out` */
+	off_t file_left;
+	uint64_t started;        /* loop time the request ended, for the access log */
 };
 
 struct view_job {
@@ -47,138 +78,13 @@ struct view_job {
 	struct server *s;
 	const struct view *view;
 	int error_status;
+	const char *error_detail;
 	unsigned allow;
 	struct http_request req;
 	struct http_response resp;
-	struct http_buf body; /* the request body, owned by the job */
 };
 
-/* ---- request ---- */
-
-static char *hdr_dup(struct lws *wsi, enum lws_token_indexes t)
-{
-	int n = lws_hdr_total_length(wsi, t);
-	if (n <= 0)
-		return NULL;
-	char *v = malloc((size_t)n + 1);
-	if (v && lws_hdr_copy(wsi, v, n + 1, t) < 0) {
-		free(v);
-		return NULL;
-	}
-	return v;
-}
-
-static const struct {
-	enum lws_token_indexes tok;
-	const char *method;
-} methods[] = {
-	{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
-	{WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_PATCH_URI, "PATCH"},
-	{WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
-	{WSI_TOKEN_HEAD_URI, "HEAD"},
-};
-
-/* Re-encodes one decoded query fragment so http_parse_query() reads it back. */
-static void append_query_part(struct http_buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-			http_buf_append(b, s + i, 1);
-		} else {
-			char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-			http_buf_append(b, esc, 3);
-		}
-	}
-}
-
-int server__request_fill(struct lws *wsi, const char *path, struct http_request *req)
-{
-	char buf[4096];
-	memset(req, 0, sizeof(*req));
-	req->method = "GET";
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
-			req->method = methods[i].method;
-			break;
-		}
-	req->path = strdup(path && *path ? path : "/");
-
-	/* lws splits the query at '&' and decodes each fragment. */
-	struct http_buf q = {0};
-	for (int i = 0; lws_hdr_copy_fragment(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
-	     i++) {
-		if (i)
-			http_buf_append(&q, "&", 1);
-		char *eq = strchr(buf, '=');
-		size_t klen = eq ? (size_t)(eq - buf) : strlen(buf);
-		append_query_part(&q, buf, klen);
-		if (eq) {
-			http_buf_append(&q, "=", 1);
-			append_query_part(&q, eq + 1, strlen(eq + 1));
-		}
-	}
-	req->query_string = q.data ? q.data : strdup("");
-
-	size_t cap = 16;
-	req->headers = calloc(cap, sizeof(*req->headers));
-	for (int t = 0; req->headers && t < WSI_TOKEN_COUNT; t++) {
-		const char *name = (const char *)lws_token_to_string((enum lws_token_indexes)t);
-		size_t nl = name ? strlen(name) : 0;
-		if (nl < 2 || name[nl - 1] != ':' || name[0] == ':')
-			continue;
-		char *v = hdr_dup(wsi, (enum lws_token_indexes)t);
-		if (!v)
-			continue;
-		if (req->n_headers == cap) {
-			struct http_header *h = realloc(req->headers, 2 * cap * sizeof(*h));
-			if (!h) {
-				free(v);
-				break;
-			}
-			req->headers = h;
-			cap *= 2;
-		}
-		char *n = strndup(name, nl - 1);
-		for (char *p = n; p && *p; p++)
-			if (*p >= 'A' && *p <= 'Z')
-				*p = (char)(*p + 32);
-		req->headers[req->n_headers].name = n;
-		req->headers[req->n_headers].value = v;
-		req->n_headers++;
-	}
-	/* lws keeps headers it has no token for only by name: fetch the ones
-	 * views and proxies use. */
-	static const char *const custom[] = {"x-csrftoken:", "x-forwarded-for:",
-					      "x-forwarded-proto:", "x-real-ip:",
-					      "x-requested-with:", "x-request-id:"};
-	for (size_t i = 0; req->headers && i < sizeof(custom) / sizeof(custom[0]); i++) {
-		int nl = (int)strlen(custom[i]);
-		int vl = lws_hdr_custom_length(wsi, custom[i], nl);
-		if (vl < 0 || (size_t)vl >= sizeof(buf))
-			continue;
-		if (lws_hdr_custom_copy(wsi, buf, (int)sizeof(buf), custom[i], nl) < 0)
-			continue;
-		if (req->n_headers == cap) {
-			struct http_header *h = realloc(req->headers, 2 * cap * sizeof(*h));
-			if (!h)
-				break;
-			req->headers = h;
-			cap *= 2;
-		}
-		req->headers[req->n_headers].name = strndup(custom[i], (size_t)nl - 1);
-		req->headers[req->n_headers].value = strdup(buf);
-		req->n_headers++;
-	}
-	req->cookies = http_parse_cookies(http_request_header(req, "cookie"));
-	lws_get_peer_simple(wsi, buf, sizeof(buf));
-	req->client_addr = strdup(buf);
-	req->kwargs = json_object();
-	req->session = json_object();
-	return req->path && req->query_string && req->headers && req->client_addr ? 0 : -1;
-}
+/* ---- the request handed to views ---- */
 
 void server__request_clear(struct http_request *req)
 {
@@ -186,6 +92,7 @@ void server__request_clear(struct http_request *req)
 	free((char *)req->query_string);
 	free((char *)req->client_addr);
 	free((char *)req->csrf_token);
+	free((char *)req->body);
 	for (size_t i = 0; i < req->n_headers; i++) {
 		free(req->headers[i].name);
 		free(req->headers[i].value);
@@ -195,6 +102,65 @@ void server__request_clear(struct http_request *req)
 	json_decref(req->cookies);
 	json_decref(req->session);
 	memset(req, 0, sizeof(*req));
+}
+
+/*
+ * Fills `out` from what the reader read: the target's path (decoded) and
+ * query (raw), copies of the fields and body, the peer's address. An
+ * absolute-form target ("http://host/path", RFC 9112 3.2.2) is read for its
+ * path. Returns 0, or the status to refuse the request with.
+ */
+static int request_fill(struct http_conn *hc, const struct http1_request *r,
+			struct http_request *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->method = r->method;
+	out->app = hc->s;
+	out->kwargs = json_object();
+	out->session = json_object();
+	const char *t = r->target;
+	if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
+		t = strchr(t + (t[4] == ':' ? 7 : 8), '/');
+		if (!t)
+			t = "/";
+	} else if (strcmp(t, "*") == 0 && strcmp(r->method, "OPTIONS") == 0) {
+		t = "/";
+	} else if (*t != '/') {
+		return 400;
+	}
+	size_t plen = strcspn(t, "?#");
+	if (memmem(t, plen, "%00", 3))
+		return 400; /* a NUL in the path cannot name anything */
+	char *path = http_url_decode(t, plen, false);
+	if (!path)
+		return 500;
+	out->path = path;
+	const char *q = t[plen] == '?' ? t + plen + 1 : "";
+	out->query_string = strndup(q, strcspn(q, "#"));
+	out->headers = calloc(r->n_headers ? r->n_headers : 1, sizeof(*out->headers));
+	if (!out->query_string || !out->headers)
+		return 500;
+	for (size_t i = 0; i < r->n_headers; i++) {
+		out->headers[i].name = strdup(r->headers[i].name);
+		out->headers[i].value = strdup(r->headers[i].value);
+		out->n_headers++;
+		if (!out->headers[i].name || !out->headers[i].value)
+			return 500;
+	}
+	if (r->body_len) {
+		char *b = malloc(r->body_len + 1);
+		if (!b)
+			return 500;
+		memcpy(b, r->body, r->body_len);
+		b[r->body_len] = '\0';
+		out->body = b;
+		out->body_len = r->body_len;
+	}
+	out->cookies = http_parse_cookies(http_request_header(out, "cookie"));
+	char addr[128];
+	lws_get_peer_simple(hc->wsi, addr, sizeof(addr));
+	out->client_addr = strdup(addr);
+	return out->client_addr && out->cookies ? 0 : 500;
 }
 
 /* ---- the view job (pool thread, then loop thread) ---- */
@@ -220,6 +186,24 @@ static bool is_unsafe_method(const char *m)
 	return strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "OPTIONS");
 }
 
+static void allow_header(struct http_response *resp, unsigned allow)
+{
+	char list[64] = "";
+	if (allow & VIEW_GET)
+		strcat(list, "GET, HEAD, ");
+	if (allow & VIEW_POST)
+		strcat(list, "POST, ");
+	if (allow & VIEW_PUT)
+		strcat(list, "PUT, ");
+	if (allow & VIEW_PATCH)
+		strcat(list, "PATCH, ");
+	if (allow & VIEW_DELETE)
+		strcat(list, "DELETE, ");
+	if (strlen(list) > 2)
+		list[strlen(list) - 2] = '\0';
+	http_response_add_header(resp, "Allow", list);
+}
+
 static void on_job_work(uv_work_t *w)
 {
 	struct view_job *job = (struct view_job *)w;
@@ -240,28 +224,17 @@ static void on_job_work(uv_work_t *w)
 	if (job->error_status == 405 && is_unsafe_method(req->method) && !server__csrf_check(req))
 		job->error_status = 403; /* CSRF is checked before the view, as Django's middleware */
 	if (job->error_status) {
-		render_error(req, &job->resp, job->error_status,
-			     job->error_status == 404   ? "No page at this address."
-			     : job->error_status == 403 ? "CSRF verification failed."
-			     : job->error_status == 413 ? "The request body is too large."
-			     : job->error_status == 411 ? "Send a Content-Length with the body."
-							: NULL);
-		if (job->error_status == 405) {
-			char allow[64] = "";
-			if (job->allow & VIEW_GET)
-				strcat(allow, "GET, HEAD, ");
-			if (job->allow & VIEW_POST)
-				strcat(allow, "POST, ");
-			if (job->allow & VIEW_PUT)
-				strcat(allow, "PUT, ");
-			if (job->allow & VIEW_PATCH)
-				strcat(allow, "PATCH, ");
-			if (job->allow & VIEW_DELETE)
-				strcat(allow, "DELETE, ");
-			if (strlen(allow) > 2)
-				allow[strlen(allow) - 2] = '\0';
-			http_response_add_header(&job->resp, "Allow", allow);
-		}
+		const char *detail = job->error_detail;
+		if (!detail)
+			detail = job->error_status == 404   ? "No page at this address."
+				 : job->error_status == 403 ? "CSRF verification failed."
+				 : job->error_status == 413 ? "The request body is too large."
+							    : NULL;
+		render_error(req, &job->resp, job->error_status, detail);
+		if (job->error_status == 405)
+			allow_header(&job->resp, job->allow);
+		if (job->error_status == 426)
+			http_response_add_header(&job->resp, "Sec-WebSocket-Version", "13");
 	} else if (is_unsafe_method(req->method) && !job->view->csrf_exempt &&
 		   !server__csrf_check(req)) {
 		LOG(LOG_INFO, "http", "%s %s from %s: CSRF token missing or wrong", req->method,
@@ -273,20 +246,13 @@ static void on_job_work(uv_work_t *w)
 	server__session_save(s, req, &job->resp, csrf_new);
 }
 
-static void hc_free(struct http_conn *hc)
-{
-	server__request_clear(&hc->req);
-	http_buf_free(&hc->body);
-	http_response_clear(&hc->resp);
-	free(hc);
-}
+static void start_write(struct http_conn *hc);
 
 static void on_job_done(uv_work_t *w, int status)
 {
 	struct view_job *job = (struct view_job *)w;
 	struct http_conn *hc = job->hc;
 	(void)status;
-	http_buf_free(&job->body);
 	if (!hc) {
 		server__request_clear(&job->req);
 		http_response_clear(&job->resp);
@@ -295,33 +261,32 @@ static void on_job_done(uv_work_t *w, int status)
 	}
 	hc->job = NULL;
 	hc->resp = job->resp;
-	hc->req = job->req; /* hand the request back for logging and freeing */
-	hc->ready = true;
+	hc->req = job->req; /* handed back for the access log and freeing */
 	free(job);
-	lws_set_timeout(hc->wsi, NO_PENDING_TIMEOUT, 0);
-	lws_callback_on_writable(hc->wsi);
+	start_write(hc);
 }
 
-static int dispatch(struct http_conn *hc)
+/* Runs the view (or renders the error page `error_status`) on the pool;
+ * the request moves into the job. */
+static int dispatch(struct http_conn *hc, const struct view *view, int error_status,
+		    const char *detail, unsigned allow)
 {
 	struct view_job *job = calloc(1, sizeof(*job));
 	if (!job)
 		return -1;
 	job->hc = hc;
 	job->s = hc->s;
-	job->view = hc->view;
-	job->error_status = hc->error_status;
-	job->allow = hc->allow;
+	job->view = view;
+	job->error_status = error_status;
+	job->error_detail = detail;
+	job->allow = allow;
 	job->req = hc->req;
 	memset(&hc->req, 0, sizeof(hc->req));
-	job->body = hc->body;
-	memset(&hc->body, 0, sizeof(hc->body));
-	job->req.body = job->body.data;
-	job->req.body_len = job->body.len;
 	job->req.app = hc->s;
 	http_response_init(&job->resp);
 	hc->job = job;
-	lws_set_timeout(hc->wsi, PENDING_TIMEOUT_HTTP_CONTENT, 120);
+	hc->state = HC_BUSY;
+	lws_set_timeout(hc->wsi, NO_PENDING_TIMEOUT, 0);
 	if (uv_queue_work(hc->s->loop, &job->work, on_job_work, on_job_done) != 0) {
 		hc->req = job->req;
 		hc->job = NULL;
@@ -329,6 +294,35 @@ static int dispatch(struct http_conn *hc)
 		return -1;
 	}
 	return 0;
+}
+
+/* Answers with the error page `status` and closes after it: the request
+ * could not be read to its end (or should not be), so nothing after it on
+ * the connection can be trusted to be a request. */
+static int refuse(struct http_conn *hc, int status, const char *why)
+{
+	static struct log_limit lim = LOG_LIMIT_INIT(10);
+	char addr[128];
+	lws_get_peer_simple(hc->wsi, addr, sizeof(addr));
+	LOG_LIMITED(&lim, LOG_INFO, "http", "%s: %d %s", addr, status, why);
+	hc->close_after = true;
+	if (!hc->started)
+		hc->started = uv_now(hc->s->loop);
+	const struct http1_request *r = http1_request(hc->rd);
+	if (!hc->req.kwargs && r->method && request_fill(hc, r, &hc->req) != 0)
+		server__request_clear(&hc->req); /* its head as far as it is read */
+	if (!hc->req.kwargs) { /* nothing usable: a minimal one */
+		hc->unread = true;
+		memset(&hc->req, 0, sizeof(hc->req));
+		hc->req.method = "GET";
+		hc->req.path = strdup("/");
+		hc->req.query_string = strdup("");
+		hc->req.client_addr = strdup(addr);
+		hc->req.kwargs = json_object();
+		hc->req.session = json_object();
+		hc->req.cookies = json_object();
+	}
+	return dispatch(hc, NULL, status, why, 0);
 }
 
 /* ---- static files ---- */
@@ -377,12 +371,14 @@ static bool static_resolve(const struct server *s, const char *rel, char *out)
 
 static int serve_static(struct http_conn *hc, const char *rel)
 {
-	struct lws *wsi = hc->wsi;
 	char real[PATH_MAX];
 	struct stat st;
-	if (!static_resolve(hc->s, rel, real) || stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
-		hc->error_status = 404;
-		return dispatch(hc);
+	int fd = -1;
+	if (!static_resolve(hc->s, rel, real) || (fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return dispatch(hc, NULL, 404, NULL, 0);
 	}
 	char etag[64], date[64];
 	snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
@@ -396,115 +392,231 @@ static int serve_static(struct http_conn *hc, const char *rel)
 	const char *ims = http_request_header(&hc->req, "if-modified-since");
 	bool not_modified = inm ? strstr(inm, etag) != NULL : (ims && strcmp(ims, date) == 0);
 
-	unsigned char hbuf[LWS_PRE + 1024];
-	unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof(hbuf) - 1;
-	static const char cache[] = "public, max-age=60";
-	if (not_modified) {
-		if (lws_add_http_header_status(wsi, 304, &p, end) ||
-		    lws_add_http_header_by_name(wsi, (const unsigned char *)"etag:",
-						(const unsigned char *)etag, (int)strlen(etag), &p, end) ||
-		    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-						(const unsigned char *)cache, (int)strlen(cache), &p,
-						end) ||
-		    lws_add_http_header_content_length(wsi, 0, &p, end) ||
-		    lws_finalize_write_http_header(wsi, start, &p, end))
-			return -1;
-		hc_free(hc);
-		lws_set_opaque_user_data(wsi, NULL);
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	struct http_response *r = &hc->resp;
+	r->status = not_modified ? 304 : 200;
+	r->content_type = not_modified ? NULL : mime_type(real);
+	http_response_add_header(r, "ETag", etag);
+	http_response_add_header(r, "Cache-Control", "public, max-age=60");
+	if (!not_modified) {
+		http_response_add_header(r, "Last-Modified", date);
+		hc->file_fd = fd;
+		hc->file_left = st.st_size;
+	} else {
+		close(fd);
 	}
-	static const char nosniff[] = "nosniff";
-	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"etag:",
-					(const unsigned char *)etag, (int)strlen(etag), &p, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"last-modified:",
-					(const unsigned char *)date, (int)strlen(date), &p, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-					(const unsigned char *)cache, (int)strlen(cache), &p, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
-					(const unsigned char *)nosniff, (int)strlen(nosniff), &p, end))
-		return -1;
-	/* lws streams the file from here and reports HTTP_FILE_COMPLETION. */
-	hc_free(hc);
-	lws_set_opaque_user_data(wsi, NULL);
-	int n = lws_serve_http_file(wsi, real, mime_type(real), (const char *)start,
-				    (int)(p - start));
-	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
-		return -1;
+	start_write(hc);
 	return 0;
 }
 
 /* ---- writing the response ---- */
 
-static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-		      unsigned char *end)
+static bool static_response(const struct http_conn *hc)
 {
-	char n[128];
-	snprintf(n, sizeof(n), "%s:", name);
-	for (char *c = n; *c; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c + 32);
-	return lws_add_http_header_by_name(wsi, (const unsigned char *)n,
-					   (const unsigned char *)value, (int)strlen(value), p, end);
+	return hc->file_fd >= 0 || hc->resp.status == 304;
 }
 
-static int write_response(struct http_conn *hc)
+/* The status line and header section, into hc->out (after LWS_PRE bytes
+ * of headroom, which lws_write wants before what it writes). */
+static int serialize_head(struct http_conn *hc)
 {
-	struct lws *wsi = hc->wsi;
 	struct http_response *r = &hc->resp;
-
-	if (!hc->headers_sent) {
-		unsigned char hbuf[LWS_PRE + 8192];
-		unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof(hbuf) - 1;
-		if (lws_add_http_header_status(wsi, (unsigned)r->status, &p, end) ||
-		    add_header(wsi, "content-type", r->content_type, &p, end) ||
-		    add_header(wsi, "x-content-type-options", "nosniff", &p, end) ||
-		    add_header(wsi, "x-frame-options", "DENY", &p, end) ||
-		    add_header(wsi, "referrer-policy", "same-origin", &p, end) ||
-		    add_header(wsi, "cache-control", "no-cache", &p, end) ||
-		    add_header(wsi, "content-security-policy",
-			       "default-src 'self'; script-src 'self'; style-src 'self' "
-			       "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
-			       "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-			       &p, end))
-			return -1;
-		for (size_t i = 0; i < r->n_headers; i++)
-			if (add_header(wsi, r->headers[i].name, r->headers[i].value, &p, end))
-				return -1;
-		if (lws_add_http_header_content_length(wsi, r->body.len, &p, end) ||
-		    lws_finalize_write_http_header(wsi, start, &p, end))
-			return -1;
-		hc->headers_sent = true;
-		LOG(LOG_INFO, "http", "%s %s %d %zu", hc->req.method ? hc->req.method : "-",
-		    hc->req.path ? hc->req.path : "-", r->status, r->body.len);
-		if (r->body.len && !hc->head_only) {
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-	} else if (hc->body_off < r->body.len) {
-		unsigned char chunk[LWS_PRE + BODY_CHUNK];
-		size_t n = r->body.len - hc->body_off;
-		if (n > BODY_CHUNK)
-			n = BODY_CHUNK;
-		memcpy(chunk + LWS_PRE, r->body.data + hc->body_off, n);
-		hc->body_off += n;
-		bool last = hc->body_off == r->body.len;
-		if (lws_write(wsi, chunk + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
-		    (int)n)
-			return -1;
-		if (!last) {
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-	}
-	bool close_after = hc->close_after;
-	lws_set_opaque_user_data(wsi, NULL);
-	hc_free(hc);
-	if (close_after)
-		return -1; /* the unread body makes the connection unusable */
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	struct http_buf *o = &hc->out;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	static const char pre[LWS_PRE];
+	int rc = http_buf_append(o, pre, sizeof(pre));
+	rc |= http_buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\n", r->status,
+			      http_status_reason(r->status), date);
+	if (r->content_type)
+		rc |= http_buf_printf(o, "Content-Type: %s\r\n", r->content_type);
+	rc |= http_buf_printf(o, "X-Content-Type-Options: nosniff\r\n");
+	if (!static_response(hc))
+		rc |= http_buf_printf(
+			o, "X-Frame-Options: DENY\r\nReferrer-Policy: same-origin\r\n"
+			   "Cache-Control: no-cache\r\n"
+			   "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src "
+			   "'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+			   "frame-ancestors 'none'; base-uri 'self'; form-action 'self'\r\n");
+	for (size_t i = 0; i < r->n_headers; i++)
+		rc |= http_buf_printf(o, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
+	if (r->status != 304 && r->status >= 200 && r->status != 204)
+		rc |= http_buf_printf(o, "Content-Length: %llu\r\n",
+				      hc->file_fd >= 0 ? (unsigned long long)hc->file_left
+						       : (unsigned long long)r->body.len);
+	if (hc->close_after)
+		rc |= http_buf_printf(o, "Connection: close\r\n");
+	else if (hc->http10)
+		rc |= http_buf_printf(o, "Connection: keep-alive\r\n");
+	rc |= http_buf_append(o, "\r\n", 2);
+	if (!hc->head_only && hc->file_fd < 0 && r->body.len && r->status != 304)
+		rc |= http_buf_append(o, r->body.data, r->body.len);
+	hc->out_off = LWS_PRE;
+	return rc ? -1 : 0;
 }
 
-/* ---- the callback ---- */
+static void start_write(struct http_conn *hc)
+{
+	if (hc->s->stopping)
+		hc->close_after = true;
+	if (serialize_head(hc) != 0)
+		hc->close_after = true;
+	if (hc->head_only && hc->file_fd >= 0) {
+		close(hc->file_fd);
+		hc->file_fd = -1;
+	}
+	hc->state = HC_WRITE;
+	lws_set_timeout(hc->wsi, PENDING_TIMEOUT_HTTP_CONTENT, 60);
+	lws_callback_on_writable(hc->wsi);
+}
+
+static void access_log(struct http_conn *hc)
+{
+	bool known = hc->req.method && !hc->unread;
+	LOG(LOG_INFO, "http", "%s %s %d %llu %llums", known ? hc->req.method : "-",
+	    known && hc->req.path ? hc->req.path : "-", hc->resp.status,
+	    hc->file_fd >= 0 || hc->out.len ? (unsigned long long)(hc->out.len - LWS_PRE)
+					    : 0ULL,
+	    (unsigned long long)(uv_now(hc->s->loop) - hc->started));
+}
+
+static int process(struct http_conn *hc);
+
+/* The response is out: the next request, or the end of the connection. */
+static int response_done(struct http_conn *hc)
+{
+	access_log(hc);
+	server__request_clear(&hc->req);
+	http_response_clear(&hc->resp);
+	http_response_init(&hc->resp);
+	http_buf_free(&hc->out);
+	hc->out_off = 0;
+	if (hc->file_fd >= 0)
+		close(hc->file_fd);
+	hc->file_fd = -1;
+	if (hc->close_after) {
+		if (http1_error_status(hc->rd) == 0 && hc->in_off == hc->in.len)
+			return -1; /* nothing unread: close now */
+		/* Unread bytes may follow (a refused body, a broken stream):
+		 * closing now could reset the connection before the client has
+		 * read our answer. Stop writing, drop what comes, then close. */
+		shutdown(lws_get_socket_fd(hc->wsi), SHUT_WR);
+		hc->state = HC_LINGER;
+		hc->in.len = hc->in_off = 0;
+		if (hc->rx_paused)
+			lws_rx_flow_control(hc->wsi, 1);
+		hc->rx_paused = false;
+		lws_set_timeout(hc->wsi, PENDING_TIMEOUT_CLOSE_SEND, LINGER_SECS);
+		return 0;
+	}
+	http1_next(hc->rd);
+	hc->started = 0;
+	hc->state = HC_READ;
+	lws_set_timeout(hc->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, hc->s->cfg->http_timeout);
+	if (hc->rx_paused) {
+		hc->rx_paused = false;
+		lws_rx_flow_control(hc->wsi, 1);
+	}
+	return process(hc);
+}
+
+static int on_writeable(struct http_conn *hc)
+{
+	static _Thread_local unsigned char chunk[LWS_PRE + OUT_CHUNK];
+	if (hc->state != HC_WRITE)
+		return 0;
+	if (hc->out_off < hc->out.len) {
+		size_t n = hc->out.len - hc->out_off;
+		if (n > OUT_CHUNK)
+			n = OUT_CHUNK;
+		if (lws_write(hc->wsi, (unsigned char *)hc->out.data + hc->out_off, n,
+			      LWS_WRITE_RAW) < 0)
+			return -1;
+		hc->out_off += n;
+	} else if (hc->file_fd >= 0 && hc->file_left > 0) {
+		size_t n = hc->file_left > OUT_CHUNK ? OUT_CHUNK : (size_t)hc->file_left;
+		ssize_t got = read(hc->file_fd, chunk + LWS_PRE, n);
+		if (got <= 0)
+			return -1; /* the file shrank: the length sent cannot be kept */
+		if (lws_write(hc->wsi, chunk + LWS_PRE, (size_t)got, LWS_WRITE_RAW) < 0)
+			return -1;
+		hc->file_left -= got;
+	}
+	if (hc->out_off < hc->out.len || (hc->file_fd >= 0 && hc->file_left > 0) ||
+	    lws_partial_buffered(hc->wsi)) {
+		lws_callback_on_writable(hc->wsi);
+		return 0;
+	}
+	return response_done(hc);
+}
+
+/* ---- reading requests ---- */
+
+/* The host part of a Host field value ("a.example:8000", "[::1]:80"),
+ * lower-cased into `out`; false when it is not a host[:port] at all. */
+static bool host_part(const char *v, char *out, size_t n)
+{
+	size_t len;
+	if (*v == '[') {
+		const char *end = strchr(v, ']');
+		if (!end)
+			return false;
+		len = (size_t)(end - v) + 1;
+		if (end[1] && end[1] != ':')
+			return false;
+	} else {
+		len = strcspn(v, ":");
+	}
+	if (!len || len >= n)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = v[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("-._~[]:!$&'()*+,;=%", c)))
+			return false;
+		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	out[len] = '\0';
+	const char *port = v + len;
+	if (*port == ':')
+		for (port++; *port; port++)
+			if (*port < '0' || *port > '9')
+				return false;
+	return true;
+}
+
+/* Django's ALLOWED_HOSTS matching: "*" any, ".a.example" a.example and
+ * its subdomains, anything else exactly (case-insensitive). An HTTP/1.0
+ * request without Host passes (there is nothing to check). */
+static bool host_allowed(const struct server *s, const char *host)
+{
+	if (!host)
+		return true;
+	char h[256];
+	if (!host_part(host, h, sizeof(h)))
+		return false;
+	size_t hl = strlen(h);
+	if (hl && h[hl - 1] == '.')
+		h[--hl] = '\0'; /* a fully qualified "example.com." */
+	const char *p = s->allowed_hosts;
+	while (p && *p) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		size_t n = strcspn(p, ", ");
+		if (n == 1 && *p == '*')
+			return true;
+		if (n && *p == '.' &&
+		    ((hl == n - 1 && strncasecmp(h, p + 1, n - 1) == 0) ||
+		     (hl > n && strncasecmp(h + hl - n, p, n) == 0)))
+			return true;
+		if (n && hl == n && strncasecmp(h, p, n) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
 
 static unsigned method_bit(const char *m)
 {
@@ -521,64 +633,177 @@ static unsigned method_bit(const char *m)
 	return 0;
 }
 
-/* After routing: wait for the body, or answer at once when it will not be
- * read: a declared length over the limit (413), or a chunked body (411:
- * lws 4.1 does not reliably report the end of a chunked request body, and
- * browsers send form bodies with a Content-Length). */
-static int after_route(struct http_conn *hc)
+/* The connection becomes a WebSocket: ws_conn.c decides, and on success
+ * owns the wsi from here; hc is freed. Returns what the callback returns. */
+static int upgrade(struct http_conn *hc)
 {
-	const char *cl = http_request_header(&hc->req, "content-length");
-	long long clen = cl ? atoll(cl) : 0;
-	bool chunked = http_request_header(&hc->req, "transfer-encoding") != NULL;
-	if (chunked || (clen > 0 && (size_t)clen > hc->s->cfg->max_body_size)) {
-		hc->error_status = chunked ? 411 : 413;
-		hc->close_after = true;
-		return dispatch(hc);
+	bool trailing = hc->in_off < hc->in.len;
+	int status = 0;
+	const char *why = NULL;
+	int rc = server__ws_handshake(hc->s, hc->wsi, &hc->req, trailing, &status, &why);
+	if (rc == 0) {
+		server__request_clear(&hc->req);
+		http1_free(hc->rd);
+		http_buf_free(&hc->in);
+		http_response_clear(&hc->resp);
+		free(hc);
+		return 0;
 	}
-	if (clen > 0)
-		return 0; /* dispatched at HTTP_BODY_COMPLETION */
-	return dispatch(hc);
+	if (rc < 0)
+		return -1;
+	hc->close_after = true;
+	return dispatch(hc, NULL, status, why, 0);
 }
 
-static int on_request(struct server *s, struct lws *wsi, const char *path)
+/* A whole request has been read: answer it. */
+static int on_request(struct http_conn *hc)
 {
+	const struct http1_request *r = http1_request(hc->rd);
+	struct server *s = hc->s;
+	hc->started = uv_now(s->loop);
+	hc->head_only = strcmp(r->method, "HEAD") == 0;
+	hc->http10 = r->minor == 0;
+	if (!r->keep_alive)
+		hc->close_after = true;
+	int bad = request_fill(hc, r, &hc->req);
+	if (bad) {
+		server__request_clear(&hc->req);
+		return bad == 500 ? -1 : refuse(hc, bad, "malformed request target");
+	}
+	const char *host = http_request_header(&hc->req, "host");
+	if (!host_allowed(s, host)) {
+		static struct log_limit lim = LOG_LIMIT_INIT(10);
+		LOG_LIMITED(&lim, LOG_WARN, "http", "%s: Host '%s' is not in --allowed-hosts",
+			    hc->req.client_addr, host ? host : "");
+		return refuse(hc, 400, "Host not allowed.");
+	}
+	const char *up = http_request_header(&hc->req, "upgrade");
+	if (up && http_token_list_has(up, "websocket"))
+		return upgrade(hc);
+	/* Any other upgrade (h2c...) is declined by answering in HTTP/1.1. */
+
+	if (strncmp(hc->req.path, "/static/", 8) == 0) {
+		if (method_bit(hc->req.method) != VIEW_GET)
+			return dispatch(hc, NULL, 405, NULL, VIEW_GET);
+		return serve_static(hc, hc->req.path + 8);
+	}
+	json_t *kwargs = NULL;
+	const struct route *rt = router_match(s->http_router, hc->req.path, &kwargs);
+	if (!rt)
+		return dispatch(hc, NULL, 404, NULL, 0);
+	json_decref(hc->req.kwargs);
+	hc->req.kwargs = kwargs;
+	const struct view *view = rt->target;
+	if (!(method_bit(hc->req.method) & view->methods))
+		return dispatch(hc, view, 405, NULL, view->methods);
+	return dispatch(hc, view, 0, NULL, 0);
+}
+
+/* Parses what is buffered, as long as no request is being answered. */
+static int process(struct http_conn *hc)
+{
+	/* After a head, once more even with no bytes left: a request without
+	 * a body ends right there. */
+	bool after_head = false;
+	while (hc->state == HC_READ && (hc->in_off < hc->in.len || after_head)) {
+		after_head = false;
+		size_t used = 0;
+		int rc = http1_parse(hc->rd, hc->in.data + hc->in_off, hc->in.len - hc->in_off, &used);
+		hc->in_off += used;
+		if (rc == HTTP1_HEAD) {
+			const struct http1_request *r = http1_request(hc->rd);
+			const char *expect = NULL;
+			for (size_t i = 0; i < r->n_headers; i++)
+				if (strcmp(r->headers[i].name, "expect") == 0)
+					expect = r->headers[i].value;
+			if (expect && r->minor >= 1 && (r->content_length > 0 || r->chunked)) {
+				if (strcasecmp(expect, "100-continue") != 0)
+					return refuse(hc, 417, "unsupported expectation");
+				static const char cont[LWS_PRE + 25] = "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+								       "HTTP/1.1 100 Continue\r\n\r\n";
+				/* Small, and first on the socket: lws keeps what
+				 * the kernel does not take. */
+				if (lws_write(hc->wsi, (unsigned char *)cont + LWS_PRE, 25,
+					      LWS_WRITE_RAW) < 0)
+					return -1;
+			}
+			after_head = true;
+			continue;
+		}
+		if (rc == HTTP1_DONE)
+			return on_request(hc);
+		if (rc == HTTP1_ERROR)
+			return refuse(hc, http1_error_status(hc->rd), http1_error_reason(hc->rd));
+	}
+	if (hc->in_off == hc->in.len)
+		hc->in.len = hc->in_off = 0;
+	return 0;
+}
+
+static int on_rx(struct http_conn *hc, const void *in, size_t len)
+{
+	if (hc->state == HC_LINGER)
+		return 0;
+	if (hc->in_off && hc->in_off == hc->in.len)
+		hc->in.len = hc->in_off = 0;
+	if (hc->in_off > IN_HOLD) { /* compact */
+		memmove(hc->in.data, hc->in.data + hc->in_off, hc->in.len - hc->in_off);
+		hc->in.len -= hc->in_off;
+		hc->in_off = 0;
+	}
+	if (http_buf_append(&hc->in, in, len))
+		return -1;
+	if (hc->state == HC_READ)
+		return process(hc) ? -1 : 0;
+	if (hc->in.len - hc->in_off > IN_HOLD && !hc->rx_paused) {
+		hc->rx_paused = true; /* pipelined more than we hold: wait */
+		lws_rx_flow_control(hc->wsi, 0);
+	}
+	return 0;
+}
+
+/* ---- the callback ---- */
+
+static void hc_free(struct http_conn *hc)
+{
+	if (hc->job)
+		hc->job->hc = NULL; /* the job frees itself when the view returns */
+	server__request_clear(&hc->req);
+	http_response_clear(&hc->resp);
+	http_buf_free(&hc->out);
+	http_buf_free(&hc->in);
+	http1_free(hc->rd);
+	if (hc->file_fd >= 0)
+		close(hc->file_fd);
+	free(hc);
+}
+
+static int on_adopt(struct server *s, struct lws *wsi)
+{
+	const struct server_config *cfg = s->cfg;
+	struct http1_limits lim = {
+		.max_target = 8192,
+		.max_head = cfg->max_header_size,
+		.max_headers = 100,
+		.max_body = cfg->max_body_size,
+	};
 	struct http_conn *hc = calloc(1, sizeof(*hc));
 	if (!hc)
 		return -1;
 	hc->kind = CONN_HTTP;
 	hc->s = s;
 	hc->wsi = wsi;
+	hc->file_fd = -1;
+	hc->rd = http1_new(&lim);
 	http_response_init(&hc->resp);
-	lws_set_opaque_user_data(wsi, hc);
-	if (server__request_fill(wsi, path, &hc->req) != 0)
+	if (!hc->rd) {
+		hc_free(hc);
 		return -1;
-	hc->head_only = strcmp(hc->req.method, "HEAD") == 0;
-
-	if (strncmp(hc->req.path, "/static/", 8) == 0) {
-		if (method_bit(hc->req.method) != VIEW_GET) {
-			hc->error_status = 405;
-			hc->allow = VIEW_GET;
-			return after_route(hc);
-		}
-		return serve_static(hc, hc->req.path + 8);
 	}
-
-	json_t *kwargs = NULL;
-	const struct route *rt = router_match(s->http_router, hc->req.path, &kwargs);
-	if (!rt) {
-		hc->error_status = 404;
-	} else {
-		json_decref(hc->req.kwargs);
-		hc->req.kwargs = kwargs;
-		hc->view = rt->target;
-		if (!(method_bit(hc->req.method) & hc->view->methods)) {
-			hc->error_status = 405;
-			hc->allow = hc->view->methods;
-		}
-	}
-	return after_route(hc);
+	lws_set_opaque_user_data(wsi, hc);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, cfg->http_timeout);
+	return 0;
 }
-
 
 int server__http_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
 			  void *in, size_t len)
@@ -588,46 +813,18 @@ int server__http_callback(struct server *s, struct lws *wsi, enum lws_callback_r
 		hc = NULL;
 
 	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		if (hc) /* a new transaction while the last one is unfinished: refuse */
-			return -1;
-		return on_request(s, wsi, (const char *)in) ? -1 : 0;
-
-	case LWS_CALLBACK_HTTP_BODY:
-		if (!hc || hc->close_after)
-			return 0; /* answered already: the body is discarded */
-		if (hc->body.len + len > s->cfg->max_body_size) {
-			/* More than Content-Length promised within the limit. */
-			hc->error_status = 413;
-			hc->close_after = true;
-			http_buf_free(&hc->body);
-			return dispatch(hc) ? -1 : 0;
-		}
-		return http_buf_append(&hc->body, in, len) ? -1 : 0;
-
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (!hc || hc->close_after || hc->job || hc->ready)
-			return 0;
-		return dispatch(hc) ? -1 : 0;
-
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (!hc || !hc->ready)
-			return 0;
-		return write_response(hc);
-
-	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-
-	case LWS_CALLBACK_CLOSED_HTTP:
-	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_RAW_ADOPT:
+		return on_adopt(s, wsi);
+	case LWS_CALLBACK_RAW_RX:
+		return hc ? on_rx(hc, in, len) : -1;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return hc ? on_writeable(hc) : 0;
+	case LWS_CALLBACK_RAW_CLOSE:
 		if (hc) {
 			lws_set_opaque_user_data(wsi, NULL);
-			if (hc->job)
-				hc->job->hc = NULL; /* the job frees itself when the view returns */
 			hc_free(hc);
 		}
 		return 0;
-
 	default:
 		return 0;
 	}

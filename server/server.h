@@ -70,6 +70,11 @@ struct server_config {
 	const char *secret_key;        /* signs session cookies; NULL: random per process */
 	const char *allowed_origins;   /* comma-separated origins ("https://a.example"), "*" for any;
 	                                  NULL: same host as the request's Host header */
+	const char *allowed_hosts;     /* comma-separated Host names (Django's ALLOWED_HOSTS: ".a.example"
+	                                  matches subdomains, "*" any); NULL: loopback names and --host */
+	size_t max_header_size;        /* bytes of a request line + header fields; default 32 KiB (431) */
+	int http_timeout;              /* s an idle keep-alive connection or a request being read may
+	                                  take; default 30 */
 	size_t max_message_size;       /* bytes of one WebSocket message; default 1 MiB (1009 over it) */
 	size_t max_body_size;          /* bytes of an HTTP request body; default 1 MiB (413 over it) */
 	size_t max_queue_bytes;        /* unsent bytes per WebSocket; default 4 MiB (1013 over it) */

@@ -4,9 +4,10 @@
  *
  *   context.c   the one file that creates the lws context on the uv loop;
  *               the protocol callback's switch; signals and shutdown
- *   http_conn.c HTTP requests: static files, views on the pool, responses
- *   ws_conn.c   WebSocket connections: handshake routing, the consumer
- *               transport, send queues, reassembly, limits
+ *   http_conn.c HTTP/1.1 connections on lws raw sockets: our reader
+ *               (http1), static files, views on the pool, responses
+ *   ws_conn.c   WebSocket connections: the handshake, the consumer
+ *               transport, send queues, our frame reader, limits
  *   session.c   signed session, CSRF token, user, render helper, settings
  *   config.c    flags and environment variables
  */
@@ -57,7 +58,8 @@ struct server {
 	const struct server_app *app;
 	uv_loop_t *loop;
 	struct lws_context *lws;
-	struct lws_protocols *protocols; /* [0] main, then one per consumer subprotocol */
+	struct lws_protocols *protocols; /* the one protocol every raw socket is bound to */
+	char *allowed_hosts;       /* --allowed-hosts, or the default list (server_run) */
 	struct layer *layer;
 	struct router *http_router;
 	struct router *ws_router;
@@ -83,21 +85,32 @@ enum conn_kind { CONN_HTTP = 1, CONN_WS = 2 };
 
 /* ---- http_conn.c ---- */
 
-/* LWS_CALLBACK_HTTP and friends for `wsi` (the switch in context.c
+/* LWS_CALLBACK_RAW_ADOPT, RAW_RX, RAW_WRITEABLE and RAW_CLOSE of a
+ * connection that is not (yet) a WebSocket (the switch in context.c
  * forwards them). Returns what the lws callback must return. */
 int server__http_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
 			  void *in, size_t len);
 
-/* Fills `req` from the wsi's header table (method, path, query, headers,
- * cookies, client address); `path` is the decoded URI path. The strings are
- * owned by `req` and freed by server__request_clear(). */
-int server__request_fill(struct lws *wsi, const char *path, struct http_request *req);
+/* Frees what a request filled by http_conn.c holds (any thread). */
 void server__request_clear(struct http_request *req);
 
 /* ---- ws_conn.c ---- */
 
-/* WebSocket-related callback reasons (CONFIRM_UPGRADE, ESTABLISHED,
- * RECEIVE, SERVER_WRITEABLE, CLOSED, PEER_INITIATED_CLOSE). */
+/*
+ * A WebSocket handshake request (the Upgrade field holds "websocket"),
+ * read whole by http_conn.c: checks it as RFC 6455 4.2.1 says (GET,
+ * Connection: upgrade, a 16-byte key, version 13), routes it, checks the
+ * origin and the limits, and opens the consumer. `trailing`: the client
+ * sent more bytes after the request (before our answer).
+ * Returns 0 when the 101 is written and the wsi is the WebSocket's from
+ * now on (its opaque user data is the ws_conn); 1 when refused: answer
+ * *status (400, 403, 404, 426, 500, 503) with *why; -1 on a failure that
+ * must close the connection. `req` stays the caller's.
+ */
+int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request *req,
+			 bool trailing, int *status, const char **why);
+
+/* RAW_RX, RAW_WRITEABLE and RAW_CLOSE of a WebSocket. */
 int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
 			void *in, size_t len);
 

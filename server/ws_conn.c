@@ -1,14 +1,17 @@
 /*
- * ws_conn.c - WebSocket connections: the handshake through the URL router
- * to a consumer class, the consumer transport (a bounded queue of shared
- * frames per connection), message reassembly, size and rate limits, and
- * the closing handshake.
+ * ws_conn.c - WebSocket connections: the handshake (RFC 6455 4.2, from the
+ * request http_conn.c read) through the URL router to a consumer class,
+ * the consumer transport (a bounded queue of shared frames per
+ * connection), reading frames, size and rate limits, and the closing
+ * handshake.
  *
- * One struct ws_conn exists per WebSocket, from HTTP_CONFIRM_UPGRADE to
- * CLOSED, hung on the wsi with lws_set_opaque_user_data(). Everything here
- * runs on the loop thread.
+ * One struct ws_conn exists per WebSocket, from its accepted handshake to
+ * RAW_CLOSE, hung on the wsi with lws_set_opaque_user_data(). Everything
+ * here runs on the loop thread.
  */
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +53,6 @@ struct ws_conn {
 	bool ping_out : 1;   /* ... and was scheduled: the peer has ping_timeout s */
 	bool established : 1;
 	bool reading : 1;    /* registered with s->rx_epfd */
-	bool rx_start : 1;   /* established: start reading at this turn's flush */
 	bool close_requested : 1;
 	bool close_sent : 1; /* our close frame is out; waiting for the peer's */
 	bool fail : 1;       /* end without waiting for the peer's close frame */
@@ -193,90 +195,76 @@ void server__ws_close_all(struct server *s, int code, const char *reason)
 	}
 }
 
-/* ---- handshake ---- */
+/* ---- handshake (RFC 6455 4.2) ---- */
 
-/* The first of the client's offered subprotocols that lws will bind to
- * (a registered protocol name), or NULL. */
-static const char *lws_choice(const struct server *s, const char *offered, char *buf, size_t n)
+static void start_reading(struct ws_conn *wc);
+static void conn_fail(struct ws_conn *wc, int code, const char *reason);
+static void conn_end(struct ws_conn *wc);
+static bool write_due(const struct ws_conn *wc);
+
+/* True when `key` is the base64 encoding of 16 bytes (RFC 6455 4.2.1 5). */
+static bool key_valid(const char *key)
+{
+	if (strlen(key) != 24 || strcmp(key + 22, "==") != 0)
+		return false;
+	for (int i = 0; i < 22; i++) {
+		char c = key[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/'))
+			return false;
+	}
+	return true;
+}
+
+/* The first subprotocol the client offers that `cls` lists (subprotocol
+ * names are compared exactly: they are registered strings, not tokens of
+ * HTTP's grammar), or NULL. */
+static const char *choose_subprotocol(const struct consumer_class *cls, const char *offered)
 {
 	const char *p = offered;
 	while (p && *p) {
-		while (*p == ' ' || *p == ',')
+		while (*p == ' ' || *p == '\t' || *p == ',')
 			p++;
-		size_t m = strcspn(p, ", ");
-		for (const struct lws_protocols *pr = s->protocols + 1; pr->name; pr++) {
-			if (strlen(pr->name) == m && strncmp(pr->name, p, m) == 0 && m < n) {
-				memcpy(buf, p, m);
-				buf[m] = '\0';
-				return buf;
-			}
-		}
+		size_t m = strcspn(p, ", \t");
+		for (const char *const *c = cls->subprotocols; c && *c && m; c++)
+			if (strlen(*c) == m && strncmp(*c, p, m) == 0)
+				return *c;
 		p += m;
 	}
 	return NULL;
 }
 
-static int reject(struct lws *wsi, unsigned status, const char *why, const char *path)
+static int refuse(int status, const char *why, const char *path, int *status_out,
+		  const char **why_out)
 {
-	LOG(LOG_INFO, "ws", "handshake %s refused: %u %s", path ? path : "?", status, why);
-	lws_return_http_status(wsi, status, why);
+	static struct log_limit lim = LOG_LIMIT_INIT(10);
+	LOG_LIMITED(&lim, LOG_INFO, "ws", "handshake %s refused: %d %s", path ? path : "?", status,
+		    why);
+	*status_out = status;
+	*why_out = why;
 	return 1;
 }
 
-static int on_confirm_upgrade(struct server *s, struct lws *wsi)
+/* Packs the scope of a WebSocket from its handshake request. */
+static void scope_from_request(struct http_request *req, json_t *kwargs, const char *offered,
+			       struct consumer_scope *scope)
 {
-	char path[1024] = "/";
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
-		return reject(wsi, 414, "URI too long", NULL);
-	if (s->stopping)
-		return reject(wsi, 503, "server shutting down", path);
-	if (atomic_load(s->ws_total) >= s->cfg->max_connections)
-		return reject(wsi, 503, "too many connections", path);
-
-	json_t *kwargs = NULL;
-	const struct route *rt = router_match(s->ws_router, path, &kwargs);
-	if (!rt)
-		return reject(wsi, 404, "no WebSocket route", path);
-
-	struct http_request req;
-	if (server__request_fill(wsi, path, &req) != 0) {
-		json_decref(kwargs);
-		server__request_clear(&req);
-		return -1;
-	}
-	if (!server__origin_allowed(s, http_request_header(&req, "origin"),
-				    http_request_header(&req, "host"))) {
-		json_decref(kwargs);
-		server__request_clear(&req);
-		return reject(wsi, 403, "origin not allowed", path);
-	}
-	const struct consumer_class *cls = rt->target;
-	const char *offered = http_request_header(&req, "sec-websocket-protocol");
-	char choice_buf[128];
-	const char *choice = lws_choice(s, offered, choice_buf, sizeof(choice_buf));
-	if (offered && !choice) {
-		json_decref(kwargs);
-		server__request_clear(&req);
-		return reject(wsi, 400, "no supported subprotocol", path);
-	}
-
-	server__session_load(s, &req);
-	struct consumer_scope scope = {0};
-	scope.path = strdup(req.path);
-	scope.query_string = strdup(req.query_string);
-	scope.client_addr = strdup(req.client_addr);
-	scope.subprotocols = offered ? strdup(offered) : NULL;
+	memset(scope, 0, sizeof(*scope));
+	scope->path = strdup(req->path);
+	scope->query_string = strdup(req->query_string);
+	scope->client_addr = strdup(req->client_addr);
+	scope->subprotocols = offered ? strdup(offered) : NULL;
 	/* Headers packed in one block: a JSON object per connection would cost
 	 * more than everything else it holds. */
 	size_t hlen = 1;
-	for (size_t i = 0; i < req.n_headers; i++)
-		hlen += strlen(req.headers[i].name) + strlen(req.headers[i].value) + 2;
-	scope.headers = malloc(hlen);
-	if (scope.headers) {
-		char *p = scope.headers;
-		for (size_t i = 0; i < req.n_headers; i++) {
-			p = stpcpy(p, req.headers[i].name) + 1;
-			p = stpcpy(p, req.headers[i].value) + 1;
+	for (size_t i = 0; i < req->n_headers; i++)
+		hlen += strlen(req->headers[i].name) + strlen(req->headers[i].value) + 2;
+	scope->headers = malloc(hlen);
+	if (scope->headers) {
+		char *p = scope->headers;
+		for (size_t i = 0; i < req->n_headers; i++) {
+			p = stpcpy(p, req->headers[i].name) + 1;
+			p = stpcpy(p, req->headers[i].value) + 1;
 		}
 		*p = '\0';
 	}
@@ -284,10 +272,76 @@ static int on_confirm_upgrade(struct server *s, struct lws *wsi)
 		json_decref(kwargs);
 		kwargs = NULL;
 	}
-	scope.kwargs = kwargs;
-	scope.session = json_object_size(req.session) ? json_incref(req.session) : NULL;
-	server__session_user(req.session, &scope.username, &scope.is_authenticated);
-	server__request_clear(&req);
+	scope->kwargs = kwargs;
+	scope->session = json_object_size(req->session) ? json_incref(req->session) : NULL;
+	server__session_user(req->session, &scope->username, &scope->is_authenticated);
+}
+
+/* Writes the 101 answer (RFC 6455 4.2.2). 0, or -1 when the socket failed. */
+static int write_accept(struct lws *wsi, const char *key, const char *subprotocol)
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	unsigned char md[SHA_DIGEST_LENGTH];
+	char concat[24 + sizeof(guid)], accept[32];
+	snprintf(concat, sizeof(concat), "%s%s", key, guid);
+	SHA1((const unsigned char *)concat, strlen(concat), md);
+	EVP_EncodeBlock((unsigned char *)accept, md, SHA_DIGEST_LENGTH);
+	unsigned char buf[LWS_PRE + 512];
+	char *p = (char *)buf + LWS_PRE;
+	int n = snprintf(p, sizeof(buf) - LWS_PRE,
+			 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+			 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+			 accept, subprotocol ? "Sec-WebSocket-Protocol: " : "",
+			 subprotocol ? subprotocol : "", subprotocol ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(buf) - LWS_PRE)
+		return -1;
+	return lws_write(wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
+int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request *req,
+			 bool trailing, int *status, const char **why)
+{
+	const char *path = req->path;
+	const char *conn = http_request_header(req, "connection");
+	const char *key = http_request_header(req, "sec-websocket-key");
+	const char *version = http_request_header(req, "sec-websocket-version");
+	if (strcmp(req->method, "GET") != 0)
+		return refuse(400, "a WebSocket handshake is a GET", path, status, why);
+	if (!conn || !http_token_list_has(conn, "upgrade"))
+		return refuse(400, "Connection does not hold \"Upgrade\"", path, status, why);
+	if (!key || !key_valid(key))
+		return refuse(400, "Sec-WebSocket-Key is not 16 bytes in base64", path, status, why);
+	if (!version)
+		return refuse(400, "no Sec-WebSocket-Version", path, status, why);
+	if (strcmp(version, "13") != 0)
+		return refuse(426, "Sec-WebSocket-Version is not 13", path, status, why);
+	if (req->body_len)
+		return refuse(400, "a WebSocket handshake has no body", path, status, why);
+	if (s->stopping)
+		return refuse(503, "server shutting down", path, status, why);
+	if (atomic_load(s->ws_total) >= s->cfg->max_connections)
+		return refuse(503, "too many connections", path, status, why);
+
+	json_t *kwargs = NULL;
+	const struct route *rt = router_match(s->ws_router, path, &kwargs);
+	if (!rt)
+		return refuse(404, "no WebSocket route", path, status, why);
+	if (!server__origin_allowed(s, http_request_header(req, "origin"),
+				    http_request_header(req, "host"))) {
+		json_decref(kwargs);
+		return refuse(403, "origin not allowed", path, status, why);
+	}
+	const struct consumer_class *cls = rt->target;
+	const char *offered = http_request_header(req, "sec-websocket-protocol");
+	const char *choice = choose_subprotocol(cls, offered);
+	if (offered && !choice) {
+		json_decref(kwargs);
+		return refuse(400, "no supported subprotocol", path, status, why);
+	}
+
+	server__session_load(s, req);
+	struct consumer_scope scope;
+	scope_from_request(req, kwargs, offered, &scope);
 
 	struct ws_conn *wc = calloc(1, sizeof(*wc));
 	if (!wc) {
@@ -310,43 +364,58 @@ static int on_confirm_upgrade(struct server *s, struct lws *wsi)
 	wc->consumer = consumer_open(cls, &scope, s->layer, s->loop, &transport, wc, &res);
 	if (!wc->consumer || !res.accepted) {
 		/* no consumer at all: out of memory, a server error */
-		unsigned status = !wc->consumer || res.close_code == 500 ? 500 : 403;
+		int st = !wc->consumer || res.close_code == 500 ? 500 : 403;
 		if (wc->consumer)
 			consumer_closed(wc->consumer, 1006);
 		wc_unlink_free(wc);
-		return reject(wsi, status, "rejected by the consumer", path);
+		return refuse(st, "rejected by the consumer", path, status, why);
 	}
-	if ((choice || res.subprotocol) &&
-	    (!choice || !res.subprotocol || strcmp(choice, res.subprotocol) != 0)) {
+	const char *chosen = res.subprotocol ? res.subprotocol : choice;
+	if (res.subprotocol && (!choice || strcmp(choice, res.subprotocol) != 0)) {
 		LOG(LOG_ERROR, "ws", "%s: accepted subprotocol '%s' but the first offered one the "
-				     "server supports is '%s'",
-		    cls->name, res.subprotocol ? res.subprotocol : "", choice ? choice : "");
+				     "class supports is '%s'",
+		    cls->name, res.subprotocol, choice ? choice : "");
 		consumer_closed(wc->consumer, 1006);
 		wc_unlink_free(wc);
-		return reject(wsi, 500, "subprotocol mismatch", path);
+		return refuse(500, "subprotocol mismatch", path, status, why);
 	}
+	/* From here the wsi is the WebSocket's. */
 	lws_set_opaque_user_data(wsi, wc);
+	if (write_accept(wsi, key, chosen) != 0) {
+		conn_end(wc);
+		return 0;
+	}
+	wc->established = true;
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	if (trailing) {
+		/* The client sent more after its handshake without waiting for
+		 * our answer, which RFC 6455 4.1 forbids. */
+		conn_fail(wc, CLOSE_PROTOCOL_ERROR, "data before the handshake response");
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	start_reading(wc); /* on failure it ends the connection itself */
+	if (write_due(wc) || wc->close_requested) {
+		if (!wc->dirty)
+			dirty_add(wc);
+		lws_callback_on_writable(wsi);
+	}
+	if (wc->close_requested) /* closed in on_connect: see tp_close() */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 	return 0;
 }
 
 /* ---- receiving ----
  *
- * lws reads a WebSocket at most rx_buffer_size bytes per poll, so under
- * load a sender's messages would trickle in one or two per loop turn and
- * every member would get them one send() each. Once a connection is
- * established we read it ourselves instead: lws' POLLIN is switched off
- * (rx flow control), the socket joins the worker's own epoll set
- * (s->rx_epfd, itself polled by the uv loop), and each turn reads up to
- * RX_READ bytes per ready socket, i.e. everything a sender has queued,
- * which the fan-out then writes to each member in one send(). Frames are
- * parsed by wsframe (server/wsframe/). lws still does the handshake, the
- * writing, the timeouts and the closing of the socket.
- *
- * The switch happens at the end of the loop turn in which the connection
- * was established (server__ws_flush), not in ESTABLISHED itself: by then
- * lws has parsed whatever came in the same read as the handshake (a client
- * must not send it: RFC 6455 4.1) and reported it as RECEIVE, which closes
- * 1002, instead of holding it in its rx-flow buffer forever.
+ * The handshake was read by http_conn.c on an lws raw socket. From the 101
+ * on we read the socket ourselves: lws' POLLIN is switched off (rx flow
+ * control), the socket joins the worker's own epoll set (s->rx_epfd,
+ * itself polled by the uv loop), and each turn reads up to RX_READ bytes
+ * per ready socket, i.e. everything a sender has queued, which the fan-out
+ * then writes to each member in one send(). Frames are parsed by wsframe
+ * (server/wsframe/). lws does the writing, the timeouts and the closing of
+ * the socket. Bytes a client sent with its handshake, before our 101, close
+ * 1002 (RFC 6455 4.1: the client must wait for the answer).
  */
 
 #define RX_READ (64 * 1024)
@@ -602,7 +671,7 @@ _Static_assert(WSFRAME_PONGS_MAX_BYTES + 2 <= COALESCE_MAX,
  * close frame that had none). lws 4.1 drops the frame set by
  * lws_close_reason() when the close starts from a WRITEABLE callback on the
  * libuv loop, so the frame is written here, unmasked as server frames are,
- * through the ws role's raw path (LWS_WRITE_HTTP is sent unframed). Unless
+ * through the ws role's raw path (LWS_WRITE_RAW is sent unframed). Unless
  * the connection is failing or answering the peer's close, it ends when
  * the peer's close frame arrives or after 5 s.
  */
@@ -621,7 +690,7 @@ static int send_close_frame(struct ws_conn *wc)
 	LOG(LOG_DEBUG, "ws", "%s: sending close %d %s", consumer_channel_name(wc->consumer),
 	    wc->close_code, reason);
 	wc->close_sent = true;
-	if (lws_write(wc->wsi, p, 2 + plen, LWS_WRITE_HTTP) < 0 || wc->fail)
+	if (lws_write(wc->wsi, p, 2 + plen, LWS_WRITE_RAW) < 0 || wc->fail)
 		return -1;
 	lws_set_timeout(wc->wsi, PENDING_TIMEOUT_CLOSE_ACK, 5);
 	return 0;
@@ -639,7 +708,7 @@ static struct consumer_frame *queue_pop(struct ws_conn *wc)
 /*
  * Writes the pongs owed and what is queued, up to COALESCE_MAX bytes, in one
  * lws_write: one frame the ordinary way (no copy), or several framed by us
- * into one buffer written as LWS_WRITE_HTTP, which lws' ws role sends raw
+ * into one buffer written as LWS_WRITE_RAW, which lws' ws role sends raw
  * (server frames are unmasked, so they need nothing from lws); lws keeps
  * any unsent remainder and calls back when it is out. This is where the
  * fan-out speed is: one send() per connection per loop turn instead of one
@@ -651,9 +720,14 @@ static int write_queued(struct ws_conn *wc)
 	struct lws *wsi = wc->wsi;
 	if (!wc->pongs && !wc->ping_due &&
 	    (wc->q_len == 1 || (wc->q_len && wc->q[wc->q_head]->len + 10 > COALESCE_MAX))) {
+		/* One frame: its header goes into the frame's headroom (the same
+		 * bytes for every member: server frames are unmasked). */
 		struct consumer_frame *f = queue_pop(wc);
-		int n = lws_write(wsi, consumer_frame_payload(f), f->len,
-				  f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		unsigned char hdr[10]; /* the longest server frame header */
+		size_t hl = wsframe_header(hdr, f->binary ? WSFRAME_OP_BINARY : WSFRAME_OP_TEXT, f->len);
+		unsigned char *start = consumer_frame_payload(f) - hl;
+		memcpy(start, hdr, hl);
+		int n = lws_write(wsi, start, hl + f->len, LWS_WRITE_RAW);
 		consumer_frame_unref(f);
 		return n < 0 ? -1 : 0;
 	}
@@ -676,7 +750,7 @@ static int write_queued(struct ws_conn *wc)
 		used += f->len;
 		consumer_frame_unref(f);
 	}
-	return lws_write(wsi, p, used, LWS_WRITE_HTTP) < 0 ? -1 : 0;
+	return lws_write(wsi, p, used, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
 static bool write_due(const struct ws_conn *wc)
@@ -718,11 +792,6 @@ void server__ws_flush(uv_prepare_t *h)
 		if (!wc)
 			continue;
 		wc->dirty = false;
-		if (wc->rx_start) {
-			wc->rx_start = false;
-			if (!wc->fail)
-				start_reading(wc);
-		}
 		if (!write_due(wc))
 			continue;
 		if (wc->close_requested || wc->close_sent || lws_partial_buffered(wc->wsi)) {
@@ -750,44 +819,23 @@ void server__ws_dirty_free(struct server *s)
 int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
 			void *in, size_t len)
 {
-	if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) {
-		if (!in || strcmp((const char *)in, "websocket") != 0)
-			return -1;
-		return on_confirm_upgrade(s, wsi);
-	}
 	struct ws_conn *wc = lws_get_opaque_user_data(wsi);
+	(void)s;
+	(void)in;
+	(void)len;
 	if (!wc || wc->kind != CONN_WS)
-		return reason == LWS_CALLBACK_CLOSED ? 0 : -1;
+		return reason == LWS_CALLBACK_RAW_CLOSE ? 0 : -1;
 
 	switch (reason) {
-	case LWS_CALLBACK_ESTABLISHED:
-		wc->established = true;
-		wc->rx_start = true;
-		if (!wc->dirty)
-			dirty_add(wc);
-		if (!wc->dirty) { /* no memory for the list: now, then */
-			wc->rx_start = false;
-			start_reading(wc);
-		}
-		if (write_due(wc) || wc->close_requested)
-			lws_callback_on_writable(wsi);
-		if (wc->close_requested) /* closed in on_connect: see tp_close() */
-			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
-		return 0;
-	case LWS_CALLBACK_RECEIVE:
-		/* Only frames that came in the same read as the handshake reach
-		 * lws (see "receiving"): the client sent them before our 101,
-		 * which RFC 6455 4.1 forbids. */
-		(void)len;
+	case LWS_CALLBACK_RAW_RX:
+		/* lws reads nothing once we read the socket ourselves (its POLLIN
+		 * is off from the 101 on); bytes here came before that. */
 		stop_reading(wc);
 		conn_fail(wc, CLOSE_PROTOCOL_ERROR, "data before the handshake response");
 		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_RAW_WRITEABLE:
 		return on_writeable(wc);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		/* As RECEIVE: a close frame sent along with the handshake. */
-		return -1;
-	case LWS_CALLBACK_CLOSED: {
+	case LWS_CALLBACK_RAW_CLOSE: {
 		int code = wc->peer_code ? wc->peer_code : wc->close_requested ? wc->close_code : 1006;
 		stop_reading(wc);
 		lws_set_opaque_user_data(wsi, NULL);

@@ -139,6 +139,60 @@ void http_response_error(struct http_response *resp, int status, const char *det
 /* 302 redirect to `location`. */
 int http_response_redirect(struct http_response *resp, const char *location);
 
+/* ---- the HTTP/1.1 request reader (RFC 9112; bytes in, requests out) ----
+ *
+ * One struct http1 per connection reads its requests one after the other.
+ * http1_parse() consumes bytes until the end of a request head
+ * (HTTP1_HEAD: the head is in http1_request(); call again for the body),
+ * the end of a request (HTTP1_DONE: head and body are there; nothing of a
+ * pipelined request that follows is consumed, call http1_next() once the
+ * request is answered, then parse on), an error (HTTP1_ERROR: answer
+ * http1_error_status() and close the connection: the stream cannot be
+ * resynchronised) or the end of the bytes (HTTP1_MORE). *used says how many
+ * were consumed; the caller keeps the rest. Strict: see h1.c for what is
+ * refused with which status (400, 413, 414, 431, 501, 505). Not thread-safe;
+ * one connection's reader is used by one thread. */
+struct http1_limits {
+	size_t max_target;  /* request target bytes; over: 414 */
+	size_t max_head;    /* request line + header fields; over: 431 */
+	size_t max_headers; /* header fields; over: 431 */
+	size_t max_body;    /* body bytes (declared or chunked); over: 413 */
+};
+
+enum http1_result { HTTP1_ERROR = -1, HTTP1_MORE = 0, HTTP1_HEAD = 1, HTTP1_DONE = 2 };
+
+struct http1_request {
+	const char *method;        /* "GET", ...: a static string */
+	const char *target;        /* as sent (origin, absolute or asterisk form) */
+	int minor;                 /* HTTP/1.<minor> */
+	struct http_header *headers; /* in order; names lower-case, values trimmed */
+	size_t n_headers;
+	long long content_length;  /* -1 when none */
+	bool chunked;
+	bool upgrade;              /* Connection: upgrade with an Upgrade field */
+	bool keep_alive;           /* at HTTP1_DONE: the connection may carry another request */
+	const char *body;          /* at HTTP1_DONE; NULL when empty; not NUL-terminated */
+	size_t body_len;
+};
+
+struct http1;
+struct http1 *http1_new(const struct http1_limits *lim);
+void http1_free(struct http1 *h);
+int http1_parse(struct http1 *h, const char *data, size_t len, size_t *used);
+/* The request being read; its strings live until http1_next()/http1_free(). */
+const struct http1_request *http1_request(const struct http1 *h);
+void http1_next(struct http1 *h);
+/* After HTTP1_ERROR: the status to answer and why (static strings). */
+int http1_error_status(const struct http1 *h);
+const char *http1_error_reason(const struct http1 *h);
+/* True between requests: nothing of a next request read yet. */
+bool http1_idle(const struct http1 *h);
+
+/* True when the comma-separated `list` (a header value such as
+ * Connection or Upgrade) holds `token`, compared case-insensitively as
+ * RFC 9110 compares tokens. */
+bool http_token_list_has(const char *list, const char *token);
+
 /* Standard reason phrase ("Not Found"); "Unknown" when not known. */
 const char *http_status_reason(int status);
 

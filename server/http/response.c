@@ -31,6 +31,8 @@ const char *http_strerror(int err)
 const char *http_status_reason(int status)
 {
 	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
@@ -44,11 +46,17 @@ const char *http_status_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 411: return "Length Required";
 	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 426: return "Upgrade Required";
 	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
 	}
 }
