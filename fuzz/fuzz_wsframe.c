@@ -14,6 +14,16 @@
  *   - WSFRAME_EPROTO comes with err_code 1002, 1007 or 1009 and a reason;
  *     a further feed returns the same and delivers nothing;
  *   - a reader that is not busy holds no buffer;
+ *   - fail-fast UTF-8: after a feed that did not fail, the text message
+ *     received so far (assembled fragments and the payload of a frame cut
+ *     by the read) is the start of valid UTF-8, by an independent decoder
+ *     here: invalid text fails the feed that brought its first bad byte
+ *     (checked after every feed, but only every 61st byte by byte);
+ *   - each PING goes to a pong backlog (wsframe_pongs_add): it is refused
+ *     exactly when it would make more than WSFRAME_PONGS_MAX pongs or
+ *     WSFRAME_PONGS_MAX_BYTES bytes, and then changes nothing; the backlog
+ *     parses back to unmasked pong frames with the pings' payloads in
+ *     order (checked, then "written", when full and at the end);
  *   - every way of cutting the input gives the same events (kind, length,
  *     code, bytes) and the same end; the stopping callback gets a prefix.
  */
@@ -48,6 +58,8 @@ struct run {
 	bool closed;
 	int rc;
 	int err_code;
+	struct wsframe_pongs *pongs; /* the pongs owed for the pings so far */
+	uint64_t pong_hash;          /* of the payloads in the backlog, in order */
 };
 
 static uint64_t mix(uint64_t h, const unsigned char *p, size_t n)
@@ -63,6 +75,50 @@ static bool close_code_ok(int code)
 	       (code >= 3000 && code <= 4999);
 }
 
+static uint64_t pong_mix(uint64_t h, const unsigned char *p, size_t n)
+{
+	unsigned char len = (unsigned char)n;
+	return mix(mix(h, &len, 1), p, n);
+}
+
+/* Parses the backlog back (pong frames whose payloads hash to
+ * r->pong_hash), then frees it, as writing it does. */
+static void pongs_flush(struct run *r)
+{
+	const struct wsframe_pongs *q = r->pongs;
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t at = 0, n = 0;
+	while (q && at < q->len) {
+		REQUIRE(q->len - at >= 2 && q->data[at] == 0x8a && q->data[at + 1] <= 125);
+		size_t len = q->data[at + 1];
+		REQUIRE(q->len - at - 2 >= len);
+		h = pong_mix(h, q->data + at + 2, len);
+		at += 2 + len;
+		n++;
+	}
+	REQUIRE(h == r->pong_hash);
+	REQUIRE(!q || (q->n == n && q->len <= q->cap && q->cap <= WSFRAME_PONGS_MAX_BYTES));
+	wsframe_pongs_free(&r->pongs);
+	REQUIRE(r->pongs == NULL);
+	r->pong_hash = 0xcbf29ce484222325ull;
+}
+
+static void pong_add(struct run *r, const struct wsframe_event *ev)
+{
+	size_t n = r->pongs ? r->pongs->n : 0, bytes = r->pongs ? r->pongs->len : 0;
+	int rc = wsframe_pongs_add(&r->pongs, ev->data, ev->len);
+	if (n + 1 > WSFRAME_PONGS_MAX || bytes + 2 + ev->len > WSFRAME_PONGS_MAX_BYTES) {
+		REQUIRE(rc == WSFRAME_ELIMIT);
+		REQUIRE(r->pongs && r->pongs->n == n && r->pongs->len == bytes);
+		pongs_flush(r);
+		REQUIRE(wsframe_pongs_add(&r->pongs, ev->data, ev->len) == 0);
+	} else {
+		REQUIRE(rc == 0);
+	}
+	REQUIRE(r->pongs && r->pongs->len >= 2 + ev->len);
+	r->pong_hash = pong_mix(r->pong_hash, ev->data, ev->len);
+}
+
 static int on_event(void *ctx, const struct wsframe_event *ev)
 {
 	struct run *r = ctx;
@@ -76,6 +132,9 @@ static int on_event(void *ctx, const struct wsframe_event *ev)
 		REQUIRE(ev->len <= MAX_MESSAGE);
 		break;
 	case WSFRAME_PING:
+		REQUIRE(ev->len <= 125);
+		pong_add(r, ev);
+		break;
 	case WSFRAME_PONG:
 		REQUIRE(ev->len <= 125);
 		break;
@@ -101,8 +160,92 @@ static int on_event(void *ctx, const struct wsframe_event *ev)
 	return r->stop_at && r->n >= r->stop_at;
 }
 
+/* An independent UTF-8 decoder: true when s[0..len) is valid. */
+static bool utf8_ref(const unsigned char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		unsigned c = s[i];
+		size_t n;
+		uint32_t cp, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 2, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 3, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 4, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (len - i < n)
+			return false;
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* True when a (alen bytes) then b (blen) start valid UTF-8: valid, or
+ * valid once 1-3 bytes complete the last character (the first of them 80,
+ * 90 or A0, which suit every lead byte, the others 80). */
+static bool utf8_ref_prefix(const unsigned char *a, size_t alen, const unsigned char *b,
+			    size_t blen)
+{
+	static unsigned char buf[2 * MAX_MESSAGE + 8];
+	REQUIRE(alen + blen <= 2 * MAX_MESSAGE);
+	if (alen)
+		memcpy(buf, a, alen);
+	if (blen)
+		memcpy(buf + alen, b, blen);
+	size_t len = alen + blen;
+	/* only the last character can be incomplete: the rest must be valid */
+	size_t start = len > 3 ? len - 3 : 0;
+	while (start > 0 && (buf[start] & 0xc0) == 0x80)
+		start--;
+	if (!utf8_ref(buf, start))
+		return false;
+	static const unsigned char first[] = {0x80, 0x90, 0xa0};
+	for (size_t k = 0; k <= 3; k++)
+		for (size_t f = 0; f < (k ? sizeof(first) : 1); f++) {
+			for (size_t i = 0; i < k; i++)
+				buf[len + i] = i ? 0x80 : first[f];
+			if (utf8_ref(buf + start, len - start + k))
+				return true;
+		}
+	return false;
+}
+
+/* The fail-fast invariant: the text message so far starts valid UTF-8. */
+static void check_text_so_far(const struct wsframe_reader *rd)
+{
+	const unsigned char *pay = NULL;
+	size_t plen = 0;
+	bool text = rd->msg_opcode == WSFRAME_OP_TEXT;
+	if (rd->part_len >= 2) {
+		unsigned op = rd->part[0] & 0x0f, len7 = rd->part[1] & 0x7f;
+		size_t hsize = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;
+		if (rd->part_len >= hsize &&
+		    (op == WSFRAME_OP_TEXT || (op == WSFRAME_OP_CONT && text))) {
+			/* the payload of a frame cut by a read is kept unmasked */
+			pay = rd->part + hsize;
+			plen = rd->part_len - hsize;
+			text = true;
+		}
+	}
+	if (text)
+		REQUIRE(utf8_ref_prefix(rd->msg, rd->msg_len, pay, plen));
+}
+
 /* Checks the reader after a feed that returned rc. */
-static void check_state(struct wsframe_reader *rd, struct run *r, int rc)
+static void check_state(struct wsframe_reader *rd, struct run *r, int rc, bool text_check)
 {
 	REQUIRE(rc == WSFRAME_OK || rc == WSFRAME_STOPPED || rc == WSFRAME_EPROTO);
 	if (r->closed)
@@ -121,6 +264,8 @@ static void check_state(struct wsframe_reader *rd, struct run *r, int rc)
 	}
 	REQUIRE(!rd->failed);
 	REQUIRE(rd->msg_len <= MAX_MESSAGE);
+	if (rc == WSFRAME_OK && text_check)
+		check_text_so_far(rd);
 	if (!wsframe_reader_busy(rd))
 		REQUIRE(rd->part == NULL && rd->msg == NULL && rd->msg_len == 0);
 }
@@ -133,6 +278,8 @@ static void feed(struct run *r, const uint8_t *in, const size_t *cuts, size_t nc
 	wsframe_reader_init(&rd);
 	size_t at = 0;
 	r->rc = WSFRAME_OK;
+	r->pongs = NULL;
+	r->pong_hash = 0xcbf29ce484222325ull;
 	for (size_t i = 0; i < ncut && r->rc == WSFRAME_OK; i++) {
 		size_t n = cuts[i] - at;
 		unsigned char *buf = malloc(n ? n : 1);
@@ -141,10 +288,11 @@ static void feed(struct run *r, const uint8_t *in, const size_t *cuts, size_t nc
 			memcpy(buf, in + at, n);
 		r->rc = wsframe_feed(&rd, buf, n, MAX_MESSAGE, on_event, r);
 		free(buf);
-		check_state(&rd, r, r->rc);
+		check_state(&rd, r, r->rc, ncut < 64 || i % 61 == 0 || i + 1 == ncut);
 		at = cuts[i];
 	}
 	r->err_code = r->rc == WSFRAME_EPROTO ? rd.err_code : 0;
+	pongs_flush(r);
 	wsframe_reader_clear(&rd);
 	REQUIRE(!wsframe_reader_busy(&rd) && rd.part == NULL && rd.msg == NULL);
 }

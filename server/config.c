@@ -42,7 +42,7 @@ static const struct opt opts[] = {
 	{"http-timeout", "CHANNELS_HTTP_TIMEOUT", OPT_INT, OFF(http_timeout), NULL, "seconds to read a request or keep an idle connection open (default 30)"},
 	{"max-message-size", "CHANNELS_MAX_MESSAGE_SIZE", OPT_SIZE, OFF(max_message_size), NULL, "largest WebSocket message in bytes, at most 2147483648 (default 1048576; over it: close 1009)"},
 	{"max-body-size", "CHANNELS_MAX_BODY_SIZE", OPT_SIZE, OFF(max_body_size), NULL, "largest HTTP request body in bytes (default 1048576; over it: 413)"},
-	{"max-queue", "CHANNELS_MAX_QUEUE", OPT_SIZE, OFF(max_queue_bytes), NULL, "unsent bytes per WebSocket before it is closed 1013 (default 4194304)"},
+	{"max-queue", "CHANNELS_MAX_QUEUE", OPT_SIZE, OFF(max_queue_bytes), NULL, "unsent bytes per WebSocket, inclusive, before it is closed 1013 (default: 4 x --max-message-size, at least 4194304)"},
 	{"max-connections", "CHANNELS_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), NULL, "open WebSockets before handshakes get 503 (default 10000)"},
 	{"rate-limit", "CHANNELS_RATE_LIMIT", OPT_DOUBLE, OFF(rate_limit), NULL, "messages/s a client may send, 0 = off (default 100; over it: close 1008)"},
 	{"rate-burst", "CHANNELS_RATE_BURST", OPT_DOUBLE, OFF(rate_burst), NULL, "burst allowance of the rate limit (default 200)"},
@@ -215,11 +215,14 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv)
 
 	if (!cfg->settings)
 		cfg->settings = json_object();
+	bool queue_given = false;
 	/* Environment first, so flags win. */
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const char *v = getenv(opts[i].env);
 		if (v && *v && set_opt(cfg, &opts[i], v, opts[i].env) != 0)
 			return -1;
+		queue_given |= v && *v && opts[i].offset == OFF(max_queue_bytes) &&
+			       opts[i].kind == OPT_SIZE;
 	}
 	for (size_t i = 0; i < N_OPTS; i++)
 		longopts[i] = (struct option){opts[i].flag, required_argument, NULL, (int)(i + 256)};
@@ -246,6 +249,18 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv)
 		snprintf(flagbuf, sizeof(flagbuf), "--%s", o->flag);
 		if (set_opt(cfg, o, optarg, flagbuf) != 0)
 			return -1;
+		queue_given |= o->offset == OFF(max_queue_bytes) && o->kind == OPT_SIZE;
+	}
+	/* The send queue admits at least one message of the largest size a
+	 * client may send (echoed, or forwarded to a room): by default four of
+	 * them, and never less than 4 MiB. */
+	if (!queue_given) {
+		unsigned long long q = 4ULL * cfg->max_message_size;
+		cfg->max_queue_bytes = q < (4u << 20) ? 4u << 20 : q > (1ULL << 32) ? 1ULL << 32 : q;
+	} else if (cfg->max_queue_bytes < cfg->max_message_size) {
+		fprintf(stderr, "channels-server: warning: --max-queue %zu is below "
+				"--max-message-size %zu: a message that large is never sent\n",
+			cfg->max_queue_bytes, cfg->max_message_size);
 	}
 	if (optind < argc) {
 		fprintf(stderr, "channels-server: unexpected argument '%s'\n", argv[optind]);

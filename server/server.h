@@ -80,7 +80,8 @@ struct server_config {
 	                                  take; default 30 */
 	size_t max_message_size;       /* bytes of one WebSocket message; default 1 MiB (1009 over it) */
 	size_t max_body_size;          /* bytes of an HTTP request body; default 1 MiB (413 over it) */
-	size_t max_queue_bytes;        /* unsent bytes per WebSocket; default 4 MiB (1013 over it) */
+	size_t max_queue_bytes;        /* unsent bytes per WebSocket; default 4 x max_message_size,
+	                                  at least 4 MiB (1013 over it) */
 	unsigned max_connections;      /* open WebSockets; default 10000 (503 over it) */
 	double rate_limit;             /* messages/s per WebSocket from the client, 0 = none; default 100 */
 	double rate_burst;             /* bucket size; default 200 */

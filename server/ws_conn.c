@@ -39,7 +39,7 @@ struct ws_conn {
 
 	/* receiving: our own reader once established (see "receiving") */
 	struct wsframe_reader rd;
-	unsigned char *pong; /* [0]: length, then the ping's payload; NULL when none due */
+	struct wsframe_pongs *pongs; /* one per ping not yet answered, in order; NULL: none */
 	char *close_reason;  /* malloc'd once closing; NULL before */
 
 	/* rate limit: token bucket */
@@ -114,7 +114,10 @@ static int tp_send(void *conn, struct consumer_frame *f)
 	struct ws_conn *wc = conn;
 	if (wc->close_requested)
 		return CONSUMER_ECLOSED;
-	if (wc->q_bytes + f->len + QUEUE_ENTRY_COST > wc->s->cfg->max_queue_bytes)
+	/* Inclusive: a frame passes when its payload and what already waits
+	 * (payloads, plus QUEUE_ENTRY_COST each) are at most --max-queue, so
+	 * one message of exactly --max-queue bytes passes an empty queue. */
+	if (wc->q_bytes + f->len > wc->s->cfg->max_queue_bytes)
 		return CONSUMER_EQUEUE;
 	if (wc->q_len == wc->q_cap) {
 		unsigned cap = wc->q_cap ? wc->q_cap * 2 : 8;
@@ -179,7 +182,7 @@ static void wc_unlink_free(struct ws_conn *wc)
 	queue_drop(wc);
 	free(wc->q);
 	wsframe_reader_clear(&wc->rd);
-	free(wc->pong);
+	wsframe_pongs_free(&wc->pongs);
 	free(wc->close_reason);
 	free(wc);
 }
@@ -502,21 +505,27 @@ static int on_frame(void *ctx, const struct wsframe_event *ev)
 	case WSFRAME_BINARY:
 		on_message(wc, ev->data, ev->len, ev->kind == WSFRAME_BINARY);
 		return 0;
-	case WSFRAME_PING:
-		/* Answered before the next poll; a newer ping replaces an
-		 * unanswered one (RFC 6455 5.5.3). */
+	case WSFRAME_PING: {
+		/* Each ping gets its own pong, in order, written before the
+		 * next poll. A client with more owed than the backlog holds
+		 * (wsframe.h: WSFRAME_PONGS_MAX, _MAX_BYTES) is flooding, or
+		 * not reading: closed 1008 after the pongs already owed. */
+		static struct log_limit ping_flood = LOG_LIMIT_INIT(10);
 		if (wc->close_requested)
 			return 0;
-		if (!wc->pong) {
-			wc->pong = malloc(1 + 125);
-			if (!wc->pong)
-				return 0;
-		}
-		wc->pong[0] = (unsigned char)ev->len;
-		memcpy(wc->pong + 1, ev->data, ev->len);
-		if (!wc->dirty)
+		int rc = wsframe_pongs_add(&wc->pongs, ev->data, ev->len);
+		if (rc == WSFRAME_ELIMIT) {
+			LOG_LIMITED(&ping_flood, LOG_INFO, "ws", "%s: over %d pongs (%d bytes) owed, "
+				    "closing 1008", consumer_channel_name(wc->consumer),
+				    WSFRAME_PONGS_MAX, WSFRAME_PONGS_MAX_BYTES);
+			tp_close(wc, CLOSE_POLICY, "too many pings unanswered");
+		} else if (rc < 0) {
+			tp_close(wc, CLOSE_INTERNAL_ERROR, "out of memory");
+		} else if (!wc->dirty) {
 			dirty_add(wc);
+		}
 		return 0;
+	}
 	case WSFRAME_PONG:
 		return 0;
 	case WSFRAME_CLOSE:
@@ -551,8 +560,11 @@ static void read_conn(struct ws_conn *wc)
 	wc->ping_out = false;
 	int rc = wsframe_feed(&wc->rd, buf, (size_t)n, wc->s->cfg->max_message_size, on_frame, wc);
 	if (rc < 0) {
-		LOG(LOG_INFO, "ws", "%s: %s, closing %d", consumer_channel_name(wc->consumer),
-		    wc->rd.err_reason, wc->rd.err_code);
+		/* any client can send bad frames as often as it connects */
+		static struct log_limit bad_frames = LOG_LIMIT_INIT(10);
+		LOG_LIMITED(&bad_frames, LOG_INFO, "ws", "%s: %s, closing %d",
+			    consumer_channel_name(wc->consumer), wc->rd.err_reason,
+			    wc->rd.err_code);
 		stop_reading(wc);
 		conn_fail(wc, wc->rd.err_code, wc->rd.err_reason);
 	}
@@ -651,6 +663,9 @@ void server__ws_keepalive(uv_timer_t *t)
 /* Bytes of frames written together in one send at most. */
 #define COALESCE_MAX (64 * 1024)
 
+_Static_assert(WSFRAME_PONGS_MAX_BYTES + 2 <= COALESCE_MAX,
+	       "the pongs owed and our keepalive ping fit one batch");
+
 /*
  * Writes our close frame (no status when close_code is 0: the answer to a
  * close frame that had none). lws 4.1 drops the frame set by
@@ -691,7 +706,7 @@ static struct consumer_frame *queue_pop(struct ws_conn *wc)
 }
 
 /*
- * Writes a due pong and what is queued, up to COALESCE_MAX bytes, in one
+ * Writes the pongs owed and what is queued, up to COALESCE_MAX bytes, in one
  * lws_write: one frame the ordinary way (no copy), or several framed by us
  * into one buffer written as LWS_WRITE_RAW, which lws' ws role sends raw
  * (server frames are unmasked, so they need nothing from lws); lws keeps
@@ -703,7 +718,7 @@ static int write_queued(struct ws_conn *wc)
 {
 	static _Thread_local unsigned char batch[LWS_PRE + COALESCE_MAX];
 	struct lws *wsi = wc->wsi;
-	if (!wc->pong && !wc->ping_due &&
+	if (!wc->pongs && !wc->ping_due &&
 	    (wc->q_len == 1 || (wc->q_len && wc->q[wc->q_head]->len + 10 > COALESCE_MAX))) {
 		/* One frame: its header goes into the frame's headroom (the same
 		 * bytes for every member: server frames are unmasked). */
@@ -718,12 +733,10 @@ static int write_queued(struct ws_conn *wc)
 	}
 	unsigned char *p = batch + LWS_PRE;
 	size_t used = 0;
-	if (wc->pong) {
-		used += wsframe_header(p, WSFRAME_OP_PONG, wc->pong[0]);
-		memcpy(p + used, wc->pong + 1, wc->pong[0]);
-		used += wc->pong[0];
-		free(wc->pong);
-		wc->pong = NULL;
+	if (wc->pongs) { /* at most WSFRAME_PONGS_MAX_BYTES: they fit */
+		memcpy(p, wc->pongs->data, wc->pongs->len);
+		used += wc->pongs->len;
+		wsframe_pongs_free(&wc->pongs);
 	}
 	if (wc->ping_due) {
 		used += wsframe_header(p + used, WSFRAME_OP_PING, 0);
@@ -742,7 +755,7 @@ static int write_queued(struct ws_conn *wc)
 
 static bool write_due(const struct ws_conn *wc)
 {
-	return wc->q_len || wc->pong || wc->ping_due;
+	return wc->q_len || wc->pongs || wc->ping_due;
 }
 
 static int on_writeable(struct ws_conn *wc)

@@ -169,11 +169,43 @@ static int emit(wsframe_cb cb, void *ctx, enum wsframe_kind kind, const unsigned
 	return cb(ctx, &ev) ? WSFRAME_STOPPED : WSFRAME_OK;
 }
 
-/* One whole frame whose payload (plen bytes, still masked) is at p. */
-static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p, size_t plen,
-		 size_t max_message, wsframe_cb cb, void *ctx)
+/* True when the frame's payload is part of a text message. */
+static bool text_payload(const struct wsframe_reader *r, const struct hdr *h)
 {
-	wsframe_unmask(p, plen, h->mask);
+	return h->opcode == WSFRAME_OP_TEXT ||
+	       (h->opcode == WSFRAME_OP_CONT && r->msg_opcode == WSFRAME_OP_TEXT);
+}
+
+/*
+ * Payload bytes p[0..n) of frame h have arrived, `off` bytes into its
+ * payload: they are unmasked in place and, in a text message, checked
+ * against the UTF-8 state carried in r->utf8 (across reads and fragments),
+ * so invalid text fails at its first impossible byte.
+ */
+static int payload_arrived(struct wsframe_reader *r, const struct hdr *h, unsigned char *p,
+			   size_t off, size_t n)
+{
+	unsigned char mask[4];
+	for (int i = 0; i < 4; i++)
+		mask[i] = h->mask[(off + (size_t)i) & 3];
+	wsframe_unmask(p, n, mask);
+	if (text_payload(r, h)) {
+		r->utf8 = (uint8_t)wsframe_utf8_scan(r->utf8, p, n);
+		if (r->utf8 == WSFRAME_UTF8_REJECT)
+			return fail(r, 1007, "text message is not UTF-8");
+	}
+	return WSFRAME_OK;
+}
+
+/*
+ * One whole frame whose payload (plen bytes) is at p: still masked when
+ * `fresh`, else already passed through payload_arrived().
+ */
+static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p, size_t plen,
+		 bool fresh, size_t max_message, wsframe_cb cb, void *ctx)
+{
+	if (fresh && payload_arrived(r, h, p, 0, plen) < 0)
+		return WSFRAME_EPROTO;
 	switch (h->opcode) {
 	case WSFRAME_OP_CLOSE: {
 		if (plen == 1)
@@ -195,7 +227,8 @@ static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p
 	case WSFRAME_OP_TEXT:
 	case WSFRAME_OP_BINARY:
 		if (h->fin) {
-			if (h->opcode == WSFRAME_OP_TEXT && !wsframe_utf8_valid(p, plen))
+			/* a code point cut by the end of the message */
+			if (h->opcode == WSFRAME_OP_TEXT && r->utf8 != WSFRAME_UTF8_ACCEPT)
 				return fail(r, 1007, "text message is not UTF-8");
 			return emit(cb, ctx,
 				    h->opcode == WSFRAME_OP_TEXT ? WSFRAME_TEXT : WSFRAME_BINARY, p,
@@ -210,7 +243,7 @@ static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p
 		if (!h->fin)
 			return WSFRAME_OK;
 		bool text = r->msg_opcode == WSFRAME_OP_TEXT;
-		if (text && !wsframe_utf8_valid(r->msg, r->msg_len))
+		if (text && r->utf8 != WSFRAME_UTF8_ACCEPT)
 			return fail(r, 1007, "text message is not UTF-8");
 		/* an empty message holds no buffer: its data is "" */
 		const unsigned char *data = r->msg ? r->msg : (const unsigned char *)"";
@@ -238,15 +271,20 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 			return st;
 		size_t want = st ? h.size + (size_t)h.plen : h.size;
 		size_t take = want - r->part_len < len ? want - r->part_len : len;
+		size_t had = r->part_len;
 		if (append(&r->part, &r->part_len, &r->part_cap, data, take, want) < 0)
 			return fail_nomem(r);
 		data += take;
 		len -= take;
+		/* with the header whole (st), every byte taken is payload */
+		if (st && payload_arrived(r, &h, r->part + had, had - h.size, take) < 0)
+			return WSFRAME_EPROTO;
 		if (r->part_len < want)
 			return WSFRAME_OK; /* len is 0: wait for more */
 		if (!st)
 			continue; /* the header is whole now: parse it again */
-		int rc = frame(r, &h, r->part + h.size, (size_t)h.plen, max_message, cb, ctx);
+		int rc =
+		    frame(r, &h, r->part + h.size, (size_t)h.plen, false, max_message, cb, ctx);
 		part_free(r);
 		if (rc)
 			return rc;
@@ -261,9 +299,12 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 			size_t want = st ? h.size + (size_t)h.plen : 14;
 			if (append(&r->part, &r->part_len, &r->part_cap, data, len, want) < 0)
 				return fail_nomem(r);
+			/* the payload so far is checked now, not when the rest comes */
+			if (st && payload_arrived(r, &h, r->part + h.size, 0, len - h.size) < 0)
+				return WSFRAME_EPROTO;
 			return WSFRAME_OK;
 		}
-		int rc = frame(r, &h, data + h.size, (size_t)h.plen, max_message, cb, ctx);
+		int rc = frame(r, &h, data + h.size, (size_t)h.plen, true, max_message, cb, ctx);
 		if (rc)
 			return rc;
 		data += h.size + h.plen;
@@ -290,53 +331,84 @@ void wsframe_unmask(unsigned char *p, size_t len, const unsigned char mask[4])
 		p[i] ^= mask[i & 3];
 }
 
-bool wsframe_utf8_valid(const unsigned char *s, size_t len)
+/*
+ * UTF-8 (RFC 3629) as a state machine: the state says what the next byte
+ * must be, so input is refused at its first byte that no continuation
+ * could make valid (0xE0 0x80 at the 0x80, not at the end), wherever it is
+ * cut. States: ACCEPT (between characters), then the continuation bytes
+ * still owed, with the range the next one must be in.
+ */
+enum {
+	U_1 = 1, /* 1 continuation byte owed: 80..BF */
+	U_2,     /* 2 owed: 80..BF, then U_1 */
+	U_3,     /* 3 owed */
+	U_E0,    /* after E0: A0..BF (no overlongs), then U_1 */
+	U_ED,    /* after ED: 80..9F (no surrogates), then U_1 */
+	U_F0,    /* after F0: 90..BF (no overlongs), then U_2 */
+	U_F4,    /* after F4: 80..8F (nothing above U+10FFFF), then U_2 */
+};
+
+_Static_assert(WSFRAME_UTF8_ACCEPT == 0 && WSFRAME_UTF8_REJECT > U_F4, "UTF-8 states");
+
+static const struct {
+	unsigned char lo, hi, next;
+} utf8_cont[] = {
+    [U_1] = {0x80, 0xbf, WSFRAME_UTF8_ACCEPT},
+    [U_2] = {0x80, 0xbf, U_1},
+    [U_3] = {0x80, 0xbf, U_2},
+    [U_E0] = {0xa0, 0xbf, U_1},
+    [U_ED] = {0x80, 0x9f, U_1},
+    [U_F0] = {0x90, 0xbf, U_2},
+    [U_F4] = {0x80, 0x8f, U_2},
+};
+
+/* The state after lead byte c (>= 0x80). */
+static unsigned utf8_lead(unsigned c)
+{
+	if (c >= 0xc2 && c <= 0xdf)
+		return U_1;
+	if (c >= 0xe0 && c <= 0xef)
+		return c == 0xe0 ? U_E0 : c == 0xed ? U_ED : U_2;
+	if (c >= 0xf0 && c <= 0xf4)
+		return c == 0xf0 ? U_F0 : c == 0xf4 ? U_F4 : U_3;
+	return WSFRAME_UTF8_REJECT; /* continuation, C0, C1, F5..FF */
+}
+
+unsigned wsframe_utf8_scan(unsigned state, const unsigned char *s, size_t len)
 {
 	size_t i = 0;
+	if (state == WSFRAME_UTF8_REJECT)
+		return state;
 	while (i < len) {
-		/* ASCII runs 8 bytes at a time */
-		if (i + 8 <= len) {
-			uint64_t v;
-			memcpy(&v, s + i, 8);
-			if (!(v & 0x8080808080808080ull)) {
+		if (state == WSFRAME_UTF8_ACCEPT) {
+			/* ASCII runs 8 bytes at a time */
+			while (i + 8 <= len) {
+				uint64_t v;
+				memcpy(&v, s + i, 8);
+				if (v & 0x8080808080808080ull)
+					break;
 				i += 8;
-				continue;
 			}
-		}
-		unsigned c = s[i];
-		if (c < 0x80) {
-			i++;
+			for (; i < len && s[i] < 0x80; i++)
+				;
+			if (i == len)
+				break;
+			state = utf8_lead(s[i++]);
+			if (state == WSFRAME_UTF8_REJECT)
+				return state;
 			continue;
 		}
-		size_t n;
-		unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 3;
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong */
-			else if (c == 0xed)
-				hi = 0x9f; /* surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 4;
-			if (c == 0xf0)
-				lo = 0x90; /* overlong */
-			else if (c == 0xf4)
-				hi = 0x8f; /* above U+10FFFF */
-		} else {
-			return false;
-		}
-		if (i + n > len)
-			return false;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return false;
-		for (size_t k = 2; k < n; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-		i += n;
+		unsigned c = s[i++];
+		if (c < utf8_cont[state].lo || c > utf8_cont[state].hi)
+			return WSFRAME_UTF8_REJECT;
+		state = utf8_cont[state].next;
 	}
-	return true;
+	return state;
+}
+
+bool wsframe_utf8_valid(const unsigned char *s, size_t len)
+{
+	return wsframe_utf8_scan(WSFRAME_UTF8_ACCEPT, s, len) == WSFRAME_UTF8_ACCEPT;
 }
 
 size_t wsframe_header(unsigned char *out, unsigned opcode, uint64_t len)

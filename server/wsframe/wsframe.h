@@ -11,7 +11,11 @@
  *         opcode, fragmented or over-125-byte control frame, continuation
  *         without a message, a new message inside a fragmented one, a close
  *         payload of 1 byte or with an invalid status code
- *   1007  a text message (or a close reason) that is not valid UTF-8
+ *   1007  a text message (or a close reason) that is not valid UTF-8: a
+ *         text message is checked as its bytes arrive (the state carried
+ *         across reads and fragments), so it fails at the first byte that
+ *         no continuation could make valid, without waiting for the end of
+ *         the frame or message; a character cut between fragments is fine
  *   1009  a message (all its fragments) longer than the limit; refused as
  *         soon as a frame header announces it, before its payload arrives
  *
@@ -65,7 +69,7 @@ typedef int (*wsframe_cb)(void *ctx, const struct wsframe_event *ev);
 /* Per connection; zero-initialise (or wsframe_reader_init). 48 bytes:
  * a server holds one per WebSocket. */
 struct wsframe_reader {
-	unsigned char *part;   /* the frame received in part: header and payload so far */
+	unsigned char *part;   /* the frame received in part: header, payload so far (unmasked) */
 	unsigned char *msg;    /* fragments of the message being assembled */
 	const char *err_reason;/* on failure: a static, human-readable reason */
 	uint32_t part_len, part_cap;
@@ -73,6 +77,7 @@ struct wsframe_reader {
 	uint16_t err_code;     /* on failure: the close code to send (1002, 1007, 1009;
 	                          1011 after WSFRAME_ENOMEM) */
 	uint8_t msg_opcode;    /* 1 text, 2 binary while assembling; 0 otherwise */
+	uint8_t utf8;          /* wsframe_utf8_scan() state of the text message so far */
 	bool failed;           /* a protocol error was reported; feed() refuses more */
 	bool closed;           /* a close frame came: feed() returns WSFRAME_STOPPED */
 };
@@ -85,6 +90,7 @@ enum wsframe_result {
 	WSFRAME_STOPPED = 1,  /* the callback asked to stop */
 	WSFRAME_EPROTO = -1,  /* protocol error: see err_code / err_reason */
 	WSFRAME_ENOMEM = -2,
+	WSFRAME_ELIMIT = -3,  /* wsframe_pongs_add: the backlog is full */
 };
 
 void wsframe_reader_init(struct wsframe_reader *r);
@@ -110,6 +116,51 @@ bool wsframe_reader_busy(const struct wsframe_reader *r);
 /* True when `s` (`len` bytes) is valid UTF-8 (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF). */
 bool wsframe_utf8_valid(const unsigned char *s, size_t len);
+
+/* States of the incremental check: between characters, and failed. */
+#define WSFRAME_UTF8_ACCEPT 0u
+#define WSFRAME_UTF8_REJECT 8u
+
+/*
+ * Continues a UTF-8 check from `state` (WSFRAME_UTF8_ACCEPT to start) over
+ * `len` more bytes; returns the new state: WSFRAME_UTF8_REJECT as soon as a
+ * byte cannot continue valid UTF-8 (and from then on), WSFRAME_UTF8_ACCEPT
+ * when the bytes so far end between characters, another value (< 8) inside
+ * one. Input may be cut anywhere: scanning the pieces in order gives the
+ * same state as scanning them joined.
+ */
+unsigned wsframe_utf8_scan(unsigned state, const unsigned char *s, size_t len);
+
+/*
+ * The pongs owed to a client: every ping gets its own pong with its payload,
+ * in order (RFC 6455 5.5.2-5.5.3, as Python websockets and Autobahn
+ * expect), kept here as ready server frames until the caller writes them.
+ * Bounded, so that a client sending pings faster than it reads the pongs
+ * (or many in one read) cannot grow memory: at most WSFRAME_PONGS_MAX pongs
+ * and WSFRAME_PONGS_MAX_BYTES bytes of frames (headers included) at once,
+ * both inclusive. A connection holds a pointer, NULL while nothing is owed.
+ */
+#define WSFRAME_PONGS_MAX 256
+#define WSFRAME_PONGS_MAX_BYTES 8192
+
+struct wsframe_pongs {
+	uint16_t n;           /* pongs held */
+	uint16_t len;         /* bytes of data[] used: the frames, in order */
+	uint16_t cap;
+	unsigned char data[];
+};
+
+/*
+ * Appends the pong answering a ping with `payload` (`len` <= 125 bytes) to
+ * *q, allocating it when NULL. Returns 0; WSFRAME_ELIMIT when that pong
+ * would make more than WSFRAME_PONGS_MAX pongs or WSFRAME_PONGS_MAX_BYTES
+ * bytes (nothing is appended: the caller closes 1008); WSFRAME_ENOMEM; or
+ * WSFRAME_EPROTO for a payload over 125 bytes.
+ */
+int wsframe_pongs_add(struct wsframe_pongs **q, const unsigned char *payload, size_t len);
+
+/* Frees *q (once its frames are written) and sets it to NULL. */
+void wsframe_pongs_free(struct wsframe_pongs **q);
 
 /* XORs `len` bytes of `p` with the 4-byte `mask`, starting at mask[0]. */
 void wsframe_unmask(unsigned char *p, size_t len, const unsigned char mask[4]);

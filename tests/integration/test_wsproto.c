@@ -2,14 +2,19 @@
  * test_wsproto.c - the server's own WebSocket frame reader (server/ws_conn.c
  * "receiving", server/wsframe/) checked byte for byte over raw sockets:
  *
- *   pings -> one pong each with the same payload
+ *   pings -> one pong each with the same payload, in order
  *   a client close C -> a close C back, then EOF; empty -> empty
  *   invalid close codes, 1-byte close payloads -> 1002, then EOF
  *   a frame in the same TCP write as the handshake -> 1002, not delivered
  *   200 frames in one write, one frame in 3000 one-byte writes -> in order
  *   exactly --max-message-size passes; one more byte -> 1009 from the header
  *   RSV bits, reserved opcodes, unmasked frames -> 1002
+ *   invalid UTF-8 -> 1007 as soon as its bytes arrive (first bytes of a
+ *   frame, a later write, a continuation), before the rest is sent
  *   keepalive: silent clients are pinged, and dropped if they never answer
+ *
+ * Ping floods and the limits' exact boundaries: test_wslimits.c; the raw
+ * client both use: raw_ws.h.
  *
  * After each case a witness in the same chat room still does a round trip.
  */
@@ -27,379 +32,9 @@
 #include "check.h"
 #include "harness.h"
 
-#define ROOM "/ws/chat/lobby/"
+#include "raw_ws.h"
+
 #define MAX_MSG 70000
-
-/* ---- raw sockets: one WebSocket without the project's client ---- */
-
-struct raw {
-	int fd;
-	unsigned char *buf; /* received, not yet parsed */
-	size_t len, cap;
-	bool eof;
-};
-
-/* One server frame as read. */
-struct rframe {
-	unsigned b0;          /* FIN, RSV bits, opcode */
-	bool masked;          /* servers must not mask */
-	unsigned char *data;  /* malloc'd (NUL-terminated), caller frees */
-	size_t len;
-};
-
-enum { RAW_FRAME = 1, RAW_EOF = 0, RAW_TIMEOUT = -1, RAW_ERROR = -2 };
-
-static int raw_fill(struct raw *r, int timeout_ms)
-{
-	if (r->eof)
-		return RAW_EOF;
-	struct pollfd p = {.fd = r->fd, .events = POLLIN};
-	int n = poll(&p, 1, timeout_ms < 0 ? 0 : timeout_ms);
-	if (n == 0)
-		return RAW_TIMEOUT;
-	if (n < 0)
-		return RAW_ERROR;
-	if (r->cap - r->len < 65536) {
-		size_t cap = r->cap * 2 + 65536;
-		unsigned char *b = realloc(r->buf, cap);
-		if (!b)
-			return RAW_ERROR;
-		r->buf = b;
-		r->cap = cap;
-	}
-	ssize_t got = recv(r->fd, r->buf + r->len, r->cap - r->len, 0);
-	if (got == 0) {
-		r->eof = true;
-		return RAW_EOF;
-	}
-	if (got < 0) {
-		fprintf(stderr, "raw recv: %s\n", strerror(errno));
-		return RAW_ERROR;
-	}
-	r->len += (size_t)got;
-	return RAW_FRAME;
-}
-
-static void raw_send_all(struct raw *r, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	while (len) {
-		ssize_t n = send(r->fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			fprintf(stderr, "raw send: %s\n", strerror(errno));
-			CHECK(!"raw send");
-			return;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static int raw_connect(const struct h_server *s)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	struct timeval tv = {5, 0};
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		fprintf(stderr, "raw connect: %s\n", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void raw_free(struct raw *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
-	r->fd = -1;
-}
-
-/*
- * Connects and sends the handshake for ROOM followed by `early` (`early_len`
- * bytes, may be 0) in ONE send(), then reads the response head. 0 when it
- * is a 101 (bytes after it stay buffered); -1 otherwise (diagnostic printed).
- */
-static int raw_open_head(const struct h_server *s, struct raw *r, const void *early,
-			 size_t early_len)
-{
-	memset(r, 0, sizeof(*r));
-	r->fd = raw_connect(s);
-	if (r->fd < 0)
-		return -1;
-	char req[512];
-	int n = snprintf(req, sizeof(req),
-			 "GET " ROOM " HTTP/1.1\r\n"
-			 "Host: 127.0.0.1:%d\r\n"
-			 "Upgrade: websocket\r\n"
-			 "Connection: Upgrade\r\n"
-			 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-			 "Sec-WebSocket-Version: 13\r\n\r\n",
-			 s->port);
-	unsigned char *all = malloc((size_t)n + early_len);
-	memcpy(all, req, (size_t)n);
-	if (early_len)
-		memcpy(all + n, early, early_len);
-	ssize_t sent = send(r->fd, all, (size_t)n + early_len, MSG_NOSIGNAL);
-	free(all);
-	if (sent != (ssize_t)((size_t)n + early_len)) {
-		fprintf(stderr, "raw handshake: sent %zd of %zu\n", sent, (size_t)n + early_len);
-		return -1;
-	}
-	int64_t deadline = h_now_ms() + H_IO_TIMEOUT_MS;
-	for (;;) {
-		unsigned char *end = r->len >= 4 ? memmem(r->buf, r->len, "\r\n\r\n", 4) : NULL;
-		if (end) {
-			size_t head = (size_t)(end - r->buf) + 4;
-			bool ok = r->len >= 12 && memcmp(r->buf, "HTTP/1.1 101", 12) == 0;
-			if (!ok)
-				fprintf(stderr, "raw handshake: %.*s\n", (int)head, r->buf);
-			memmove(r->buf, r->buf + head, r->len - head);
-			r->len -= head;
-			return ok ? 0 : -1;
-		}
-		int rc = raw_fill(r, (int)(deadline - h_now_ms()));
-		if (rc != RAW_FRAME) {
-			fprintf(stderr, "raw handshake: no response head (%d)\n", rc);
-			return -1;
-		}
-	}
-}
-
-/* raw_open_head(); on failure `r` is freed (r->fd is -1). */
-static int raw_open_with(const struct h_server *s, struct raw *r, const void *early,
-			 size_t early_len)
-{
-	if (raw_open_head(s, r, early, early_len) == 0)
-		return 0;
-	raw_free(r);
-	return -1;
-}
-
-static int raw_open(const struct h_server *s, struct raw *r)
-{
-	return raw_open_with(s, r, NULL, 0);
-}
-
-/*
- * The next server frame, waiting up to `timeout_ms` in all. RAW_FRAME,
- * RAW_EOF (the socket ended; a partial frame is reported), RAW_TIMEOUT or
- * RAW_ERROR.
- */
-static int raw_read_frame(struct raw *r, int timeout_ms, struct rframe *f)
-{
-	int64_t deadline = h_now_ms() + timeout_ms;
-	memset(f, 0, sizeof(*f));
-	for (;;) {
-		if (r->len >= 2) {
-			size_t hl = 2;
-			uint64_t plen = r->buf[1] & 0x7f;
-			bool masked = r->buf[1] & 0x80;
-			bool have = true;
-			if (plen == 126) {
-				hl = 4;
-				have = r->len >= hl;
-				if (have)
-					plen = (uint64_t)r->buf[2] << 8 | r->buf[3];
-			} else if (plen == 127) {
-				hl = 10;
-				have = r->len >= hl;
-				if (have) {
-					plen = 0;
-					for (int i = 0; i < 8; i++)
-						plen = plen << 8 | r->buf[2 + i];
-				}
-			}
-			if (masked)
-				hl += 4;
-			if (have && r->len >= hl && r->len - hl >= plen) {
-				f->b0 = r->buf[0];
-				f->masked = masked;
-				f->len = (size_t)plen;
-				f->data = malloc(f->len + 1);
-				memcpy(f->data, r->buf + hl, f->len);
-				if (masked)
-					for (size_t i = 0; i < f->len; i++)
-						f->data[i] ^= r->buf[hl - 4 + i % 4];
-				f->data[f->len] = '\0';
-				size_t used = hl + f->len;
-				memmove(r->buf, r->buf + used, r->len - used);
-				r->len -= used;
-				return RAW_FRAME;
-			}
-		}
-		int64_t left = deadline - h_now_ms();
-		if (left <= 0)
-			return RAW_TIMEOUT;
-		int rc = raw_fill(r, (int)left);
-		if (rc == RAW_EOF && r->len)
-			fprintf(stderr, "raw: EOF inside a frame (%zu bytes buffered)\n", r->len);
-		if (rc != RAW_FRAME)
-			return rc;
-	}
-}
-
-/* True when the socket ends (EOF) within `ms` with nothing else arriving. */
-static bool raw_expect_eof(struct raw *r, int ms, const char *what)
-{
-	struct rframe f;
-	int rc = raw_read_frame(r, ms, &f);
-	if (rc == RAW_EOF && r->len == 0)
-		return true;
-	if (rc == RAW_FRAME)
-		fprintf(stderr, "%s: expected EOF, got a frame 0x%02x of %zu bytes\n", what, f.b0,
-			f.len);
-	else
-		fprintf(stderr, "%s: expected EOF within %d ms, got %s\n", what, ms,
-			rc == RAW_TIMEOUT ? "a timeout" : rc == RAW_EOF ? "a partial frame" :
-			"an error");
-	free(f.data);
-	return false;
-}
-
-static const unsigned char mask_key[4] = {0x37, 0xfa, 0x21, 0x3d};
-
-/* A masked client frame header for a `len`-byte payload (room for 14 bytes);
- * returns its size. The payload must be masked with mask_key. */
-static size_t frame_header(unsigned char *out, unsigned b0, size_t len)
-{
-	size_t o = 0;
-	out[o++] = (unsigned char)b0;
-	if (len < 126) {
-		out[o++] = (unsigned char)(0x80 | len);
-	} else if (len <= 0xffff) {
-		out[o++] = 0x80 | 126;
-		out[o++] = (unsigned char)(len >> 8);
-		out[o++] = (unsigned char)len;
-	} else {
-		out[o++] = 0x80 | 127;
-		for (int i = 7; i >= 0; i--)
-			out[o++] = (unsigned char)((uint64_t)len >> (8 * i));
-	}
-	memcpy(out + o, mask_key, 4);
-	return o + 4;
-}
-
-/*
- * Writes a client frame: first byte `b0` (FIN, RSV, opcode), masked with a
- * fixed non-zero key unless `unmasked`. `out` has room for len + 14 bytes.
- * Returns its size.
- */
-static size_t frame_build(unsigned char *out, unsigned b0, const void *payload, size_t len,
-			  bool unmasked)
-{
-	const unsigned char *p = payload;
-	if (!unmasked) {
-		size_t o = frame_header(out, b0, len);
-		for (size_t i = 0; i < len; i++)
-			out[o + i] = p[i] ^ mask_key[i % 4];
-		return o + len;
-	}
-	size_t o = frame_header(out, b0, len) - 4;
-	out[1] &= 0x7f;
-	memcpy(out + o, p, len);
-	return o + len;
-}
-
-static void raw_send_frame(struct raw *r, unsigned b0, const void *payload, size_t len)
-{
-	unsigned char *f = malloc(len + 14);
-	size_t n = frame_build(f, b0, payload, len, false);
-	raw_send_all(r, f, n);
-	free(f);
-}
-
-/*
- * Reads frames, skipping data frames (chat traffic of the room), until a
- * close frame. Returns its code (1005 for an empty payload), 0 on EOF or
- * -1 on a timeout or error. `*payload`/`*plen` (may be NULL) get the close
- * payload (caller frees).
- */
-static int raw_expect_close(struct raw *r, int ms, unsigned char **payload, size_t *plen,
-			    const char *what)
-{
-	int64_t deadline = h_now_ms() + ms;
-	for (;;) {
-		struct rframe f;
-		int64_t left = deadline - h_now_ms();
-		int rc = raw_read_frame(r, left > 0 ? (int)left : 0, &f);
-		if (rc != RAW_FRAME) {
-			fprintf(stderr, "%s: no close frame (%s)\n", what,
-				rc == RAW_EOF ? "EOF" : rc == RAW_TIMEOUT ? "timeout" : "error");
-			return rc == RAW_EOF ? 0 : -1;
-		}
-		if ((f.b0 & 0x0f) != 0x8) {
-			free(f.data);
-			continue;
-		}
-		if (f.b0 != 0x88 || f.masked)
-			fprintf(stderr, "%s: close frame byte 0 = 0x%02x, masked %d\n", what, f.b0,
-				f.masked);
-		CHECK_INT(f.b0, 0x88);
-		CHECK(!f.masked);
-		int code = f.len >= 2 ? f.data[0] << 8 | f.data[1] : 1005;
-		if (payload) {
-			*payload = f.data;
-			*plen = f.len;
-		} else {
-			free(f.data);
-		}
-		return code;
-	}
-}
-
-/* Ends a raw connection politely: close 1000, the server's close, EOF. */
-static void raw_close_clean(struct raw *r, const char *what)
-{
-	static const unsigned char bye[] = {0x03, 0xe8};
-	raw_send_frame(r, 0x88, bye, 2);
-	CHECK_INT(raw_expect_close(r, 3000, NULL, NULL, what), 1000);
-	CHECK(raw_expect_eof(r, 2000, what));
-	raw_free(r);
-}
-
-/* ---- the witness ---- */
-
-/* The witness still sends and receives its own message. */
-static void witness_ok(struct h_room *rm, const char *after)
-{
-	CHECK_INT(h_witness_roundtrip(rm, after), 0);
-}
-
-/* The witness round trip, failing if any message before it is `banned`. */
-static void witness_never_got(struct h_room *rm, const char *banned, const char *after)
-{
-	char text[160];
-	snprintf(text, sizeof(text), "witness %d after %s", ++rm->round, after);
-	if (!rm->witness) {
-		CHECK(!"witness connected");
-		return;
-	}
-	CHECK_INT(h_ws_send_chat(rm->witness, text), 0);
-	int seen_banned = 0;
-	for (;;) {
-		json_t *v = h_recv_json(rm->witness, 3000, "witness");
-		const char *m = json_string_value(json_object_get(v, "message"));
-		bool done = !v || (m && strcmp(m, text) == 0);
-		if (m && strcmp(m, banned) == 0) {
-			fprintf(stderr, "witness received \"%s\" after %s\n", banned, after);
-			seen_banned++;
-		}
-		CHECK(v != NULL);
-		json_decref(v);
-		if (done)
-			break;
-	}
-	CHECK_INT(seen_banned, 0);
-}
 
 /* ---- 1. pings ---- */
 
@@ -451,16 +86,16 @@ static void test_pings(struct h_room *rm)
 	struct rframe f;
 	int pongs = 0;
 	while (raw_read_frame(&r, 300, &f) == RAW_FRAME) {
-		/* One pong per ping, or a newer ping's pong only (RFC 6455 5.5.3). */
-		if (pongs == 0 && f.len == 1)
-			CHECK(memcmp(f.data, "a", 1) == 0);
+		/* One pong per ping, in order. */
+		if (pongs == 0)
+			CHECK(f.len == 1 && memcmp(f.data, "a", 1) == 0);
 		else
 			CHECK(f.len == 2 && memcmp(f.data, "bc", 2) == 0);
 		CHECK_INT(f.b0, 0x8a);
 		pongs++;
 		free(f.data);
 	}
-	CHECK(pongs == 1 || pongs == 2);
+	CHECK_INT(pongs, 2);
 	raw_close_clean(&r, "pings");
 	witness_ok(rm, "pings");
 }
@@ -788,19 +423,6 @@ static void test_trickle(struct h_room *rm)
 
 /* ---- 7. the size limit ---- */
 
-/* A JSON text of exactly `total` bytes the chat accepts: {"message": tag, "pad": "aaa..."}. */
-static char *sized_json(size_t total, const char *tag)
-{
-	char head[128];
-	int hn = snprintf(head, sizeof(head), "{\"message\":\"%s\",\"pad\":\"", tag);
-	char *j = malloc(total + 1);
-	memcpy(j, head, (size_t)hn);
-	memset(j + hn, 'a', total - (size_t)hn - 2);
-	memcpy(j + total - 2, "\"}", 2);
-	j[total] = '\0';
-	return j;
-}
-
 static void test_size_limit(struct h_room *rm)
 {
 	static const size_t sizes[] = {125, 126, 65535, 65536, MAX_MSG};
@@ -846,6 +468,100 @@ static void test_size_limit(struct h_room *rm)
 	CHECK(raw_expect_eof(&r, 2000, "fragments over the limit"));
 	raw_free(&r);
 	witness_ok(rm, "fragments over the limit");
+}
+
+/* ---- 9. UTF-8 fail-fast ---- */
+
+/*
+ * Sends the first `sent` bytes of the frame stream `all` (nothing more,
+ * ever), with TCP_NODELAY, in writes cut at `cuts` (ascending, 20 ms
+ * apart), and expects close 1007 then EOF: the server refuses invalid text
+ * as soon as its bytes arrive, not at the end of the frame or message.
+ */
+static void expect_1007_early(struct h_room *rm, const char *what, const unsigned char *all,
+			      size_t sent, const size_t *cuts, size_t ncut)
+{
+	struct raw r;
+	CHECK_INT(raw_open(rm->s, &r), 0);
+	if (r.fd < 0)
+		return;
+	int one = 1;
+	setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	size_t at = 0;
+	for (size_t i = 0; i <= ncut; i++) {
+		size_t end = i < ncut ? cuts[i] : sent;
+		raw_send_all(&r, all + at, end - at);
+		at = end;
+		if (i < ncut)
+			h_sleep_ms(20);
+	}
+	int code = raw_expect_close(&r, 3000, NULL, NULL, what);
+	if (code != 1007)
+		fprintf(stderr, "%s: close %d, expected 1007 before the rest is sent\n", what, code);
+	CHECK_INT(code, 1007);
+	CHECK(raw_expect_eof(&r, 2000, what));
+	raw_free(&r);
+	witness_ok(rm, what);
+}
+
+static void test_utf8_fail_fast(struct h_room *rm)
+{
+	unsigned char buf[1024];
+	char text[600];
+
+	/* One 500-byte text frame: its first 40 bytes, with 0xff at payload
+	 * byte 30, in one write. */
+	memset(text, 'a', 500);
+	memcpy(text, "{\"message\":\"", 12);
+	text[30] = (char)0xff;
+	size_t n = frame_build(buf, 0x81, text, 500, false);
+	CHECK_INT(n, 8 + 500);
+	expect_1007_early(rm, "0xff in a frame's first bytes", buf, 8 + 40, NULL, 0);
+
+	/* The same frame in three writes, the bad byte in the third (an
+	 * overlong E0 80, refused at its 0x80). */
+	text[30] = 'a';
+	memcpy(text + 100, "\xe0\x80\x80", 3);
+	n = frame_build(buf, 0x81, text, 500, false);
+	size_t cuts[] = {5, 60};
+	expect_1007_early(rm, "E0 80 in the third write", buf, 8 + 102, cuts, 2);
+
+	/* Fragments: a whole first fragment ending inside a character (valid
+	 * so far), a ping, then the start of a continuation whose second byte
+	 * is bad: refused before that continuation is complete. */
+	size_t o = frame_build(buf, 0x01, "{\"message\":\"caf\xc3", 16, false);
+	o += frame_build(buf + o, 0x89, "p", 1, false);
+	memset(text, 'b', 200);
+	memcpy(text, "\xa9 \xf0\x9f\x28", 6); /* completes the e-acute, then F0 9F 28 */
+	size_t cont = o;
+	o += frame_build(buf + o, 0x00, text, 200, false);
+	size_t fcuts[] = {cont, cont + 8 + 2};
+	expect_1007_early(rm, "bad byte in a continuation", buf, cont + 8 + 6, fcuts, 2);
+
+	/* A character split between two fragments and between writes is
+	 * fine: the message reaches the room whole. */
+	const char *want = "caf\xc3\xa9 \xf0\x9f\x98\x80 ok";
+	o = frame_build(buf, 0x01, "{\"message\":\"caf\xc3", 16, false);
+	size_t mid = o;
+	o += frame_build(buf + o, 0x00, "\xa9 \xf0\x9f", 4, false);
+	size_t mid2 = o;
+	o += frame_build(buf + o, 0x80, "\x98\x80 ok\"}", 7, false);
+	struct raw r;
+	CHECK_INT(raw_open(rm->s, &r), 0);
+	if (r.fd < 0)
+		return;
+	int one = 1;
+	setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	size_t pieces[] = {0, mid - 1, mid + 7, mid2 + 7, o};
+	for (size_t i = 1; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		raw_send_all(&r, buf + pieces[i - 1], pieces[i] - pieces[i - 1]);
+		h_sleep_ms(20);
+	}
+	json_t *v = h_recv_json(rm->witness, 3000, "witness (character split across fragments)");
+	CHECK_STR(json_string_value(json_object_get(v, "message")), want);
+	json_decref(v);
+	raw_close_clean(&r, "character split across fragments");
+	witness_ok(rm, "a character split across fragments");
 }
 
 /* Keepalive (--ping-interval 1 --ping-timeout 1): a silent client gets a
@@ -938,6 +654,7 @@ int main(int argc, char **argv)
 	test_trickle(&rm);
 	test_size_limit(&rm);
 	test_bad_frames(&rm);
+	test_utf8_fail_fast(&rm);
 
 	CHECK_INT(h_healthz(&s), 0);
 	CHECK(h_server_alive(&s));

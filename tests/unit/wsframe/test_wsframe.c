@@ -649,12 +649,13 @@ static void test_errors_1007(void)
 	expect_error("surrogate", &in, BIG, 1007, "UTF-8", 0);
 	b_free(&in);
 
-	/* fragmented: bad byte in a middle fragment; truncated at the end */
+	/* fragmented: bad byte in a middle fragment (refused there: the ping
+	 * after it is never delivered); truncated at the end */
 	frame_s(&in, false, OP_TEXT, "ab");
 	frame_s(&in, false, OP_CONT, "\xff");
 	frame_s(&in, true, OP_PING, "p");
 	frame_s(&in, true, OP_CONT, "cd");
-	expect_error("fragmented, 0xff", &in, BIG, 1007, "UTF-8", 1);
+	expect_error("fragmented, 0xff", &in, BIG, 1007, "UTF-8", 0);
 	b_free(&in);
 	frame_s(&in, false, OP_TEXT, "a");
 	frame_s(&in, true, OP_CONT, "\xe2\x82");
@@ -692,6 +693,138 @@ static void test_errors_1007(void)
 	b_free(&in);
 	frame_close(&in, 1001, "\xe2\x82");
 	expect_error("close reason truncated", &in, BIG, 1007, "UTF-8", 0);
+	b_free(&in);
+}
+
+/*
+ * Fail-fast: `in` must fail with 1007 once its first `at` bytes have
+ * arrived and not before, however those bytes are cut: every prefix
+ * shorter than `at` is accepted (fed whole, in two pieces at every split,
+ * byte by byte), every prefix of `at` bytes or more is refused; fed byte
+ * by byte, the feed of byte `at` is the one that fails. `nev` events come
+ * first.
+ */
+static void expect_utf8_fail_at(const char *what, const struct bytes *in, size_t at, size_t nev)
+{
+	int before = check_failed;
+	struct wsframe_reader r;
+	struct rec got = {0};
+	CHECK(at >= 1 && at <= in->len);
+
+	/* each prefix, whole (past the bad byte, the next 64 and the whole) */
+	int bad = 0;
+	for (size_t k = 0; k <= in->len; k = k < at + 64 || k == in->len ? k + 1 : in->len) {
+		wsframe_reader_init(&r);
+		int rc = feed_copy(&r, in->p, k, BIG, &got);
+		int want = k < at ? WSFRAME_OK : WSFRAME_EPROTO;
+		if ((rc != want || (rc < 0 && (r.err_code != 1007 || got.n != nev))) && bad++ < 3)
+			fprintf(stderr, "  prefix of %zu (fails at %zu): rc %d code %d events %zu\n",
+				k, at, rc, r.err_code, got.n);
+		wsframe_reader_clear(&r);
+		rec_reset(&got);
+	}
+	CHECK_INT(bad, 0);
+
+	/* the prefixes of at - 1 and at bytes, in two pieces at every split */
+	for (size_t k = at - 1; k <= at; k++) {
+		struct bytes pre = {0};
+		b_put(&pre, in->p, k);
+		for (size_t cut = 0; cut <= k; cut++) {
+			wsframe_reader_init(&r);
+			int rc = feed_cuts(&r, &pre, &cut, 1, BIG, &got);
+			int want = k < at ? WSFRAME_OK : WSFRAME_EPROTO;
+			if ((rc != want || (rc < 0 && r.err_code != 1007)) && bad++ < 3)
+				fprintf(stderr, "  prefix of %zu cut at %zu: rc %d code %d\n", k, cut,
+					rc, r.err_code);
+			wsframe_reader_clear(&r);
+			rec_reset(&got);
+		}
+		b_free(&pre);
+	}
+	CHECK_INT(bad, 0);
+
+	/* byte by byte: the byte at index at - 1 fails */
+	wsframe_reader_init(&r);
+	size_t failed_at = 0;
+	for (size_t i = 0; i < in->len && !failed_at; i++)
+		if (feed_copy(&r, in->p + i, 1, BIG, &got) != WSFRAME_OK)
+			failed_at = i + 1;
+	CHECK_INT(failed_at, at);
+	CHECK_INT(r.err_code, 1007);
+	CHECK_CONTAINS(r.err_reason, "UTF-8");
+	CHECK_INT(got.n, nev);
+	wsframe_reader_clear(&r);
+	rec_free(&got);
+	if (check_failed != before)
+		fprintf(stderr, "  ^ in fail-fast case: %s\n", what);
+}
+
+static void test_utf8_fail_fast(void)
+{
+	struct bytes in = {0};
+	unsigned char big[70000];
+	memset(big, 'a', sizeof(big));
+
+	/* one frame: the 0xff is payload byte 3 (header 6 bytes) */
+	frame_s(&in, true, OP_TEXT, "abc\xff and more after it");
+	expect_utf8_fail_at("0xff in a frame", &in, 6 + 4, 0);
+	b_free(&in);
+	/* the first byte that cannot continue: E0 80, ED A0, F4 90, F0 8F, C3 28 */
+	static const struct {
+		const char *s;
+		size_t bad; /* index of the refused byte */
+	} v[] = {
+	    {"x\xe0\x80\x80yz", 2}, {"\xed\xa0\x80yz", 1},   {"\xf4\x90\x80\x80", 1},
+	    {"\xf0\x8f\xbf\xbf", 1},  {"ok\xc3\x28zz", 3},     {"\xc0\x80", 0},
+	    {"\xf5zzz", 0},          {"\xe2\x82\x28zz", 2},   {"\xf0\x9f\x98\x28", 3},
+	    {"\x80" "abc", 0},          {"\xe2\x82\xac\xac", 3},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char what[64];
+		snprintf(what, sizeof(what), "vector %zu", i);
+		frame_s(&in, true, OP_TEXT, "fine");
+		frame_s(&in, true, OP_TEXT, v[i].s);
+		expect_utf8_fail_at(what, &in, 10 + 6 + v[i].bad + 1, 1);
+		b_free(&in);
+	}
+
+	/* a 1000-byte frame (16-bit length) bad at payload byte 500: refused
+	 * with 500 bytes still to come */
+	big[500] = 0xff;
+	frame(&in, true, OP_TEXT, big, 1000);
+	expect_utf8_fail_at("0xff in the middle of a 1000-byte frame", &in, 8 + 501, 0);
+	b_free(&in);
+	/* a 70000-byte frame (64-bit length) bad at byte 3 */
+	big[500] = 'a';
+	big[3] = 0xc0;
+	frame(&in, true, OP_TEXT, big, sizeof(big));
+	expect_utf8_fail_at("C0 early in a 70000-byte frame", &in, 14 + 4, 0);
+	big[3] = 'a';
+	b_free(&in);
+
+	/* across fragments: a character cut between two fragments, then a bad
+	 * byte in the third, which is not final; control frames in between */
+	frame_s(&in, false, OP_TEXT, "ab\xe2\x82");
+	frame_s(&in, false, OP_CONT, "\xac ok");
+	frame_s(&in, true, OP_PING, "p");
+	size_t third = in.len;
+	frame_s(&in, false, OP_CONT, "x\xf0\x9f\x28 and the rest");
+	frame_s(&in, true, OP_CONT, "end");
+	expect_utf8_fail_at("bad byte in a middle fragment", &in, third + 6 + 4, 1);
+	b_free(&in);
+	/* the bad byte is the first of a continuation frame, after a lead byte */
+	frame_s(&in, false, OP_TEXT, "x\xf0");
+	third = in.len;
+	frame_s(&in, true, OP_CONT, "\x9f\x28\x80");
+	expect_utf8_fail_at("F0 9F | 28", &in, third + 6 + 2, 0);
+	b_free(&in);
+	/* a binary message is not checked, and does not disturb the text
+	 * message after it */
+	frame(&in, true, OP_BIN, "\xf0", 1);
+	frame_s(&in, false, OP_TEXT, "\xc3");
+	third = in.len;
+	frame_s(&in, true, OP_CONT, "\xa9\xa9");
+	expect_utf8_fail_at("after a binary F0", &in, third + 6 + 2, 1);
 	b_free(&in);
 }
 
@@ -872,6 +1005,7 @@ int main(void)
 	test_callback_stop();
 	test_errors_1002();
 	test_errors_1007();
+	test_utf8_fail_fast();
 	test_errors_1009();
 	test_memory();
 	return check_finish();

@@ -1,8 +1,10 @@
 /*
  * test_wsframe_codec.c - unit tests of server/wsframe/'s byte helpers:
  * wsframe_utf8_valid (vectors, every offset, random strings against an
- * independent decoder), wsframe_unmask (against a bytewise reference at
- * every alignment) and wsframe_header (each length encoding).
+ * independent decoder), wsframe_utf8_scan (fails at the first impossible
+ * byte, by the same decoder; pieces give the state of the whole),
+ * wsframe_unmask (against a bytewise reference at every alignment) and
+ * wsframe_header (each length encoding).
  */
 #include "check.h"
 #include "frames.h"
@@ -160,6 +162,99 @@ static void test_utf8(void)
 	CHECK_INT(wrong, 0);
 }
 
+/* True when s[0..len) is the start of some valid UTF-8 (valid, or valid
+ * but for a character that the right 1-3 bytes would complete), by the
+ * reference: the first continuation byte is 80, 90 or A0 (one of them
+ * suits every lead byte), the others 80. */
+static bool utf8_ref_prefix(const unsigned char *s, size_t len)
+{
+	if (utf8_ref(s, len))
+		return true;
+	static const unsigned char first[] = {0x80, 0x90, 0xa0};
+	unsigned char buf[64];
+	if (len + 3 > sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	for (size_t k = 1; k <= 3; k++)
+		for (size_t f = 0; f < sizeof(first); f++) {
+			buf[len] = first[f];
+			for (size_t i = 1; i < k; i++)
+				buf[len + i] = 0x80;
+			if (utf8_ref(buf, len + k))
+				return true;
+		}
+	return false;
+}
+
+/*
+ * The incremental check: scanning in pieces gives the state of scanning
+ * whole; it is REJECT exactly from the first byte after which the input can
+ * no longer start valid UTF-8 (the reference's prefix test), and ACCEPT
+ * exactly when the input so far is valid.
+ */
+static void test_utf8_scan(void)
+{
+	CHECK_INT(wsframe_utf8_scan(WSFRAME_UTF8_ACCEPT, NULL, 0), WSFRAME_UTF8_ACCEPT);
+	CHECK_INT(wsframe_utf8_scan(WSFRAME_UTF8_REJECT, (const unsigned char *)"a", 1),
+		  WSFRAME_UTF8_REJECT);
+	/* a 4-byte character in four scans: inside it until the last byte */
+	const unsigned char *smile = (const unsigned char *)"\xf0\x9f\x98\x80";
+	unsigned st = WSFRAME_UTF8_ACCEPT;
+	for (int i = 0; i < 4; i++) {
+		st = wsframe_utf8_scan(st, smile + i, 1);
+		if (i < 3)
+			CHECK(st != WSFRAME_UTF8_ACCEPT && st != WSFRAME_UTF8_REJECT);
+	}
+	CHECK_INT(st, WSFRAME_UTF8_ACCEPT);
+
+	static const unsigned char pool[] = {'a',  'z',	 0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
+					     0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed,
+					     0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
+	unsigned char buf[40];
+	int wrong = 0;
+	for (int t = 0; t < 100000; t++) {
+		size_t len = 1 + rnd() % 30;
+		for (size_t i = 0; i < len; i++)
+			buf[i] = rnd() % 4 ? pool[rnd() % sizeof(pool)] : (unsigned char)rnd();
+		/* byte by byte against the reference, prefix by prefix */
+		st = WSFRAME_UTF8_ACCEPT;
+		for (size_t i = 0; i < len; i++) {
+			st = wsframe_utf8_scan(st, buf + i, 1);
+			bool ok_prefix = utf8_ref_prefix(buf, i + 1);
+			bool valid = utf8_ref(buf, i + 1);
+			if (((st == WSFRAME_UTF8_REJECT) == ok_prefix ||
+			     (st == WSFRAME_UTF8_ACCEPT) != valid) &&
+			    wrong++ < 5) {
+				fprintf(stderr, "  scan state %u after byte %zu of:", st, i);
+				for (size_t k = 0; k < len; k++)
+					fprintf(stderr, " %02x", buf[k]);
+				fprintf(stderr, " (ref prefix %d, valid %d)\n", ok_prefix, valid);
+			}
+		}
+		/* in two pieces at a random cut: the same state as whole */
+		size_t cut = rnd() % (len + 1);
+		unsigned whole = wsframe_utf8_scan(WSFRAME_UTF8_ACCEPT, buf, len);
+		unsigned two = wsframe_utf8_scan(wsframe_utf8_scan(WSFRAME_UTF8_ACCEPT, buf, cut),
+						 buf + cut, len - cut);
+		if ((whole != st || two != st) && wrong++ < 5)
+			fprintf(stderr, "  whole %u, cut at %zu %u, bytewise %u\n", whole, cut, two,
+				st);
+	}
+	CHECK_INT(wrong, 0);
+
+	/* long ASCII runs around a character, every cut */
+	unsigned char run[64];
+	memset(run, 'a', sizeof(run));
+	memcpy(run + 29, "\xe2\x82\xac", 3);
+	for (size_t cut = 0; cut <= sizeof(run); cut++) {
+		st = wsframe_utf8_scan(WSFRAME_UTF8_ACCEPT, run, cut);
+		st = wsframe_utf8_scan(st, run + cut, sizeof(run) - cut);
+		if (st != WSFRAME_UTF8_ACCEPT && wrong++ < 3)
+			fprintf(stderr, "  ASCII run cut at %zu: state %u\n", cut, st);
+	}
+	CHECK_INT(wrong, 0);
+}
+
 /* ---- unmask and header ---- */
 
 static void test_unmask(void)
@@ -226,6 +321,7 @@ static void test_header(void)
 int main(void)
 {
 	test_utf8();
+	test_utf8_scan();
 	test_unmask();
 	test_header();
 	return check_finish();
