@@ -534,9 +534,11 @@ static int on_frame(void *ctx, const struct wsframe_event *ev)
 			conn_end(wc); /* the answer to our close frame */
 			return 1;
 		}
-		/* Answer with the same code (none for 1005) and end. */
+		/* Answer with the same code (none for 1005) and end. What is
+		 * already queued (the answers to messages that came before the
+		 * close) leaves first: on_writeable writes the queue, then the
+		 * close frame; nothing more is queued (tp_send refuses). */
 		wc->peer_code = ev->code;
-		queue_drop(wc);
 		conn_fail(wc, ev->code == 1005 ? 0 : ev->code, "");
 		return 1;
 	}

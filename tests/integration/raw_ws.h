@@ -120,12 +120,12 @@ static inline void raw_free(struct raw *r)
 }
 
 /*
- * Connects and sends the handshake for ROOM followed by `early` (`early_len`
+ * Connects and sends the handshake for `path` followed by `early` (`early_len`
  * bytes, may be 0) in ONE send(), then reads the response head. 0 when it
  * is a 101 (bytes after it stay buffered); -1 otherwise (diagnostic printed).
  */
-static inline int raw_open_head(const struct h_server *s, struct raw *r, const void *early,
-			 size_t early_len)
+static inline int raw_open_path(const struct h_server *s, struct raw *r, const char *path,
+				const void *early, size_t early_len)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = raw_connect(s);
@@ -133,13 +133,13 @@ static inline int raw_open_head(const struct h_server *s, struct raw *r, const v
 		return -1;
 	char req[512];
 	int n = snprintf(req, sizeof(req),
-			 "GET " ROOM " HTTP/1.1\r\n"
+			 "GET %s HTTP/1.1\r\n"
 			 "Host: 127.0.0.1:%d\r\n"
 			 "Upgrade: websocket\r\n"
 			 "Connection: Upgrade\r\n"
 			 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 			 "Sec-WebSocket-Version: 13\r\n\r\n",
-			 s->port);
+			 path, s->port);
 	unsigned char *all = malloc((size_t)n + early_len);
 	memcpy(all, req, (size_t)n);
 	if (early_len)
@@ -168,6 +168,13 @@ static inline int raw_open_head(const struct h_server *s, struct raw *r, const v
 			return -1;
 		}
 	}
+}
+
+/* raw_open_path() of ROOM. */
+static inline int raw_open_head(const struct h_server *s, struct raw *r, const void *early,
+				size_t early_len)
+{
+	return raw_open_path(s, r, ROOM, early, early_len);
 }
 
 /* raw_open_head(); on failure `r` is freed (r->fd is -1). */

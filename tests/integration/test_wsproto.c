@@ -630,6 +630,34 @@ static void test_keepalive(void)
 	CHECK_INT(h_server_stop(&s), 0);
 }
 
+/*
+ * A message and a close frame in one write: the answer to the message
+ * leaves before the close echo (it used to be dropped with the queue when
+ * the close came in; conformance case 7.1.1).
+ */
+static void test_echo_before_close(struct h_room *rm)
+{
+	struct raw r;
+	if (raw_open_path(rm->s, &r, "/ws/echo/", NULL, 0) != 0) {
+		CHECK(!"echo route opened");
+		raw_free(&r);
+		return;
+	}
+	unsigned char both[64];
+	static const unsigned char code[] = {0x03, 0xe8};
+	size_t n = frame_build(both, 0x81, "last words", 10, false);
+	n += frame_build(both + n, 0x88, code, 2, false);
+	raw_send_all(&r, both, n);
+	struct rframe f;
+	CHECK_INT(raw_read_frame(&r, 3000, &f), RAW_FRAME);
+	CHECK_INT(f.b0, 0x81);
+	CHECK(f.len == 10 && f.data && memcmp(f.data, "last words", 10) == 0);
+	free(f.data);
+	CHECK_INT(raw_expect_close(&r, 3000, NULL, NULL, "echo then close"), 1000);
+	raw_free(&r);
+	witness_ok(rm, "echo before close");
+}
+
 int main(int argc, char **argv)
 {
 	struct h_server s;
@@ -655,6 +683,7 @@ int main(int argc, char **argv)
 	test_size_limit(&rm);
 	test_bad_frames(&rm);
 	test_utf8_fail_fast(&rm);
+	test_echo_before_close(&rm);
 
 	CHECK_INT(h_healthz(&s), 0);
 	CHECK(h_server_alive(&s));
