@@ -520,7 +520,8 @@ static int send_frame(struct consumer *c, struct consumer_frame *f)
 		return c->state == ST_CONNECTING ? CONSUMER_ESTATE : CONSUMER_ECLOSED;
 	int rc = c->tp->send(c->conn, f);
 	if (rc == CONSUMER_EQUEUE) {
-		LOG(LOG_WARN, "consumer", "%s %s: send queue full, closing (slow consumer)",
+		static struct log_limit lim_slow = LOG_LIMIT_INIT(10);
+		LOG_LIMITED(&lim_slow, LOG_WARN, "consumer", "%s %s: send queue full, closing (slow consumer)",
 		    c->cls->name, consumer_channel_name(c));
 		c->state = ST_CLOSING;
 		c->tp->close(c->conn, CLOSE_TRY_AGAIN_LATER, "slow consumer");
@@ -697,7 +698,9 @@ static void on_layer_message(void *ud, const char *channel, json_t *msg)
 		}
 	}
 	if (!h || !h->type) {
-		LOG(LOG_ERROR, "consumer", "%s %s: no handler for message type '%s'; closing 1011",
+		static struct log_limit lim_type = LOG_LIMIT_INIT(10);
+		LOG_LIMITED(&lim_type, LOG_ERROR, "consumer",
+			    "%s %s: no handler for message type '%s'; closing 1011",
 		    c->cls->name, consumer_channel_name(c), type ? type : "");
 		consumer_close(c, CLOSE_INTERNAL_ERROR, "no handler for message type");
 		return;

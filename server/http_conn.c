@@ -239,8 +239,9 @@ static void on_job_work(uv_work_t *w)
 			http_response_add_header(&job->resp, "Sec-WebSocket-Version", "13");
 	} else if (is_unsafe_method(req->method) && !job->view->csrf_exempt &&
 		   !server__csrf_check(req, csrf_why, sizeof(csrf_why))) {
-		LOG(LOG_INFO, "http", "%s %s from %s: %s", req->method,
-		    req->path, req->client_addr, csrf_why);
+		static struct log_limit lim_csrf = LOG_LIMIT_INIT(10);
+		LOG_LIMITED(&lim_csrf, LOG_INFO, "http", "%s %s from %s: %s", req->method, req->path,
+			    req->client_addr, csrf_why);
 		render_error(req, &job->resp, 403, csrf_why);
 	} else {
 		job->view->fn(req, &job->resp);

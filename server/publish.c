@@ -67,7 +67,8 @@ static void publish(struct http_request *req, struct http_response *resp, bool g
 	size_t tlen = strlen(s->publish_token);
 	if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != tlen ||
 	    CRYPTO_memcmp(auth + 7, s->publish_token, tlen) != 0) {
-		LOG(LOG_INFO, "publish", "refused a publish from %s: bad or missing token",
+		static struct log_limit lim_token = LOG_LIMIT_INIT(10);
+		LOG_LIMITED(&lim_token, LOG_INFO, "publish", "refused a publish from %s: bad or missing token",
 		    req->client_addr);
 		answer(resp, 401, "error", "missing or wrong token (Authorization: Bearer <token>)");
 		return;

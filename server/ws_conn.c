@@ -478,7 +478,8 @@ static void on_message(struct ws_conn *wc, const unsigned char *p, size_t len, b
 	if (wc->close_requested)
 		return; /* input after we decided to close is ignored */
 	if (!rate_ok(wc)) {
-		LOG(LOG_INFO, "ws", "%s: over %.0f messages/s, closing 1008",
+		static struct log_limit lim_rate = LOG_LIMIT_INIT(10);
+		LOG_LIMITED(&lim_rate, LOG_INFO, "ws", "%s: over %.0f messages/s, closing 1008",
 		    consumer_channel_name(wc->consumer), wc->s->cfg->rate_limit);
 		tp_close(wc, CLOSE_POLICY, "rate limit exceeded");
 		return;
@@ -648,7 +649,8 @@ void server__ws_keepalive(uv_timer_t *t)
 		uint32_t idle = now - wc->rx_at; /* ms; modular */
 		if (wc->ping_out &&
 		    idle >= 1000u * (uint32_t)(cfg->ping_interval + cfg->ping_timeout)) {
-			LOG(LOG_INFO, "ws", "%s: no answer to a ping for %d s, dropping it",
+			static struct log_limit lim_mute = LOG_LIMIT_INIT(10);
+			LOG_LIMITED(&lim_mute, LOG_INFO, "ws", "%s: no answer to a ping for %d s, dropping it",
 			    consumer_channel_name(wc->consumer), cfg->ping_timeout);
 			conn_end(wc);
 		} else if (!wc->ping_out && idle >= 1000u * (uint32_t)cfg->ping_interval) {
