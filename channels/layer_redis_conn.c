@@ -385,10 +385,14 @@ static bool check_stall(struct redis__conn *c, uint64_t now)
 	uint64_t timeout = c->shard->r->timeout_ms;
 	if (!c->ac || !c->connected || !c->awaited || now - c->progress_at <= timeout)
 		return false;
-	LOG_LIMITED(&c->lim_stall, LOG_WARN, "redis",
-		    "%s (%s connection) stalled: nothing from Redis for %.1f s (--redis-timeout); "
-		    "dropping the connection and reconnecting",
-		    c->shard->label, kind(c), (double)(now - c->progress_at) / 1000.0);
+	/* Once per outage: a reconnect attempt that a still-paused Redis
+	 * accepted (the kernel completes the TCP handshake) and never answers
+	 * is one more failed attempt, not news. */
+	if (!c->logged_down)
+		LOG_LIMITED(&c->lim_stall, LOG_WARN, "redis",
+			    "%s (%s connection) stalled: nothing from Redis for %.1f s "
+			    "(--redis-timeout); dropping the connection and reconnecting",
+			    c->shard->label, kind(c), (double)(now - c->progress_at) / 1000.0);
 	if (!c->down_since)
 		c->down_since = now;
 	c->logged_down = true;
