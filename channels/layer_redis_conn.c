@@ -85,7 +85,7 @@ static void conn_down(struct redis__conn *c, const char *why, bool refused)
 	if (!c->is_sub && c->pending_publishes) {
 		s->unconfirmed += c->pending_publishes;
 		if (!l->closing)
-			LOG_LIMITED(&c->lim_stall, LOG_WARN, "redis",
+			LOG_LIMITED(&c->lim_lost, LOG_WARN, "redis",
 				    "%s: %lu publishes were awaiting Redis' reply when the publish "
 				    "connection was lost: other processes may have missed them",
 				    s->label, c->pending_publishes);
@@ -437,6 +437,7 @@ static void conn_init(struct shard *s, struct redis__conn *c, bool is_sub)
 		.lim_back = LOG_LIMIT_INIT(REDIS__LOG_INTERVAL_S),
 		.lim_stall = LOG_LIMIT_INIT(REDIS__LOG_INTERVAL_S),
 		.lim_refused = LOG_LIMIT_INIT(REDIS__LOG_INTERVAL_S),
+		.lim_lost = LOG_LIMIT_INIT(REDIS__LOG_INTERVAL_S),
 	};
 	uv_timer_init(s->r->base.loop, &c->retry);
 	uv_unref((uv_handle_t *)&c->retry);

@@ -66,7 +66,7 @@ struct redis__conn {
 	unsigned long awaited;
 	uint64_t progress_at;
 	unsigned long pending_publishes; /* publish: PUBLISHes (not probes) awaiting a reply */
-	struct log_limit lim_down, lim_back, lim_stall, lim_refused;
+	struct log_limit lim_down, lim_back, lim_stall, lim_refused, lim_lost;
 	uv_timer_t retry;
 };
 

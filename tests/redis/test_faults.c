@@ -300,6 +300,8 @@ static int rate_violations(const struct h_server *s, const char *name)
 			last[n_causes++] = at;
 			continue;
 		}
+		if (at < last[c])
+			at += 86400; /* past midnight */
 		if (at - last[c] < 9.5) {
 			fprintf(stderr, "server %s: two lines of one cause %.1f s apart: %s\n", name,
 				at - last[c], line);
