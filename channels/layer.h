@@ -109,7 +109,9 @@ int layer_new_channel(struct layer *l, const char *prefix, char *out, size_t out
 
 /*
  * Queues `msg` for `channel`. Returns LAYER_ECHANFULL when the channel holds
- * `capacity` undelivered messages. Takes a reference to `msg`.
+ * `capacity` undelivered messages, LAYER_EUNAVAIL when the channel is in
+ * another process and the backend cannot publish now (logged, rate-limited).
+ * Takes a reference to `msg`.
  */
 int layer_send(struct layer *l, const char *channel, json_t *msg);
 
@@ -122,7 +124,9 @@ int layer_group_discard(struct layer *l, const char *group, const char *channel)
 /*
  * Queues `msg` once for every member of `group` (members whose channel is
  * full are skipped, as in Channels). Takes a reference to `msg`; the same
- * json_t is handed to every local member's receiver.
+ * json_t is handed to every local member's receiver. Returns LAYER_ELOCAL
+ * when this process's members got it but the backend could not publish it
+ * to other processes (Redis down, stalled or refusing; logged, rate-limited).
  */
 int layer_group_send(struct layer *l, const char *group, json_t *msg);
 
