@@ -199,6 +199,8 @@ static int publish(struct redis_layer *r, const char *name, json_t *msg)
 	if (rc != 0)
 		return rc;
 	rc = redis__pub_send(s, name, payload, len);
+	if (rc != 0)
+		s->local_only++;
 	struct redis__sub *sb = rc == 0 ? sub_find(s, name) : NULL;
 	if (sb)
 		echo_expect(sb, payload_hash(payload, len), s->pub.gen);

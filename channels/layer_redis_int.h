@@ -23,9 +23,11 @@
 #define REDIS__DEFAULT_TIMEOUT_S 5.0
 /* The publish connection's bounds: past either, publishes are refused
  * (LAYER_ELOCAL) until Redis catches up, so a slow or stalled Redis cannot
- * grow our memory. Also what bounds the echoes that may still come. */
-#define REDIS__PENDING_MAX 4096          /* PUBLISHes awaiting their reply */
-#define REDIS__OBUF_MAX (1u << 20)       /* bytes hiredis has not written yet */
+ * grow our memory. Also what bounds the echoes that may still come. Both
+ * leave room for a burst: hiredis writes on the next loop turn, and one
+ * turn of a busy server may publish thousands of messages. */
+#define REDIS__PENDING_MAX 65536         /* PUBLISHes awaiting their reply */
+#define REDIS__OBUF_MAX (4u << 20)       /* bytes hiredis has not written yet */
 /* Log lines a faulty Redis can trigger: one per cause per interval. */
 #define REDIS__LOG_INTERVAL_S 10
 

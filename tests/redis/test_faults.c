@@ -574,8 +574,6 @@ int main(int argc, char **argv)
 	CHECK(count_in_log(&b, "stayed in this process") >= 1);
 	CHECK_INT(rate_violations(&a, "A"), 0);
 	CHECK_INT(rate_violations(&b, "B"), 0);
-	h_server_dump(&a);
-	h_server_dump(&b);
 out:
 	for (int i = 0; i < 4; i++)
 		close_ws(&t->ws[i]);
