@@ -189,8 +189,7 @@ int redis_proc_kill(struct redis_proc *r)
 {
 	if (r->pid <= 0)
 		return -1;
-	kill(r->pid, SIGCONT); /* in case it was stopped */
-	kill(r->pid, SIGKILL);
+	kill(r->pid, SIGKILL); /* also ends a stopped one, without running it first */
 	waitpid(r->pid, NULL, 0);
 	r->pid = 0;
 	return 0;

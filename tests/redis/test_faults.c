@@ -8,7 +8,8 @@
  *
  *   pause     SIGSTOP for 20 s, then SIGCONT (with a flood of big publishes
  *             on A's endpoint at the start of the pause)
- *   kill      SIGKILL, then a new redis-server on the same port
+ *   kill      SIGSTOP for 3 s, SIGKILL, then a new redis-server on the
+ *             same port
  *   -publish  ACL SETUSER default -publish, then +publish
  *   -subscribe ACL SETUSER default -subscribe and the subscribers killed,
  *             then +subscribe
@@ -377,10 +378,14 @@ static void fault_pause(struct traffic *t, struct redis_proc *rp, long rss0[2])
 	CHECK(recover(t, "the pause") >= 0);
 }
 
+/* Stopped under traffic (past the timeout), then killed while stopped,
+ * then restarted on the same port. */
 static void fault_kill(struct traffic *t, struct redis_proc *rp)
 {
-	fprintf(stderr, "--- kill: SIGKILL, restart on port %d\n", rp->port);
+	fprintf(stderr, "--- kill: SIGSTOP 3 s, SIGKILL, restart on port %d\n", rp->port);
 	t->fault = 2;
+	CHECK_INT(redis_proc_signal(rp, SIGSTOP), 0);
+	run_for(t, 3000);
 	CHECK_INT(redis_proc_kill(rp), 0);
 	run_for(t, 1000);
 	CHECK(endpoint_until(t, 503, 5000));
