@@ -91,9 +91,14 @@ static uint64_t payload_hash(const char *data, size_t len)
  *   (REDIS__PENDING_MAX): the oldest entry is only dropped when at least
  *   that many newer publishes exist, by which time its own PUBLISH has been
  *   answered (or its connection dropped) long ago.
- * The cost of a stale entry is that a foreign payload byte-identical to one
- * of ours is taken for our echo (lost, never duplicated): delivery is at
- * most once, as in Channels.
+ * What this cannot tell apart: a payload from another process that is
+ * byte-identical to one of ours (same type, same fields, same sender name)
+ * while ours is expected or stale. It is taken for our echo: that message
+ * is lost for our members (delivery is at most once, as in Channels), and
+ * if it overtook the echoes of older publishes of ours, those are delivered
+ * again. Messages that carry who sent them (chat: the username) make this
+ * a corner case; a marker added to our payloads would rule it out, but
+ * channels_redis peers would see it.
  */
 #define REDIS__ECHO_MAX (4 * REDIS__PENDING_MAX)
 
