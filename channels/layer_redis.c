@@ -41,13 +41,13 @@ static struct shard *shard_for(struct redis_layer *r, const char *name)
 	return &r->shards[layer_shard_index(name, r->n_shards)];
 }
 
-static struct redis__sub *sub_find(struct shard *s, const char *name)
+static struct layer__redis_sub *sub_find(struct shard *s, const char *name)
 {
 	struct layer__hnode *n = layer__hash_find(&s->subs, name, layer__hash_str(name));
-	return n ? (struct redis__sub *)n : NULL;
+	return n ? (struct layer__redis_sub *)n : NULL;
 }
 
-static void sub_free(struct redis__sub *sb)
+static void sub_free(struct layer__redis_sub *sb)
 {
 	free(sb->echo);
 	free(sb);
@@ -102,16 +102,17 @@ static uint64_t payload_hash(const char *data, size_t len)
  */
 #define REDIS__ECHO_MAX (4 * REDIS__PENDING_MAX)
 
-static struct redis__echo *echo_at(struct redis__sub *sb, unsigned k)
+static struct layer__redis_echo *echo_at(struct layer__redis_sub *sb, unsigned k)
 {
 	return &sb->echo[(sb->echo_head + k) % sb->echo_cap];
 }
 
-static void echo_expect(struct redis__sub *sb, uint64_t hash, uint32_t gen)
+static void echo_expect(struct layer__redis_sub *sb, uint64_t hash, uint32_t gen)
 {
 	if (sb->echo_len == sb->echo_cap) {
 		unsigned cap = sb->echo_cap ? sb->echo_cap * 2 : 16;
-		struct redis__echo *e = cap <= REDIS__ECHO_MAX ? malloc(cap * sizeof(*e)) : NULL;
+		struct layer__redis_echo *e =
+		    cap <= REDIS__ECHO_MAX ? malloc(cap * sizeof(*e)) : NULL;
 		if (!e) {
 			/* Full: forget the oldest (see above). */
 			sb->echo_head = (sb->echo_head + 1) % sb->echo_cap;
@@ -125,12 +126,13 @@ static void echo_expect(struct redis__sub *sb, uint64_t hash, uint32_t gen)
 			sb->echo_cap = cap;
 		}
 	}
-	sb->echo[(sb->echo_head + sb->echo_len) % sb->echo_cap] = (struct redis__echo){hash, gen};
+	sb->echo[(sb->echo_head + sb->echo_len) % sb->echo_cap] =
+	    (struct layer__redis_echo){hash, gen};
 	sb->echo_len++;
 }
 
 /* True (and consumed, see above) when this payload is one of our echoes. */
-static bool echo_is_ours(struct redis__sub *sb, uint64_t hash)
+static bool echo_is_ours(struct layer__redis_sub *sb, uint64_t hash)
 {
 	unsigned k = 0;
 	while (k < sb->echo_len && echo_at(sb, k)->hash != hash)
@@ -141,7 +143,7 @@ static bool echo_is_ours(struct redis__sub *sb, uint64_t hash)
 	/* Compact: keep the entries before k of other generations, in order. */
 	unsigned kept = 0;
 	for (unsigned i = 0; i < k; i++) {
-		struct redis__echo e = *echo_at(sb, i);
+		struct layer__redis_echo e = *echo_at(sb, i);
 		if (e.gen != gen)
 			*echo_at(sb, kept++) = e;
 	}
@@ -160,7 +162,7 @@ static bool echo_is_ours(struct redis__sub *sb, uint64_t hash)
 static int want(struct redis_layer *r, const char *name)
 {
 	struct shard *s = shard_for(r, name);
-	struct redis__sub *sb = sub_find(s, name);
+	struct layer__redis_sub *sb = sub_find(s, name);
 	if (sb) {
 		sb->members++;
 		return 0;
@@ -172,7 +174,7 @@ static int want(struct redis_layer *r, const char *name)
 	memcpy(sb->name, name, n + 1);
 	sb->members = 1;
 	layer__hash_insert(&s->subs, &sb->node);
-	redis__sub_send(s, "SUBSCRIBE", name);
+	layer__redis_sub_send(s, "SUBSCRIBE", name);
 	return 0;
 }
 
@@ -180,11 +182,11 @@ static int want(struct redis_layer *r, const char *name)
 static void unwant(struct redis_layer *r, const char *name)
 {
 	struct shard *s = shard_for(r, name);
-	struct redis__sub *sb = sub_find(s, name);
+	struct layer__redis_sub *sb = sub_find(s, name);
 	if (!sb || --sb->members > 0)
 		return;
 	layer__hash_remove(&s->subs, &sb->node);
-	redis__sub_send(s, "UNSUBSCRIBE", name);
+	layer__redis_sub_send(s, "UNSUBSCRIBE", name);
 	sub_free(sb);
 }
 
@@ -194,7 +196,7 @@ static void unwant(struct redis_layer *r, const char *name)
 static int publish(struct redis_layer *r, const char *name, json_t *msg)
 {
 	struct shard *s = shard_for(r, name);
-	if (!redis__pub_ok(s)) {
+	if (!layer__redis_pub_ok(s)) {
 		s->local_only++;
 		return LAYER_EUNAVAIL;
 	}
@@ -203,10 +205,10 @@ static int publish(struct redis_layer *r, const char *name, json_t *msg)
 	int rc = layer_wire_encode(msg, r->format, &payload, &len);
 	if (rc != 0)
 		return rc;
-	rc = redis__pub_send(s, name, payload, len);
+	rc = layer__redis_pub_send(s, name, payload, len);
 	if (rc != 0)
 		s->local_only++;
-	struct redis__sub *sb = rc == 0 ? sub_find(s, name) : NULL;
+	struct layer__redis_sub *sb = rc == 0 ? sub_find(s, name) : NULL;
 	if (sb)
 		echo_expect(sb, payload_hash(payload, len), s->pub.gen);
 	free(payload);
@@ -218,14 +220,14 @@ static int publish(struct redis_layer *r, const char *name, json_t *msg)
 static void deliver(struct redis_layer *r, struct shard *s, const char *name, const char *data,
 		    size_t len)
 {
-	struct redis__sub *sb = sub_find(s, name);
+	struct layer__redis_sub *sb = sub_find(s, name);
 	if (sb && echo_is_ours(sb, payload_hash(data, len)))
 		return; /* our own group_send: its local members have it already */
 	json_t *msg = NULL;
 	if (layer_wire_decode(data, len, &msg) != 0 || !layer__valid_message(msg)) {
 		static struct log_limit lim = LOG_LIMIT_INIT(REDIS__LOG_INTERVAL_S);
-		LOG_LIMITED(&lim, LOG_WARN, "redis", "dropped an undecodable message on %s (%zu bytes)",
-			    name, len);
+		LOG_LIMITED(&lim, LOG_WARN, "redis",
+			    "dropped an undecodable message on %s (%zu bytes)", name, len);
 		json_decref(msg);
 		return;
 	}
@@ -253,7 +255,7 @@ static void deliver(struct redis_layer *r, struct shard *s, const char *name, co
 	}
 }
 
-void redis__on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
+void layer__redis_on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct shard *s = privdata;
 	redisReply *rep = reply;
@@ -272,12 +274,12 @@ void redis__on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING)
 		return;
 	if (strcmp(kind->str, "subscribe") == 0) {
-		redis__sub_confirmed(s, chan->str);
+		layer__redis_sub_confirmed(s, chan->str);
 		return;
 	}
 	if (strcmp(kind->str, "message") != 0 || data->type != REDIS_REPLY_STRING)
 		return;
-	if (redis__sub_progress(s, chan->str, data->str, (size_t)data->len))
+	if (layer__redis_sub_progress(s, chan->str, data->str, (size_t)data->len))
 		return; /* the heartbeat */
 	deliver(s->r, s, chan->str, data->str, (size_t)data->len);
 }
@@ -371,8 +373,8 @@ static void drop_subs(struct redis_layer *r, bool all, bool unsubscribe)
 				if (all || strncmp(key, r->group_prefix, r->group_prefix_len) == 0) {
 					layer__hash_remove(&s->subs, h);
 					if (unsubscribe)
-						redis__sub_send(s, "UNSUBSCRIBE", key);
-					sub_free((struct redis__sub *)h);
+						layer__redis_sub_send(s, "UNSUBSCRIBE", key);
+					sub_free((struct layer__redis_sub *)h);
 				}
 				h = next;
 			}
@@ -428,7 +430,7 @@ static void r_free(struct layer *l)
 	drop_subs(r, true, false);
 	for (unsigned i = 0; i < r->n_shards; i++) {
 		if (r->shards[i].r) /* started */
-			redis__shard_close(&r->shards[i]);
+			layer__redis_shard_close(&r->shards[i]);
 		layer__hash_destroy(&r->shards[i].subs);
 	}
 	r->n_shards = 0;
@@ -443,7 +445,7 @@ static bool r_connected(const struct layer *l)
 {
 	const struct redis_layer *r = (const struct redis_layer *)l;
 	for (unsigned i = 0; i < r->n_shards; i++)
-		if (!redis__pub_ok(&r->shards[i]) || !r->shards[i].sub.usable)
+		if (!layer__redis_pub_ok(&r->shards[i]) || !r->shards[i].sub.usable)
 			return false;
 	return true;
 }
@@ -503,7 +505,8 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 	for (size_t i = 0; i < rcfg->n_urls; i++) {
 		struct shard *s = &shards[i];
 		if (layer_redis_url_parse(rcfg->urls[i], &s->url, err, errlen) != 0 ||
-		    layer__hash_init(&s->subs, 64, LAYER__KEY_OFF(struct redis__sub, node, name)) != 0) {
+		    layer__hash_init(&s->subs, 64,
+				     LAYER__KEY_OFF(struct layer__redis_sub, node, name)) != 0) {
 			for (size_t k = 0; k <= i; k++)
 				layer__hash_destroy(&shards[k].subs);
 			free(r);
@@ -545,7 +548,7 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 	for (unsigned i = 0; i < r->n_shards; i++) {
 		shards[i].r = r;
 		shards[i].index = i;
-		redis__shard_start(&shards[i]);
+		layer__redis_shard_start(&shards[i]);
 	}
 	return &r->base;
 }

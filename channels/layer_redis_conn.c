@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void conn_start(struct redis__conn *c);
+static void conn_start(struct layer__redis_conn *c);
 static void on_retry_timer(uv_timer_t *t);
 
 static uint64_t now_ms(const struct shard *s)
@@ -36,16 +36,16 @@ static uint64_t now_ms(const struct shard *s)
 	return uv_now(s->r->base.loop);
 }
 
-static const char *kind(const struct redis__conn *c)
+static const char *kind(const struct layer__redis_conn *c)
 {
 	return c->is_sub ? "subscribe" : "publish";
 }
 
-void redis__reachable_update(struct redis_layer *r)
+void layer__redis_reachable_update(struct redis_layer *r)
 {
 	bool ok = r->n_shards > 0;
 	for (unsigned i = 0; i < r->n_shards; i++) {
-		const struct redis__conn *p = &r->shards[i].pub;
+		const struct layer__redis_conn *p = &r->shards[i].pub;
 		ok = ok && p->connected && p->usable && !p->refusing;
 	}
 	if (ok != r->reachable) {
@@ -55,7 +55,7 @@ void redis__reachable_update(struct redis_layer *r)
 	}
 }
 
-static void schedule_retry(struct redis__conn *c)
+static void schedule_retry(struct layer__redis_conn *c)
 {
 	struct redis_layer *r = c->shard->r;
 	uint64_t delay = REDIS__RETRY_MIN_MS;
@@ -71,7 +71,7 @@ static void schedule_retry(struct redis__conn *c)
 }
 
 /* The connection is gone (c->ac already freed or being freed by hiredis). */
-static void conn_down(struct redis__conn *c, const char *why, bool refused)
+static void conn_down(struct layer__redis_conn *c, const char *why, bool refused)
 {
 	struct shard *s = c->shard;
 	struct layer *l = &s->r->base;
@@ -93,13 +93,13 @@ static void conn_down(struct redis__conn *c, const char *why, bool refused)
 	}
 	if (l->closing)
 		return;
-	redis__reachable_update(s->r);
+	layer__redis_reachable_update(s->r);
 	if (!c->down_since)
 		c->down_since = now_ms(s);
 	if (refused)
 		LOG_LIMITED(&c->lim_refused, LOG_WARN, "redis",
-			    "%s (%s connection): Redis refused: %s; retrying with backoff", s->label,
-			    kind(c), why);
+			    "%s (%s connection): Redis refused: %s; retrying with backoff",
+			    s->label, kind(c), why);
 	else if (!c->logged_down)
 		LOG_LIMITED(&c->lim_down, LOG_WARN, "redis",
 			    "%s (%s connection) is unreachable: %s; retrying with backoff",
@@ -109,7 +109,7 @@ static void conn_down(struct redis__conn *c, const char *why, bool refused)
 }
 
 /* Frees our side of the connection; hiredis' callbacks find no conn. */
-static void conn_drop(struct redis__conn *c)
+static void conn_drop(struct layer__redis_conn *c)
 {
 	redisAsyncContext *ac = c->ac;
 	c->ac = NULL;
@@ -120,7 +120,7 @@ static void conn_drop(struct redis__conn *c)
 }
 
 /* Redis proved this connection serves us. */
-static void conn_usable(struct redis__conn *c)
+static void conn_usable(struct layer__redis_conn *c)
 {
 	struct shard *s = c->shard;
 	c->usable = true;
@@ -145,11 +145,11 @@ static void conn_usable(struct redis__conn *c)
 	}
 	c->down_since = 0;
 	c->logged_down = false;
-	redis__reachable_update(s->r);
+	layer__redis_reachable_update(s->r);
 }
 
 /* A reply on the publish connection: progress, and the verdict on it. */
-static bool pub_reply(redisAsyncContext *ac, redisReply *rep, struct redis__conn *c,
+static bool pub_reply(redisAsyncContext *ac, redisReply *rep, struct layer__redis_conn *c,
 		      const char *what)
 {
 	if (!rep || c->ac != ac)
@@ -162,7 +162,7 @@ static bool pub_reply(redisAsyncContext *ac, redisReply *rep, struct redis__conn
 			    c->shard->label, what, rep->str);
 		if (!c->refusing) {
 			c->refusing = true;
-			redis__reachable_update(c->shard->r);
+			layer__redis_reachable_update(c->shard->r);
 		}
 		return false;
 	}
@@ -173,7 +173,7 @@ static bool pub_reply(redisAsyncContext *ac, redisReply *rep, struct redis__conn
 
 static void on_publish_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-	struct redis__conn *c = privdata;
+	struct layer__redis_conn *c = privdata;
 	if (reply && c->ac == ac && c->pending_publishes)
 		c->pending_publishes--;
 	pub_reply(ac, reply, c, "a PUBLISH (the message reached no other process)");
@@ -186,7 +186,7 @@ static void on_ping_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void on_probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-	struct redis__conn *c = privdata;
+	struct layer__redis_conn *c = privdata;
 	struct shard *s = c->shard;
 	if (!reply || c->ac != ac)
 		return;
@@ -197,23 +197,23 @@ static void on_probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		s->sub.awaited = 0;
 }
 
-bool redis__pub_ok(const struct shard *s)
+bool layer__redis_pub_ok(const struct shard *s)
 {
-	const struct redis__conn *c = &s->pub;
+	const struct layer__redis_conn *c = &s->pub;
 	return c->ac && c->connected && c->usable && !c->refusing &&
 	       c->pending_publishes < REDIS__PENDING_MAX &&
 	       sdslen((sds)c->ac->c.obuf) < REDIS__OBUF_MAX;
 }
 
-static void awaiting(struct redis__conn *c)
+static void awaiting(struct layer__redis_conn *c)
 {
 	if (!c->awaited++)
 		c->progress_at = now_ms(c->shard);
 }
 
-int redis__pub_send(struct shard *s, const char *name, const char *payload, size_t len)
+int layer__redis_pub_send(struct shard *s, const char *name, const char *payload, size_t len)
 {
-	struct redis__conn *c = &s->pub;
+	struct layer__redis_conn *c = &s->pub;
 	const char *argv[3] = {"PUBLISH", name, payload};
 	size_t lens[3] = {7, strlen(name), len};
 	if (redisAsyncCommandArgv(c->ac, on_publish_reply, c, 3, argv, lens) != REDIS_OK)
@@ -223,16 +223,16 @@ int redis__pub_send(struct shard *s, const char *name, const char *payload, size
 	return 0;
 }
 
-void redis__sub_send(struct shard *s, const char *cmd, const char *name)
+void layer__redis_sub_send(struct shard *s, const char *cmd, const char *name)
 {
 	if (!s->sub.connected)
 		return; /* done on reconnect */
 	const char *argv[2] = {cmd, name};
 	size_t lens[2] = {strlen(cmd), strlen(name)};
-	redisAsyncCommandArgv(s->sub.ac, redis__on_sub_reply, s, 2, argv, lens);
+	redisAsyncCommandArgv(s->sub.ac, layer__redis_on_sub_reply, s, 2, argv, lens);
 }
 
-bool redis__sub_progress(struct shard *s, const char *chan, const char *data, size_t len)
+bool layer__redis_sub_progress(struct shard *s, const char *chan, const char *data, size_t len)
 {
 	s->sub.progress_at = now_ms(s);
 	if (strcmp(chan, s->probe) != 0)
@@ -249,7 +249,7 @@ bool redis__sub_progress(struct shard *s, const char *chan, const char *data, si
 	return true;
 }
 
-void redis__sub_confirmed(struct shard *s, const char *chan)
+void layer__redis_sub_confirmed(struct shard *s, const char *chan)
 {
 	if (strcmp(chan, s->probe) != 0 || s->sub.usable)
 		return;
@@ -277,7 +277,7 @@ static void resubscribe_all(struct shard *s)
 			argv[k++] = layer__hash_key(&s->subs, h);
 	for (size_t i = 0; i < k; i++)
 		lens[i] = strlen(argv[i]);
-	redisAsyncCommandArgv(s->sub.ac, redis__on_sub_reply, s, (int)k, argv, lens);
+	redisAsyncCommandArgv(s->sub.ac, layer__redis_on_sub_reply, s, (int)k, argv, lens);
 	free(argv);
 	free(lens);
 }
@@ -285,7 +285,7 @@ static void resubscribe_all(struct shard *s)
 /* The retry timer: a connect attempt that timed out, or the next attempt. */
 static void on_retry_timer(uv_timer_t *t)
 {
-	struct redis__conn *c = t->data;
+	struct layer__redis_conn *c = t->data;
 	if (c->ac && !c->connected) {
 		conn_drop(c);
 		conn_down(c, "connect timed out", false);
@@ -297,7 +297,7 @@ static void on_retry_timer(uv_timer_t *t)
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
-	struct redis__conn *c = ac->data;
+	struct layer__redis_conn *c = ac->data;
 	if (!c)
 		return;
 	if (status != REDIS_OK) {
@@ -320,7 +320,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-	struct redis__conn *c = ac->data;
+	struct layer__redis_conn *c = ac->data;
 	if (!c)
 		return;
 	/* REDIS_ERR_OTHER: hiredis closed it after an error reply nobody
@@ -332,7 +332,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 static void on_auth(redisAsyncContext *ac, void *reply, void *privdata)
 {
-	struct redis__conn *c = privdata;
+	struct layer__redis_conn *c = privdata;
 	redisReply *rep = reply;
 	if (rep && rep->type == REDIS_REPLY_ERROR && c->ac == ac) {
 		LOG_LIMITED(&c->lim_refused, LOG_ERROR, "redis", "%s: AUTH refused: %s",
@@ -341,7 +341,7 @@ static void on_auth(redisAsyncContext *ac, void *reply, void *privdata)
 	}
 }
 
-static void conn_start(struct redis__conn *c)
+static void conn_start(struct layer__redis_conn *c)
 {
 	struct shard *s = c->shard;
 	redisAsyncContext *ac = s->url.unix_path[0] ? redisAsyncConnectUnix(s->url.unix_path)
@@ -380,7 +380,7 @@ static void conn_start(struct redis__conn *c)
 
 /* Declares `c` stalled when it awaited something for longer than the
  * timeout; returns true when it did. */
-static bool check_stall(struct redis__conn *c, uint64_t now)
+static bool check_stall(struct layer__redis_conn *c, uint64_t now)
 {
 	uint64_t timeout = c->shard->r->timeout_ms;
 	if (!c->ac || !c->connected || !c->awaited || now - c->progress_at <= timeout)
@@ -408,7 +408,7 @@ static void on_beat(uv_timer_t *t)
 	uint64_t now = now_ms(s);
 	check_stall(&s->pub, now);
 	check_stall(&s->sub, now);
-	struct redis__conn *p = &s->pub;
+	struct layer__redis_conn *p = &s->pub;
 	if (!p->ac || !p->connected || (s->probe_sent && !s->probe_replied))
 		return;
 	char seq[24];
@@ -428,9 +428,9 @@ static void on_beat(uv_timer_t *t)
 	}
 }
 
-static void conn_init(struct shard *s, struct redis__conn *c, bool is_sub)
+static void conn_init(struct shard *s, struct layer__redis_conn *c, bool is_sub)
 {
-	*c = (struct redis__conn){
+	*c = (struct layer__redis_conn){
 		.shard = s,
 		.is_sub = is_sub,
 		.lim_down = LOG_LIMIT_INIT(REDIS__LOG_INTERVAL_S),
@@ -444,7 +444,7 @@ static void conn_init(struct shard *s, struct redis__conn *c, bool is_sub)
 	c->retry.data = c;
 }
 
-void redis__shard_start(struct shard *s)
+void layer__redis_shard_start(struct shard *s)
 {
 	struct redis_layer *r = s->r;
 	snprintf(s->probe, sizeof(s->probe), "__channels_probe__.%016llx",
@@ -461,7 +461,7 @@ void redis__shard_start(struct shard *s)
 	conn_start(&s->sub);
 }
 
-static void conn_close(struct redis__conn *c)
+static void conn_close(struct layer__redis_conn *c)
 {
 	uv_timer_stop(&c->retry);
 	conn_drop(c);
@@ -469,7 +469,7 @@ static void conn_close(struct redis__conn *c)
 	layer__close_handle(&c->shard->r->base, (uv_handle_t *)&c->retry);
 }
 
-void redis__shard_close(struct shard *s)
+void layer__redis_shard_close(struct shard *s)
 {
 	uv_timer_stop(&s->beat);
 	conn_close(&s->pub);

@@ -36,23 +36,23 @@ struct shard;
 
 /* One expected echo: the hash of a payload we published, and the
  * generation of the publish connection that carried it. */
-struct redis__echo {
+struct layer__redis_echo {
 	uint64_t hash;
 	uint32_t gen;
 };
 
 /* A name this process wants subscribed (a local channel or a group channel
  * with local members), in its shard's table. */
-struct redis__sub {
+struct layer__redis_sub {
 	struct layer__hnode node; /* key = name */
 	unsigned members;         /* group channels: local members; channels: 1 */
-	struct redis__echo *echo; /* FIFO (ring) of expected echoes, oldest first */
+	struct layer__redis_echo *echo; /* FIFO (ring) of expected echoes, oldest first */
 	unsigned echo_head, echo_len, echo_cap;
 	char name[];
 };
 
 /* One connection of a shard. */
-struct redis__conn {
+struct layer__redis_conn {
 	struct shard *shard;
 	redisAsyncContext *ac; /* NULL while down */
 	bool connected;        /* the connect callback said OK */
@@ -77,8 +77,8 @@ struct shard {
 	unsigned index;
 	struct layer_redis_url url;
 	char label[300]; /* "redis://host:port" for logs, no password */
-	struct redis__conn pub, sub;
-	struct layer__hash subs; /* struct redis__sub by name */
+	struct layer__redis_conn pub, sub;
+	struct layer__hash subs; /* struct layer__redis_sub by name */
 	/* The heartbeat: a probe PUBLISHed on `probe` by the publish connection
 	 * comes back on the subscribe connection. It proves both work, and its
 	 * absence past the timeout is how a stalled subscribe side is found. */
@@ -115,28 +115,28 @@ struct redis_layer {
 
 /* Inits the shard's connections and timers (unref'd) and starts both
  * connections. */
-void redis__shard_start(struct shard *s);
+void layer__redis_shard_start(struct shard *s);
 /* Frees the connections and closes the timers (layer teardown). */
-void redis__shard_close(struct shard *s);
+void layer__redis_shard_close(struct shard *s);
 /* May PUBLISH go out on this shard now (usable, not refusing, bounded)? */
-bool redis__pub_ok(const struct shard *s);
-/* Sends PUBLISH name payload on the publish connection (redis__pub_ok()
+bool layer__redis_pub_ok(const struct shard *s);
+/* Sends PUBLISH name payload on the publish connection (layer__redis_pub_ok()
  * checked): 0 or LAYER_EUNAVAIL. */
-int redis__pub_send(struct shard *s, const char *name, const char *payload, size_t len);
+int layer__redis_pub_send(struct shard *s, const char *name, const char *payload, size_t len);
 /* (UN)SUBSCRIBE `name` on the subscribe connection, when it is connected
  * (otherwise done at the next connect). */
-void redis__sub_send(struct shard *s, const char *cmd, const char *name);
+void layer__redis_sub_send(struct shard *s, const char *cmd, const char *name);
 /* A message arrived on the subscribe connection: counts as progress; true
  * (and consumed) when it was this shard's probe. */
-bool redis__sub_progress(struct shard *s, const char *chan, const char *data, size_t len);
+bool layer__redis_sub_progress(struct shard *s, const char *chan, const char *data, size_t len);
 /* A subscribe confirmation for `chan` arrived. */
-void redis__sub_confirmed(struct shard *s, const char *chan);
+void layer__redis_sub_confirmed(struct shard *s, const char *chan);
 /* Recomputes whether every shard can publish and tells the bus. */
-void redis__reachable_update(struct redis_layer *r);
+void layer__redis_reachable_update(struct redis_layer *r);
 
 /* ---- layer_redis.c ---- */
 
 /* hiredis' reply callback of the subscribe connection (privdata: shard). */
-void redis__on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata);
+void layer__redis_on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 #endif

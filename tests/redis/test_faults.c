@@ -221,9 +221,10 @@ static bool endpoint_until(struct traffic *t, int want, int ms)
 	int64_t deadline = h_now_ms() + ms;
 	while (h_now_ms() < deadline) {
 		char body[128];
-		snprintf(body, sizeof(body),
-			 "{\"type\":\"chat.message\",\"message\":\"E-%d\",\"username\":\"endpoint\"}",
-			 seq++);
+		snprintf(
+		    body, sizeof(body),
+		    "{\"type\":\"chat.message\",\"message\":\"E-%d\",\"username\":\"endpoint\"}",
+		    seq++);
 		int status = endpoint(t->srv[SRV_A], GROUP, body);
 		if (status == want)
 			return true;
@@ -304,8 +305,8 @@ static int rate_violations(const struct h_server *s, const char *name)
 		if (at < last[c])
 			at += 86400; /* past midnight */
 		if (at - last[c] < 9.5) {
-			fprintf(stderr, "server %s: two lines of one cause %.1f s apart: %s\n", name,
-				at - last[c], line);
+			fprintf(stderr, "server %s: two lines of one cause %.1f s apart: %s\n",
+				name, at - last[c], line);
 			bad++;
 		}
 		last[c] = at;
@@ -491,8 +492,8 @@ static void verdict(struct traffic *t)
 						who[i]);
 					CHECK(!"every message reaches its own server's clients");
 				} else if (t->phase[srv][n] == 0) {
-					fprintf(stderr, "LOSS while healthy: %c-%d at %s\n", 'A' + srv,
-						n, who[i]);
+					fprintf(stderr, "LOSS while healthy: %c-%d at %s\n",
+						'A' + srv, n, who[i]);
 					CHECK(!"no loss while Redis is healthy");
 				} else if (i == 0 || i == 2) {
 					lost[t->phase[srv][n]][srv]++;
