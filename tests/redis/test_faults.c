@@ -525,10 +525,12 @@ int main(int argc, char **argv)
 		return check_finish();
 	}
 	struct h_server a, b;
-	/* A 2 s timeout: A through the environment, B through the flag. */
+	/* A 2 s timeout: A through the environment, B through the flag. B has
+	 * two workers (its clients may be on either: worker 1 publishes through
+	 * worker 0's connection, and learns whether Redis is reachable from it). */
 	const char *extra_a[] = {"--workers", "1", "--redis", rp.url, "--publish-token", TOKEN,
 				 NULL};
-	const char *extra_b[] = {"--workers", "1", "--redis", rp.url, "--publish-token", TOKEN,
+	const char *extra_b[] = {"--workers", "2", "--redis", rp.url, "--publish-token", TOKEN,
 				 "--redis-timeout", "2", NULL};
 	setenv("CHANNELS_REDIS_TIMEOUT", "2", 1);
 	int started = h_server_start(&a, extra_a);
