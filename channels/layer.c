@@ -11,14 +11,39 @@
 
 #include "log.h"
 
+/* A thread waiting in layer_*_wait() for its operation's result; lives on
+ * that thread's stack until `done`. */
+struct ts_wait {
+	uv_mutex_t lock;
+	uv_cond_t cond;
+	bool done;
+	int rc;
+};
+
 /* One operation handed over by layer_*_threadsafe(). */
 struct layer_ts_op {
 	struct layer_ts_op *next;
 	json_t *msg; /* owned (a private copy), or NULL for a call without one */
 	bool group;
 	layer__ts_fn call; /* set: run call(l, name, msg) instead of a send */
+	struct ts_wait *wait; /* NULL, or told the result (then never touched again) */
 	char name[2 * LAYER_NAME_MAX];
 };
+
+/* Hands `rc` to the waiter of `op`, if any, and frees `op`. */
+static void ts_op_finish(struct layer_ts_op *op, int rc)
+{
+	struct ts_wait *w = op->wait;
+	if (w) {
+		uv_mutex_lock(&w->lock);
+		w->rc = rc;
+		w->done = true;
+		uv_cond_signal(&w->cond);
+		uv_mutex_unlock(&w->lock);
+	}
+	json_decref(op->msg);
+	free(op);
+}
 
 const char *layer_strerror(int err)
 {
@@ -41,6 +66,9 @@ const char *layer_strerror(int err)
 		return "channel layer backend unavailable";
 	case LAYER_ETOOBIG:
 		return "message too big";
+	case LAYER_ELOCAL:
+		return "delivered in this process only, not published beyond it: Redis is down, "
+		       "stalled or refusing commands";
 	default:
 		return "unknown channel layer error";
 	}
@@ -163,18 +191,22 @@ static void on_ts_async(uv_async_t *a)
 		 * channel by itself. */
 		if (++n % every == 0)
 			layer_deliver(l);
+		rc = LAYER_ECLOSED;
 		if (!l->closing && op->call) {
 			op->call(l, op->name, op->msg);
+			rc = 0;
 		} else if (!l->closing) {
 			rc = op->group ? layer_group_send(l, op->name, op->msg)
 				       : layer_send(l, op->name, op->msg);
-			if (rc != 0)
-				LOG(LOG_WARN, "channels", "threadsafe %s to %s: %s",
-				    op->group ? "group_send" : "send", op->name,
-				    layer_strerror(rc));
+			/* A waiter reports it to its publisher; ELOCAL was logged
+			 * by the backend. A flood of these must not flood the log. */
+			static struct log_limit lim = LOG_LIMIT_INIT(10);
+			if (rc != 0 && !op->wait && rc != LAYER_ELOCAL)
+				LOG_LIMITED(&lim, LOG_WARN, "channels", "threadsafe %s to %s: %s",
+					    op->group ? "group_send" : "send", op->name,
+					    layer_strerror(rc));
 		}
-		json_decref(op->msg);
-		free(op);
+		ts_op_finish(op, rc);
 	}
 }
 
@@ -228,8 +260,7 @@ void layer_free(struct layer *l)
 	l->ops->free(l);
 	for (op = ts_take(l, true); op; op = next) {
 		next = op->next;
-		json_decref(op->msg);
-		free(op);
+		ts_op_finish(op, LAYER_ECLOSED);
 	}
 	layer__close_handle(l, (uv_handle_t *)&l->ts_async);
 }
@@ -356,7 +387,8 @@ const char *layer_receiver_name(struct layer *l, const char *channel)
  * Any thread. The caller must not start layer_free() until every other
  * thread stopped calling these (the async handle is closed by it).
  */
-static int ts_push(struct layer *l, bool group, layer__ts_fn call, const char *name, json_t *msg)
+static int ts_push(struct layer *l, bool group, layer__ts_fn call, const char *name, json_t *msg,
+		   struct ts_wait *wait)
 {
 	struct layer_ts_op *op;
 	bool closed;
@@ -372,6 +404,7 @@ static int ts_push(struct layer *l, bool group, layer__ts_fn call, const char *n
 	op->next = NULL;
 	op->group = group;
 	op->call = call;
+	op->wait = wait;
 	/*
 	 * A private copy, not a reference: jansson's final json_decref() is a
 	 * release without an acquire, so a json_t read by one thread must not
@@ -407,17 +440,51 @@ static int ts_push(struct layer *l, bool group, layer__ts_fn call, const char *n
 
 int layer_group_send_threadsafe(struct layer *l, const char *group, json_t *msg)
 {
-	return ts_push(l, true, NULL, group, msg);
+	return ts_push(l, true, NULL, group, msg, NULL);
 }
 
 int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg)
 {
-	return ts_push(l, false, NULL, channel, msg);
+	return ts_push(l, false, NULL, channel, msg, NULL);
+}
+
+/* No timeout is needed: the loop thread runs every queued op on its next
+ * turn, and layer_free() finishes the ones still queued with ECLOSED. */
+static int ts_push_wait(struct layer *l, bool group, const char *name, json_t *msg)
+{
+	struct ts_wait w = {.done = false};
+	if (uv_mutex_init(&w.lock) != 0)
+		return LAYER_ENOMEM;
+	if (uv_cond_init(&w.cond) != 0) {
+		uv_mutex_destroy(&w.lock);
+		return LAYER_ENOMEM;
+	}
+	int rc = ts_push(l, group, NULL, name, msg, &w);
+	if (rc == 0) {
+		uv_mutex_lock(&w.lock);
+		while (!w.done)
+			uv_cond_wait(&w.cond, &w.lock);
+		rc = w.rc;
+		uv_mutex_unlock(&w.lock);
+	}
+	uv_cond_destroy(&w.cond);
+	uv_mutex_destroy(&w.lock);
+	return rc;
+}
+
+int layer_group_send_wait(struct layer *l, const char *group, json_t *msg)
+{
+	return ts_push_wait(l, true, group, msg);
+}
+
+int layer_send_wait(struct layer *l, const char *channel, json_t *msg)
+{
+	return ts_push_wait(l, false, channel, msg);
 }
 
 int layer__call_threadsafe(struct layer *l, layer__ts_fn call, const char *name, json_t *msg)
 {
-	return ts_push(l, false, call, name, msg);
+	return ts_push(l, false, call, name, msg, NULL);
 }
 
 uint64_t layer__xorshift(uint64_t *rng)
@@ -453,6 +520,15 @@ void layer__stats_from(const struct layer *inner, struct layer_stats *out)
 	out->dropped = local.dropped;
 	out->groups = local.groups;
 	out->receivers = local.receivers;
+}
+
+void layer__log_local_only(const char *name)
+{
+	static struct log_limit lim = LOG_LIMIT_INIT(10);
+	LOG_LIMITED(&lim, LOG_WARN, "channels",
+		    "a publish to %s stayed in this process (not sent to Redis: it is unreachable, "
+		    "stalled or refusing commands)",
+		    name);
 }
 
 bool layer_connected(const struct layer *l)

@@ -44,6 +44,10 @@ enum layer_error {
 	LAYER_ENOENT = -6,    /* no such receiver / member */
 	LAYER_EUNAVAIL = -7,  /* the backend cannot be reached right now (e.g. Redis down) */
 	LAYER_ETOOBIG = -8,   /* message over the backend's size limit */
+	/* group_send: this process's own members have it, but it was NOT
+	 * published beyond this process (Redis down, stalled, refusing, or its
+	 * outgoing buffer full); other processes miss it. */
+	LAYER_ELOCAL = -9,
 };
 
 /* A static string naming `err`; never NULL. */
@@ -105,7 +109,9 @@ int layer_new_channel(struct layer *l, const char *prefix, char *out, size_t out
 
 /*
  * Queues `msg` for `channel`. Returns LAYER_ECHANFULL when the channel holds
- * `capacity` undelivered messages. Takes a reference to `msg`.
+ * `capacity` undelivered messages, LAYER_EUNAVAIL when the channel is in
+ * another process and the backend cannot publish now (logged, rate-limited).
+ * Takes a reference to `msg`.
  */
 int layer_send(struct layer *l, const char *channel, json_t *msg);
 
@@ -118,7 +124,9 @@ int layer_group_discard(struct layer *l, const char *group, const char *channel)
 /*
  * Queues `msg` once for every member of `group` (members whose channel is
  * full are skipped, as in Channels). Takes a reference to `msg`; the same
- * json_t is handed to every local member's receiver.
+ * json_t is handed to every local member's receiver. Returns LAYER_ELOCAL
+ * when this process's members got it but the backend could not publish it
+ * to other processes (Redis down, stalled or refusing; logged, rate-limited).
  */
 int layer_group_send(struct layer *l, const char *group, json_t *msg);
 
@@ -165,6 +173,17 @@ const char *layer_receiver_name(struct layer *l, const char *channel);
 int layer_group_send_threadsafe(struct layer *l, const char *group, json_t *msg);
 int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg);
 
+/*
+ * Like the two above, but waits until the loop thread ran the call and
+ * returns its result (LAYER_ELOCAL, LAYER_EUNAVAIL, ...): how a publisher
+ * on another thread (the HTTP publish endpoint, a view) learns that its
+ * message did not go beyond this process. Any thread EXCEPT the layer's
+ * loop thread (it would wait for itself); blocks for one turn of that
+ * loop. Returns LAYER_ECLOSED when the layer is freed meanwhile.
+ */
+int layer_group_send_wait(struct layer *l, const char *group, json_t *msg);
+int layer_send_wait(struct layer *l, const char *channel, json_t *msg);
+
 /* ---- several loops in one process (channels-server --workers N) ---- */
 
 struct layer_bus;
@@ -205,6 +224,10 @@ struct layer_redis_config {
 	 * subscribe and publish through it, and it hands them what arrives. */
 	struct layer_bus *bus;
 	unsigned worker;
+	/* Seconds a connection may go without progress (a reply it awaits, a
+	 * write it cannot finish) before Redis counts as stalled: the
+	 * connection is then dropped and retried with backoff. 0: 5 s. */
+	double timeout;
 };
 
 /*
@@ -216,9 +239,11 @@ struct layer_redis_config {
  * process (all its workers, with rcfg->bus), while it has local members.
  * Local fan-out, capacity and expiry are the in-memory backend's. Survives
  * Redis going away: reconnects with exponential backoff and jitter and
- * resubscribes; while a shard is down, group messages reach this process's
- * members only; delivery is at most once. Returns NULL with a reason in
- * `err` for a bad URL.
+ * resubscribes; while a shard is down, stalled (rcfg->timeout) or refusing
+ * commands, group messages reach this process's members only and
+ * group_send returns LAYER_ELOCAL (send to another process's channel:
+ * LAYER_EUNAVAIL); delivery is at most once, never twice. Returns NULL
+ * with a reason in `err` for a bad URL.
  */
 struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 			      const struct layer_redis_config *rcfg, char *err, size_t errlen);

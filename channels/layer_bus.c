@@ -38,6 +38,7 @@ struct layer_bus {
 	unsigned n;
 	uv_mutex_t lock;
 	struct layer_bus_upstream up; /* up.layer NULL: none */
+	bool reachable;               /* what the upstream publishes leaves the process */
 	struct layer *local[BUS_MAX]; /* each worker's in-memory layer; NULL once freed */
 	struct layer__hash groups;    /* struct bus_group */
 	struct layer__hash chans;     /* struct bus_chan */
@@ -113,18 +114,29 @@ void layer__bus_set_upstream(struct layer_bus *bus, const struct layer_bus_upstr
 	uv_mutex_unlock(&bus->lock);
 }
 
+void layer__bus_set_reachable(struct layer_bus *bus, bool reachable)
+{
+	uv_mutex_lock(&bus->lock);
+	bus->reachable = reachable;
+	uv_mutex_unlock(&bus->lock);
+}
+
 /* Asks the upstream (worker 0's Redis layer) to run one of its functions. */
 enum up_op { UP_WANT, UP_UNWANT, UP_PUBLISH };
 
-static void upstream(struct layer_bus *bus, enum up_op op, const char *name, json_t *msg)
+/* Returns false when a publish cannot leave the process now (no upstream,
+ * or it is unreachable): it is then not queued. */
+static bool upstream(struct layer_bus *bus, enum up_op op, const char *name, json_t *msg)
 {
+	bool ok = false;
 	uv_mutex_lock(&bus->lock);
-	if (bus->up.layer) {
+	if (bus->up.layer && (op != UP_PUBLISH || bus->reachable)) {
 		layer__ts_fn fn = op == UP_WANT ? bus->up.want
 				  : op == UP_UNWANT ? bus->up.unwant : bus->up.publish;
-		layer__call_threadsafe(bus->up.layer, fn, name, msg);
+		ok = layer__call_threadsafe(bus->up.layer, fn, name, msg) == 0;
 	}
 	uv_mutex_unlock(&bus->lock);
+	return ok;
 }
 
 /* The Redis channel of `group` under this layer's prefix. */
@@ -199,12 +211,14 @@ static int b_send(struct layer *l, const char *channel, json_t *msg)
 	if (c && c->worker != b->index)
 		rc = bus->local[c->worker] ? layer_send_threadsafe(bus->local[c->worker], channel, msg)
 					   : LAYER_ECLOSED;
-	bool remote = !c && bus->up.layer;
-	if (remote) /* nobody in this process receives it: another process may */
-		layer__call_threadsafe(bus->up.layer, bus->up.publish, channel, msg);
+	bool remote = !c && bus->up.layer, sent = false;
+	if (remote && bus->reachable) /* nobody in this process receives it: another may */
+		sent = layer__call_threadsafe(bus->up.layer, bus->up.publish, channel, msg) == 0;
 	uv_mutex_unlock(&bus->lock);
+	if (remote && !sent)
+		layer__log_local_only(channel);
 	if (remote)
-		return 0;
+		return sent ? 0 : LAYER_EUNAVAIL;
 	return rc == 1 ? layer_send(b->local, channel, msg) : rc;
 }
 
@@ -242,10 +256,19 @@ static int b_group_send(struct layer *l, const char *group, json_t *msg)
 	char gc[2 * LAYER_NAME_MAX];
 	layer__bus_forward(b->bus, b->index, group, msg);
 	/* Other processes, through worker 0's Redis connection (if any). */
-	if (group_channel(l, group, gc, sizeof(gc)))
-		upstream(b->bus, UP_PUBLISH, gc, msg);
+	bool redis, published = false;
+	uv_mutex_lock(&b->bus->lock);
+	redis = b->bus->up.layer != NULL;
+	uv_mutex_unlock(&b->bus->lock);
+	if (redis && group_channel(l, group, gc, sizeof(gc)))
+		published = upstream(b->bus, UP_PUBLISH, gc, msg);
 	/* Local members (the in-memory layer also handles group expiry). */
-	return layer_group_send(b->local, group, msg);
+	int rc = layer_group_send(b->local, group, msg);
+	if (redis && !published && rc == 0) {
+		layer__log_local_only(gc);
+		rc = LAYER_ELOCAL;
+	}
+	return rc;
 }
 
 /* Drops worker `index` from every group and channel of the bus. */

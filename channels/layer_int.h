@@ -148,6 +148,20 @@ struct layer_bus_upstream {
 };
 void layer__bus_set_upstream(struct layer_bus *bus, const struct layer_bus_upstream *up);
 
+/* The upstream says whether what the workers publish can leave the process
+ * now (Redis up and usable). While it cannot, the workers' group_send
+ * returns LAYER_ELOCAL and their send to another process LAYER_EUNAVAIL.
+ * Starts false. Any thread. */
+void layer__bus_set_reachable(struct layer_bus *bus, bool reachable);
+
+/*
+ * Logs (rate-limited, one line per 10 s with a count) that a group_send or
+ * send to `name` stayed in this process because the backend could not be
+ * reached. The one place this cause is logged, whichever worker saw it.
+ * Any thread.
+ */
+void layer__log_local_only(const char *name);
+
 /* Forwards `msg` for `channel` to the worker (not `index`) that registered
  * it. Returns true when one did. */
 bool layer__bus_send(struct layer_bus *bus, unsigned index, const char *channel, json_t *msg);

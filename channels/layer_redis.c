@@ -1,7 +1,7 @@
 /*
  * layer_redis.c - the Redis pub/sub backend, wire-compatible with
- * channels_redis' RedisPubSubChannelLayer, and the one file that joins
- * hiredis to libuv.
+ * channels_redis' RedisPubSubChannelLayer. The connections (health, stalls,
+ * backoff) are in layer_redis_conn.c.
  *
  * Shape: an in-memory layer (`local`) does everything inside the process:
  * receivers, groups, capacity, expiry and batched delivery. This file adds
@@ -14,97 +14,20 @@
  *   group_send(g)          local members at once (no Redis round trip, no race
  *                          with a SUBSCRIBE still in flight) + PUBLISH for the
  *                          other processes; the copy Redis echoes back to us is
- *                          recognised and skipped (see `struct echo`)
+ *                          recognised and skipped (see "echoes" below)
  *   a shard is down        local members still get group messages; remote ones
- *                          miss them (delivery is at most once, as in Channels)
+ *                          miss them (delivery is at most once) and the caller
+ *                          gets LAYER_ELOCAL (send: LAYER_EUNAVAIL)
  *   a message from Redis   decoded once, handed to the local fan-out
  *
  * Each URL is a shard with two connections (publish, subscribe); names are
- * placed with channels_redis' crc32 ring. A lost connection is logged once,
- * retried with exponential backoff and jitter, and on reconnect every name
- * still wanted is subscribed again.
+ * placed with channels_redis' crc32 ring.
  */
-#include "layer_int.h"
+#include "layer_redis_int.h"
 
-#include <hiredis/adapters/libuv.h>
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "log.h"
-
-#define RETRY_MIN_MS 100
-#define RETRY_MAX_MS 5000
-
-struct redis_layer;
-
-/* A payload we published on a channel we are subscribed to: Redis sends it
- * back to us, in publish order, and we skip it because its local members
- * had it already. Entries older than ECHO_TTL_MS are dropped (their echo
- * was lost, e.g. the SUBSCRIBE was not active yet). */
-#define ECHO_TTL_MS 10000
-#define ECHO_MAX 65536
-
-struct echo {
-	uint64_t hash;
-	uint64_t at; /* uv_now() */
-};
-
-/* A name this process wants subscribed (a local channel or a group channel
- * with local members), in its shard's table. */
-struct sub {
-	struct layer__hnode node; /* key = name */
-	unsigned members;         /* group channels: local members; channels: 1 */
-	struct echo *echo;        /* ring of expected echoes */
-	unsigned echo_head, echo_len, echo_cap;
-	char name[];
-};
-
-/* One connection of a shard. */
-struct conn {
-	struct shard *shard;
-	redisAsyncContext *ac; /* NULL while down */
-	bool up;               /* connect callback said OK (and AUTH sent) */
-	bool is_sub;
-	unsigned attempt;      /* failed attempts since the last success */
-	uint64_t down_since;   /* uv_now() when it went down; 0 while up */
-	bool logged_down;
-	uv_timer_t retry;
-};
-
-struct shard {
-	struct redis_layer *r;
-	unsigned index;
-	struct layer_redis_url url;
-	char label[300]; /* "redis://host:port" for logs, no password */
-	struct conn pub, sub;
-	struct layer__hash subs; /* struct sub by name */
-};
-
-struct redis_layer {
-	struct layer base; /* first */
-	struct layer *local;
-	unsigned since_deliver; /* messages from Redis since the last layer_deliver() */
-	struct layer_bus *bus; /* the process's workers, or NULL */
-	unsigned worker;
-	enum layer_wire_format format;
-	unsigned n_shards;
-	char group_prefix[LAYER_NAME_MAX + 16]; /* "<prefix>__group__" */
-	size_t group_prefix_len;
-	uint64_t rng;
-	/* In the same allocation as the layer: their retry timers close after
-	 * layer_free() returns, and the base frees the layer after the last. */
-	struct shard shards[];
-};
-
-static void conn_start(struct conn *c);
-static void on_retry_timer(uv_timer_t *t);
-
-/* A connect that has not completed by then is abandoned and retried
- * (hiredis' libuv adapter does not report every failed connect). */
-#define CONNECT_TIMEOUT_MS 2000
 
 /* ---- small helpers ---- */
 
@@ -118,13 +41,13 @@ static struct shard *shard_for(struct redis_layer *r, const char *name)
 	return &r->shards[layer_shard_index(name, r->n_shards)];
 }
 
-static struct sub *sub_find(struct shard *s, const char *name)
+static struct layer__redis_sub *sub_find(struct shard *s, const char *name)
 {
 	struct layer__hnode *n = layer__hash_find(&s->subs, name, layer__hash_str(name));
-	return n ? (struct sub *)n : NULL;
+	return n ? (struct layer__redis_sub *)n : NULL;
 }
 
-static void sub_free(struct sub *sb)
+static void sub_free(struct layer__redis_sub *sb)
 {
 	free(sb->echo);
 	free(sb);
@@ -138,76 +61,108 @@ static uint64_t payload_hash(const char *data, size_t len)
 	return h;
 }
 
-static void echo_expire(struct sub *sb, uint64_t now)
+/*
+ * ---- echoes ----
+ *
+ * A group_send reaches this process's members at once, and is PUBLISHed for
+ * the others; when we are subscribed to that channel ourselves, Redis sends
+ * the payload back to us, and it must not reach our members a second time,
+ * however late it comes (a Redis paused for minutes delivers on resume).
+ * So suppression cannot be time-based. It rests on ordering instead:
+ *
+ * - Redis runs the commands of one connection in order, and writes what one
+ *   subscriber receives in the order it ran the PUBLISHes. So the echoes of
+ *   the PUBLISHes one publish connection carried come back in publish order.
+ * - Each subscribed channel keeps a FIFO of {hash of the payload, generation
+ *   of the publish connection} for every PUBLISH we made on it (whatever the
+ *   state of the subscription: a SUBSCRIBE on the other connection may take
+ *   effect before or after the PUBLISH, we cannot know which).
+ * - An incoming payload whose hash is in the FIFO is our echo: that entry
+ *   goes, and so does every OLDER entry of the SAME generation: their
+ *   echoes, had they been coming, would have come first. Entries of other
+ *   generations stay: after a stall, Redis may still be running the dropped
+ *   connection's buffered PUBLISHes while the new connection's are echoed,
+ *   so the two generations interleave.
+ * - An entry whose echo never comes (published before our SUBSCRIBE took
+ *   effect, lost with a connection) is dropped by a later echo of its
+ *   generation, or when the FIFO is full (the oldest), or with the FIFO when
+ *   the channel is unsubscribed. The FIFO holds REDIS__ECHO_MAX entries,
+ *   four times the PUBLISHes a connection may have awaiting a reply
+ *   (REDIS__PENDING_MAX): the oldest entry is only dropped when at least
+ *   that many newer publishes exist, by which time its own PUBLISH has been
+ *   answered (or its connection dropped) long ago.
+ * What this cannot tell apart: a payload from another process that is
+ * byte-identical to one of ours (same type, same fields, same sender name)
+ * while ours is expected or stale. It is taken for our echo: that message
+ * is lost for our members (delivery is at most once, as in Channels), and
+ * if it overtook the echoes of older publishes of ours, those are delivered
+ * again. Messages that carry who sent them (chat: the username) make this
+ * a corner case; a marker added to our payloads would rule it out, but
+ * channels_redis peers would see it.
+ */
+#define REDIS__ECHO_MAX (4 * REDIS__PENDING_MAX)
+
+static struct layer__redis_echo *echo_at(struct layer__redis_sub *sb, unsigned k)
 {
-	while (sb->echo_len && now - sb->echo[sb->echo_head].at > ECHO_TTL_MS) {
-		sb->echo_head = (sb->echo_head + 1) % sb->echo_cap;
-		sb->echo_len--;
-	}
+	return &sb->echo[(sb->echo_head + k) % sb->echo_cap];
 }
 
-static void echo_expect(struct sub *sb, uint64_t hash, uint64_t now)
+static void echo_expect(struct layer__redis_sub *sb, uint64_t hash, uint32_t gen)
 {
-	echo_expire(sb, now);
 	if (sb->echo_len == sb->echo_cap) {
 		unsigned cap = sb->echo_cap ? sb->echo_cap * 2 : 16;
-		struct echo *e = cap <= ECHO_MAX ? malloc(cap * sizeof(*e)) : NULL;
+		struct layer__redis_echo *e =
+		    cap <= REDIS__ECHO_MAX ? malloc(cap * sizeof(*e)) : NULL;
 		if (!e) {
-			/* Forget the oldest: its echo, if it comes, is delivered again. */
+			/* Full: forget the oldest (see above). */
 			sb->echo_head = (sb->echo_head + 1) % sb->echo_cap;
 			sb->echo_len--;
 		} else {
 			for (unsigned i = 0; i < sb->echo_len; i++)
-				e[i] = sb->echo[(sb->echo_head + i) % sb->echo_cap];
+				e[i] = *echo_at(sb, i);
 			free(sb->echo);
 			sb->echo = e;
 			sb->echo_head = 0;
 			sb->echo_cap = cap;
 		}
 	}
-	sb->echo[(sb->echo_head + sb->echo_len) % sb->echo_cap] = (struct echo){hash, now};
+	sb->echo[(sb->echo_head + sb->echo_len) % sb->echo_cap] =
+	    (struct layer__redis_echo){hash, gen};
 	sb->echo_len++;
 }
 
-/*
- * True (and consumed) when this payload is one of the echoes we expect.
- * Echoes come back in publish order, so entries before the match are echoes
- * that will never come (published before our SUBSCRIBE took effect) and are
- * dropped with it. Only the oldest ECHO_SCAN entries are looked at.
- */
-#define ECHO_SCAN 64
-
-static bool echo_is_ours(struct sub *sb, uint64_t hash, uint64_t now)
+/* True (and consumed, see above) when this payload is one of our echoes. */
+static bool echo_is_ours(struct layer__redis_sub *sb, uint64_t hash)
 {
-	echo_expire(sb, now);
-	for (unsigned k = 0; k < sb->echo_len && k < ECHO_SCAN; k++) {
-		if (sb->echo[(sb->echo_head + k) % sb->echo_cap].hash == hash) {
-			sb->echo_head = (sb->echo_head + k + 1) % sb->echo_cap;
-			sb->echo_len -= k + 1;
-			return true;
-		}
+	unsigned k = 0;
+	while (k < sb->echo_len && echo_at(sb, k)->hash != hash)
+		k++;
+	if (k == sb->echo_len)
+		return false;
+	uint32_t gen = echo_at(sb, k)->gen;
+	/* Compact: keep the entries before k of other generations, in order. */
+	unsigned kept = 0;
+	for (unsigned i = 0; i < k; i++) {
+		struct layer__redis_echo e = *echo_at(sb, i);
+		if (e.gen != gen)
+			*echo_at(sb, kept++) = e;
 	}
-	return false;
+	unsigned removed = k + 1 - kept;
+	/* Move the kept ones next to the entries after k. */
+	for (unsigned i = kept; i-- > 0;)
+		*echo_at(sb, i + removed) = *echo_at(sb, i);
+	sb->echo_head = (sb->echo_head + removed) % sb->echo_cap;
+	sb->echo_len -= removed;
+	return true;
 }
 
-/* ---- commands ---- */
-
-static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata);
-
-static void send_subscribe(struct shard *s, const char *cmd, const char *name)
-{
-	if (!s->sub.up)
-		return; /* done on reconnect */
-	const char *argv[2] = {cmd, name};
-	size_t lens[2] = {strlen(cmd), strlen(name)};
-	redisAsyncCommandArgv(s->sub.ac, on_sub_reply, s, 2, argv, lens);
-}
+/* ---- subscriptions ---- */
 
 /* One more local reason to be subscribed to `name`. */
 static int want(struct redis_layer *r, const char *name)
 {
 	struct shard *s = shard_for(r, name);
-	struct sub *sb = sub_find(s, name);
+	struct layer__redis_sub *sb = sub_find(s, name);
 	if (sb) {
 		sb->members++;
 		return 0;
@@ -219,42 +174,45 @@ static int want(struct redis_layer *r, const char *name)
 	memcpy(sb->name, name, n + 1);
 	sb->members = 1;
 	layer__hash_insert(&s->subs, &sb->node);
-	send_subscribe(s, "SUBSCRIBE", name);
+	layer__redis_sub_send(s, "SUBSCRIBE", name);
 	return 0;
 }
 
-/* One reason less; UNSUBSCRIBE after the last. */
+/* One reason less; UNSUBSCRIBE after the last (its echo FIFO goes with it). */
 static void unwant(struct redis_layer *r, const char *name)
 {
 	struct shard *s = shard_for(r, name);
-	struct sub *sb = sub_find(s, name);
+	struct layer__redis_sub *sb = sub_find(s, name);
 	if (!sb || --sb->members > 0)
 		return;
 	layer__hash_remove(&s->subs, &sb->node);
-	send_subscribe(s, "UNSUBSCRIBE", name);
+	layer__redis_sub_send(s, "UNSUBSCRIBE", name);
 	sub_free(sb);
 }
 
 /* PUBLISH msg on `name`; when we are subscribed to `name` ourselves, the
- * echo Redis will send back is expected (and skipped). */
+ * echo Redis will send back is expected (and skipped). LAYER_EUNAVAIL (and
+ * counted) when the shard cannot take it now. */
 static int publish(struct redis_layer *r, const char *name, json_t *msg)
 {
 	struct shard *s = shard_for(r, name);
-	if (!s->pub.up)
+	if (!layer__redis_pub_ok(s)) {
+		s->local_only++;
 		return LAYER_EUNAVAIL;
+	}
 	char *payload = NULL;
 	size_t len = 0;
 	int rc = layer_wire_encode(msg, r->format, &payload, &len);
 	if (rc != 0)
 		return rc;
-	struct sub *sb = sub_find(s, name);
-	if (sb && s->sub.up)
-		echo_expect(sb, payload_hash(payload, len), uv_now(r->base.loop));
-	const char *argv[3] = {"PUBLISH", name, payload};
-	size_t lens[3] = {7, strlen(name), len};
-	rc = redisAsyncCommandArgv(s->pub.ac, NULL, NULL, 3, argv, lens);
+	rc = layer__redis_pub_send(s, name, payload, len);
+	if (rc != 0)
+		s->local_only++;
+	struct layer__redis_sub *sb = rc == 0 ? sub_find(s, name) : NULL;
+	if (sb)
+		echo_expect(sb, payload_hash(payload, len), s->pub.gen);
 	free(payload);
-	return rc == REDIS_OK ? 0 : LAYER_EUNAVAIL;
+	return rc;
 }
 
 /* ---- incoming messages ---- */
@@ -262,13 +220,14 @@ static int publish(struct redis_layer *r, const char *name, json_t *msg)
 static void deliver(struct redis_layer *r, struct shard *s, const char *name, const char *data,
 		    size_t len)
 {
-	struct sub *sb = sub_find(s, name);
-	if (sb && echo_is_ours(sb, payload_hash(data, len), uv_now(r->base.loop)))
+	struct layer__redis_sub *sb = sub_find(s, name);
+	if (sb && echo_is_ours(sb, payload_hash(data, len)))
 		return; /* our own group_send: its local members have it already */
 	json_t *msg = NULL;
 	if (layer_wire_decode(data, len, &msg) != 0 || !layer__valid_message(msg)) {
-		LOG(LOG_WARN, "redis", "dropped an undecodable message on %s (%zu bytes)", name,
-		    len);
+		static struct log_limit lim = LOG_LIMIT_INIT(REDIS__LOG_INTERVAL_S);
+		LOG_LIMITED(&lim, LOG_WARN, "redis",
+			    "dropped an undecodable message on %s (%zu bytes)", name, len);
 		json_decref(msg);
 		return;
 	}
@@ -296,177 +255,33 @@ static void deliver(struct redis_layer *r, struct shard *s, const char *name, co
 	}
 }
 
-static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
+void layer__redis_on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct shard *s = privdata;
 	redisReply *rep = reply;
-	(void)ac;
-	if (!rep || s->r->base.closing)
+	if (!rep || s->r->base.closing || s->sub.ac != ac)
 		return;
 	if (rep->type == REDIS_REPLY_ERROR) {
-		LOG(LOG_ERROR, "redis", "%s: %s", s->label, rep->str);
+		static struct log_limit lim = LOG_LIMIT_INIT(REDIS__LOG_INTERVAL_S);
+		LOG_LIMITED(&lim, LOG_WARN, "redis", "%s (subscribe connection): %s", s->label,
+			    rep->str);
 		return;
 	}
-	/* ["message", channel, payload]; subscribe/unsubscribe confirmations are skipped. */
+	/* ["message", channel, payload] or ["subscribe", channel, count]. */
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
 		return;
 	redisReply *kind = rep->element[0], *chan = rep->element[1], *data = rep->element[2];
-	if (kind->type != REDIS_REPLY_STRING || strcmp(kind->str, "message") != 0 ||
-	    chan->type != REDIS_REPLY_STRING || data->type != REDIS_REPLY_STRING)
+	if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING)
 		return;
+	if (strcmp(kind->str, "subscribe") == 0) {
+		layer__redis_sub_confirmed(s, chan->str);
+		return;
+	}
+	if (strcmp(kind->str, "message") != 0 || data->type != REDIS_REPLY_STRING)
+		return;
+	if (layer__redis_sub_progress(s, chan->str, data->str, (size_t)data->len))
+		return; /* the heartbeat */
 	deliver(s->r, s, chan->str, data->str, (size_t)data->len);
-}
-
-/* ---- connections ---- */
-
-static void schedule_retry(struct conn *c)
-{
-	struct redis_layer *r = c->shard->r;
-	uint64_t delay = RETRY_MIN_MS;
-	for (unsigned i = 0; i < c->attempt && delay < RETRY_MAX_MS; i++)
-		delay *= 2;
-	if (delay > RETRY_MAX_MS)
-		delay = RETRY_MAX_MS;
-	/* Full jitter in [delay/2, delay): processes that lost Redis together
-	 * do not all come back in the same millisecond. */
-	delay = delay / 2 + layer__xorshift(&r->rng) % (delay / 2 + 1);
-	c->attempt++;
-	uv_timer_start(&c->retry, on_retry_timer, delay, 0);
-}
-
-static void conn_down(struct conn *c, const char *why)
-{
-	struct layer *l = &c->shard->r->base;
-	c->up = false;
-	c->ac = NULL;
-	if (l->closing)
-		return;
-	if (!c->down_since)
-		c->down_since = uv_now(l->loop);
-	if (!c->logged_down) {
-		LOG(LOG_WARN, "redis", "%s (%s connection) is unreachable: %s; retrying with backoff",
-		    c->shard->label, c->is_sub ? "subscribe" : "publish", why);
-		c->logged_down = true;
-	}
-	schedule_retry(c);
-}
-
-static void resubscribe_all(struct shard *s)
-{
-	size_t n = s->subs.count;
-	if (n == 0)
-		return;
-	const char **argv = malloc((n + 1) * sizeof(*argv));
-	size_t *lens = malloc((n + 1) * sizeof(*lens));
-	if (!argv || !lens) {
-		free(argv);
-		free(lens);
-		return;
-	}
-	argv[0] = "SUBSCRIBE";
-	lens[0] = 9;
-	size_t k = 1;
-	for (size_t b = 0; b <= s->subs.mask; b++)
-		for (struct layer__hnode *h = s->subs.buckets[b]; h; h = h->next) {
-			argv[k] = layer__hash_key(&s->subs, h);
-			lens[k] = strlen(argv[k]);
-			k++;
-		}
-	redisAsyncCommandArgv(s->sub.ac, on_sub_reply, s, (int)k, argv, lens);
-	free(argv);
-	free(lens);
-}
-
-/* The retry timer: a connect attempt that timed out, or the next attempt. */
-static void on_retry_timer(uv_timer_t *t)
-{
-	struct conn *c = t->data;
-	if (c->ac && !c->up) {
-		redisAsyncContext *ac = c->ac;
-		ac->data = NULL; /* its callbacks, run by the free, find no conn */
-		c->ac = NULL;
-		redisAsyncFree(ac);
-		conn_down(c, "connect timed out");
-		return;
-	}
-	if (!c->ac)
-		conn_start(c);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-	struct conn *c = ac->data;
-	if (!c)
-		return;
-	if (status != REDIS_OK) {
-		conn_down(c, ac->errstr[0] ? ac->errstr : "connect failed");
-		return;
-	}
-	struct layer *l = &c->shard->r->base;
-	if (c->down_since && c->logged_down)
-		LOG(LOG_INFO, "redis", "%s (%s connection) is back after %.1f s", c->shard->label,
-		    c->is_sub ? "subscribe" : "publish",
-		    (double)(uv_now(l->loop) - c->down_since) / 1000.0);
-	uv_timer_stop(&c->retry);
-	c->up = true;
-	c->attempt = 0;
-	c->down_since = 0;
-	c->logged_down = false;
-	if (c->is_sub)
-		resubscribe_all(c->shard);
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-	struct conn *c = ac->data;
-	if (!c)
-		return;
-	conn_down(c, status == REDIS_OK ? "closed" : ac->errstr[0] ? ac->errstr : "disconnected");
-}
-
-static void on_auth(redisAsyncContext *ac, void *reply, void *privdata)
-{
-	struct conn *c = privdata;
-	redisReply *rep = reply;
-	if (rep && rep->type == REDIS_REPLY_ERROR && c->ac == ac) {
-		LOG(LOG_ERROR, "redis", "%s: AUTH refused: %s", c->shard->label, rep->str);
-		redisAsyncDisconnect(ac);
-	}
-}
-
-static void conn_start(struct conn *c)
-{
-	struct shard *s = c->shard;
-	redisAsyncContext *ac = s->url.unix_path[0] ? redisAsyncConnectUnix(s->url.unix_path)
-						    : redisAsyncConnect(s->url.host, s->url.port);
-	if (!ac) {
-		conn_down(c, "out of memory");
-		return;
-	}
-	if (ac->err) {
-		char why[128];
-		snprintf(why, sizeof(why), "%s", ac->errstr);
-		redisAsyncFree(ac);
-		conn_down(c, why);
-		return;
-	}
-	ac->data = c;
-	c->ac = ac;
-	redisLibuvAttach(ac, s->r->base.loop);
-	/* The connection alone must not keep the loop alive: the server stops
-	 * when its own handles are closed, then frees the layer. */
-	uv_unref((uv_handle_t *)&((redisLibuvEvents *)ac->ev.data)->handle);
-	uv_timer_start(&c->retry, on_retry_timer, CONNECT_TIMEOUT_MS, 0);
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	/* Queued now, sent first once connected. */
-	if (s->url.password[0]) {
-		if (s->url.username[0])
-			redisAsyncCommand(ac, on_auth, c, "AUTH %s %s", s->url.username,
-					  s->url.password);
-		else
-			redisAsyncCommand(ac, on_auth, c, "AUTH %s", s->url.password);
-	}
 }
 
 /* ---- the vtable ---- */
@@ -476,7 +291,10 @@ static int r_send(struct layer *l, const char *channel, json_t *msg)
 	struct redis_layer *r = R(l);
 	if (sub_find(shard_for(r, channel), channel))
 		return layer_send(r->local, channel, msg); /* ours: no round trip */
-	return publish(r, channel, msg);
+	int rc = publish(r, channel, msg);
+	if (rc == LAYER_EUNAVAIL)
+		layer__log_local_only(channel);
+	return rc;
 }
 
 static int group_channel(struct redis_layer *r, const char *group, char *out, size_t outlen)
@@ -534,7 +352,11 @@ static int r_group_send(struct layer *l, const char *group, json_t *msg)
 	if (r->bus)
 		layer__bus_forward(r->bus, r->worker, group, msg);
 	rc = publish(r, gc, msg);
-	return rc == LAYER_EUNAVAIL ? local : rc;
+	if (rc == LAYER_EUNAVAIL) {
+		layer__log_local_only(gc);
+		return local != 0 ? local : LAYER_ELOCAL;
+	}
+	return rc != 0 ? rc : local;
 }
 
 /* Drops (and with `unsubscribe`, UNSUBSCRIBEs) the group subscriptions, or
@@ -551,8 +373,8 @@ static void drop_subs(struct redis_layer *r, bool all, bool unsubscribe)
 				if (all || strncmp(key, r->group_prefix, r->group_prefix_len) == 0) {
 					layer__hash_remove(&s->subs, h);
 					if (unsubscribe)
-						send_subscribe(s, "UNSUBSCRIBE", key);
-					sub_free((struct sub *)h);
+						layer__redis_sub_send(s, "UNSUBSCRIBE", key);
+					sub_free((struct layer__redis_sub *)h);
 				}
 				h = next;
 			}
@@ -602,26 +424,13 @@ static int r_new_channel(struct layer *l, const char *prefix, char *out, size_t 
 	return layer__pubsub_channel_name(l, prefix, &R(l)->rng, out, outlen);
 }
 
-static void conn_close(struct conn *c)
-{
-	redisAsyncContext *ac = c->ac;
-	c->ac = NULL;
-	c->up = false;
-	uv_timer_stop(&c->retry);
-	if (ac) {
-		ac->data = NULL; /* callbacks from the free below find no conn */
-		redisAsyncFree(ac);
-	}
-	layer__close_handle(&c->shard->r->base, (uv_handle_t *)&c->retry);
-}
-
 static void r_free(struct layer *l)
 {
 	struct redis_layer *r = R(l);
 	drop_subs(r, true, false);
 	for (unsigned i = 0; i < r->n_shards; i++) {
-		conn_close(&r->shards[i].pub);
-		conn_close(&r->shards[i].sub);
+		if (r->shards[i].r) /* started */
+			layer__redis_shard_close(&r->shards[i]);
 		layer__hash_destroy(&r->shards[i].subs);
 	}
 	r->n_shards = 0;
@@ -636,7 +445,7 @@ static bool r_connected(const struct layer *l)
 {
 	const struct redis_layer *r = (const struct redis_layer *)l;
 	for (unsigned i = 0; i < r->n_shards; i++)
-		if (!r->shards[i].pub.up || !r->shards[i].sub.up)
+		if (!layer__redis_pub_ok(&r->shards[i]) || !r->shards[i].sub.usable)
 			return false;
 	return true;
 }
@@ -662,7 +471,7 @@ static void up_unwant(struct layer *l, const char *name, json_t *msg)
 static void up_publish(struct layer *l, const char *name, json_t *msg)
 {
 	if (msg && publish(R(l), name, msg) == LAYER_EUNAVAIL)
-		LOG(LOG_DEBUG, "redis", "publish to %s dropped: Redis is down", name);
+		layer__log_local_only(name);
 }
 
 static const struct layer_ops redis_ops = {
@@ -696,7 +505,8 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 	for (size_t i = 0; i < rcfg->n_urls; i++) {
 		struct shard *s = &shards[i];
 		if (layer_redis_url_parse(rcfg->urls[i], &s->url, err, errlen) != 0 ||
-		    layer__hash_init(&s->subs, 64, LAYER__KEY_OFF(struct sub, node, name)) != 0) {
+		    layer__hash_init(&s->subs, 64,
+				     LAYER__KEY_OFF(struct layer__redis_sub, node, name)) != 0) {
 			for (size_t k = 0; k <= i; k++)
 				layer__hash_destroy(&shards[k].subs);
 			free(r);
@@ -729,26 +539,16 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 		r->rng = 1;
 	snprintf(r->group_prefix, sizeof(r->group_prefix), "%s__group__", r->base.cfg.prefix);
 	r->group_prefix_len = strlen(r->group_prefix);
-	for (unsigned i = 0; i < r->n_shards; i++) {
-		struct shard *s = &shards[i];
-		s->r = r;
-		s->index = i;
-		s->pub = (struct conn){.shard = s, .is_sub = false};
-		s->sub = (struct conn){.shard = s, .is_sub = true};
-		uv_timer_init(loop, &s->pub.retry);
-		uv_timer_init(loop, &s->sub.retry);
-		uv_unref((uv_handle_t *)&s->pub.retry);
-		uv_unref((uv_handle_t *)&s->sub.retry);
-		s->pub.retry.data = &s->pub;
-		s->sub.retry.data = &s->sub;
-	}
+	r->timeout_ms = layer__seconds_to_ms(rcfg->timeout > 0 ? rcfg->timeout
+							 : REDIS__DEFAULT_TIMEOUT_S);
 	if (!r->local) {
 		layer_free(&r->base);
 		return NULL;
 	}
 	for (unsigned i = 0; i < r->n_shards; i++) {
-		conn_start(&shards[i].pub);
-		conn_start(&shards[i].sub);
+		shards[i].r = r;
+		shards[i].index = i;
+		layer__redis_shard_start(&shards[i]);
 	}
 	return &r->base;
 }

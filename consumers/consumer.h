@@ -232,6 +232,9 @@ int consumer_forward_json(struct consumer *c, json_t *msg, const char *const *fi
 
 int consumer_group_add(struct consumer *c, const char *group);
 int consumer_group_discard(struct consumer *c, const char *group);
+/* layer_group_send() / layer_send() on the consumer's layer; their errors
+ * are passed on (LAYER_ELOCAL: this process's members got it, other
+ * processes did not), except LAYER_EINVAL, which is CONSUMER_EINVAL. */
 int consumer_group_send(struct consumer *c, const char *group, json_t *msg);
 int consumer_channel_send(struct consumer *c, const char *channel, json_t *msg);
 

@@ -53,6 +53,7 @@ static const struct opt opts[] = {
 	{"redis", "CHANNELS_REDIS", OPT_STR, OFF(redis), NULL, "Redis URL(s), comma-separated shards: redis://[:password@]host[:port][/db] or unix:///path (default: in-memory layer)"},
 	{"layer-prefix", "CHANNELS_LAYER_PREFIX", OPT_STR, OFF(layer_prefix), NULL, "channel-layer prefix, as channels_redis' prefix (default asgi)"},
 	{"layer-capacity", "CHANNELS_LAYER_CAPACITY", OPT_INT, OFF(layer_capacity), NULL, "messages queued for one consumer before more are dropped (default 1000)"},
+	{"redis-timeout", "CHANNELS_REDIS_TIMEOUT", OPT_DOUBLE, OFF(redis_timeout), NULL, "seconds Redis may leave a reply (or a heartbeat) pending before it counts as stalled: the connection is dropped and retried, publishes stay local and are reported (default 5, at least 0.1)"},
 	{"redis-format", "CHANNELS_REDIS_FORMAT", OPT_FORMAT, OFF(redis_format), NULL, "payload of published messages: msgpack (channels_redis) or json (default msgpack)"},
 	{"publish-endpoint", "CHANNELS_PUBLISH_ENDPOINT", OPT_BOOL, OFF(publish_endpoint), NULL, "1/0: serve POST /_channels/group-send/<group>/ (default 1)"},
 	{"publish-token", "CHANNELS_PUBLISH_TOKEN", OPT_STR, OFF(publish_token), NULL, "bearer token of the publish endpoint (default: random, in /tmp/channels-server-<uid>-<port>.token)"},
@@ -87,6 +88,7 @@ void server_config_init(struct server_config *cfg)
 	cfg->log_level = LOG_INFO;
 	cfg->layer_prefix = "asgi";
 	cfg->layer_capacity = 1000;
+	cfg->redis_timeout = 5;
 	cfg->publish_endpoint = true;
 }
 
@@ -158,6 +160,8 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 	case OPT_DOUBLE: {
 		double v = strtod(val, &end);
 		if (errno || !*val || *end || v < 0 || v > 1e9)
+			break;
+		if (o->offset == OFF(redis_timeout) && (v < 0.1 || v > 3600))
 			break;
 		*(double *)field = v;
 		return 0;

@@ -353,6 +353,7 @@ static struct layer *make_layer(struct server *s, uv_loop_t *loop)
 		.format = (enum layer_wire_format)s->cfg->redis_format,
 		.bus = s->bus,
 		.worker = s->index,
+		.timeout = s->cfg->redis_timeout,
 	};
 	char err[256] = "";
 	struct layer *l = layer_redis_new(loop, &lcfg, &rcfg, err, sizeof(err));

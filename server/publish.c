@@ -6,8 +6,12 @@
  *   POST /_channels/send/<channel>/
  *   Authorization: Bearer <token>
  *
- * 202 accepted, 400 bad JSON or name, 401 bad token, 403 not from loopback
- * (unless --publish-allow-remote), 413 over --max-body-size.
+ * 202 accepted (handed to the layer, and to Redis when there is one), 400
+ * bad JSON or name, 401 bad token, 403 not from loopback (unless
+ * --publish-allow-remote), 413 over --max-body-size, 503 when the message
+ * could not be published beyond this process (Redis down, stalled or
+ * refusing: a group's members on this server still got it; the body says
+ * so) or the layer refused it (e.g. a full channel).
  * The token is --publish-token, or a random one written (mode 0600) to
  * /tmp/channels-server-<uid>-<port>.token, where channels-cli finds it.
  */
@@ -85,9 +89,17 @@ static void publish(struct http_request *req, struct http_response *resp, bool g
 		answer(resp, 400, "error", "the body must be a JSON object with a string \"type\"");
 		return;
 	}
-	int rc = group ? layer_group_send_threadsafe(s->layer, name, msg)
-		       : layer_send_threadsafe(s->layer, name, msg);
+	/* This view runs on the pool: it waits for the loop's verdict, so a
+	 * message that could not leave this process is reported, not 202. */
+	int rc = group ? layer_group_send_wait(s->layer, name, msg)
+		       : layer_send_wait(s->layer, name, msg);
 	json_decref(msg);
+	if (rc == LAYER_ELOCAL) {
+		answer(resp, 503, "error",
+		       "delivered to this server's own members only, NOT published to other "
+		       "processes: Redis is down, stalled or refusing commands");
+		return;
+	}
 	if (rc != 0) {
 		answer(resp, rc == LAYER_EINVAL ? 400 : 503, "error", layer_strerror(rc));
 		return;

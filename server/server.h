@@ -94,6 +94,7 @@ struct server_config {
 	const char *layer_prefix;      /* channel-layer prefix; default "asgi" (channels_redis') */
 	unsigned layer_capacity;       /* messages queued per consumer channel; default 1000 */
 	int redis_format;              /* enum layer_wire_format of published messages; default msgpack */
+	double redis_timeout;          /* s without progress before Redis counts as stalled; default 5 */
 	bool publish_endpoint;         /* serve POST /_channels/...; default true */
 	bool publish_allow_remote;     /* the publish endpoint answers non-loopback clients too */
 	const char *publish_token;     /* NULL: random, written to the token file */

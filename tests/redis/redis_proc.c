@@ -176,6 +176,25 @@ int redis_proc_stop(struct redis_proc *r)
 	return rc;
 }
 
+int redis_proc_signal(const struct redis_proc *r, int sig)
+{
+	if (r->pid <= 0 || kill(r->pid, sig) != 0) {
+		fprintf(stderr, "redis_proc_signal(%d): not running\n", sig);
+		return -1;
+	}
+	return 0;
+}
+
+int redis_proc_kill(struct redis_proc *r)
+{
+	if (r->pid <= 0)
+		return -1;
+	kill(r->pid, SIGKILL); /* also ends a stopped one, without running it first */
+	waitpid(r->pid, NULL, 0);
+	r->pid = 0;
+	return 0;
+}
+
 void redis_proc_destroy(struct redis_proc *r)
 {
 	if (r->pid > 0)
@@ -307,6 +326,55 @@ long long redis_proc_publish(const struct redis_proc *r, const char *channel,
 		v = rep->integer;
 	else
 		fprintf(stderr, "PUBLISH %s: unexpected reply\n", channel);
+	if (rep)
+		freeReplyObject(rep);
+	redisFree(c);
+	return v;
+}
+
+int redis_proc_command(const struct redis_proc *r, const char *const *argv)
+{
+	redisContext *c = connect_to(r);
+	if (!c) {
+		fprintf(stderr, "%s: cannot connect to port %d\n", argv[0], r->port);
+		return -1;
+	}
+	int argc = 0;
+	size_t lens[16];
+	while (argv[argc] && argc < 16) {
+		lens[argc] = strlen(argv[argc]);
+		argc++;
+	}
+	redisReply *rep = redisCommandArgv(c, argc, (const char **)argv, lens);
+	int rc = 0;
+	if (!rep || rep->type == REDIS_REPLY_ERROR) {
+		fprintf(stderr, "%s: %s\n", argv[0], rep ? rep->str : c->errstr);
+		rc = -1;
+	}
+	if (rep)
+		freeReplyObject(rep);
+	redisFree(c);
+	return rc;
+}
+
+long long redis_proc_info_num(const struct redis_proc *r, const char *field)
+{
+	redisContext *c = connect_to(r);
+	if (!c)
+		return -1;
+	redisReply *rep = redisCommand(c, "INFO");
+	long long v = -1;
+	if (rep && rep->type == REDIS_REPLY_STRING) {
+		size_t n = strlen(field);
+		for (const char *p = rep->str; p && *p; p = strchr(p, '\n')) {
+			if (*p == '\n')
+				p++;
+			if (strncmp(p, field, n) == 0 && p[n] == ':') {
+				v = strtoll(p + n + 1, NULL, 10);
+				break;
+			}
+		}
+	}
 	if (rep)
 		freeReplyObject(rep);
 	redisFree(c);

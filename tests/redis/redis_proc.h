@@ -29,6 +29,11 @@ int redis_proc_restart(struct redis_proc *r);
 /* SIGTERM + waitpid (SIGKILL after 5 s). Keeps port and folder. 0 when it
  * exited by itself. */
 int redis_proc_stop(struct redis_proc *r);
+/* Sends `sig` to the running redis-server (SIGSTOP, SIGCONT). 0 or -1. */
+int redis_proc_signal(const struct redis_proc *r, int sig);
+/* SIGKILL + waitpid: Redis dies without a word. Keeps port and folder for
+ * redis_proc_restart(). 0 or -1. */
+int redis_proc_kill(struct redis_proc *r);
 /* Stops it if running and removes its folder. */
 void redis_proc_destroy(struct redis_proc *r);
 
@@ -50,6 +55,14 @@ bool redis_proc_wait_numsub(const struct redis_proc *r, const char *channel, lon
 /* Polls until `channel` is listed (present) or not (!present) within `ms`. */
 bool redis_proc_wait_channel(const struct redis_proc *r, const char *channel, bool present,
 			     int ms);
+/*
+ * Runs one command (`argv` NULL-terminated, e.g. {"ACL", "SETUSER",
+ * "default", "-publish", NULL}) on a fresh connection: 0, or -1 when it
+ * could not be run or Redis answered an error (printed).
+ */
+int redis_proc_command(const struct redis_proc *r, const char *const *argv);
+/* A numeric field of INFO (e.g. "total_connections_received"), or -1. */
+long long redis_proc_info_num(const struct redis_proc *r, const char *field);
 /* PUBLISH channel payload (binary-safe): receivers, or -1 on error. */
 long long redis_proc_publish(const struct redis_proc *r, const char *channel,
 			     const void *payload, size_t len);

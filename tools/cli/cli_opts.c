@@ -77,7 +77,8 @@ void cli_usage(FILE *f)
 "\n"
 "Exit status: 0 ok; 1 listen --timeout elapsed before --count messages;\n"
 "2 usage error or invalid name/JSON/token file; 3 cannot reach Redis or the\n"
-"server (or the server answered 503: its layer is down); 4 the server refused\n"
+"server, or the server answered 503 (the message was not published beyond it:\n"
+"its Redis is down, stalled or refusing commands); 4 the server or Redis refused\n"
 "(401 bad token, 403 not loopback, 404 no publish endpoint, 413 too large).\n", f);
 }
 
