@@ -109,6 +109,8 @@ class Harness:
     def run_fresh(self, case, oracle=True):
         """The case alone on a new server, stopped gracefully after (leaks count)."""
         self.drop()
+        self.ensure()
+        self.watch.healthz_s = min(2.0, self.args.healthz_s)   # a wedged server is wedged
         try:
             self.run(case, spin_check=True, oracle=oracle)
         except Failure as f:
@@ -152,7 +154,7 @@ def replay(args):
     return 1 if failed else 0
 
 
-def minimise(h, case, kind, budget_s):
+def minimise(h, case, sig, budget_s):
     """Smaller case failing with the same kind of failure, each try on a fresh server."""
     end = time.monotonic() + budget_s
     tries = 0
@@ -161,7 +163,7 @@ def minimise(h, case, kind, budget_s):
         nonlocal tries
         tries += 1
         f = h.run_fresh(c)
-        return f is not None and f.kind == kind
+        return f is not None and f.signature() == sig
 
     best = case
     # 1. one write, no delays
@@ -218,6 +220,8 @@ def fuzz(args):
     stats = {}
     last_print = time.monotonic()
     recent = []
+    seen = set()
+    found = 0
     print("seed %d, %d corpus entries, server %s, %s minutes"
           % (args.seed, len(corpus), args.server, args.minutes))
     while time.monotonic() < end and (not args.iterations or n < args.iterations):
@@ -229,7 +233,15 @@ def fuzz(args):
             st = out.recv[9:12].decode("latin-1", "replace") if out.recv else "---"
             stats[st] = stats.get(st, 0) + 1
         except Failure as f:
-            return report_failure(args, h, f, case, recent, n)
+            key = f.signature()
+            if not args.keep_going:
+                return report_failure(args, h, f, case, recent, n)
+            found += 1
+            if key not in seen:
+                seen.add(key)
+                report_failure(args, h, f, case, recent, n)
+            recent = []
+            continue
         if n % args.restart_every == 0:
             leak = h.drop(graceful=True)
             if leak:
@@ -241,6 +253,9 @@ def fuzz(args):
     leak = h.drop(graceful=True)
     if leak:
         return report_failure(args, h, Failure("sanitizer", leak), None, recent, n)
+    if args.keep_going:
+        print("%d streams, %d failures, %d distinct" % (n, found, len(seen)))
+        return 1 if found else 0
     print("no failure in %d streams" % n)
     return 0
 
@@ -249,12 +264,13 @@ def report_failure(args, h, f, case, recent, n):
     print("\n=== FAILURE after %d streams: %s ===\n%s\n" % (n, f.kind, f.detail))
     h.drop()
     candidates = [case] if case is not None else []
-    if f.kind in ("spin", "sanitizer") or case is None:
-        candidates = list(reversed(recent))   # attribute: the culprit may be an earlier stream
+    if f.kind in ("spin", "sanitizer", "hang", "crash") or case is None:
+        # the culprit may be an earlier stream: the current one first, then back
+        candidates += [c for c in reversed(recent) if c is not case]
     culprit = None
     for c in candidates:
         g = h.run_fresh(c)
-        if g is not None and (g.kind == f.kind or case is None):
+        if g is not None and (g.signature() == f.signature() or case is None):
             culprit, f = c, g
             break
     if culprit is None:
@@ -262,7 +278,7 @@ def report_failure(args, h, f, case, recent, n):
         print("(not reproduced on a fresh server: saving the stream as it was)")
         small, tries = culprit, 0
     else:
-        small, tries = minimise(h, culprit, f.kind, args.minimise_s)
+        small, tries = minimise(h, culprit, f.signature(), args.minimise_s)
     h.drop()
     os.makedirs(args.corpus, exist_ok=True)
     saved = []
@@ -308,6 +324,8 @@ def main():
     ap.add_argument("--minimise-s", type=float, default=90.0, help="time budget of minimisation")
     ap.add_argument("--no-oracle", action="store_true",
                     help="do not check statuses against the reference reading")
+    ap.add_argument("--keep-going", action="store_true",
+                    help="save each distinct failure and go on (restarting the server)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     return replay(args) if args.replay else fuzz(args)

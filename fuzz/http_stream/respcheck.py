@@ -125,6 +125,9 @@ def parse_responses(data, is_head, eof):
             line, pos = got
             m = STATUS.match(line)
             if not m:
+                pos = r.start
+                if line.startswith(b"HTTP/1.0 "):
+                    raise ValueError("HTTP/1.0 status line %r" % line[:60])
                 raise ValueError("bad status line %r" % line[:60])
             r.status = int(m.group(1))
             while True:

@@ -13,6 +13,7 @@ about the server after the stream (alive, /healthz on another connection,
 stderr clean, no log flood, not spinning).
 """
 import collections
+import re
 import errno
 import select
 import socket
@@ -38,6 +39,17 @@ class Failure(Exception):
         super().__init__("%s: %s" % (kind, detail))
         self.kind = kind
         self.detail = detail
+
+    def signature(self):
+        """What two failures share when they are the same bug: the kind and the
+        first words of the detail with numbers and quoted parts blanked."""
+        first = (self.detail or "").strip().splitlines()[0] if self.detail else ""
+        if self.kind == "sanitizer":   # the report's first line names the error type
+            m = re.search(r"ERROR: \w+Sanitizer: [\w-]+|runtime error: [^:]{0,40}", self.detail)
+            first = m.group(0) if m else first
+        sig = self.kind + " " + " ".join(log_key(first).split()[:3])
+        m = re.search(r"\[error[^\]]*\]", self.detail or "")   # which reference error
+        return sig + (" " + " ".join(log_key(m.group(0)).split()[:4]) if m else "")
 
 
 def _done(case, data, eof, ref):
@@ -134,10 +146,17 @@ def check_stream(case, out, oracle=True):
         return i < len(reqs) and reqs[i].is_head
 
     res = parse_responses(out.recv, is_head, out.eof)
-    if res.error:
-        raise Failure("malformed-response", res.error)
     finals = res.finals
     bound = ref.response_bound()
+    if res.error:
+        done = [r for r in finals if r.complete]
+        if len(done) >= bound:   # unreadable bytes after all a correct server may send
+            raise Failure("too-many-responses",
+                          "%d final responses (%s) and then more bytes (%s) where a correct "
+                          "server sends at most %d; the requests as RFC 9112 reads them: %s"
+                          % (len(done), " ".join(str(r.status) for r in done), res.error, bound,
+                             "; ".join(q.describe() for q in reqs) or "(none)"))
+        raise Failure("malformed-response", res.error)
     if len(finals) > bound:
         raise Failure("too-many-responses",
                       "%d final responses (%s) where a correct server sends at most %d; the "
