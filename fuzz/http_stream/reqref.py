@@ -55,6 +55,7 @@ class Request:
         self.ws_attempt = False     # carries an Upgrade naming websocket
         self.ws_valid = False       # a WebSocket handshake this server must accept (101)
         self.expect_continue = False
+        self.lenient = []           # the lenient readings taken (a server may refuse instead)
 
     def header(self, name):
         return [v for n, v in self.headers if n == name]
@@ -78,6 +79,8 @@ class Request:
         when the reference has no opinion (any non-5xx answer is fine)."""
         if self.head_len > 4096 or self.header(b"upgrade") and not self.ws_attempt:
             return None
+        if self.lenient or [v for v in self.header(b"expect") if v.lower() != b"100-continue"]:
+            return None   # a lenient reading, or an expectation the server may refuse (417)
         if self.ws_valid:
             return {101}
         if self.ws_attempt:
@@ -85,7 +88,7 @@ class Request:
         if self.method in (b"GET", b"HEAD") and self.path == b"/healthz":
             return {200}
         if self.method in (b"GET", b"HEAD") and self.path in STATIC_FILES:
-            return {200}
+            return {200, 304}
         return None
 
     def describe(self):
@@ -149,10 +152,14 @@ def _parse_head(data, pos, req):
     got = _line(data, pos)
     if got is None:
         return None
-    line, pos, _ = got
+    line, pos, bare = got
+    if bare:
+        req.lenient.append("bare LF")
     words = line.replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\x0b", b" ") \
         .replace(b"\x0c", b" ").split(b" ")
     words = [w for w in words if w]
+    if len(words) == 3 and line != b" ".join(words):
+        req.lenient.append("odd whitespace in the request line")
     if len(words) != 3:
         _err(req, "request line has %d words" % len(words), must=len(words) < 3,
              status={400, 414})
@@ -166,6 +173,8 @@ def _parse_head(data, pos, req):
         _err(req, "invalid HTTP version %r" % ver[:20], must=True, status={400, 505})
         return pos
     req.version = (int(m.group(1)), int(m.group(2)))
+    if req.version[1] > 1:
+        req.lenient.append("HTTP/1.%d read as HTTP/1.1" % req.version[1])
     if req.version[0] != 1:
         _err(req, "unsupported major version", must=True, status={505})
         return pos
@@ -192,10 +201,13 @@ def _parse_head(data, pos, req):
         got = _line(data, pos)
         if got is None:
             return None
-        line, pos, _ = got
+        line, pos, bare = got
+        if bare:
+            req.lenient.append("bare LF")
         if line == b"":
             break
         if line[:1] in (b" ", b"\t"):
+            req.lenient.append("obs-fold")
             if not req.headers:
                 _err(req, "whitespace before the first field", must=False)
                 return pos
@@ -213,7 +225,10 @@ def _parse_head(data, pos, req):
         if not TCHAR.match(name):
             _err(req, "field name is not a token", status={400, 431})
             return pos
-        value = line[colon + 1:].strip(b" \t").replace(b"\0", b" ").replace(b"\r", b" ")
+        value = line[colon + 1:].strip(b" \t")
+        if re.search(rb"[\x00-\x08\x0a-\x1f\x7f]", value):
+            req.lenient.append("control byte in a field value")
+            value = value.replace(b"\0", b" ").replace(b"\r", b" ")
         req.headers.append((name.lower(), value))
     req.head_len = pos - head_start
     return pos
@@ -253,16 +268,20 @@ def _parse_chunked(data, pos, req):
             return None
         line, pos, _ = got
         m = re.match(rb"^([0-9A-Fa-f]+)", line)
-        if not m or len(m.group(1)) > MAX_CHUNK_HEX:
+        if not m or len(m.group(1).lstrip(b"0")) > MAX_CHUNK_HEX:
             _err(req, "bad chunk size %r" % line[:20], must=True, status={400, 413})
             return pos
         size = int(m.group(1), 16)
         ext = line[m.end():]
+        # Lenient on the extension's grammar (it does not move a boundary: the
+        # size is read the same), strict on bytes that can: CR, NUL.
+        if b"\r" in ext or b"\0" in ext:
+            _err(req, "CR or NUL in a chunk line %r" % line[:20], must=True)
+            return pos
         if ext and not re.match(rb'^([ \t]*;[ \t]*[!#$%&\'*+\-.^_`|~0-9A-Za-z]+'
                                 rb'([ \t]*=[ \t]*([!#$%&\'*+\-.^_`|~0-9A-Za-z]+|"[^"\\]*"))?)*[ \t]*$',
                                 ext):
-            _err(req, "bad chunk extension %r" % ext[:20], must=True)
-            return pos
+            req.lenient.append("chunk extension read leniently")
         if size == 0:
             break
         if len(data) < pos + size:
@@ -329,6 +348,8 @@ def _parse_one(data, pos, req):
             return _err(req, "Content-Length %r" % b",".join(cls)[:40], must=True) and pos
         if len(set(int(v) for v in vals)) != 1:
             return _err(req, "differing Content-Length", must=True) and pos
+        if len(vals) > 1:
+            req.lenient.append("repeated Content-Length")
         n = int(vals[0])
         if n > 1 << 62:
             return _err(req, "Content-Length overflows", must=True, status={400, 413}) and pos

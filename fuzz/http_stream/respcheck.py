@@ -155,6 +155,9 @@ def parse_responses(data, is_head, eof):
                     raise ValueError("101 without Upgrade or Sec-WebSocket-Accept")
                 r.complete = True
                 res.upgraded = True
+                if data.startswith(b"HTTP/1."[:len(data) - pos], pos) and len(data) > pos:
+                    raise ValueError("an HTTP response after the 101 (out of order, or "
+                                     "answering bytes after the handshake)")
                 _frames(data, pos, res, bool(r.header(b"sec-websocket-extensions")))
                 return res
             if r.interim or r.status in (204, 304):
