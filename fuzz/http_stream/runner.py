@@ -138,7 +138,41 @@ def deliver(case, port, idle_ms=300, max_ms=8000, ref=None):
 
 
 def check_stream(case, out, oracle=True):
-    """Raises Failure on the first broken invariant of this stream."""
+    """Raises Failure on the first broken invariant of this stream, then on a
+    difference from the case's expected statuses and fields (also named in
+    the detail of an invariant failure)."""
+    try:
+        ref, res = _invariants(case, out, oracle)
+    except Failure as f:
+        exp = _expectations(case, parse_responses(out.recv, lambda i: False, out.eof))
+        if exp:
+            f.detail += "\n(and %s)" % exp.detail
+        raise
+    exp = _expectations(case, res)
+    if exp:
+        raise exp
+    return ref, res
+
+
+def _expectations(case, res):
+    finals = res.finals
+    if case.expect is not None:
+        got = [r.status for r in finals]
+        want = [e if isinstance(e, list) else [e] for e in case.expect]
+        if len(got) != len(want) or any(g not in w for g, w in zip(got, want)):
+            return Failure("expected-status", "final statuses %s, the case expects %s"
+                           % (got, case.expect))
+    if case.expect_headers and finals:
+        last = finals[-1]
+        for name, value in case.expect_headers:
+            vals = [v.decode("latin-1") for v in last.header(name.lower().encode())]
+            if value.lower() not in [v.lower() for v in vals]:
+                return Failure("expected-header", "last response has %s: %s, the case expects "
+                               "%r" % (name, vals or "(none)", value))
+    return None
+
+
+def _invariants(case, out, oracle):
     ref = parse_requests(case.data)
     reqs = ref.requests
 
@@ -205,19 +239,6 @@ def check_stream(case, out, oracle=True):
     if out.eof and finals and not finals[-1].complete and case.end != "abandon":
         raise Failure("malformed-response", "connection closed in the middle of response %d "
                       "(status %d)" % (len(finals) - 1, finals[-1].status))
-    if case.expect is not None:
-        got = [r.status for r in finals]
-        want = [e if isinstance(e, list) else [e] for e in case.expect]
-        if len(got) != len(want) or any(g not in w for g, w in zip(got, want)):
-            raise Failure("expected-status", "final statuses %s, the case expects %s"
-                          % (got, case.expect))
-    if case.expect_headers and finals:
-        last = finals[-1]
-        for name, value in case.expect_headers:
-            vals = [v.decode("latin-1") for v in last.header(name.lower().encode())]
-            if value.lower() not in [v.lower() for v in vals]:
-                raise Failure("expected-header", "last response has %s: %s, the case expects %r"
-                              % (name, vals or "(none)", value))
     return ref, res
 
 
