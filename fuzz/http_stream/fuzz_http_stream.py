@@ -273,8 +273,11 @@ def report_failure(args, h, f, case, recent, n):
         if g is not None and (g.signature() == f.signature() or case is None):
             culprit, f = c, g
             break
+    if culprit is None and case is None:
+        print("not reproduced by any of the last %d streams alone: no entry saved" % len(recent))
+        return 1
     if culprit is None:
-        culprit = case or recent[-1]
+        culprit = case
         print("(not reproduced on a fresh server: saving the stream as it was)")
         small, tries = culprit, 0
     else:
