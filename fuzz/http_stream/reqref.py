@@ -81,6 +81,9 @@ class Request:
             return None
         if self.lenient or [v for v in self.header(b"expect") if v.lower() != b"100-continue"]:
             return None   # a lenient reading, or an expectation the server may refuse (417)
+        if self.header(b"host") and not re.match(rb"^(localhost|127\.0\.0\.1)(:[0-9]+)?$",
+                                                 self.header(b"host")[0]):
+            return None   # a host the server may not serve (allowed hosts)
         if self.ws_valid:
             return {101}
         if self.ws_attempt:
@@ -185,9 +188,14 @@ def _parse_head(data, pos, req):
     if t.startswith(b"/"):
         req.path = t.split(b"?", 1)[0]
     elif re.match(rb"^[A-Za-z][A-Za-z0-9+.\-]*://", t):
-        rest = t.split(b"://", 1)[1]
+        scheme, rest = t.split(b"://", 1)
         slash = rest.find(b"/")
+        authority = rest[:slash] if slash >= 0 else rest.split(b"?", 1)[0]
+        if scheme.lower() in (b"http", b"https") and not authority.split(b"@")[-1].split(b":")[0]:
+            _err(req, "http URI with an empty host", must=True)   # RFC 9110 4.2.1
+            return pos
         req.path = (rest[slash:] if slash >= 0 else b"/").split(b"?", 1)[0]
+        req.lenient.append("absolute-form (the server may refuse its authority)")
     elif t == b"*" and req.method == b"OPTIONS":
         req.path = b"*"
     elif req.method == b"CONNECT":
@@ -374,6 +382,8 @@ def parse_requests(data):
             st.stopped = "incomplete"
             return st
         req.end = end
+        if req.ws_valid and end < len(data):
+            req.lenient.append("bytes after the handshake")   # 101 or a refusal: both fine
         st.requests.append(req)
         if req.error:
             st.stopped = "error"
