@@ -118,9 +118,11 @@ def parse_responses(data, is_head, eof):
             r = Response(pos)
             res.responses.append(r)
             got = _crlf_line(data, pos)
+            hint = " (the previous response answers a HEAD: a body sent anyway?)" \
+                if nfinal and is_head(nfinal - 1) else ""
             if got is None:
                 if not data.startswith(b"HTTP/1.1 "[:len(data) - pos], pos):
-                    raise ValueError("not a status line: %r" % data[pos:pos + 40])
+                    raise ValueError("not a status line: %r%s" % (data[pos:pos + 40], hint))
                 return res
             line, pos = got
             m = STATUS.match(line)
@@ -128,7 +130,7 @@ def parse_responses(data, is_head, eof):
                 pos = r.start
                 if line.startswith(b"HTTP/1.0 "):
                     raise ValueError("HTTP/1.0 status line %r" % line[:60])
-                raise ValueError("bad status line %r" % line[:60])
+                raise ValueError("bad status line %r%s" % (line[:60], hint))
             r.status = int(m.group(1))
             while True:
                 got = _crlf_line(data, pos)
