@@ -328,6 +328,9 @@ def _parse_one(data, pos, req):
         return _err(req, "%d Host fields" % len(hosts), must=True) and pos
     if len(hosts) > 1 or hosts and not HOST_OK.match(hosts[0]):
         return _err(req, "invalid Host", must=True) and pos
+    if req.method == b"CONNECT":
+        req.close_after = True    # a tunnel, or refused: nothing after it is HTTP for sure
+        req.lenient.append("CONNECT")
     conn = req.tokens(b"connection")
     if b"close" in conn or req.version == (1, 0) and b"keep-alive" not in conn:
         req.close_after = True
@@ -343,10 +346,9 @@ def _parse_one(data, pos, req):
         if not te or te[-1] != b"chunked" or te.count(b"chunked") != 1:
             return _err(req, "Transfer-Encoding %r" % b", ".join(te)[:40], must=True,
                         status={400, 501}) and pos
-        if any(t not in (b"chunked", b"gzip", b"deflate", b"compress", b"x-gzip") for t in te):
-            return _err(req, "unknown transfer coding", status={400, 501}) and pos
         if len(te) > 1:
-            return _err(req, "a coding other than chunked", status={400, 501}) and pos
+            # chunked last: the boundary is known; the server may answer 501 and go on
+            req.lenient.append("a transfer coding other than chunked")
         if cls or req.version == (1, 0):
             req.close_after = True   # RFC 9112 6.1/6.3: framing faulty, close after
         return _parse_chunked(data, pos, req)
