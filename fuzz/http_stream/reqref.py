@@ -79,6 +79,9 @@ class Request:
         when the reference has no opinion (any non-5xx answer is fine)."""
         if self.head_len > 4096 or self.header(b"upgrade") and not self.ws_attempt:
             return None
+        if self.method in (b"GET", b"HEAD") and (self.header(b"transfer-encoding") or any(
+                v.strip(b" \t0") for v in self.header(b"content-length"))):
+            return None   # content on GET: RFC 9110 9.3.1 lets a server refuse it
         if self.lenient or [v for v in self.header(b"expect") if v.lower() != b"100-continue"]:
             return None   # a lenient reading, or an expectation the server may refuse (417)
         if self.header(b"host") and not re.match(rb"^(localhost|127\.0\.0\.1)(:[0-9]+)?$",
@@ -339,6 +342,8 @@ def _parse_one(data, pos, req):
     up = req.tokens(b"upgrade")
     req.ws_attempt = b"websocket" in up
     req.ws_valid = req.ws_attempt and _valid_ws(req)
+    if req.ws_valid and len(up) > 1:
+        req.lenient.append("Upgrade lists more than websocket")
 
     te = req.tokens(b"transfer-encoding")
     cls = req.header(b"content-length")
