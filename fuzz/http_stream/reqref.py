@@ -188,6 +188,11 @@ def _parse_head(data, pos, req):
         _err(req, "control byte in the target", status={400})
         return pos
     t = req.target
+    if req.method == b"CONNECT":
+        _err(req, "CONNECT (a proxy's method)", status={400, 405, 501})
+        return pos
+    if re.search(rb'[\x80-\xff"<>\\^`{|}]', t):
+        req.lenient.append("bytes a URI does not allow in the target")   # 400 is fine too
     if t.startswith(b"/"):
         req.path = t.split(b"?", 1)[0]
     elif re.match(rb"^[A-Za-z][A-Za-z0-9+.\-]*://", t):
@@ -201,8 +206,6 @@ def _parse_head(data, pos, req):
         req.lenient.append("absolute-form (the server may refuse its authority)")
     elif t == b"*" and req.method == b"OPTIONS":
         req.path = b"*"
-    elif req.method == b"CONNECT":
-        req.path = b""
     else:
         _err(req, "target is not origin-, absolute-, asterisk- or authority-form", status={400, 404})
         return pos
@@ -331,9 +334,6 @@ def _parse_one(data, pos, req):
         return _err(req, "%d Host fields" % len(hosts), must=True) and pos
     if len(hosts) > 1 or hosts and not HOST_OK.match(hosts[0]):
         return _err(req, "invalid Host", must=True) and pos
-    if req.method == b"CONNECT":
-        req.close_after = True    # a tunnel, or refused: nothing after it is HTTP for sure
-        req.lenient.append("CONNECT")
     conn = req.tokens(b"connection")
     if b"close" in conn or req.version == (1, 0) and b"keep-alive" not in conn:
         req.close_after = True
