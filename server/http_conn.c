@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -47,6 +48,7 @@ enum hc_state {
 	HC_BUSY,   /* a view runs on the pool */
 	HC_WRITE,  /* writing the response */
 	HC_LINGER, /* answered an error: draining what the client still sends, then closing */
+	HC_DEAD,   /* to be closed from the next WRITEABLE callback */
 };
 
 struct http_conn {
@@ -57,7 +59,8 @@ struct http_conn {
 	struct http1 *rd;
 	struct http_buf in; /* received, not parsed yet */
 	size_t in_off;
-	bool rx_paused;
+	bool reading;       /* in the worker's epoll set (s->rx_epfd) */
+	bool peer_eof;      /* the client shut its side: answer what is read, then close */
 	bool close_after;   /* no further request on this connection */
 	bool head_only;
 	bool unread;        /* refused before its request line was read: logged as "-" */
@@ -83,6 +86,35 @@ struct view_job {
 	struct http_request req;
 	struct http_response resp;
 };
+
+/* ---- reading ----
+ *
+ * The socket is read by us, not by lws (its POLLIN is off from adoption):
+ * it sits in the worker's epoll set with the WebSockets (ws_conn.c's
+ * on_rx_ready calls server__http_readable), so that a client that shuts
+ * its sending side still gets the answers to what it sent (lws' raw role
+ * closes on EOF), and so that reading stops while more than IN_HOLD
+ * pipelined bytes wait.
+ */
+
+static void hc_watch(struct http_conn *hc, bool on)
+{
+	if (hc->reading == on || hc->s->rx_epfd < 0)
+		return;
+	int fd = lws_get_socket_fd(hc->wsi);
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = hc};
+	if (epoll_ctl(hc->s->rx_epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) == 0 || !on)
+		hc->reading = on;
+}
+
+/* Ends the connection from outside an lws callback: lws closes it from
+ * the WRITEABLE callback, which returns -1. */
+static void hc_kill(struct http_conn *hc)
+{
+	hc_watch(hc, false);
+	hc->state = HC_DEAD;
+	lws_callback_on_writable(hc->wsi);
+}
 
 /* ---- the request handed to views ---- */
 
@@ -505,12 +537,12 @@ static int response_done(struct http_conn *hc)
 		/* Unread bytes may follow (a refused body, a broken stream):
 		 * closing now could reset the connection before the client has
 		 * read our answer. Stop writing, drop what comes, then close. */
+		if (hc->peer_eof)
+			return -1; /* nothing more can come */
 		shutdown(lws_get_socket_fd(hc->wsi), SHUT_WR);
 		hc->state = HC_LINGER;
 		hc->in.len = hc->in_off = 0;
-		if (hc->rx_paused)
-			lws_rx_flow_control(hc->wsi, 1);
-		hc->rx_paused = false;
+		hc_watch(hc, true);
 		lws_set_timeout(hc->wsi, PENDING_TIMEOUT_CLOSE_SEND, LINGER_SECS);
 		return 0;
 	}
@@ -518,16 +550,16 @@ static int response_done(struct http_conn *hc)
 	hc->started = 0;
 	hc->state = HC_READ;
 	lws_set_timeout(hc->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, hc->s->cfg->http_timeout);
-	if (hc->rx_paused) {
-		hc->rx_paused = false;
-		lws_rx_flow_control(hc->wsi, 1);
-	}
+	if (!hc->peer_eof)
+		hc_watch(hc, true);
 	return process(hc);
 }
 
 static int on_writeable(struct http_conn *hc)
 {
 	static _Thread_local unsigned char chunk[LWS_PRE + OUT_CHUNK];
+	if (hc->state == HC_DEAD)
+		return -1;
 	if (hc->state != HC_WRITE)
 		return 0;
 	if (hc->out_off < hc->out.len) {
@@ -642,6 +674,7 @@ static int upgrade(struct http_conn *hc)
 {
 	bool trailing = hc->in_off < hc->in.len;
 	int status = 0;
+	hc_watch(hc, false); /* ws_conn.c watches the socket with its own pointer */
 	const char *why = NULL;
 	int rc = server__ws_handshake(hc->s, hc->wsi, &hc->req, trailing, &status, &why);
 	if (rc == 0) {
@@ -740,6 +773,8 @@ static int process(struct http_conn *hc)
 	}
 	if (hc->in_off == hc->in.len)
 		hc->in.len = hc->in_off = 0;
+	if (hc->state == HC_READ && hc->peer_eof)
+		return -1; /* every whole request is answered; no more can come */
 	return 0;
 }
 
@@ -758,17 +793,39 @@ static int on_rx(struct http_conn *hc, const void *in, size_t len)
 		return -1;
 	if (hc->state == HC_READ)
 		return process(hc) ? -1 : 0;
-	if (hc->in.len - hc->in_off > IN_HOLD && !hc->rx_paused) {
-		hc->rx_paused = true; /* pipelined more than we hold: wait */
-		lws_rx_flow_control(hc->wsi, 0);
-	}
+	if (hc->in.len - hc->in_off > IN_HOLD)
+		hc_watch(hc, false); /* pipelined more than we hold: wait */
 	return 0;
+}
+
+void server__http_readable(struct http_conn *hc)
+{
+	static _Thread_local char buf[64 * 1024];
+	if (hc->state == HC_DEAD)
+		return;
+	ssize_t n = recv(lws_get_socket_fd(hc->wsi), buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n < 0 || (n == 0 && hc->state == HC_LINGER)) {
+		hc_kill(hc);
+		return;
+	}
+	if (n == 0) {
+		hc->peer_eof = true;
+		hc_watch(hc, false);
+		if (hc->state == HC_READ && process(hc) != 0)
+			hc_kill(hc);
+		return;
+	}
+	if (on_rx(hc, buf, (size_t)n) != 0)
+		hc_kill(hc);
 }
 
 /* ---- the callback ---- */
 
 static void hc_free(struct http_conn *hc)
 {
+	hc_watch(hc, false);
 	if (hc->job)
 		hc->job->hc = NULL; /* the job frees itself when the view returns */
 	server__request_clear(&hc->req);
@@ -805,6 +862,10 @@ static int on_adopt(struct server *s, struct lws *wsi)
 	}
 	lws_set_opaque_user_data(wsi, hc);
 	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, cfg->http_timeout);
+	lws_rx_flow_control(wsi, 0); /* we read it: see "reading" */
+	hc_watch(hc, true);
+	if (!hc->reading)
+		return -1;
 	return 0;
 }
 

@@ -93,6 +93,10 @@ enum conn_kind { CONN_HTTP = 1, CONN_WS = 2 };
 int server__http_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
 			  void *in, size_t len);
 
+/* The worker's epoll set says `hc`'s socket is readable (ws_conn.c's
+ * reader calls this for the HTTP connections in the set). Loop thread. */
+void server__http_readable(struct http_conn *hc);
+
 /* Frees what a request filled by http_conn.c holds (any thread). */
 void server__request_clear(struct http_request *req);
 

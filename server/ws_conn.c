@@ -582,10 +582,18 @@ static void on_rx_ready(uv_poll_t *h, int status, int events)
 	/* Level-triggered: a socket with more than RX_READ pending, or beyond
 	 * the first RX_EVENTS x 4 ready ones, is served next turn. No
 	 * connection is freed while this runs (lws closes them later, from
-	 * their WRITEABLE callback), so every pointer in ev[] stays valid. */
+	 * their WRITEABLE callback; an HTTP connection that becomes a
+	 * WebSocket leaves the set before its http_conn is freed), so every
+	 * pointer in ev[] stays valid. HTTP connections not yet upgraded are
+	 * in the same set (http_conn.c reads them). */
 	for (int round = 0; round < 4; round++) {
 		int n = epoll_wait(s->rx_epfd, ev, RX_EVENTS, 0);
 		for (int i = 0; i < n; i++) {
+			const enum conn_kind *k = ev[i].data.ptr;
+			if (*k == CONN_HTTP) {
+				server__http_readable(ev[i].data.ptr);
+				continue;
+			}
 			struct ws_conn *wc = ev[i].data.ptr;
 			if (wc->reading)
 				read_conn(wc);
