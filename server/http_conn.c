@@ -344,12 +344,14 @@ static int refuse(struct http_conn *hc, int status, const char *why)
 	if (!hc->started)
 		hc->started = uv_now(hc->s->loop);
 	const struct http1_request *r = http1_request(hc->rd);
+	const char *method = http1_method(hc->rd);
+	hc->head_only = method && strcmp(method, "HEAD") == 0; /* no body, even for an error */
 	if (!hc->req.kwargs && r->method && request_fill(hc, r, &hc->req) != 0)
 		server__request_clear(&hc->req); /* its head as far as it is read */
 	if (!hc->req.kwargs) { /* nothing usable: a minimal one */
 		hc->unread = true;
 		memset(&hc->req, 0, sizeof(hc->req));
-		hc->req.method = "GET";
+		hc->req.method = method ? method : "GET";
 		hc->req.path = strdup("/");
 		hc->req.query_string = strdup("");
 		hc->req.client_addr = strdup(addr);
@@ -548,6 +550,7 @@ static int response_done(struct http_conn *hc)
 	}
 	http1_next(hc->rd);
 	hc->started = 0;
+	hc->head_only = hc->http10 = hc->unread = false;
 	hc->state = HC_READ;
 	lws_set_timeout(hc->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, hc->s->cfg->http_timeout);
 	if (!hc->peer_eof)

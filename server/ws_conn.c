@@ -307,6 +307,14 @@ int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request 
 	const char *version = http_request_header(req, "sec-websocket-version");
 	if (strcmp(req->method, "GET") != 0)
 		return refuse(400, "a WebSocket handshake is a GET", path, status, why);
+	/* RFC 6455 11.3.1, 11.3.5: each at most once in a request. */
+	int n_key = 0, n_version = 0;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		n_key += strcmp(req->headers[i].name, "sec-websocket-key") == 0;
+		n_version += strcmp(req->headers[i].name, "sec-websocket-version") == 0;
+	}
+	if (n_key > 1 || n_version > 1)
+		return refuse(400, "Sec-WebSocket-Key or -Version more than once", path, status, why);
 	if (!conn || !http_token_list_has(conn, "upgrade"))
 		return refuse(400, "Connection does not hold \"Upgrade\"", path, status, why);
 	if (!key || !key_valid(key))

@@ -30,6 +30,7 @@ struct http1 {
 	struct http_buf body;
 	size_t head_bytes;
 	int n_host;
+	const char *method_seen; /* once the method is read (static) */
 	int status; /* the answer to an error, once failed */
 	const char *why;
 	bool in_value;
@@ -55,6 +56,26 @@ static int fail(struct http1 *h, int status, const char *why)
 	return HPE_USER;
 }
 
+static int on_method_complete(llhttp_t *p)
+{
+	H(p)->method_seen = llhttp_method_name((llhttp_method_t)p->method);
+	return 0;
+}
+
+/* RFC 9110 5.6.2: tchar. */
+static bool is_token(const char *s, size_t n)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c && strchr("!#$%&'*+-.^_`|~", c))))
+			return false;
+	}
+	return true;
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
 	struct http1 *h = H(p);
@@ -75,6 +96,10 @@ static int field_end(struct http1 *h)
 		return 0;
 	}
 	struct http1_request *r = &h->req;
+	/* llhttp lets white space before the colon through for most fields
+	 * ("X : v" gives the name "X "): RFC 9112 5.1 says 400. */
+	if (!is_token(h->name.data, h->name.len))
+		return fail(h, 400, "a field name that is not a token");
 	if (r->n_headers >= h->lim.max_headers)
 		return fail(h, 431, "too many header fields");
 	if (r->n_headers == h->hdr_cap) {
@@ -184,6 +209,7 @@ static int on_message_complete(llhttp_t *p)
 }
 
 static const llhttp_settings_t settings = {
+	.on_method_complete = on_method_complete,
 	.on_url = on_url,
 	.on_header_field = on_header_field,
 	.on_header_value = on_header_value,
@@ -215,6 +241,7 @@ static void request_clear(struct http1 *h)
 	http_buf_free(&h->body);
 	h->head_bytes = 0;
 	h->n_host = 0;
+	h->method_seen = NULL;
 	h->in_value = h->head_done = h->msg_done = h->in_trailer = h->last_lf = false;
 }
 
@@ -306,6 +333,11 @@ int http1_error_status(const struct http1 *h)
 const char *http1_error_reason(const struct http1 *h)
 {
 	return h->failed ? (h->why ? h->why : "bad request") : NULL;
+}
+
+const char *http1_method(const struct http1 *h)
+{
+	return h->method_seen;
 }
 
 bool http1_idle(const struct http1 *h)

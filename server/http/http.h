@@ -218,6 +218,9 @@ void http1_next(struct http1 *h);
 /* After HTTP1_ERROR: the status to answer and why (static strings). */
 int http1_error_status(const struct http1 *h);
 const char *http1_error_reason(const struct http1 *h);
+/* The method of the request being read, once its method token is read
+ * (static string), even when the request then fails; NULL before. */
+const char *http1_method(const struct http1 *h);
 /* True between requests: nothing of a next request read yet. */
 bool http1_idle(const struct http1 *h);
 

@@ -228,6 +228,9 @@ static void test_smuggling(const struct h_server *s)
 		{"Content-Length 5x", "POST /posts/ HTTP/1.1\r\n" H "Content-Length: 5x\r\n\r\nabcde",
 		 400},
 		{"Content-Length -1", "POST /posts/ HTTP/1.1\r\n" H "Content-Length: -1\r\n\r\n", 400},
+		{"space before the colon of any field",
+		 "POST /posts/ HTTP/1.1\r\n" H "ie : ;c\r\nContent-Length: 5\r\n\r\nmocke", 400},
+		{"a field name that is not a token", "GET /healthz HTTP/1.1\r\n" H "\xfa: x\r\n\r\n", 400},
 		{"space before the colon",
 		 "POST /posts/ HTTP/1.1\r\n" H "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400},
 		{"Content-Length and Transfer-Encoding",
@@ -338,6 +341,66 @@ static void test_limits(const struct h_server *s, const struct h_server *quiet)
 	CHECK(lines >= 1 && lines <= 2);
 	CHECK_INT(lws_lines, 0);
 	CHECK_INT(h_healthz(quiet), 0);
+}
+
+/* An error answer to a HEAD has no body, also when the HEAD is refused
+ * before its head is read; and a HEAD does not make the next answer on
+ * the connection lose its body. */
+static void test_head_errors(const struct h_server *s)
+{
+	static const char *const reqs[] = {
+		"HEAD / HTTP/1.1\nH\n",                 /* a field line without a colon */
+		"HEAD /healthz HTTP/1.1\r\n\r\n",        /* no Host */
+		"HEAD /healthz HTTP/9.9\r\n" H "\r\n",  /* version */
+	};
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		int fd = dial(s);
+		CHECK(fd >= 0);
+		CHECK_INT(send(fd, reqs[i], strlen(reqs[i]), 0), (ssize_t)strlen(reqs[i]));
+		shutdown(fd, SHUT_WR);
+		char buf[8192];
+		size_t got = 0;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		while (got < sizeof(buf) - 1 && poll(&p, 1, 3000) == 1) {
+			ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		buf[got] = '\0';
+		close(fd);
+		const char *end = strstr(buf, "\r\n\r\n");
+		if (!end || end[4] != '\0')
+			fprintf(stderr, "HEAD error %zu: %zu bytes: %s\n", i, got, buf);
+		CHECK(strncmp(buf, "HTTP/1.1 4", 10) == 0 || strncmp(buf, "HTTP/1.1 5", 10) == 0);
+		CHECK(end && end[4] == '\0');
+	}
+	/* HEAD, then a bad request on the same connection: the error page
+	 * after it has its body. */
+	const char seq[] = "HEAD /static/img/favicon.svg HTTP/1.1\r\n" H "\r\nxGET / HTTP/1.1\r\n\r\n";
+	int fd = dial(s);
+	CHECK_INT(send(fd, seq, strlen(seq), 0), (ssize_t)strlen(seq));
+	shutdown(fd, SHUT_WR);
+	char buf[16384];
+	size_t got = 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	while (got < sizeof(buf) - 1 && poll(&p, 1, 3000) == 1) {
+		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(fd);
+	const char *second = strstr(buf + 1, "HTTP/1.1 ");
+	CHECK(second != NULL);
+	if (second) {
+		const char *cl = strcasestr(second, "\r\ncontent-length: ");
+		const char *body = strstr(second, "\r\n\r\n");
+		CHECK(cl && body);
+		if (cl && body)
+			CHECK_INT((int)strlen(body + 4), atoi(cl + 18));
+	}
 }
 
 static void test_expect_and_upgrades(const struct h_server *s)
@@ -515,6 +578,10 @@ static void test_handshakes(const struct h_server *s)
 				   "Connection: Upgrade\r\nSec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==\r\n"
 				   "Sec-WebSocket-Version: 13\r\n\r\n",
 		 400},
+		{"two keys", "GET /ws/chat/lobby/ HTTP/1.1\r\n" H "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			     "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n"
+			     "Sec-WebSocket-Key: dGh\r\n\r\n",
+		 400},
 		{"no key", "GET /ws/chat/lobby/ HTTP/1.1\r\n" H "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 			   "Sec-WebSocket-Version: 13\r\n\r\n",
 		 400},
@@ -558,6 +625,7 @@ int main(int argc, char **argv)
 	test_pipelining(&s);
 	test_smuggling(&s);
 	test_expect_and_upgrades(&s);
+	test_head_errors(&s);
 	test_handshakes(&s);
 	if (h_server_start(&quiet, (const char *const[]){"--workers", "1", NULL}) == 0) {
 		test_limits(&s, &quiet);

@@ -108,6 +108,8 @@ int main(void)
 			    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 	       "", 400);
 	expect("space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", "", 400);
+	expect("space before the colon of any field", "GET / HTTP/1.1\r\nHost: a\r\nie : c\r\n\r\n", "",
+	       400);
 	expect("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n", "", 400);
 	expect("target limit", "GET /0123456789012345678901234567890123456789012345678901234567890123456789"
 			       " HTTP/1.1\r\nHost: a\r\n\r\n",
