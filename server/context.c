@@ -4,9 +4,7 @@
  * handling and the graceful stop.
  */
 #include <errno.h>
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -63,44 +61,6 @@ static struct lws_protocols *build_protocols(void)
 	 * buffers the rest: our coalesced batches must leave in one call. */
 	pr[0].tx_packet_size = 64 * 1024 + 64;
 	return pr;
-}
-
-/* The Host names served when --allowed-hosts is not given: loopback names,
- * the --host address, and when that is a wildcard the machine's name and
- * addresses (what a client can reach it by). A malloc'd list. */
-static char *default_allowed_hosts(const char *host)
-{
-	struct http_buf b = {0};
-	http_buf_printf(&b, "localhost,.localhost,127.0.0.1,[::1]");
-	bool wildcard = !host || !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
-	if (!wildcard)
-		http_buf_printf(&b, strchr(host, ':') ? ",[%s]" : ",%s", host);
-	if (wildcard) {
-		char name[256];
-		if (gethostname(name, sizeof(name)) == 0) {
-			name[sizeof(name) - 1] = '\0';
-			http_buf_printf(&b, ",%s", name);
-		}
-		struct ifaddrs *ifs = NULL;
-		if (getifaddrs(&ifs) == 0) {
-			for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-				char a[INET6_ADDRSTRLEN];
-				if (!i->ifa_addr)
-					continue;
-				if (i->ifa_addr->sa_family == AF_INET &&
-				    inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a,
-					      sizeof(a)))
-					http_buf_printf(&b, ",%s", a);
-				else if (i->ifa_addr->sa_family == AF_INET6 &&
-					 inet_ntop(AF_INET6,
-						   &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a,
-						   sizeof(a)))
-					http_buf_printf(&b, ",[%s]", a);
-			}
-			freeifaddrs(ifs);
-		}
-	}
-	return b.data;
 }
 
 static void begin_stop(struct server *s, const char *why);
@@ -582,7 +542,7 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 	s->tmpl = tmpl_env_new_dir(cfg->templates_dir, "/static/");
 	s->protocols = build_protocols();
 	s->allowed_hosts = cfg->allowed_hosts ? strdup(cfg->allowed_hosts)
-					      : default_allowed_hosts(cfg->host);
+					      : server__default_allowed_hosts(cfg->host);
 	if (n > 1)
 		s->bus = layer_bus_new(n);
 	workers = calloc(n, sizeof(*workers));

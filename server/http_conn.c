@@ -362,84 +362,17 @@ static int refuse(struct http_conn *hc, int status, const char *why)
 	return dispatch(hc, NULL, status, why, 0);
 }
 
-/* ---- static files ---- */
-
-static const char *mime_type(const char *path)
-{
-	static const struct {
-		const char *ext, *type;
-	} types[] = {
-		{".html", "text/html; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-		{".js", "text/javascript; charset=utf-8"}, {".mjs", "text/javascript; charset=utf-8"},
-		{".json", "application/json"},          {".map", "application/json"},
-		{".svg", "image/svg+xml"},              {".png", "image/png"},
-		{".jpg", "image/jpeg"},                 {".jpeg", "image/jpeg"},
-		{".gif", "image/gif"},                  {".webp", "image/webp"},
-		{".ico", "image/x-icon"},               {".woff2", "font/woff2"},
-		{".txt", "text/plain; charset=utf-8"},  {".webmanifest", "application/manifest+json"},
-	};
-	const char *dot = strrchr(path, '.');
-	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcasecmp(dot, types[i].ext) == 0)
-			return types[i].type;
-	return "application/octet-stream";
-}
-
-/* Refuses anything but plain relative names below static/: no "..", no
- * hidden segments, no backslashes; then realpath() must stay inside. */
-static bool static_resolve(const struct server *s, const char *rel, char *out)
-{
-	if (!*rel || *rel == '/' || strchr(rel, '\\'))
-		return false;
-	for (const char *seg = rel; seg; seg = strchr(seg, '/')) {
-		if (*seg == '/')
-			seg++;
-		if (*seg == '.')
-			return false; /* ".", "..", ".hidden" */
-	}
-	char full[PATH_MAX];
-	if ((size_t)snprintf(full, sizeof(full), "%s/%s", s->static_root, rel) >= sizeof(full))
-		return false;
-	if (!realpath(full, out))
-		return false;
-	size_t n = strlen(s->static_root);
-	return strncmp(out, s->static_root, n) == 0 && out[n] == '/';
-}
+/* ---- static files (static_files.c) ---- */
 
 static int serve_static(struct http_conn *hc, const char *rel)
 {
-	char real[PATH_MAX];
-	struct stat st;
-	int fd = -1;
-	if (!static_resolve(hc->s, rel, real) || (fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			close(fd);
+	off_t size = 0;
+	int fd = server__static_open(hc->s, rel, &hc->req, &hc->resp, &size);
+	if (fd == -1)
 		return dispatch(hc, NULL, 404, NULL, 0);
-	}
-	char etag[64], date[64];
-	snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
-		 (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL +
-			 (unsigned long long)st.st_mtim.tv_nsec);
-	struct tm tm;
-	gmtime_r(&st.st_mtime, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-
-	const char *inm = http_request_header(&hc->req, "if-none-match");
-	const char *ims = http_request_header(&hc->req, "if-modified-since");
-	bool not_modified = inm ? strstr(inm, etag) != NULL : (ims && strcmp(ims, date) == 0);
-
-	struct http_response *r = &hc->resp;
-	r->status = not_modified ? 304 : 200;
-	r->content_type = not_modified ? NULL : mime_type(real);
-	http_response_add_header(r, "ETag", etag);
-	http_response_add_header(r, "Cache-Control", "public, max-age=60");
-	if (!not_modified) {
-		http_response_add_header(r, "Last-Modified", date);
+	if (fd >= 0) {
 		hc->file_fd = fd;
-		hc->file_left = st.st_size;
-	} else {
-		close(fd);
+		hc->file_left = size;
 	}
 	start_write(hc);
 	return 0;
@@ -592,70 +525,6 @@ static int on_writeable(struct http_conn *hc)
 
 /* ---- reading requests ---- */
 
-/* The host part of a Host field value ("a.example:8000", "[::1]:80"),
- * lower-cased into `out`; false when it is not a host[:port] at all. */
-static bool host_part(const char *v, char *out, size_t n)
-{
-	size_t len;
-	if (*v == '[') {
-		const char *end = strchr(v, ']');
-		if (!end)
-			return false;
-		len = (size_t)(end - v) + 1;
-		if (end[1] && end[1] != ':')
-			return false;
-	} else {
-		len = strcspn(v, ":");
-	}
-	if (!len || len >= n)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = v[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr("-._~[]:!$&'()*+,;=%", c)))
-			return false;
-		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-	}
-	out[len] = '\0';
-	const char *port = v + len;
-	if (*port == ':')
-		for (port++; *port; port++)
-			if (*port < '0' || *port > '9')
-				return false;
-	return true;
-}
-
-/* Django's ALLOWED_HOSTS matching: "*" any, ".a.example" a.example and
- * its subdomains, anything else exactly (case-insensitive). An HTTP/1.0
- * request without Host passes (there is nothing to check). */
-static bool host_allowed(const struct server *s, const char *host)
-{
-	if (!host)
-		return true;
-	char h[256];
-	if (!host_part(host, h, sizeof(h)))
-		return false;
-	size_t hl = strlen(h);
-	if (hl && h[hl - 1] == '.')
-		h[--hl] = '\0'; /* a fully qualified "example.com." */
-	const char *p = s->allowed_hosts;
-	while (p && *p) {
-		while (*p == ',' || *p == ' ')
-			p++;
-		size_t n = strcspn(p, ", ");
-		if (n == 1 && *p == '*')
-			return true;
-		if (n && *p == '.' &&
-		    ((hl == n - 1 && strncasecmp(h, p + 1, n - 1) == 0) ||
-		     (hl > n && strncasecmp(h + hl - n, p, n) == 0)))
-			return true;
-		if (n && hl == n && strncasecmp(h, p, n) == 0)
-			return true;
-		p += n;
-	}
-	return false;
-}
-
 static unsigned method_bit(const char *m)
 {
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
@@ -710,7 +579,7 @@ static int on_request(struct http_conn *hc)
 		return bad == 500 ? -1 : refuse(hc, bad, "malformed request target");
 	}
 	const char *host = http_request_header(&hc->req, "host");
-	if (!host_allowed(s, host)) {
+	if (!server__host_allowed(s, host)) {
 		static struct log_limit lim = LOG_LIMIT_INIT(10);
 		LOG_LIMITED(&lim, LOG_WARN, "http", "%s: Host '%s' is not in --allowed-hosts",
 			    hc->req.client_addr, host ? host : "");

@@ -100,6 +100,29 @@ void server__http_readable(struct http_conn *hc);
 /* Frees what a request filled by http_conn.c holds (any thread). */
 void server__request_clear(struct http_request *req);
 
+/* ---- hosts.c ---- */
+
+/* True when `host` (a Host field value, "name[:port]") is one the server
+ * answers: --allowed-hosts, or the default list. NULL (HTTP/1.0 without
+ * Host) passes. Any thread. */
+bool server__host_allowed(const struct server *s, const char *host);
+
+/* The default list (malloc'd, comma-separated): localhost, .localhost,
+ * 127.0.0.1, [::1] and `listen_host`; for a wildcard listen address also
+ * the machine's name and interface addresses. */
+char *server__default_allowed_hosts(const char *listen_host);
+
+/* ---- static_files.c ---- */
+
+/*
+ * Opens the static file `rel` (below the static root) for `req` and fills
+ * `resp`'s status, type and validators. Returns the open fd (200; *size is
+ * its length, the caller streams and closes it), -2 for 304 (nothing to
+ * send), or -1 when there is no such file (a 404 for the caller).
+ */
+int server__static_open(const struct server *s, const char *rel, const struct http_request *req,
+			struct http_response *resp, off_t *size);
+
 /* ---- ws_conn.c ---- */
 
 /*
@@ -115,6 +138,30 @@ void server__request_clear(struct http_request *req);
  */
 int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request *req,
 			 bool trailing, int *status, const char **why);
+
+/* ---- ws_handshake.c ---- */
+
+/*
+ * Checks a handshake request as RFC 6455 4.2.1 says, then the server's
+ * state and limits, the route, the origin and the subprotocol. Returns 0
+ * with the consumer class, the URL kwargs (a new reference, or NULL) and
+ * the subprotocol the class picks among the offered ones (or NULL); or the
+ * HTTP status to refuse with (400, 403, 404, 426, 503) and *why. Logged
+ * (rate-limited) when refused.
+ */
+int server__ws_handshake_check(struct server *s, struct http_request *req,
+			       const struct consumer_class **cls, json_t **kwargs,
+			       const char **choice, const char **why);
+
+/* The scope of a WebSocket from its handshake request; takes `kwargs`. */
+void server__ws_scope_from_request(struct http_request *req, json_t *kwargs, const char *offered,
+				   struct consumer_scope *scope);
+
+/* Writes the 101 answer for `key`. 0, or -1 when the socket failed. */
+int server__ws_write_accept(struct lws *wsi, const char *key, const char *subprotocol);
+
+/* Logs a refused handshake (one line per 10 s with a count). */
+void server__ws_refused(int status, const char *why, const char *path);
 
 /* RAW_RX, RAW_WRITEABLE and RAW_CLOSE of a WebSocket. */
 int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,

@@ -35,6 +35,7 @@ struct http1 {
 	const char *why;
 	bool in_value;
 	bool last_lf;    /* the last head byte read was LF */
+	bool last_cr;    /* ... was CR */
 	bool head_done;  /* paused at the end of the head, or past it */
 	bool msg_done;   /* paused at the end of the request */
 	bool in_trailer; /* fields after a chunked body */
@@ -56,7 +57,9 @@ static int fail(struct http1 *h, int status, const char *why)
 	return HPE_USER;
 }
 
-static int on_method_complete(llhttp_t *p)
+/* The method counts once the request line is whole (method, target,
+ * version): "HEAD" alone on a line is no HEAD request. */
+static int on_version_complete(llhttp_t *p)
 {
 	H(p)->method_seen = llhttp_method_name((llhttp_method_t)p->method);
 	return 0;
@@ -171,6 +174,8 @@ static int on_headers_complete(llhttp_t *p)
 		return fail(h, 400, h->n_host ? "more than one Host field" : "no Host field");
 	if (h->n_host > 1)
 		return fail(h, 400, "more than one Host field");
+	if (p->method == HTTP_CONNECT)
+		return fail(h, 501, "CONNECT: this is no proxy");
 	r->method = llhttp_method_name((llhttp_method_t)p->method);
 	r->minor = p->http_minor;
 	r->target = h->target.data ? h->target.data : "";
@@ -209,7 +214,7 @@ static int on_message_complete(llhttp_t *p)
 }
 
 static const llhttp_settings_t settings = {
-	.on_method_complete = on_method_complete,
+	.on_version_complete = on_version_complete,
 	.on_url = on_url,
 	.on_header_field = on_header_field,
 	.on_header_value = on_header_value,
@@ -242,7 +247,7 @@ static void request_clear(struct http1 *h)
 	h->head_bytes = 0;
 	h->n_host = 0;
 	h->method_seen = NULL;
-	h->in_value = h->head_done = h->msg_done = h->in_trailer = h->last_lf = false;
+	h->in_value = h->head_done = h->msg_done = h->in_trailer = h->last_lf = h->last_cr = false;
 }
 
 void http1_free(struct http1 *h)
@@ -292,8 +297,15 @@ int http1_parse(struct http1 *h, const char *data, size_t len, size_t *used)
 		for (size_t i = 0; i < n && !h->failed; i++) {
 			if (h->last_lf && (data[i] == ' ' || data[i] == '\t'))
 				fail(h, 400, "obs-fold or white space at the start of a head line");
+			/* A CR is only ever the first half of CRLF (llhttp takes a
+			 * lone CR for the end of the head). */
+			if (h->last_cr && data[i] != '\n')
+				fail(h, 400, "CR without LF in the head");
 			h->last_lf = data[i] == '\n';
+			h->last_cr = data[i] == '\r';
 		}
+		if (h->head_done && !h->failed && (h->last_cr || !h->last_lf))
+			fail(h, 400, "the head does not end with CRLF CRLF");
 		/* Everything up to the end of the head (or all of it, when the
 		 * head is not complete yet) counts against the head limit. */
 		h->head_bytes += n;
