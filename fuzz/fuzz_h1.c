@@ -1,5 +1,5 @@
 /*
- * fuzz_h1.c - fuzz target of the HTTP/1.1 request reader (server/http/h1.c).
+ * fuzz_h1.c - fuzz target of the HTTP/1.1 request reader (lib/http/h1.c).
  *
  * The input is read twice: whole, and cut into pieces whose sizes come
  * from the input's first byte. Invariants (abort() when one breaks):

@@ -1,5 +1,5 @@
 /*
- * fuzz_http.c - fuzz target of server/http/'s parsers and signed values.
+ * fuzz_http.c - fuzz target of lib/http/'s parsers and signed values.
  *
  * Every input goes through all of them; each step checks an invariant,
  * not only "no crash", and abort()s when one breaks:

@@ -1,5 +1,5 @@
 /*
- * fuzz_wsframe.c - fuzz target of server/wsframe/'s client frame reader.
+ * fuzz_wsframe.c - fuzz target of lib/wsframe/'s client frame reader.
  *
  * Input: byte 0 picks a split point, the rest is what a client sent. The
  * stream is fed four ways, each into a fresh reader with a 4 KiB message

@@ -10,6 +10,7 @@
  *               transport, send queues, our frame reader, limits
  *   session.c   signed session, CSRF token, user, render helper, settings
  *   config.c    flags and environment variables
+ *   lws_log.c   lws' log lines into util's sink
  */
 #ifndef SERVER_SERVER_INT_H
 #define SERVER_SERVER_INT_H
@@ -199,6 +200,12 @@ void server__publish_token_path(int port, char *out, size_t outlen);
 /* Sets the token (given, or random + token file). 0, or -1 on a bad token. */
 int server__publish_start(struct server *s);
 void server__publish_stop(struct server *s);
+
+/* ---- lws_log.c ---- */
+
+/* Routes libwebsockets' own log lines into util's sink at the current
+ * threshold (call once, before the first lws context). */
+void log_route_lws(void);
 
 /* ---- session.c ---- */
 

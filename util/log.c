@@ -1,6 +1,5 @@
 #include "log.h"
 
-#include <libwebsockets.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -95,21 +94,4 @@ void log_write_limited(int level, const char *module, unsigned suppressed, unsig
 	va_start(ap, fmt);
 	log_vwrite(level, module, suffix, fmt, ap);
 	va_end(ap);
-}
-
-static void on_lws_log(int level, const char *line)
-{
-	int ours = (level & LLL_ERR) ? LOG_ERROR : (level & LLL_WARN) ? LOG_WARN : (level & LLL_NOTICE) ? LOG_INFO : LOG_DEBUG;
-	/* lws lines carry their own timestamp prefix "[date] X: "; keep the text. */
-	const char *p = strstr(line, "]: ");
-	if (ours <= log_threshold)
-		log_write(ours, "lws", "%s", p ? p + 3 : line);
-}
-
-void log_route_lws(void)
-{
-	int mask = LLL_ERR | LLL_WARN;
-	if (log_threshold >= LOG_DEBUG)
-		mask |= LLL_NOTICE | LLL_INFO;
-	lws_set_log_level(mask, on_lws_log);
 }

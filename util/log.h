@@ -32,9 +32,6 @@ void log_set_level(int level);
 void log_write(int level, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Routes libwebsockets' own log lines into this sink (call once). */
-void log_route_lws(void);
-
 /*
  * Rate-limited lines: one per cause per interval, with a count.
  *

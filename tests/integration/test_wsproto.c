@@ -1,6 +1,6 @@
 /*
  * test_wsproto.c - the server's own WebSocket frame reader (server/ws_conn.c
- * "receiving", server/wsframe/) checked byte for byte over raw sockets:
+ * "receiving", lib/wsframe/) checked byte for byte over raw sockets:
  *
  *   pings -> one pong each with the same payload, in order
  *   a client close C -> a close C back, then EOF; empty -> empty

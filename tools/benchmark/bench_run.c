@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "bench_int.h"
-#include "client_int.h"
+#include "client.h"
 #include "log.h"
 
 /* Queued output over this stops a sender (the server is not reading). */
@@ -155,7 +155,7 @@ static bool queue_frame(struct bench_engine *e, struct conn *c, int opcode, cons
 	if (!out_reserve(c, CLIENT_FRAME_HEADER_MAX + len))
 		return false;
 	dst = (uint8_t *)c->out + c->out_len;
-	dst += client__frame_header_encode(dst, opcode, true, len, mask);
+	dst += client_frame_header_encode(dst, opcode, true, len, mask);
 	for (size_t i = 0; i < len; i++)
 		dst[i] = src[i] ^ mask[i & 3];
 	c->out_len = (size_t)((char *)dst + len - c->out);
@@ -186,7 +186,7 @@ static void conn_close(struct bench_engine *e, struct conn *c)
 	c->out_cap = c->out_len = c->out_off = 0;
 	c->in_cap = c->in_len = 0;
 	if (c->frag) {
-		client__assembler_clear(c->frag);
+		client_assembler_clear(c->frag);
 		free(c->frag);
 		c->frag = NULL;
 	}
@@ -223,7 +223,7 @@ static void conn_connected(struct bench_engine *e, struct conn *c)
 		memcpy(raw + i, &r, 8);
 	}
 	bench_base64(raw, 16, key);
-	if (client__ws_accept(key, c->accept) != 0) {
+	if (client_ws_accept(key, c->accept) != 0) {
 		conn_fail(e, c, "out of memory", 0);
 		return;
 	}
@@ -359,7 +359,7 @@ static bool on_frame(struct bench_engine *e, struct conn *c, const struct client
 		if (!c->frag)
 			goto fail;
 	}
-	rc = client__assembler_feed(c->frag, h, pl, &msg);
+	rc = client_assembler_feed(c->frag, h, pl, &msg);
 	if (rc < 0)
 		goto fail;
 	if (rc == CLIENT_ASM_MESSAGE) {
@@ -385,7 +385,7 @@ static long on_frames(struct bench_engine *e, struct conn *c, uint8_t *buf, size
 
 	while (off < len) {
 		struct client_frame_header h;
-		int hl = client__frame_header_decode(buf + off, len - off, &h);
+		int hl = client_frame_header_decode(buf + off, len - off, &h);
 
 		if (hl == 0)
 			break;
@@ -399,7 +399,7 @@ static long on_frames(struct bench_engine *e, struct conn *c, uint8_t *buf, size
 			break;
 		uint8_t *pl = buf + off + hl;
 		if (h.masked)
-			client__frame_mask(pl, (size_t)h.payload_len, h.mask, 0);
+			client_frame_mask(pl, (size_t)h.payload_len, h.mask, 0);
 		if (!on_frame(e, c, &h, pl, (size_t)h.payload_len))
 			return -1;
 		off += (size_t)hl + (size_t)h.payload_len;

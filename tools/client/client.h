@@ -135,4 +135,103 @@ bool client_ws_pending(const struct client_ws *ws);
 /* Number of pong frames received so far (for ping tests). */
 unsigned long client_ws_pongs(const struct client_ws *ws);
 
+/* ---- the frame codec (frame.c) --------------------------------------
+ * Pure functions: bytes in, result out, no I/O, no global state (fuzzable).
+ * For programs that drive their own sockets (channels-benchmark, tests that
+ * write frames byte by byte); client_ws_* use it too.
+ */
+
+/* Largest frame payload or reassembled message accepted from a peer, and
+ * largest HTTP response body. Anything larger is CLIENT_EPROTO. */
+#define CLIENT_MAX_MESSAGE (64u * 1024u * 1024u)
+
+/* Longest frame header: 2 + 8 (64-bit length) + 4 (mask). */
+#define CLIENT_FRAME_HEADER_MAX 14
+
+struct client_frame_header {
+	bool fin;
+	unsigned rsv; /* RSV1..3 as bits 2..0 */
+	int opcode;
+	bool masked;
+	uint8_t mask[4]; /* valid when masked */
+	uint64_t payload_len;
+	size_t header_len; /* bytes of the header, mask included */
+};
+
+/* Header size for a payload of `len` bytes. */
+size_t client_frame_header_size(uint64_t len, bool masked);
+
+/*
+ * Writes a frame header into `out` (at least CLIENT_FRAME_HEADER_MAX bytes)
+ * with the minimal length encoding; `mask` NULL for an unmasked frame.
+ * `opcode` is taken modulo 16. Returns the header length.
+ */
+size_t client_frame_header_encode(uint8_t *out, int opcode, bool fin, uint64_t len,
+				   const uint8_t *mask);
+
+/*
+ * Decodes a frame header from the first `len` bytes of `buf`.
+ * Returns the header length (> 0) and fills `h`; 0 when more bytes are
+ * needed; CLIENT_EPROTO for a header no RFC 6455 peer may send without
+ * extensions: RSV bits set, unknown opcode, fragmented or >125-byte control
+ * frame, 64-bit length with the top bit set, non-minimal length encoding.
+ * The payload size is not limited here (see CLIENT_MAX_MESSAGE).
+ */
+int client_frame_header_decode(const uint8_t *buf, size_t len, struct client_frame_header *h);
+
+/* XORs `data` with `mask`; `offset` is the position of data[0] within the
+ * payload (so a payload can be (un)masked in pieces). */
+void client_frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset);
+
+/* True when the bytes are valid UTF-8 (no overlongs, no surrogates). */
+bool client_utf8_valid(const uint8_t *s, size_t len);
+
+/*
+ * Parses a close frame payload: 0 bytes gives code 1005 and no reason;
+ * otherwise a 2-byte code (1000-4999 except 1004, 1005, 1006, 1015) and a
+ * UTF-8 reason. Returns 0 or CLIENT_EPROTO.
+ */
+int client_close_parse(const uint8_t *p, size_t len, int *code);
+
+/*
+ * Reassembles messages from frames. One per connection; not thread-safe.
+ * Zero-initialise, set max_len (0 means CLIENT_MAX_MESSAGE), free with
+ * client_assembler_clear().
+ */
+struct client_assembler {
+	size_t max_len;
+	int opcode; /* opcode of the fragmented message in progress, 0: none */
+	char *buf;
+	size_t len, cap;
+};
+
+enum client_asm_event {
+	CLIENT_ASM_MORE = 0,	/* frame consumed, no message yet */
+	CLIENT_ASM_MESSAGE = 1, /* a text/binary message is complete */
+	CLIENT_ASM_PING = 2,
+	CLIENT_ASM_PONG = 3,
+	CLIENT_ASM_CLOSE = 4,
+};
+
+/*
+ * Feeds one decoded frame with its unmasked payload. Returns an
+ * enum client_asm_event or a negative CLIENT_E* code (CLIENT_EPROTO for a
+ * continuation without a message, a new message inside a fragmented one, a
+ * message over max_len, invalid UTF-8 text, a bad close payload;
+ * CLIENT_ENOMEM). On CLIENT_ASM_MESSAGE and CLIENT_ASM_CLOSE, `msg` is
+ * filled and msg->data (malloc'd, NUL-terminated) belongs to the caller; for
+ * a close, data is the reason. For PING/PONG the payload is left in place
+ * for the caller (msg is untouched).
+ */
+int client_assembler_feed(struct client_assembler *a, const struct client_frame_header *h,
+			   const uint8_t *payload, struct client_ws_message *msg);
+
+void client_assembler_clear(struct client_assembler *a);
+
+/*
+ * Sec-WebSocket-Accept for `key`: base64(SHA-1(key + RFC 6455 GUID)).
+ * `out` holds at least 29 bytes. Returns 0 or CLIENT_ENOMEM.
+ */
+int client_ws_accept(const char *key, char out[29]);
+
 #endif

@@ -28,7 +28,7 @@ static bool opcode_known(int opcode)
 	}
 }
 
-size_t client__frame_header_size(uint64_t len, bool masked)
+size_t client_frame_header_size(uint64_t len, bool masked)
 {
 	size_t n = 2;
 
@@ -39,7 +39,7 @@ size_t client__frame_header_size(uint64_t len, bool masked)
 	return n + (masked ? 4 : 0);
 }
 
-size_t client__frame_header_encode(uint8_t *out, int opcode, bool fin, uint64_t len,
+size_t client_frame_header_encode(uint8_t *out, int opcode, bool fin, uint64_t len,
 				   const uint8_t *mask)
 {
 	size_t n = 2;
@@ -66,7 +66,7 @@ size_t client__frame_header_encode(uint8_t *out, int opcode, bool fin, uint64_t 
 	return n;
 }
 
-int client__frame_header_decode(const uint8_t *buf, size_t len, struct client_frame_header *h)
+int client_frame_header_decode(const uint8_t *buf, size_t len, struct client_frame_header *h)
 {
 	size_t need = 2;
 	uint64_t plen;
@@ -110,13 +110,13 @@ int client__frame_header_decode(const uint8_t *buf, size_t len, struct client_fr
 	return (int)need;
 }
 
-void client__frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset)
+void client_frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset)
 {
 	for (size_t i = 0; i < len; i++)
 		data[i] ^= mask[(offset + i) & 3];
 }
 
-bool client__utf8_valid(const uint8_t *s, size_t len)
+bool client_utf8_valid(const uint8_t *s, size_t len)
 {
 	size_t i = 0;
 
@@ -157,7 +157,7 @@ bool client__utf8_valid(const uint8_t *s, size_t len)
 	return true;
 }
 
-int client__close_parse(const uint8_t *p, size_t len, int *code)
+int client_close_parse(const uint8_t *p, size_t len, int *code)
 {
 	int c;
 
@@ -170,7 +170,7 @@ int client__close_parse(const uint8_t *p, size_t len, int *code)
 	c = p[0] << 8 | p[1];
 	if (c < 1000 || c >= 5000 || c == 1004 || c == 1005 || c == 1006 || c == 1015)
 		return CLIENT_EPROTO;
-	if (!client__utf8_valid(p + 2, len - 2))
+	if (!client_utf8_valid(p + 2, len - 2))
 		return CLIENT_EPROTO;
 	*code = c;
 	return 0;
@@ -221,7 +221,7 @@ static int asm_take(struct client_assembler *a, struct client_ws_message *msg)
 	return CLIENT_ASM_MESSAGE;
 }
 
-int client__assembler_feed(struct client_assembler *a, const struct client_frame_header *h,
+int client_assembler_feed(struct client_assembler *a, const struct client_frame_header *h,
 			   const uint8_t *payload, struct client_ws_message *msg)
 {
 	size_t n = (size_t)h->payload_len;
@@ -235,7 +235,7 @@ int client__assembler_feed(struct client_assembler *a, const struct client_frame
 	case WS_OP_CLOSE: {
 		char *reason;
 
-		rc = client__close_parse(payload, n, &code);
+		rc = client_close_parse(payload, n, &code);
 		if (rc)
 			return rc;
 		reason = malloc(n > 2 ? n - 1 : 1);
@@ -269,12 +269,12 @@ int client__assembler_feed(struct client_assembler *a, const struct client_frame
 		return rc;
 	if (!h->fin)
 		return CLIENT_ASM_MORE;
-	if (a->opcode == WS_OP_TEXT && !client__utf8_valid((const uint8_t *)a->buf, a->len))
+	if (a->opcode == WS_OP_TEXT && !client_utf8_valid((const uint8_t *)a->buf, a->len))
 		return CLIENT_EPROTO;
 	return asm_take(a, msg);
 }
 
-void client__assembler_clear(struct client_assembler *a)
+void client_assembler_clear(struct client_assembler *a)
 {
 	free(a->buf);
 	a->buf = NULL;
@@ -282,7 +282,7 @@ void client__assembler_clear(struct client_assembler *a)
 	a->opcode = 0;
 }
 
-int client__ws_accept(const char *key, char out[29])
+int client_ws_accept(const char *key, char out[29])
 {
 	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 	unsigned char md[EVP_MAX_MD_SIZE];

@@ -56,10 +56,10 @@ static int send_frame(struct client_ws *ws, int opcode, bool fin, const void *da
 	frame = malloc(CLIENT_FRAME_HEADER_MAX + len);
 	if (!frame)
 		return CLIENT_ENOMEM;
-	hlen = client__frame_header_encode(frame, opcode, fin, len, mask);
+	hlen = client_frame_header_encode(frame, opcode, fin, len, mask);
 	if (len) {
 		memcpy(frame + hlen, data, len);
-		client__frame_mask(frame + hlen, len, mask, 0);
+		client_frame_mask(frame + hlen, len, mask, 0);
 	}
 	rc = client__send_all(ws->fd, frame, hlen + len, client__deadline(ws->io_timeout_ms));
 	free(frame);
@@ -115,7 +115,7 @@ static int next_frame(struct client_ws *ws, int64_t deadline, struct client_fram
 {
 	for (;;) {
 		size_t avail = ws->rend - ws->rstart, need;
-		int rc = client__frame_header_decode(ws->rbuf + ws->rstart, avail, h);
+		int rc = client_frame_header_decode(ws->rbuf + ws->rstart, avail, h);
 		long n;
 
 		if (rc < 0)
@@ -171,7 +171,7 @@ int client_ws_recv(struct client_ws *ws, int timeout_ms, struct client_ws_messag
 				return rc;
 			return fail(ws, rc);
 		}
-		ev = client__assembler_feed(&ws->assembler, &h, payload, msg);
+		ev = client_assembler_feed(&ws->assembler, &h, payload, msg);
 		ws->rstart += h.header_len + (size_t)h.payload_len;
 		switch (ev) {
 		case CLIENT_ASM_MORE:
@@ -278,7 +278,7 @@ void client_ws_free(struct client_ws *ws)
 		return;
 	if (ws->fd >= 0)
 		close(ws->fd);
-	client__assembler_clear(&ws->assembler);
+	client_assembler_clear(&ws->assembler);
 	free(ws->rbuf);
 	free(ws);
 }
@@ -338,7 +338,7 @@ static int check_101(const struct client_response *r, const char *key, const cha
 		return CLIENT_EPROTO;
 	if (!conn || !strcasestr(conn, "upgrade"))
 		return CLIENT_EPROTO;
-	rc = client__ws_accept(key, want);
+	rc = client_ws_accept(key, want);
 	if (rc)
 		return rc;
 	if (!accept || strcmp(accept, want) != 0)

@@ -12,7 +12,7 @@
 #include "bench.h"
 #include "bench_int.h"
 #include "check.h"
-#include "client_int.h"
+#include "client.h"
 #include "hist.h"
 
 static struct hist h; /* large: not on the stack */
@@ -358,7 +358,7 @@ static void test_handshake(void)
 	CHECK(strstr(req, "Origin") == NULL);
 	CHECK_INT(bench_handshake_request(req, 40, "h", 1, "/", NULL, "k"), 0);
 
-	CHECK_INT(client__ws_accept("dGhlIHNhbXBsZSBub25jZQ==", accept), 0);
+	CHECK_INT(client_ws_accept("dGhlIHNhbXBsZSBub25jZQ==", accept), 0);
 	CHECK_STR(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 
 	const char ok[] = "HTTP/1.1 101 Switching Protocols\r\n"

@@ -56,44 +56,44 @@ static void test_frame_codec(void)
 	char acc[29];
 
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		size_t n = client__frame_header_encode(buf, WS_OP_BINARY, true, lens[i], NULL);
+		size_t n = client_frame_header_encode(buf, WS_OP_BINARY, true, lens[i], NULL);
 
 		CHECK_INT(n, hlens[i]);
-		CHECK_INT(client__frame_header_size(lens[i], false), hlens[i]);
-		CHECK_INT(client__frame_header_decode(buf, n, &h), n);
+		CHECK_INT(client_frame_header_size(lens[i], false), hlens[i]);
+		CHECK_INT(client_frame_header_decode(buf, n, &h), n);
 		CHECK_INT(h.payload_len, lens[i]);
 		CHECK(h.fin && !h.masked && h.opcode == WS_OP_BINARY);
 		/* Every shorter prefix asks for more bytes. */
 		for (size_t k = 0; k < n; k++)
-			CHECK_INT(client__frame_header_decode(buf, k, &h), 0);
-		n = client__frame_header_encode(buf, WS_OP_TEXT, false, lens[i], mask);
+			CHECK_INT(client_frame_header_decode(buf, k, &h), 0);
+		n = client_frame_header_encode(buf, WS_OP_TEXT, false, lens[i], mask);
 		CHECK_INT(n, hlens[i] + 4);
-		CHECK_INT(client__frame_header_decode(buf, n, &h), n);
+		CHECK_INT(client_frame_header_decode(buf, n, &h), n);
 		CHECK(!h.fin && h.masked && h.opcode == WS_OP_TEXT);
 		CHECK(memcmp(h.mask, mask, 4) == 0);
 		CHECK_INT(h.payload_len, lens[i]);
-		CHECK_INT(client__frame_header_decode(buf, n - 1, &h), 0);
+		CHECK_INT(client_frame_header_decode(buf, n - 1, &h), 0);
 	}
 	/* 125 is the largest 7-bit length; 126 switches to 16 bits. */
-	client__frame_header_encode(buf, 1, true, 125, NULL);
+	client_frame_header_encode(buf, 1, true, 125, NULL);
 	CHECK_INT(buf[1], 125);
-	client__frame_header_encode(buf, 1, true, 126, NULL);
+	client_frame_header_encode(buf, 1, true, 126, NULL);
 	CHECK(buf[1] == 126 && buf[2] == 0 && buf[3] == 126);
-	client__frame_header_encode(buf, 1, true, 65536, NULL);
+	client_frame_header_encode(buf, 1, true, 65536, NULL);
 	CHECK(buf[1] == 127 && buf[7] == 1 && buf[8] == 0 && buf[9] == 0);
 
 	/* Malformed headers. */
-	CHECK_INT(client__frame_header_decode((const uint8_t *)"\xc1\x00", 2, &h), CLIENT_EPROTO);
-	CHECK_INT(client__frame_header_decode((const uint8_t *)"\x83\x00", 2, &h), CLIENT_EPROTO);
-	CHECK_INT(client__frame_header_decode((const uint8_t *)"\x09\x00", 2, &h), CLIENT_EPROTO);
-	CHECK_INT(client__frame_header_decode((const uint8_t *)"\x89\x7e\x00\x7e", 4, &h),
+	CHECK_INT(client_frame_header_decode((const uint8_t *)"\xc1\x00", 2, &h), CLIENT_EPROTO);
+	CHECK_INT(client_frame_header_decode((const uint8_t *)"\x83\x00", 2, &h), CLIENT_EPROTO);
+	CHECK_INT(client_frame_header_decode((const uint8_t *)"\x09\x00", 2, &h), CLIENT_EPROTO);
+	CHECK_INT(client_frame_header_decode((const uint8_t *)"\x89\x7e\x00\x7e", 4, &h),
 		  CLIENT_EPROTO);
-	CHECK_INT(client__frame_header_decode((const uint8_t *)"\x82\x7e\x00\x05", 4, &h),
+	CHECK_INT(client_frame_header_decode((const uint8_t *)"\x82\x7e\x00\x05", 4, &h),
 		  CLIENT_EPROTO);
-	CHECK_INT(client__frame_header_decode(
+	CHECK_INT(client_frame_header_decode(
 		      (const uint8_t *)"\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x00", 10, &h),
 		  CLIENT_EPROTO);
-	CHECK_INT(client__frame_header_decode(
+	CHECK_INT(client_frame_header_decode(
 		      (const uint8_t *)"\x82\x7f\x00\x00\x00\x00\x00\x00\xff\xff", 10, &h),
 		  CLIENT_EPROTO);
 
@@ -101,18 +101,18 @@ static void test_frame_codec(void)
 	{
 		uint8_t a[11] = "hello world", b[11] = "hello world";
 
-		client__frame_mask(a, 11, mask, 0);
-		client__frame_mask(b, 3, mask, 0);
-		client__frame_mask(b + 3, 8, mask, 3);
+		client_frame_mask(a, 11, mask, 0);
+		client_frame_mask(b, 3, mask, 0);
+		client_frame_mask(b + 3, 8, mask, 3);
 		CHECK(memcmp(a, b, 11) == 0);
 		CHECK_INT(a[0], 'h' ^ 0x11);
 		CHECK_INT(a[5], ' ' ^ 0x22);
-		client__frame_mask(a, 11, mask, 0);
+		client_frame_mask(a, 11, mask, 0);
 		CHECK(memcmp(a, "hello world", 11) == 0);
 	}
 
 	/* RFC 6455 section 1.3 example. */
-	CHECK_INT(client__ws_accept("dGhlIHNhbXBsZSBub25jZQ==", acc), 0);
+	CHECK_INT(client_ws_accept("dGhlIHNhbXBsZSBub25jZQ==", acc), 0);
 	CHECK_STR(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 	accept_for("dGhlIHNhbXBsZSBub25jZQ==", acc);
 	CHECK_STR(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
@@ -122,29 +122,29 @@ static void test_utf8_and_close(void)
 {
 	int code = 0;
 
-	CHECK(client__utf8_valid((const uint8_t *)"", 0));
-	CHECK(client__utf8_valid((const uint8_t *)"h\xc3\xa9llo \xe2\x82\xac "
+	CHECK(client_utf8_valid((const uint8_t *)"", 0));
+	CHECK(client_utf8_valid((const uint8_t *)"h\xc3\xa9llo \xe2\x82\xac "
 						  "\xf0\x9f\x98\x80",
 				 15));
-	CHECK(!client__utf8_valid((const uint8_t *)"\xc0\xaf", 2));	    /* overlong */
-	CHECK(!client__utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));	    /* surrogate */
-	CHECK(!client__utf8_valid((const uint8_t *)"\xe2\x82", 2));	    /* truncated */
-	CHECK(!client__utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-	CHECK(!client__utf8_valid((const uint8_t *)"\xff", 1));
+	CHECK(!client_utf8_valid((const uint8_t *)"\xc0\xaf", 2));	    /* overlong */
+	CHECK(!client_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));	    /* surrogate */
+	CHECK(!client_utf8_valid((const uint8_t *)"\xe2\x82", 2));	    /* truncated */
+	CHECK(!client_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	CHECK(!client_utf8_valid((const uint8_t *)"\xff", 1));
 
-	CHECK_INT(client__close_parse(NULL, 0, &code), 0);
+	CHECK_INT(client_close_parse(NULL, 0, &code), 0);
 	CHECK_INT(code, 1005);
-	CHECK_INT(client__close_parse((const uint8_t *)"\x03\xe8", 2, &code), 0);
+	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xe8", 2, &code), 0);
 	CHECK_INT(code, 1000);
-	CHECK_INT(client__close_parse((const uint8_t *)"\x0f\xa1"
+	CHECK_INT(client_close_parse((const uint8_t *)"\x0f\xa1"
 						       "bye",
 				      5, &code),
 		  0);
 	CHECK_INT(code, 4001);
-	CHECK_INT(client__close_parse((const uint8_t *)"\x03", 1, &code), CLIENT_EPROTO);
-	CHECK_INT(client__close_parse((const uint8_t *)"\x03\xed", 2, &code), CLIENT_EPROTO);
-	CHECK_INT(client__close_parse((const uint8_t *)"\x03\xe7", 2, &code), CLIENT_EPROTO);
-	CHECK_INT(client__close_parse((const uint8_t *)"\x03\xe8\xff", 3, &code), CLIENT_EPROTO);
+	CHECK_INT(client_close_parse((const uint8_t *)"\x03", 1, &code), CLIENT_EPROTO);
+	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xed", 2, &code), CLIENT_EPROTO);
+	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xe7", 2, &code), CLIENT_EPROTO);
+	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xe8\xff", 3, &code), CLIENT_EPROTO);
 }
 
 static struct client_frame_header hdr(int op, bool fin, size_t len)
@@ -161,41 +161,41 @@ static void test_assembler(void)
 	struct client_frame_header h;
 
 	h = hdr(WS_OP_TEXT, false, 3);
-	CHECK_INT(client__assembler_feed(&a, &h, (const uint8_t *)"abc", &m), CLIENT_ASM_MORE);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"abc", &m), CLIENT_ASM_MORE);
 	h = hdr(WS_OP_PING, true, 1);
-	CHECK_INT(client__assembler_feed(&a, &h, (const uint8_t *)"p", &m), CLIENT_ASM_PING);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"p", &m), CLIENT_ASM_PING);
 	h = hdr(WS_OP_TEXT, true, 1);
-	CHECK_INT(client__assembler_feed(&a, &h, (const uint8_t *)"x", &m), CLIENT_EPROTO);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"x", &m), CLIENT_EPROTO);
 	h = hdr(WS_OP_CONT, true, 3);
-	CHECK_INT(client__assembler_feed(&a, &h, (const uint8_t *)"def", &m), CLIENT_ASM_MESSAGE);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"def", &m), CLIENT_ASM_MESSAGE);
 	CHECK_INT(m.opcode, WS_OP_TEXT);
 	CHECK_INT(m.len, 6);
 	CHECK_STR(m.data, "abcdef");
 	free(m.data);
 	h = hdr(WS_OP_CONT, true, 1);
-	CHECK_INT(client__assembler_feed(&a, &h, (const uint8_t *)"z", &m), CLIENT_EPROTO);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"z", &m), CLIENT_EPROTO);
 	h = hdr(WS_OP_BINARY, true, 0);
-	CHECK_INT(client__assembler_feed(&a, &h, NULL, &m), CLIENT_ASM_MESSAGE);
+	CHECK_INT(client_assembler_feed(&a, &h, NULL, &m), CLIENT_ASM_MESSAGE);
 	CHECK_INT(m.opcode, WS_OP_BINARY);
 	CHECK_INT(m.len, 0);
 	CHECK(m.data && m.data[0] == '\0');
 	free(m.data);
 	/* Over max_len, across fragments. */
 	h = hdr(WS_OP_BINARY, false, 6);
-	CHECK_INT(client__assembler_feed(&a, &h, (const uint8_t *)"123456", &m), CLIENT_ASM_MORE);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"123456", &m), CLIENT_ASM_MORE);
 	h = hdr(WS_OP_CONT, true, 6);
-	CHECK_INT(client__assembler_feed(&a, &h, (const uint8_t *)"123456", &m), CLIENT_EPROTO);
-	client__assembler_clear(&a);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"123456", &m), CLIENT_EPROTO);
+	client_assembler_clear(&a);
 	h = hdr(WS_OP_TEXT, true, 2);
-	CHECK_INT(client__assembler_feed(&a, &h, (const uint8_t *)"\xc3\x28", &m), CLIENT_EPROTO);
-	client__assembler_clear(&a);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"\xc3\x28", &m), CLIENT_EPROTO);
+	client_assembler_clear(&a);
 	h = hdr(WS_OP_CLOSE, true, 4);
-	CHECK_INT(client__assembler_feed(&a, &h, (const uint8_t *)"\x03\xe9go", &m),
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"\x03\xe9go", &m),
 		  CLIENT_ASM_CLOSE);
 	CHECK_INT(m.close_code, 1001);
 	CHECK_STR(m.data, "go");
 	free(m.data);
-	client__assembler_clear(&a);
+	client_assembler_clear(&a);
 }
 
 /* ---- HTTP --------------------------------------------------------------- */

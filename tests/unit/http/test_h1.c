@@ -1,5 +1,5 @@
 /*
- * Unit tests of the HTTP/1.1 request reader (server/http/h1.c): every
+ * Unit tests of the HTTP/1.1 request reader (lib/http/h1.c): every
  * stream is read whole and at every split point, and must give the same
  * requests (method, target, fields, body, keep-alive) or the same error
  * status, with nothing of a following request consumed early.

@@ -1,5 +1,5 @@
 /*
- * test_http.c - unit tests of server/http/: percent-decoding, query and
+ * test_http.c - unit tests of lib/http/: percent-decoding, query and
  * cookie parsing, the output buffer and HTML escaping, signed values, and
  * the request/response helpers.
  */

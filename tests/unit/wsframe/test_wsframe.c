@@ -1,5 +1,5 @@
 /*
- * test_wsframe.c - unit tests of server/wsframe/'s reader: client frames
+ * test_wsframe.c - unit tests of lib/wsframe/'s reader: client frames
  * built with random masks (frames.h) are fed whole, at every split point,
  * at random cuts and byte by byte; every run must give the same events
  * (kind, bytes, close code) and the same error (err_code and the class of

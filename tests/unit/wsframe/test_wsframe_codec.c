@@ -1,5 +1,5 @@
 /*
- * test_wsframe_codec.c - unit tests of server/wsframe/'s byte helpers:
+ * test_wsframe_codec.c - unit tests of lib/wsframe/'s byte helpers:
  * wsframe_utf8_valid (vectors, every offset, random strings against an
  * independent decoder), wsframe_utf8_scan (fails at the first impossible
  * byte, by the same decoder; pieces give the state of the whole),

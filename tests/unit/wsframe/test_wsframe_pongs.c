@@ -1,5 +1,5 @@
 /*
- * test_wsframe_pongs.c - unit tests of server/wsframe/'s pong backlog
+ * test_wsframe_pongs.c - unit tests of lib/wsframe/'s pong backlog
  * (wsframe_pongs_add): one pong per ping, with its payload, in order, as
  * server frames; the limits WSFRAME_PONGS_MAX (count) and
  * WSFRAME_PONGS_MAX_BYTES (bytes), inclusive; nothing appended past them.

@@ -21,8 +21,8 @@
  * loader, compiles each template once and caches it. Rendering is
  * thread-safe: views on the thread pool render concurrently.
  */
-#ifndef SERVER_TEMPLATE_H
-#define SERVER_TEMPLATE_H
+#ifndef LIB_TEMPLATE_H
+#define LIB_TEMPLATE_H
 
 #include <jansson.h>
 #include <stddef.h>

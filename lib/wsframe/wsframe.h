@@ -27,8 +27,8 @@
  * about twice `max_message` (a frame cut by a read, and the message its
  * fragments are assembled into).
  */
-#ifndef SERVER_WSFRAME_H
-#define SERVER_WSFRAME_H
+#ifndef LIB_WSFRAME_H
+#define LIB_WSFRAME_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,11 +1,11 @@
 /*
- * http_int.h - internals shared by the files of server/http/ (and by the
+ * http_int.h - internals shared by the files of lib/http/ (and by the
  * http fuzz target, which checks invariants against them). Not a public
- * interface: nothing outside server/http/, tests/unit/http/ and
+ * interface: nothing outside lib/http/, tests/unit/http/ and
  * fuzz/fuzz_http.c includes it.
  */
-#ifndef SERVER_HTTP_INT_H
-#define SERVER_HTTP_INT_H
+#ifndef LIB_HTTP_INT_H
+#define LIB_HTTP_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

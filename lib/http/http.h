@@ -8,8 +8,8 @@
  * A request and its response belong to one view call: a view runs on a
  * thread-pool thread and owns both for its duration.
  */
-#ifndef SERVER_HTTP_H
-#define SERVER_HTTP_H
+#ifndef LIB_HTTP_H
+#define LIB_HTTP_H
 
 #include <jansson.h>
 #include <stdbool.h>

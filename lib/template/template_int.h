@@ -1,5 +1,5 @@
 /*
- * template_int.h - internals shared by the files of server/template/.
+ * template_int.h - internals shared by the files of lib/template/.
  *
  * A parsed template (struct tmpl) is an immutable tree of nodes allocated
  * from one arena owned by the template; text nodes point into the template's
@@ -17,8 +17,8 @@
  * Everything else follows Django 3.2 (escaping, float printing, json_script,
  * block inheritance with block.super, smartif precedence, forloop.*).
  */
-#ifndef SERVER_TEMPLATE_INT_H
-#define SERVER_TEMPLATE_INT_H
+#ifndef LIB_TEMPLATE_INT_H
+#define LIB_TEMPLATE_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

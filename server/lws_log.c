@@ -1,0 +1,27 @@
+/*
+ * lws_log.c - libwebsockets' own log lines, routed into util's sink. Here
+ * and not in util/, so that lws stays inside server/: util, the leaf
+ * libraries and the tools built on them do not link it.
+ */
+#include <libwebsockets.h>
+#include <string.h>
+
+#include "log.h"
+#include "server_int.h"
+
+static void on_lws_log(int level, const char *line)
+{
+	int ours = (level & LLL_ERR) ? LOG_ERROR : (level & LLL_WARN) ? LOG_WARN : (level & LLL_NOTICE) ? LOG_INFO : LOG_DEBUG;
+	/* lws lines carry their own timestamp prefix "[date] X: "; keep the text. */
+	const char *p = strstr(line, "]: ");
+	if (ours <= log_threshold)
+		log_write(ours, "lws", "%s", p ? p + 3 : line);
+}
+
+void log_route_lws(void)
+{
+	int mask = LLL_ERR | LLL_WARN;
+	if (log_threshold >= LOG_DEBUG)
+		mask |= LLL_NOTICE | LLL_INFO;
+	lws_set_log_level(mask, on_lws_log);
+}
