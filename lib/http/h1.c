@@ -30,6 +30,7 @@ struct http1 {
 	struct http_buf body;
 	size_t head_bytes;
 	int n_host;
+	bool has_te; /* a Transfer-Encoding field, whatever its value */
 	const char *method_seen; /* once the method is read (static) */
 	int status; /* the answer to an error, once failed */
 	const char *why;
@@ -57,10 +58,13 @@ static int fail(struct http1 *h, int status, const char *why)
 	return HPE_USER;
 }
 
-/* The method counts once the request line is whole (method, target,
- * version): "HEAD" alone on a line is no HEAD request. */
-static int on_version_complete(llhttp_t *p)
+/* The method counts once the request line has its version (even one
+ * that is then refused): "HEAD" alone, or "HEAD /x" HTTP/0.9-style, is no
+ * HEAD request. */
+static int on_version(llhttp_t *p, const char *at, size_t len)
 {
+	(void)at;
+	(void)len;
 	H(p)->method_seen = llhttp_method_name((llhttp_method_t)p->method);
 	return 0;
 }
@@ -141,6 +145,8 @@ static int field_end(struct http1 *h)
 	r->n_headers++;
 	if (strcmp(n, "host") == 0)
 		h->n_host++;
+	if (strcmp(n, "transfer-encoding") == 0)
+		h->has_te = true;
 	h->name.len = h->value.len = 0;
 	return 0;
 }
@@ -180,6 +186,11 @@ static int on_headers_complete(llhttp_t *p)
 	r->minor = p->http_minor;
 	r->target = h->target.data ? h->target.data : "";
 	r->chunked = (p->flags & F_CHUNKED) != 0;
+	/* RFC 9112 6.3: a Transfer-Encoding whose last coding is not chunked
+	 * leaves the length unknown: 400. llhttp refuses such values, but
+	 * lets an empty one through as if there were none. */
+	if (h->has_te && !r->chunked)
+		return fail(h, 400, "Transfer-Encoding without chunked last");
 	r->content_length = (p->flags & F_CONTENT_LENGTH) ? (long long)p->content_length : -1;
 	if (r->content_length > 0 && (unsigned long long)r->content_length > h->lim.max_body)
 		return fail(h, 413, "request body too large");
@@ -214,7 +225,7 @@ static int on_message_complete(llhttp_t *p)
 }
 
 static const llhttp_settings_t settings = {
-	.on_version_complete = on_version_complete,
+	.on_version = on_version,
 	.on_url = on_url,
 	.on_header_field = on_header_field,
 	.on_header_value = on_header_value,
@@ -246,6 +257,7 @@ static void request_clear(struct http1 *h)
 	http_buf_free(&h->body);
 	h->head_bytes = 0;
 	h->n_host = 0;
+	h->has_te = false;
 	h->method_seen = NULL;
 	h->in_value = h->head_done = h->msg_done = h->in_trailer = h->last_lf = h->last_cr = false;
 }

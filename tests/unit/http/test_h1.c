@@ -107,6 +107,9 @@ int main(void)
 	expect("CL and TE", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
 			    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 	       "", 400);
+	expect("empty Transfer-Encoding", "PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\nx", "", 400);
+	expect("lone CR ends no head", "GET / HTTP/1.1\r\nHost: a\r\n\r:2\n", "", 400);
+	expect("CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", "", 501);
 	expect("space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", "", 400);
 	expect("space before the colon of any field", "GET / HTTP/1.1\r\nHost: a\r\nie : c\r\n\r\n", "",
 	       400);
