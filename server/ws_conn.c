@@ -293,7 +293,7 @@ int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request 
  * itself polled by the uv loop), and each turn reads up to RX_READ bytes
  * per ready socket, i.e. everything a sender has queued, which the fan-out
  * then writes to each member in one send(). Frames are parsed by wsframe
- * (server/wsframe/). lws does the writing, the timeouts and the closing of
+ * (lib/wsframe/). lws does the writing, the timeouts and the closing of
  * the socket. Bytes a client sent with its handshake, before our 101, close
  * 1002 (RFC 6455 4.1: the client must wait for the answer).
  */
