@@ -113,3 +113,21 @@ static void posts_page(struct http_request *req, struct http_response *resp)
 
 const struct view notifications_view = {"notifications", notifications, VIEW_GET, false};
 const struct view posts_view = {"posts", posts_page, VIEW_GET | VIEW_POST, false};
+
+static const struct route gossip_http_routes[] = {
+	PATH("notifications/", &notifications_view),
+	PATH("posts/", &posts_view),
+};
+
+static const struct route gossip_ws_routes[] = {
+	PATH("notifications/", &gossip_consumer),
+};
+
+const struct server_app gossip_app = {
+	.name = "gossip",
+	.description = "notifications of new posts: /notifications/ (page and WebSocket), /posts/",
+	.http_routes = gossip_http_routes,
+	.n_http_routes = sizeof(gossip_http_routes) / sizeof(gossip_http_routes[0]),
+	.ws_routes = gossip_ws_routes,
+	.n_ws_routes = sizeof(gossip_ws_routes) / sizeof(gossip_ws_routes[0]),
+};

@@ -1,13 +1,12 @@
 /*
- * main.c - channels-server: the shipped apps on the server.
+ * main.c - server_main(): the whole main() of a program serving a list of
+ * apps (apps/main.c is channels-server's).
  */
 #include <malloc.h>
-#include <stdio.h>
 
-#include "apps.h"
 #include "server.h"
 
-int main(int argc, char **argv)
+int server_main(int argc, char **argv, const struct server_app *const apps[])
 {
 	struct server_config cfg;
 	/* No fastbins: each handshake frees a burst of small transients (request
@@ -17,12 +16,12 @@ int main(int argc, char **argv)
 	 * no throughput change measured on M2. */
 	mallopt(M_MXFAST, 0);
 	server_config_init(&cfg);
-	int rc = server_config_parse(&cfg, argc, argv);
+	int rc = server_config_parse(&cfg, apps, argc, argv);
 	if (rc != 0) {
 		json_decref(cfg.settings);
 		return rc > 0 ? 0 : 2;
 	}
-	rc = server_run(&cfg, &apps_default);
+	rc = server_run(&cfg, apps);
 	json_decref(cfg.settings);
 	return rc == 0 ? 0 : 1;
 }
