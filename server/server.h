@@ -110,8 +110,8 @@ struct server_user {
  * name ("" in templates and consumer_username()), not authenticated, as
  * Channels' AnonymousUser (username ""). The framework generates no names
  * and defines no session keys for users: which keys mean a user, and
- * whether an anonymous WebSocket gets a made-up name (the chat's
- * "anon-xxxxxx", so every message has a sender), is the app's policy.
+ * whether an anonymous WebSocket gets a made-up name (so that every
+ * message it sends has a sender), is the app's policy.
  */
 typedef void (*server_identity_cb)(enum server_scope_type type, const json_t *session,
 				   struct server_user *user);
