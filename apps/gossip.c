@@ -86,9 +86,10 @@ static void posts_page(struct http_request *req, struct http_response *resp)
 					    json_string("A post is 1 to 1000 characters of text."));
 			resp->status = 400;
 		} else {
-			const char *sender = http_session_get(req, "username");
-			if (!sender || !*sender)
-				sender = "anonymous";
+			struct server_user user;
+			server_request_user(req, &user);
+			const char *sender = user.username && *user.username ? user.username
+									     : "anonymous";
 			posts_add(sender, text);
 			/* The seed's pre_save signal: tell everyone on the gossip group. */
 			json_t *event = json_pack("{s:s,s:s,s:s,s:s}", "type", "name.gossip", "event",
@@ -97,6 +98,7 @@ static void posts_page(struct http_request *req, struct http_response *resp)
 			if (rc != 0)
 				LOG(LOG_WARN, "gossip", "group_send failed: %s", layer_strerror(rc));
 			json_decref(event);
+			free(user.username);
 			json_decref(form);
 			json_decref(ctx);
 			http_response_redirect(resp, "/posts/");

@@ -82,8 +82,9 @@ struct server_setting {
 };
 
 /*
- * Where an identity is asked for (ASGI's scope["type"]): a page rendered
- * by server_render(), or the scope of a WebSocket handshake.
+ * Where an identity is asked for (ASGI's scope["type"]): a view's request
+ * (server_request_user(), server_render()), or the scope of a WebSocket
+ * handshake.
  */
 enum server_scope_type {
 	SERVER_SCOPE_HTTP,
@@ -100,12 +101,12 @@ struct server_user {
  * An app's identity hook: fills `user` (zeroed by the caller: anonymous,
  * no name) from `session` (the signed session cookie's object, borrowed and
  * read-only for the call; empty or NULL when there is none).
- * Runs for each server_render() (user.username and user.is_authenticated
- * in the template context: any pool thread) and for each WebSocket
- * handshake, after routing and before the consumer's on_connect (the
- * scope's consumer_username() and consumer_is_authenticated(): the
- * connection's loop thread). So it must be thread-safe, must not block and
- * must not keep `session`.
+ * Runs for each server_request_user() and server_render() (user.username
+ * and user.is_authenticated in the template context): any pool thread;
+ * and for each WebSocket handshake, after routing and before the
+ * consumer's on_connect (the scope's consumer_username() and
+ * consumer_is_authenticated()): the connection's loop thread. So it must
+ * be thread-safe, must not block and must not keep `session`.
  * Without a hook (the framework's default) every user is anonymous: no
  * name ("" in templates and consumer_username()), not authenticated, as
  * Channels' AnonymousUser (username ""). The framework generates no names
@@ -224,6 +225,13 @@ int server_main(int argc, char **argv, const struct server_app *const apps[]);
  */
 int server_render(struct http_request *req, struct http_response *resp, const char *template_name,
 		  json_t *ctx);
+
+/*
+ * The request's user (Django's request.user) as the identity hook says
+ * from req->session: user->username malloc'd (the caller frees it) or
+ * NULL when the user has no name. Any thread.
+ */
+void server_request_user(const struct http_request *req, struct server_user *user);
 
 /*
  * layer_group_send() from a view: queued to the loop thread. `msg` is

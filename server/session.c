@@ -210,7 +210,7 @@ int server_render(struct http_request *req, struct http_response *resp, const ch
 		json_object_set_new(ctx, "request", json_pack("{s:s}", "path", req->path));
 	if (!json_object_get(ctx, "user")) {
 		struct server_user user;
-		server__identity(SERVER_SCOPE_HTTP, req->session, &user);
+		server_request_user(req, &user);
 		json_object_set_new(ctx, "user",
 				    json_pack("{s:s,s:b}", "username",
 					      user.username ? user.username : "",
@@ -231,6 +231,11 @@ int server_render(struct http_request *req, struct http_response *resp, const ch
 	http_buf_append(&resp->body, out, outlen);
 	free(out);
 	return 0;
+}
+
+void server_request_user(const struct http_request *req, struct server_user *user)
+{
+	server__identity(SERVER_SCOPE_HTTP, req->session, user);
 }
 
 int server_group_send(struct http_request *req, const char *group, json_t *msg)

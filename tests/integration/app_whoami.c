@@ -4,11 +4,13 @@
  * site app (/healthz, --test-views, which the harness passes), through
  * server_main(). test_app_registration.c runs it.
  *
- *   GET /whoami/       "<WHOAMI_GREETING> <WHOAMI_REPEAT>\n"
+ *   GET /whoami/       "<WHOAMI_GREETING> <WHOAMI_REPEAT> user=<request user>\n"
  *   GET /whoami/login/ puts "username": "alice" in the session (a key the
  *                      framework gives no meaning: there is no identity hook)
  *   ws/whoami/         sends {"username", "is_authenticated"} of its scope
  */
+#include <stdlib.h>
+
 #include "apps.h"
 
 static void whoami_connect(struct consumer *c)
@@ -28,10 +30,14 @@ static const struct consumer_class whoami_consumer = {
 
 static void whoami_page(struct http_request *req, struct http_response *resp)
 {
-	(void)req;
+	struct server_user user;
+	server_request_user(req, &user);
 	resp->content_type = "text/plain; charset=utf-8";
-	http_buf_printf(&resp->body, "%s %lld\n", server_setting_str("WHOAMI_GREETING", "?"),
-			server_setting_int("WHOAMI_REPEAT", -1));
+	http_buf_printf(&resp->body, "%s %lld user=%s%s\n",
+			server_setting_str("WHOAMI_GREETING", "?"),
+			server_setting_int("WHOAMI_REPEAT", -1), user.username ? user.username : "",
+			user.is_authenticated ? " authenticated" : "");
+	free(user.username);
 }
 
 static void whoami_login(struct http_request *req, struct http_response *resp)

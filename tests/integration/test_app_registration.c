@@ -38,6 +38,9 @@ static void test_anonymous(const struct h_server *s)
 	CHECK_INT(r.status, 200);
 	CHECK(jar.sessionid[0] != '\0');
 	client_response_clear(&r);
+	CHECK_INT(h_http(s, "GET", "/whoami/", &jar, NULL, NULL, 0, &r), 0);
+	CHECK_STR(r.body, "hello 1 user=\n");
+	client_response_clear(&r);
 	struct client_ws *ws = NULL;
 	int status = 0;
 	CHECK_INT(h_ws_open(s, "/ws/whoami/", &jar, NULL, &ws, &status), 0);
@@ -59,7 +62,7 @@ int main(int argc, char **argv)
 	unsetenv("CHANNELS_WHOAMI_GREETING");
 	unsetenv("CHANNELS_WHOAMI_REPEAT");
 	if (h_server_start(&s, NULL) == 0) {
-		test_routes_and_settings(&s, "hello 1\n"); /* the defaults */
+		test_routes_and_settings(&s, "hello 1 user=\n"); /* the defaults */
 		test_anonymous(&s);
 		CHECK(!h_server_log_has(&s, " ERROR "));
 		CHECK_INT(h_server_stop(&s), 0);
@@ -72,7 +75,7 @@ int main(int argc, char **argv)
 	setenv("CHANNELS_WHOAMI_REPEAT", "3", 1);
 	const char *extra[] = {"--whoami-repeat", "9", NULL};
 	if (h_server_start(&s, extra) == 0) {
-		test_routes_and_settings(&s, "hi 9\n");
+		test_routes_and_settings(&s, "hi 9 user=\n");
 		CHECK_INT(h_server_stop(&s), 0);
 	} else {
 		CHECK(!"whoami server with settings started");
