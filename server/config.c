@@ -204,8 +204,11 @@ static int set_app_setting(json_t *settings, const struct server_setting *st, co
 			return 0;
 		}
 	} else if (*val) {
-		json_object_set_new(settings, st->key, json_string(val));
-		return 0;
+		json_t *v = json_string(val); /* NULL: not UTF-8 */
+		if (v) {
+			json_object_set_new(settings, st->key, v);
+			return 0;
+		}
 	}
 	fprintf(stderr, "channels-server: invalid value '%s' for %s\n", val, from);
 	return -1;

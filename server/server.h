@@ -65,7 +65,7 @@ struct view {
  */
 enum server_setting_kind {
 	SERVER_SETTING_INT, /* a decimal integer in [min, max]; anything else is a usage error */
-	SERVER_SETTING_STR, /* any non-empty string */
+	SERVER_SETTING_STR, /* any non-empty UTF-8 string */
 };
 
 struct server_setting {

@@ -95,6 +95,7 @@ static void test_defaults_env_flags(void)
 	const char *high[] = {"--poll-interval", "1001", NULL};
 	const char *junk[] = {"--poll-interval", "10x", NULL};
 	const char *empty[] = {"--blog-title", "", NULL};
+	const char *latin1[] = {"--blog-title", "caf\xe9", NULL};
 	const char *edge[] = {"--poll-interval", "10", NULL};
 	CHECK_INT(parse(apps, &st, low), -1);
 	json_decref(st);
@@ -103,6 +104,8 @@ static void test_defaults_env_flags(void)
 	CHECK_INT(parse(apps, &st, junk), -1);
 	json_decref(st);
 	CHECK_INT(parse(apps, &st, empty), -1);
+	json_decref(st);
+	CHECK_INT(parse(apps, &st, latin1), -1);
 	json_decref(st);
 	CHECK_INT(parse(apps, &st, edge), 0);
 	CHECK_INT(int_of(st, "POLL_MS"), 10);
