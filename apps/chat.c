@@ -3,7 +3,8 @@
  *
  * The username of a chat message is always the sender's session name (or
  * the anonymous name its connection was given), never a value from the
- * client's JSON.
+ * client's JSON. The site's users are the chat's display names: the app's
+ * identity hook (chat_identity) says so to the server.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -102,6 +103,37 @@ static bool valid_room_name(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/* "anon-" and 6 random hex digits: the name of a visitor who picked none. */
+static void anon_name(char out[16])
+{
+	char hex[7];
+	server_random_hex(hex, 3);
+	snprintf(out, 16, "anon-%s", hex);
+}
+
+/* ---- who the session is (the app's identity hook; any thread) ---- */
+
+/*
+ * The session's "username": picked on /chat/ ("anonymous": false, an
+ * authenticated user), or given by a room page to a visitor who picked none
+ * ("anonymous": true). A WebSocket without one (no session: a client that
+ * never loaded a page) still chats, under a generated name of its own, not
+ * authenticated; a page without one shows no name.
+ */
+static void chat_identity(enum server_scope_type type, const json_t *session,
+			  struct server_user *user)
+{
+	const char *name = json_string_value(json_object_get(session, "username"));
+	char anon[16];
+	if (name && *name) {
+		user->username = strdup(name);
+		user->is_authenticated = !json_is_true(json_object_get(session, "anonymous"));
+	} else if (type == SERVER_SCOPE_WEBSOCKET) {
+		anon_name(anon);
+		user->username = strdup(anon);
+	}
 }
 
 /* ---- the consumer (the seed's RoomConsumer) ---- */
@@ -251,9 +283,8 @@ static void chat_room(struct http_request *req, struct http_response *resp)
 	}
 	if (!http_session_get(req, "username")) {
 		/* A visitor who picked no name chats under an anonymous one, kept in the session. */
-		char hex[7], anon[16];
-		server_random_hex(hex, 3);
-		snprintf(anon, sizeof(anon), "anon-%s", hex);
+		char anon[16];
+		anon_name(anon);
 		http_session_set(req, "username", json_string(anon));
 		http_session_set(req, "anonymous", json_true());
 	}
@@ -262,3 +293,22 @@ static void chat_room(struct http_request *req, struct http_response *resp)
 
 const struct view chat_index_view = {"chat_index", chat_index, VIEW_GET | VIEW_POST, false};
 const struct view chat_room_view = {"chat_room", chat_room, VIEW_GET, false};
+
+static const struct route chat_http_routes[] = {
+	PATH("chat/", &chat_index_view),
+	PATH("chat/<str:room_name>/", &chat_room_view),
+};
+
+static const struct route chat_ws_routes[] = {
+	RE_PATH("ws/chat/(?P<room_name>\\w+)/$", &chat_room_consumer),
+};
+
+const struct server_app chat_app = {
+	.name = "chat",
+	.description = "chat rooms: /chat/, /chat/<room>/, ws/chat/<room>/; the site's user names",
+	.http_routes = chat_http_routes,
+	.n_http_routes = sizeof(chat_http_routes) / sizeof(chat_http_routes[0]),
+	.ws_routes = chat_ws_routes,
+	.n_ws_routes = sizeof(chat_ws_routes) / sizeof(chat_ws_routes[0]),
+	.identity = chat_identity,
+};

@@ -23,3 +23,14 @@ const struct consumer_class echo_consumer = {
 	.name = "EchoConsumer",
 	.on_receive = echo_receive,
 };
+
+static const struct route echo_ws_routes[] = {
+	PATH("ws/echo/", &echo_consumer),
+};
+
+const struct server_app echo_app = {
+	.name = "echo",
+	.description = "ws/echo/: every message back (the conformance suite's testee)",
+	.ws_routes = echo_ws_routes,
+	.n_ws_routes = sizeof(echo_ws_routes) / sizeof(echo_ws_routes[0]),
+};

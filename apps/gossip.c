@@ -86,9 +86,10 @@ static void posts_page(struct http_request *req, struct http_response *resp)
 					    json_string("A post is 1 to 1000 characters of text."));
 			resp->status = 400;
 		} else {
-			const char *sender = http_session_get(req, "username");
-			if (!sender || !*sender)
-				sender = "anonymous";
+			struct server_user user;
+			server_request_user(req, &user);
+			const char *sender = user.username && *user.username ? user.username
+									     : "anonymous";
 			posts_add(sender, text);
 			/* The seed's pre_save signal: tell everyone on the gossip group. */
 			json_t *event = json_pack("{s:s,s:s,s:s,s:s}", "type", "name.gossip", "event",
@@ -97,6 +98,7 @@ static void posts_page(struct http_request *req, struct http_response *resp)
 			if (rc != 0)
 				LOG(LOG_WARN, "gossip", "group_send failed: %s", layer_strerror(rc));
 			json_decref(event);
+			free(user.username);
 			json_decref(form);
 			json_decref(ctx);
 			http_response_redirect(resp, "/posts/");
@@ -113,3 +115,21 @@ static void posts_page(struct http_request *req, struct http_response *resp)
 
 const struct view notifications_view = {"notifications", notifications, VIEW_GET, false};
 const struct view posts_view = {"posts", posts_page, VIEW_GET | VIEW_POST, false};
+
+static const struct route gossip_http_routes[] = {
+	PATH("notifications/", &notifications_view),
+	PATH("posts/", &posts_view),
+};
+
+static const struct route gossip_ws_routes[] = {
+	PATH("notifications/", &gossip_consumer),
+};
+
+const struct server_app gossip_app = {
+	.name = "gossip",
+	.description = "notifications of new posts: /notifications/ (page and WebSocket), /posts/",
+	.http_routes = gossip_http_routes,
+	.n_http_routes = sizeof(gossip_http_routes) / sizeof(gossip_http_routes[0]),
+	.ws_routes = gossip_ws_routes,
+	.n_ws_routes = sizeof(gossip_ws_routes) / sizeof(gossip_ws_routes[0]),
+};

@@ -1,28 +1,9 @@
 /*
- * main.c - channels-server: the shipped apps on the server.
+ * main.c - channels-server: the installed apps (urls.c) on the server.
  */
-#include <malloc.h>
-#include <stdio.h>
-
 #include "apps.h"
-#include "server.h"
 
 int main(int argc, char **argv)
 {
-	struct server_config cfg;
-	/* No fastbins: each handshake frees a burst of small transients (request
-	 * copies, router kwargs, lws' header table) between long-lived
-	 * allocations, and fastbin consolidation left ~40 B of holes per idle
-	 * WebSocket (benchmark M3). tcache still serves the hot small sizes;
-	 * no throughput change measured on M2. */
-	mallopt(M_MXFAST, 0);
-	server_config_init(&cfg);
-	int rc = server_config_parse(&cfg, argc, argv);
-	if (rc != 0) {
-		json_decref(cfg.settings);
-		return rc > 0 ? 0 : 2;
-	}
-	rc = server_run(&cfg, &apps_default);
-	json_decref(cfg.settings);
-	return rc == 0 ? 0 : 1;
+	return server_main(argc, argv, apps_installed);
 }

@@ -1,5 +1,7 @@
 /*
- * urls.c - the route tables: what urls.py and routing.py say in the seed.
+ * urls.c - the site app (the home page, /healthz, the test views) and the
+ * app list channels-server serves: what INSTALLED_APPS and the root urls.py
+ * say in the seed. Each app's own routes are in its file.
  */
 #include <time.h>
 #include <unistd.h>
@@ -18,7 +20,7 @@ static void healthz(struct http_request *req, struct http_response *resp)
 	http_buf_append(&resp->body, "ok\n", 3);
 }
 
-/* Only with --test-views (setting TEST_VIEWS): a view that blocks its pool
+/* Only with --test-views (setting TEST_VIEWS, 0 = off): a view that blocks its pool
  * thread for <ms> milliseconds, so tests can prove views never delay
  * WebSocket traffic. */
 static void test_sleep(struct http_request *req, struct http_response *resp)
@@ -40,30 +42,34 @@ static const struct view home_view = {"home", home, VIEW_GET, false};
 static const struct view healthz_view = {"healthz", healthz, VIEW_GET, false};
 static const struct view test_sleep_view = {"test_sleep", test_sleep, VIEW_GET, false};
 
-/* urls.py */
-static const struct route http_routes[] = {
+static const struct route site_http_routes[] = {
 	PATH("", &home_view),
-	PATH("chat/", &chat_index_view),
-	PATH("chat/<str:room_name>/", &chat_room_view),
-	PATH("notifications/", &notifications_view),
-	PATH("posts/", &posts_view),
-	PATH("chart/", &chart_view),
 	PATH("healthz", &healthz_view),
 	PATH("_test/sleep/<int:ms>/", &test_sleep_view),
 };
 
-/* routing.py: application = ProtocolTypeRouter({"websocket": URLRouter(...)}) */
-static const struct route ws_routes[] = {
-	RE_PATH("ws/chat/(?P<room_name>\\w+)/$", &chat_room_consumer),
-	PATH("notifications/", &gossip_consumer),
-	PATH("ws/two_url/", &chart_consumer),
-	PATH("ws/echo/", &echo_consumer),
+static const struct server_setting site_settings[] = {
+	{.key = "TEST_VIEWS", .flag = "test-views", .env = "CHANNELS_TEST_VIEWS",
+	 .kind = SERVER_SETTING_INT, .min = 1, .max = 100000000, .int_default = 0,
+	 .help = "1 enables /_test/sleep/<ms>/ (for tests; never in production)"},
 };
 
-const struct server_app apps_default = {
-	.name = "channels-c demo apps",
-	.http_routes = http_routes,
-	.n_http_routes = sizeof(http_routes) / sizeof(http_routes[0]),
-	.ws_routes = ws_routes,
-	.n_ws_routes = sizeof(ws_routes) / sizeof(ws_routes[0]),
+const struct server_app site_app = {
+	.name = "site",
+	.description = "the home page, /healthz, the test views (--test-views)",
+	.http_routes = site_http_routes,
+	.n_http_routes = sizeof(site_http_routes) / sizeof(site_http_routes[0]),
+	.settings = site_settings,
+	.n_settings = sizeof(site_settings) / sizeof(site_settings[0]),
+};
+
+/* INSTALLED_APPS: a new app is its file(s) and one line here. Routes are
+ * tried, and settings listed by --help, in this order. */
+const struct server_app *const apps_installed[] = {
+	&chat_app,
+	&gossip_app,
+	&chart_app,
+	&echo_app,
+	&site_app,
+	NULL,
 };

@@ -123,8 +123,9 @@ struct consumer_scope {
 	json_t *kwargs;      /* url_route kwargs from the URL router (an object); NULL when
 	                        none. Members with an empty key are dropped. */
 	json_t *session;     /* the signed session cookie's data; NULL when none */
-	char *username;      /* the session's name, or a generated "anon-xxxxxx" */
-	bool is_authenticated; /* the user picked a name (not an anonymous one) */
+	char *username;      /* the user's name, NULL when none (the server asks the
+	                        app's identity hook: server.h) */
+	bool is_authenticated; /* as that hook says; false without one */
 };
 
 /* Frees the members (not the struct). */
@@ -159,7 +160,7 @@ json_t *consumer_scope_kwargs(const struct consumer *c);
 /* The session's data (borrowed, immutable), or NULL when there is none. */
 json_t *consumer_scope_session(const struct consumer *c);
 
-/* The user picked a name (not an anonymous one). */
+/* The user is authenticated, as the app's identity hook says (server.h). */
 bool consumer_is_authenticated(const struct consumer *c);
 
 struct consumer_handler {
@@ -200,7 +201,7 @@ struct consumer_class {
 
 void *consumer_state(struct consumer *c);
 const char *consumer_channel_name(const struct consumer *c);
-/* The user's display name from the scope ("anon-xxxxxx" for anonymous). */
+/* The user's display name from the scope ("" when it has none). */
 const char *consumer_username(const struct consumer *c);
 struct layer *consumer_layer(struct consumer *c);
 uv_loop_t *consumer_loop(struct consumer *c);

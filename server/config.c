@@ -1,6 +1,8 @@
 /*
- * config.c - command-line flags and their CHANNELS_* environment variables.
- * One table drives parsing, --help and the README's configuration section.
+ * config.c - command-line flags and their CHANNELS_* environment variables:
+ * the server's own (one table drives parsing, --help and the README's
+ * configuration section), then the settings the apps declare
+ * (struct server_setting), parsed and printed the same way.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,54 +17,49 @@
 #define CHANNELS_DATA_DIR "."
 #endif
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_LOG, OPT_BOOL, OPT_FORMAT,
-		OPT_SETTING_INT };
+enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_LOG, OPT_BOOL, OPT_FORMAT };
 
 struct opt {
 	const char *flag;  /* long option name */
 	const char *env;   /* environment variable */
 	enum opt_kind kind;
-	size_t offset;     /* into struct server_config (unused for OPT_SETTING_INT) */
-	const char *setting;
+	size_t offset;     /* into struct server_config */
 	const char *help;
 };
 
 #define OFF(field) offsetof(struct server_config, field)
 
 static const struct opt opts[] = {
-	{"host", "CHANNELS_HOST", OPT_STR, OFF(host), NULL, "address to listen on (default 127.0.0.1)"},
-	{"port", "CHANNELS_PORT", OPT_INT, OFF(port), NULL, "port to listen on (default 8000; 0 = any free port)"},
-	{"static-dir", "CHANNELS_STATIC_DIR", OPT_STR, OFF(static_dir), NULL, "folder served under /static/"},
-	{"templates-dir", "CHANNELS_TEMPLATES_DIR", OPT_STR, OFF(templates_dir), NULL, "folder of the page templates"},
-	{"secret-key", "CHANNELS_SECRET_KEY", OPT_STR, OFF(secret_key), NULL, "key signing session cookies (>= 16 chars; default: random per start)"},
-	{"allowed-origins", "CHANNELS_ALLOWED_ORIGINS", OPT_STR, OFF(allowed_origins), NULL, "comma-separated Origins allowed to open WebSockets, or * (default: same host)"},
-	{"csrf-trusted-origins", "CHANNELS_CSRF_TRUSTED_ORIGINS", OPT_STR, OFF(csrf_trusted_origins), NULL, "comma-separated origins (https://a.example, https://*.b.example) whose unsafe requests pass the CSRF Origin check, as Django's CSRF_TRUSTED_ORIGINS (default: none)"},
-	{"allowed-hosts", "CHANNELS_ALLOWED_HOSTS", OPT_STR, OFF(allowed_hosts), NULL, "comma-separated Host names served, \".example.com\" for subdomains, * for any (default: localhost, 127.0.0.1, [::1] and --host); others get 400"},
-	{"max-header-size", "CHANNELS_MAX_HEADER_SIZE", OPT_SIZE, OFF(max_header_size), NULL, "largest request line + header fields in bytes (default 32768; over it: 431, a target over 8192: 414)"},
-	{"http-timeout", "CHANNELS_HTTP_TIMEOUT", OPT_INT, OFF(http_timeout), NULL, "seconds to read a request or keep an idle connection open (default 30)"},
-	{"max-message-size", "CHANNELS_MAX_MESSAGE_SIZE", OPT_SIZE, OFF(max_message_size), NULL, "largest WebSocket message in bytes, at most 2147483648 (default 1048576; over it: close 1009)"},
-	{"max-body-size", "CHANNELS_MAX_BODY_SIZE", OPT_SIZE, OFF(max_body_size), NULL, "largest HTTP request body in bytes (default 1048576; over it: 413)"},
-	{"max-queue", "CHANNELS_MAX_QUEUE", OPT_SIZE, OFF(max_queue_bytes), NULL, "unsent bytes per WebSocket, inclusive, before it is closed 1013 (default: 4 x --max-message-size, at least 4194304)"},
-	{"max-connections", "CHANNELS_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), NULL, "open WebSockets before handshakes get 503 (default 10000)"},
-	{"rate-limit", "CHANNELS_RATE_LIMIT", OPT_DOUBLE, OFF(rate_limit), NULL, "messages/s a client may send, 0 = off (default 100; over it: close 1008)"},
-	{"rate-burst", "CHANNELS_RATE_BURST", OPT_DOUBLE, OFF(rate_burst), NULL, "burst allowance of the rate limit (default 200)"},
-	{"ping-interval", "CHANNELS_PING_INTERVAL", OPT_INT, OFF(ping_interval), NULL, "seconds a WebSocket may be silent before the server pings it, 0 = never (default 20)"},
-	{"ping-timeout", "CHANNELS_PING_TIMEOUT", OPT_INT, OFF(ping_timeout), NULL, "seconds after that ping before a silent WebSocket is dropped (default 30)"},
-	{"workers", "CHANNELS_WORKERS", OPT_INT, OFF(workers), NULL, "event-loop threads sharing the port (default: one per core, at most 64)"},
-	{"view-threads", "CHANNELS_VIEW_THREADS", OPT_INT, OFF(view_threads), NULL, "threads running views and offloaded work (default 4)"},
-	{"redis", "CHANNELS_REDIS", OPT_STR, OFF(redis), NULL, "Redis URL(s), comma-separated shards: redis://[:password@]host[:port][/db] or unix:///path (default: in-memory layer)"},
-	{"layer-prefix", "CHANNELS_LAYER_PREFIX", OPT_STR, OFF(layer_prefix), NULL, "channel-layer prefix, as channels_redis' prefix (default asgi)"},
-	{"layer-capacity", "CHANNELS_LAYER_CAPACITY", OPT_INT, OFF(layer_capacity), NULL, "messages queued for one consumer before more are dropped (default 1000)"},
-	{"redis-timeout", "CHANNELS_REDIS_TIMEOUT", OPT_DOUBLE, OFF(redis_timeout), NULL, "seconds Redis may leave a reply (or a heartbeat) pending before it counts as stalled: the connection is dropped and retried, publishes stay local and are reported (default 5, at least 0.1)"},
-	{"redis-format", "CHANNELS_REDIS_FORMAT", OPT_FORMAT, OFF(redis_format), NULL, "payload of published messages: msgpack (channels_redis) or json (default msgpack)"},
-	{"publish-endpoint", "CHANNELS_PUBLISH_ENDPOINT", OPT_BOOL, OFF(publish_endpoint), NULL, "1/0: serve POST /_channels/group-send/<group>/ (default 1)"},
-	{"publish-token", "CHANNELS_PUBLISH_TOKEN", OPT_STR, OFF(publish_token), NULL, "bearer token of the publish endpoint (default: random, in /tmp/channels-server-<uid>-<port>.token)"},
-	{"publish-allow-remote", "CHANNELS_PUBLISH_ALLOW_REMOTE", OPT_BOOL, OFF(publish_allow_remote), NULL, "1: the publish endpoint also answers non-loopback clients (default 0)"},
-	{"log-level", "CHANNELS_LOG_LEVEL", OPT_LOG, OFF(log_level), NULL, "error, warn, info or debug (default info)"},
-	{"port-file", "CHANNELS_PORT_FILE", OPT_STR, OFF(port_file), NULL, "write the bound port to this file once listening"},
-	{"chart-interval", "CHANNELS_CHART_INTERVAL", OPT_SETTING_INT, 0, "CHART_INTERVAL_MS", "live chart: milliseconds between points (default 2000)"},
-	{"chart-points", "CHANNELS_CHART_POINTS", OPT_SETTING_INT, 0, "CHART_POINTS", "live chart: points per connection (default 100)"},
-	{"test-views", "CHANNELS_TEST_VIEWS", OPT_SETTING_INT, 0, "TEST_VIEWS", "1 enables /_test/sleep/<ms>/ (for tests; never in production)"},
+	{"host", "CHANNELS_HOST", OPT_STR, OFF(host), "address to listen on (default 127.0.0.1)"},
+	{"port", "CHANNELS_PORT", OPT_INT, OFF(port), "port to listen on (default 8000; 0 = any free port)"},
+	{"static-dir", "CHANNELS_STATIC_DIR", OPT_STR, OFF(static_dir), "folder served under /static/"},
+	{"templates-dir", "CHANNELS_TEMPLATES_DIR", OPT_STR, OFF(templates_dir), "folder of the page templates"},
+	{"secret-key", "CHANNELS_SECRET_KEY", OPT_STR, OFF(secret_key), "key signing session cookies (>= 16 chars; default: random per start)"},
+	{"allowed-origins", "CHANNELS_ALLOWED_ORIGINS", OPT_STR, OFF(allowed_origins), "comma-separated Origins allowed to open WebSockets, or * (default: same host)"},
+	{"csrf-trusted-origins", "CHANNELS_CSRF_TRUSTED_ORIGINS", OPT_STR, OFF(csrf_trusted_origins), "comma-separated origins (https://a.example, https://*.b.example) whose unsafe requests pass the CSRF Origin check, as Django's CSRF_TRUSTED_ORIGINS (default: none)"},
+	{"allowed-hosts", "CHANNELS_ALLOWED_HOSTS", OPT_STR, OFF(allowed_hosts), "comma-separated Host names served, \".example.com\" for subdomains, * for any (default: localhost, 127.0.0.1, [::1] and --host); others get 400"},
+	{"max-header-size", "CHANNELS_MAX_HEADER_SIZE", OPT_SIZE, OFF(max_header_size), "largest request line + header fields in bytes (default 32768; over it: 431, a target over 8192: 414)"},
+	{"http-timeout", "CHANNELS_HTTP_TIMEOUT", OPT_INT, OFF(http_timeout), "seconds to read a request or keep an idle connection open (default 30)"},
+	{"max-message-size", "CHANNELS_MAX_MESSAGE_SIZE", OPT_SIZE, OFF(max_message_size), "largest WebSocket message in bytes, at most 2147483648 (default 1048576; over it: close 1009)"},
+	{"max-body-size", "CHANNELS_MAX_BODY_SIZE", OPT_SIZE, OFF(max_body_size), "largest HTTP request body in bytes (default 1048576; over it: 413)"},
+	{"max-queue", "CHANNELS_MAX_QUEUE", OPT_SIZE, OFF(max_queue_bytes), "unsent bytes per WebSocket, inclusive, before it is closed 1013 (default: 4 x --max-message-size, at least 4194304)"},
+	{"max-connections", "CHANNELS_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), "open WebSockets before handshakes get 503 (default 10000)"},
+	{"rate-limit", "CHANNELS_RATE_LIMIT", OPT_DOUBLE, OFF(rate_limit), "messages/s a client may send, 0 = off (default 100; over it: close 1008)"},
+	{"rate-burst", "CHANNELS_RATE_BURST", OPT_DOUBLE, OFF(rate_burst), "burst allowance of the rate limit (default 200)"},
+	{"ping-interval", "CHANNELS_PING_INTERVAL", OPT_INT, OFF(ping_interval), "seconds a WebSocket may be silent before the server pings it, 0 = never (default 20)"},
+	{"ping-timeout", "CHANNELS_PING_TIMEOUT", OPT_INT, OFF(ping_timeout), "seconds after that ping before a silent WebSocket is dropped (default 30)"},
+	{"workers", "CHANNELS_WORKERS", OPT_INT, OFF(workers), "event-loop threads sharing the port (default: one per core, at most 64)"},
+	{"view-threads", "CHANNELS_VIEW_THREADS", OPT_INT, OFF(view_threads), "threads running views and offloaded work (default 4)"},
+	{"redis", "CHANNELS_REDIS", OPT_STR, OFF(redis), "Redis URL(s), comma-separated shards: redis://[:password@]host[:port][/db] or unix:///path (default: in-memory layer)"},
+	{"layer-prefix", "CHANNELS_LAYER_PREFIX", OPT_STR, OFF(layer_prefix), "channel-layer prefix, as channels_redis' prefix (default asgi)"},
+	{"layer-capacity", "CHANNELS_LAYER_CAPACITY", OPT_INT, OFF(layer_capacity), "messages queued for one consumer before more are dropped (default 1000)"},
+	{"redis-timeout", "CHANNELS_REDIS_TIMEOUT", OPT_DOUBLE, OFF(redis_timeout), "seconds Redis may leave a reply (or a heartbeat) pending before it counts as stalled: the connection is dropped and retried, publishes stay local and are reported (default 5, at least 0.1)"},
+	{"redis-format", "CHANNELS_REDIS_FORMAT", OPT_FORMAT, OFF(redis_format), "payload of published messages: msgpack (channels_redis) or json (default msgpack)"},
+	{"publish-endpoint", "CHANNELS_PUBLISH_ENDPOINT", OPT_BOOL, OFF(publish_endpoint), "1/0: serve POST /_channels/group-send/<group>/ (default 1)"},
+	{"publish-token", "CHANNELS_PUBLISH_TOKEN", OPT_STR, OFF(publish_token), "bearer token of the publish endpoint (default: random, in /tmp/channels-server-<uid>-<port>.token)"},
+	{"publish-allow-remote", "CHANNELS_PUBLISH_ALLOW_REMOTE", OPT_BOOL, OFF(publish_allow_remote), "1: the publish endpoint also answers non-loopback clients (default 0)"},
+	{"log-level", "CHANNELS_LOG_LEVEL", OPT_LOG, OFF(log_level), "error, warn, info or debug (default info)"},
+	{"port-file", "CHANNELS_PORT_FILE", OPT_STR, OFF(port_file), "write the bound port to this file once listening"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -189,74 +186,170 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 		cfg->log_level = v;
 		return 0;
 	}
-	case OPT_SETTING_INT: {
-		long v = strtol(val, &end, 10);
-		if (errno || !*val || *end || v < 1 || v > 100000000)
-			break;
-		json_object_set_new(cfg->settings, o->setting, json_integer(v));
-		return 0;
-	}
 	}
 	fprintf(stderr, "channels-server: invalid value '%s' for %s\n", val, from);
 	return -1;
 }
 
-static void usage(FILE *f)
+/* An app's setting from `val`, into `settings`; -1 after printing why. */
+static int set_app_setting(json_t *settings, const struct server_setting *st, const char *val,
+			   const char *from)
+{
+	char *end = NULL;
+	errno = 0;
+	if (st->kind == SERVER_SETTING_INT) {
+		long long v = strtoll(val, &end, 10);
+		if (!errno && *val && !*end && v >= st->min && v <= st->max) {
+			json_object_set_new(settings, st->key, json_integer(v));
+			return 0;
+		}
+	} else if (*val) {
+		json_t *v = json_string(val); /* NULL: not UTF-8 */
+		if (v) {
+			json_object_set_new(settings, st->key, v);
+			return 0;
+		}
+	}
+	fprintf(stderr, "channels-server: invalid value '%s' for %s\n", val, from);
+	return -1;
+}
+
+/* The apps' settings, in list order: a new array of n_out entries (NULL
+ * when there are none), or -1 after printing a clash or a malformed entry. */
+static int app_settings_collect(const struct server_app *const apps[],
+				const struct server_setting ***out, size_t *n_out)
+{
+	char err[256];
+	size_t n = 0;
+	*out = NULL;
+	*n_out = 0;
+	if (server__apps_check(apps, err, sizeof(err)) != 0)
+		goto bad;
+	for (size_t a = 0; apps && apps[a]; a++)
+		n += apps[a]->n_settings;
+	if (n == 0)
+		return 0;
+	const struct server_setting **list = calloc(n, sizeof(*list));
+	if (!list)
+		return -1;
+	n = 0;
+	for (size_t a = 0; apps[a]; a++) {
+		for (size_t i = 0; i < apps[a]->n_settings; i++) {
+			const struct server_setting *st = &apps[a]->settings[i];
+			bool clash = !strcmp(st->flag, "help") || !strcmp(st->flag, "version");
+			for (size_t k = 0; k < N_OPTS && !clash; k++)
+				clash = !strcmp(st->flag, opts[k].flag) ||
+					!strcmp(st->env, opts[k].env);
+			if (clash) {
+				snprintf(err, sizeof(err), "app %s: --%s or %s is the server's own",
+					 apps[a]->name, st->flag, st->env);
+				free(list);
+				goto bad;
+			}
+			list[n++] = st;
+		}
+	}
+	*out = list;
+	*n_out = n;
+	return 0;
+bad:
+	fprintf(stderr, "channels-server: %s\n", err);
+	return -1;
+}
+
+static void usage(FILE *f, const struct server_app *const apps[],
+		  const struct server_setting *const *app_opts, size_t n_app_opts)
 {
 	fprintf(f, "usage: channels-server [options]\n\n"
-		   "Serves HTTP and WebSocket on one port: the chat, notifications and live chart\n"
-		   "apps, on the in-memory channel layer, or on Redis with --redis.\n\noptions (environment variable in brackets):\n");
+		   "Serves HTTP and WebSocket on one port: the apps below, on the in-memory\n"
+		   "channel layer, or on Redis with --redis.\n\napps:\n");
+	for (size_t a = 0; apps && apps[a]; a++)
+		fprintf(f, "  %-20s %s\n", apps[a]->name,
+			apps[a]->description ? apps[a]->description : "");
+	fprintf(f, "\noptions (environment variable in brackets):\n");
 	for (size_t i = 0; i < N_OPTS; i++)
 		fprintf(f, "  --%-18s %s [%s]\n", opts[i].flag, opts[i].help, opts[i].env);
+	for (size_t i = 0; i < n_app_opts; i++)
+		fprintf(f, "  --%-18s %s [%s]\n", app_opts[i]->flag, app_opts[i]->help,
+			app_opts[i]->env);
 	fprintf(f, "  --%-18s %s\n  --%-18s %s\n", "help", "print this and exit", "version",
 		"print the version and exit");
 }
 
-int server_config_parse(struct server_config *cfg, int argc, char **argv)
+/* Parses into `cfg` once the apps' settings are known (see server_config_parse). */
+static int parse(struct server_config *cfg, const struct server_app *const apps[],
+		 const struct server_setting *const *app_opts, size_t n_app, int argc, char **argv)
 {
-	struct option longopts[N_OPTS + 3];
+	size_t n_all = N_OPTS + n_app;
+	struct option *longopts = calloc(n_all + 3, sizeof(*longopts));
 	char flagbuf[64];
+	int rc = -1;
 
-	if (!cfg->settings)
-		cfg->settings = json_object();
+	if (!longopts)
+		return -1;
+	/* Every declared setting has its default, then the environment, then the flags. */
+	for (size_t j = 0; j < n_app; j++) {
+		const struct server_setting *st = app_opts[j];
+		if (st->kind == SERVER_SETTING_INT)
+			json_object_set_new(cfg->settings, st->key, json_integer(st->int_default));
+		else if (st->str_default)
+			json_object_set_new(cfg->settings, st->key, json_string(st->str_default));
+	}
 	bool queue_given = false;
 	/* Environment first, so flags win. */
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const char *v = getenv(opts[i].env);
 		if (v && *v && set_opt(cfg, &opts[i], v, opts[i].env) != 0)
-			return -1;
+			goto out;
 		queue_given |= v && *v && opts[i].offset == OFF(max_queue_bytes) &&
 			       opts[i].kind == OPT_SIZE;
 	}
-	for (size_t i = 0; i < N_OPTS; i++)
-		longopts[i] = (struct option){opts[i].flag, required_argument, NULL, (int)(i + 256)};
-	longopts[N_OPTS] = (struct option){"help", no_argument, NULL, 'h'};
-	longopts[N_OPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
-	longopts[N_OPTS + 2] = (struct option){NULL, 0, NULL, 0};
+	for (size_t j = 0; j < n_app; j++) {
+		const char *v = getenv(app_opts[j]->env);
+		if (v && *v &&
+		    set_app_setting(cfg->settings, app_opts[j], v, app_opts[j]->env) != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n_all; i++) {
+		const char *flag = i < N_OPTS ? opts[i].flag : app_opts[i - N_OPTS]->flag;
+		longopts[i] = (struct option){flag, required_argument, NULL, (int)(i + 256)};
+	}
+	longopts[n_all] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[n_all + 1] = (struct option){"version", no_argument, NULL, 'V'};
+	longopts[n_all + 2] = (struct option){NULL, 0, NULL, 0};
 
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
 		if (c == 'h') {
-			usage(stdout);
-			return 1;
+			usage(stdout, apps, app_opts, n_app);
+			rc = 1;
+			goto out;
 		}
 		if (c == 'V') {
 			printf("channels-server %s\n", CHANNELS_VERSION);
-			return 1;
+			rc = 1;
+			goto out;
 		}
-		if (c < 256 || c >= (int)(256 + N_OPTS)) {
-			usage(stderr);
-			return -1;
+		if (c < 256 || c >= (int)(256 + n_all)) {
+			usage(stderr, apps, app_opts, n_app);
+			goto out;
 		}
-		const struct opt *o = &opts[c - 256];
-		snprintf(flagbuf, sizeof(flagbuf), "--%s", o->flag);
+		size_t i = (size_t)(c - 256);
+		snprintf(flagbuf, sizeof(flagbuf), "--%s", longopts[i].name);
+		if (i >= N_OPTS) {
+			const struct server_setting *st = app_opts[i - N_OPTS];
+			if (set_app_setting(cfg->settings, st, optarg, flagbuf) != 0)
+				goto out;
+			continue;
+		}
+		const struct opt *o = &opts[i];
 		if (set_opt(cfg, o, optarg, flagbuf) != 0)
-			return -1;
+			goto out;
 		queue_given |= o->offset == OFF(max_queue_bytes) && o->kind == OPT_SIZE;
 	}
 	/* The send queue admits at least one message of the largest size a
-	 * client may send (echoed, or forwarded to a room): by default four of
+	 * client may send (echoed, or forwarded to a group): by default four of
 	 * them, and never less than 4 MiB. */
 	if (!queue_given) {
 		unsigned long long q = 4ULL * cfg->max_message_size;
@@ -268,12 +361,30 @@ int server_config_parse(struct server_config *cfg, int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "channels-server: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return -1;
+		usage(stderr, apps, app_opts, n_app);
+		goto out;
 	}
 	/* libuv reads its pool size once, at the first uv_queue_work(). */
 	char threads[16];
 	snprintf(threads, sizeof(threads), "%u", cfg->view_threads);
 	setenv("UV_THREADPOOL_SIZE", threads, 1);
-	return 0;
+	rc = 0;
+out:
+	free(longopts);
+	return rc;
+}
+
+int server_config_parse(struct server_config *cfg, const struct server_app *const apps[], int argc,
+			char **argv)
+{
+	const struct server_setting **app_opts;
+	size_t n_app;
+
+	if (!cfg->settings)
+		cfg->settings = json_object();
+	if (!cfg->settings || app_settings_collect(apps, &app_opts, &n_app) != 0)
+		return -1;
+	int rc = parse(cfg, apps, app_opts, n_app, argc, argv);
+	free(app_opts);
+	return rc;
 }

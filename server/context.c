@@ -494,7 +494,7 @@ static unsigned worker_count(const struct server_config *cfg)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
-int server_run(const struct server_config *cfg, const struct server_app *app)
+int server_run(const struct server_config *cfg, const struct server_app *const apps[])
 {
 	struct server shared;
 	struct server *s = &shared;
@@ -509,7 +509,6 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
 	s->rx_epfd = -1;
-	s->app = app;
 	s->n_workers = n;
 	s->ws_total = &ws_total;
 	log_set_level(cfg->log_level);
@@ -524,19 +523,8 @@ int server_run(const struct server_config *cfg, const struct server_app *app)
 		LOG(LOG_ERROR, "server", "static dir %s: %s", cfg->static_dir, strerror(errno));
 		return -1;
 	}
-	/* The server's own routes (the publish endpoint) come before the app's. */
-	size_t n_own = cfg->publish_endpoint ? 2 : 0;
-	s->http_routes = calloc(n_own + app->n_http_routes + 1, sizeof(*s->http_routes));
-	if (!s->http_routes)
-		return -1;
-	for (size_t i = 0; i < n_own; i++)
-		s->http_routes[i] = server__publish_routes[i];
-	for (size_t i = 0; i < app->n_http_routes; i++)
-		s->http_routes[n_own + i] = app->http_routes[i];
-	if (router_new(s->http_routes, n_own + app->n_http_routes, &s->http_router, err,
-		       sizeof(err)) ||
-	    router_new(app->ws_routes, app->n_ws_routes, &s->ws_router, err, sizeof(err))) {
-		LOG(LOG_ERROR, "server", "routes: %s", err);
+	if (server__apps_start(s, apps, err, sizeof(err)) != 0) {
+		LOG(LOG_ERROR, "server", "apps: %s", err);
 		goto out;
 	}
 	s->tmpl = tmpl_env_new_dir(cfg->templates_dir, "/static/");
@@ -590,6 +578,5 @@ out:
 	free(s->allowed_hosts);
 	router_free(s->http_router);
 	router_free(s->ws_router);
-	free(s->http_routes);
 	return rc;
 }

@@ -9,8 +9,10 @@
  *   ws_conn.c   WebSocket connections: the handshake, the consumer
  *               transport, send queues, our frame reader, limits
  *   session.c   signed session, CSRF token, user, render helper, settings
- *   config.c    flags and environment variables
+ *   config.c    flags and environment variables (the server's and the apps')
  *   lws_log.c   lws' log lines into util's sink
+ *   app.c       the apps: their tables checked, routes joined, identity hook
+ *   main.c      server_main()
  */
 #ifndef SERVER_SERVER_INT_H
 #define SERVER_SERVER_INT_H
@@ -58,7 +60,6 @@ struct server {
 	unsigned rx_deliver_every; /* half the layer capacity, at most 512 */
 	uv_timer_t keepalive;      /* pings silent WebSockets, drops dead ones */
 	const struct server_config *cfg;
-	const struct server_app *app;
 	uv_loop_t *loop;
 	struct lws_context *lws;
 	struct lws_protocols *protocols; /* the one protocol every raw socket is bound to */
@@ -78,7 +79,6 @@ struct server {
 	unsigned n_ws;             /* open (accepted or handshaking) WebSockets */
 	struct ws_conn *ws_head;   /* all WebSockets, for shutdown */
 	int port;                  /* bound port */
-	struct route *http_routes; /* the server's own routes, then the app's */
 	char publish_token[128];
 	char token_file[PATH_MAX]; /* written by us; removed at exit */
 };
@@ -207,6 +207,29 @@ void server__publish_stop(struct server *s);
  * threshold (call once, before the first lws context). */
 void log_route_lws(void);
 
+/* ---- app.c ---- */
+
+/*
+ * Checks the apps' tables: a name each, well-formed settings, no settings
+ * key, flag or environment variable declared twice among them, at most
+ * one identity hook. 0, or -1 with the reason in `err`. Any thread.
+ */
+int server__apps_check(const struct server_app *const apps[], char *err, size_t errlen);
+
+/*
+ * server__apps_check(), then s->http_router (the publish endpoint's routes
+ * when enabled, then every app's, in list order) and s->ws_router (every
+ * app's), and makes the apps' identity hook the process's. 0, or -1 with
+ * the reason in `err` (the routers made so far are s's to free).
+ * Main thread, before any worker starts.
+ */
+int server__apps_start(struct server *s, const struct server_app *const apps[], char *err,
+		       size_t errlen);
+
+/* The identity hook's answer for `session` (user zeroed first; left
+ * anonymous when no app has a hook). Any thread. */
+void server__identity(enum server_scope_type type, const json_t *session, struct server_user *user);
+
 /* ---- session.c ---- */
 
 /*
@@ -215,8 +238,8 @@ void log_route_lws(void);
  */
 void server__session_load(struct server *s, struct http_request *req);
 
-/* The scope user for a WebSocket: the session's username, or a generated
- * "anon-xxxxxx" (is_authenticated false). *username is malloc'd. */
+/* The scope user of a WebSocket handshake: server__identity() for
+ * SERVER_SCOPE_WEBSOCKET. *username is malloc'd, or NULL (no name). */
 void server__session_user(const json_t *session, char **username, bool *is_authenticated);
 
 /* Adds Set-Cookie headers to `resp` for a modified session and a new CSRF
@@ -240,7 +263,7 @@ void server__session_save(struct server *s, struct http_request *req, struct htt
 bool server__csrf_check(const struct http_request *req, char *why, size_t whylen);
 
 
-/* Makes `settings` (borrowed, immutable from now on) the app settings. */
+/* Makes `settings` (borrowed, immutable from now on) the apps' settings. */
 void server__settings_set(json_t *settings);
 
 /* Checks the Origin header of a WebSocket handshake against the policy. */

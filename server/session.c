@@ -1,7 +1,7 @@
 /*
  * session.c - the signed session cookie, the CSRF token, the user a request
  * or a WebSocket scope carries, the origin policy, template rendering for
- * views and the app settings. Everything here may run on any thread.
+ * views and the apps' settings. Everything here may run on any thread.
  */
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -56,17 +56,10 @@ void server__session_load(struct server *s, struct http_request *req)
 
 void server__session_user(const json_t *session, char **username, bool *is_authenticated)
 {
-	const char *name = json_string_value(json_object_get(session, "username"));
-	if (name && *name) {
-		*username = strdup(name);
-		*is_authenticated = !json_is_true(json_object_get(session, "anonymous"));
-		return;
-	}
-	char hex[7], anon[16];
-	server_random_hex(hex, 3);
-	snprintf(anon, sizeof(anon), "anon-%s", hex);
-	*username = strdup(anon);
-	*is_authenticated = false;
+	struct server_user user;
+	server__identity(SERVER_SCOPE_WEBSOCKET, session, &user);
+	*username = user.username;
+	*is_authenticated = user.is_authenticated;
 }
 
 static int add_cookie(struct http_response *resp, const char *name, const char *value,
@@ -216,12 +209,13 @@ int server_render(struct http_request *req, struct http_response *resp, const ch
 	if (!json_object_get(ctx, "request"))
 		json_object_set_new(ctx, "request", json_pack("{s:s}", "path", req->path));
 	if (!json_object_get(ctx, "user")) {
-		const char *name = http_session_get(req, "username");
+		struct server_user user;
+		server_request_user(req, &user);
 		json_object_set_new(ctx, "user",
-				    json_pack("{s:s,s:b}", "username", name ? name : "",
-					      "is_authenticated",
-					      name && !json_is_true(json_object_get(req->session,
-										  "anonymous"))));
+				    json_pack("{s:s,s:b}", "username",
+					      user.username ? user.username : "",
+					      "is_authenticated", user.is_authenticated));
+		free(user.username);
 	}
 	json_object_set_new(ctx, "csrf_token", json_string(req->csrf_token ? req->csrf_token : ""));
 	json_object_set_new(ctx, "static_url", json_string("/static/"));
@@ -237,6 +231,11 @@ int server_render(struct http_request *req, struct http_response *resp, const ch
 	http_buf_append(&resp->body, out, outlen);
 	free(out);
 	return 0;
+}
+
+void server_request_user(const struct http_request *req, struct server_user *user)
+{
+	server__identity(SERVER_SCOPE_HTTP, req->session, user);
 }
 
 int server_group_send(struct http_request *req, const char *group, json_t *msg)
