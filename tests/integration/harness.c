@@ -20,9 +20,9 @@
 
 static const char *server_exe;
 static const char *source_root;
-static const int *test_failed;
+static int *test_failed;
 
-void h_init(int argc, char **argv, const int *failed)
+void h_init(int argc, char **argv, int *failed)
 {
 	server_exe = argc > 1 ? argv[1] : getenv("CHANNELS_SERVER_EXE");
 	source_root = argc > 2 ? argv[2] : getenv("CHANNELS_SOURCE_ROOT");
@@ -284,6 +284,14 @@ int h_server_wait(struct h_server *s, int ms)
 			waitpid(s->pid, NULL, 0);
 			s->exit_status = -1;
 		}
+	}
+	/* Any exit, SIGKILL included: a log written before it still counts. */
+	if (h_server_log_count(s, H_LEAK_LINE) > 0) {
+		fprintf(stderr, "FAIL: server pid %d (port %d) left handles open at shutdown "
+				"(\"%s\" in its log)\n",
+			(int)s->pid, s->port, H_LEAK_LINE);
+		if (test_failed)
+			(*test_failed)++;
 	}
 	if (s->exit_status != 0 || (test_failed && *test_failed > s->failed_at_start)) {
 		fprintf(stderr, "server exit status %d\n", s->exit_status);
