@@ -149,6 +149,36 @@ static int status_of(int wstatus)
 	return -1;
 }
 
+/* In the forked child: stdin from /dev/null, stdout and stderr to
+ * `log_path`, RLIMIT_NOFILE's soft limit set to `nofile` (0: unchanged),
+ * then execs the server. Never returns. */
+static _Noreturn void child_exec(const char *log_path, unsigned nofile, const char *const *argv)
+{
+	/* The server must not outlive a test that crashed. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGPIPE, SIG_DFL);
+	int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int null = open("/dev/null", O_RDONLY);
+	if (log < 0 || null < 0)
+		_exit(126);
+	dup2(null, 0);
+	dup2(log, 1);
+	dup2(log, 2);
+	if (nofile) {
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(125);
+		rl.rlim_cur = nofile;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			dprintf(2, "setrlimit(RLIMIT_NOFILE, %u): %s\n", nofile, strerror(errno));
+			_exit(125);
+		}
+	}
+	execv(server_exe, (char *const *)argv);
+	dprintf(2, "exec %s: %s\n", server_exe, strerror(errno));
+	_exit(127);
+}
+
 int h_server_start(struct h_server *s, const char *const *extra)
 {
 	return h_server_start_nofile(s, extra, 0);
@@ -189,32 +219,8 @@ int h_server_start_nofile(struct h_server *s, const char *const *extra, unsigned
 		cleanup_dir(s);
 		return -1;
 	}
-	if (pid == 0) {
-		/* The server must not outlive a test that crashed. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		signal(SIGPIPE, SIG_DFL);
-		int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int null = open("/dev/null", O_RDONLY);
-		if (log < 0 || null < 0)
-			_exit(126);
-		dup2(null, 0);
-		dup2(log, 1);
-		dup2(log, 2);
-		if (nofile) {
-			struct rlimit rl;
-			if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-				_exit(125);
-			rl.rlim_cur = nofile;
-			if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-				dprintf(2, "setrlimit(RLIMIT_NOFILE, %u): %s\n", nofile,
-					strerror(errno));
-				_exit(125);
-			}
-		}
-		execv(server_exe, (char *const *)argv);
-		dprintf(2, "exec %s: %s\n", server_exe, strerror(errno));
-		_exit(127);
-	}
+	if (pid == 0)
+		child_exec(s->log_path, nofile, argv);
 	free(static_dir);
 	free(templates_dir);
 	s->pid = pid;
