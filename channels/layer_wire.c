@@ -307,6 +307,9 @@ static int mk_real(double d, json_t **out)
  * Decodes one value at r->p. 0 with *out a new reference, or 0 with *out
  * NULL for a dropped value (non-UTF-8 bin, ext), or a LAYER_E* code.
  * `depth` is the nesting level a container read here would have.
+ * Over 80 lines: one case per msgpack format byte, in the order of the
+ * spec's format table, a few lines each; split, that table would be read
+ * across functions.
  */
 static int rd_value(struct rd *r, int depth, json_t **out)
 {

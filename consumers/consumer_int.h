@@ -1,7 +1,8 @@
 /*
  * consumer_int.h - what the files of consumers/ share (private to the
- * folder): the layout of struct consumer and its packed scope, and the
- * per-thread table of interned group names. Loop thread only.
+ * folder): the layout of struct consumer and its packed scope, its states,
+ * and the calls one file of the folder makes into another. Loop thread
+ * only.
  */
 #ifndef CONSUMERS_CONSUMER_INT_H
 #define CONSUMERS_CONSUMER_INT_H
@@ -41,6 +42,17 @@ struct consumer_extra {
 	int next_timer_id;
 };
 
+/* Where a consumer is in its life (struct consumer.state). */
+enum consumer_state_kind {
+	CONSUMER__ST_CONNECTING, /* inside on_connect, not decided */
+	CONSUMER__ST_OPEN,       /* accepted */
+	CONSUMER__ST_REJECTED,   /* rejected in on_connect */
+	CONSUMER__ST_CLOSING,    /* consumer_close() called after accept; waiting for the
+				  * transport */
+	CONSUMER__ST_GONE,       /* consumer_closed() ran; freed as soon as no callback is
+				  * on the stack */
+};
+
 /*
  * One per connection, in ONE allocation with its state block and its scope
  * (a server holds tens of thousands of these): `data` holds `state_size`
@@ -70,6 +82,67 @@ struct consumer {
 	bool has_subprotocols;
 	alignas(max_align_t) unsigned char data[];
 };
+
+/* ---- consumer.c ---- */
+
+/* The consumer's extra block, allocated on first use; NULL on ENOMEM. */
+struct consumer_extra *consumer__extra(struct consumer *c);
+
+/* Around every call into the class: a consumer closed meanwhile is freed
+ * by the leave that ends the last such call. consumer__leave() returns
+ * false when `c` is gone (freed or closed): the caller must not use it. */
+static inline void consumer__enter(struct consumer *c)
+{
+	c->busy++;
+}
+bool consumer__leave(struct consumer *c);
+
+/* ---- consumer_send.c ---- */
+
+/*
+ * Queues `f` on the consumer's transport (the transport takes its own
+ * reference; the caller keeps its). CONSUMER_ESTATE before accept,
+ * CONSUMER_ECLOSED once closing; CONSUMER_EQUEUE when the send queue is
+ * over its limit, and then the consumer is closed (slow consumer, logged
+ * rate-limited).
+ */
+int consumer__send_frame(struct consumer *c, struct consumer_frame *f);
+
+/*
+ * A new text frame of `content` (or its projection on `fields`, may be
+ * NULL) with one reference for the caller; NULL with *err CONSUMER_EINVAL
+ * (not encodable: nested over 64 levels) or CONSUMER_ENOMEM.
+ */
+struct consumer_frame *consumer__frame_from_json(json_t *content, const char *const *fields,
+						 int *err);
+
+/* ---- consumer_dispatch.c ---- */
+
+/*
+ * The layer receiver of every consumer (`ud` is the consumer): calls the
+ * class's handler for the message's "type" (closing 1011 when there is
+ * none), while sends of that same message share one encoded frame.
+ */
+void consumer__on_layer_message(void *ud, const char *channel, json_t *msg);
+
+/* Frees this thread's broadcast cache (when its last consumer goes). */
+void consumer__cache_free(void);
+
+/* ---- consumer_group.c ---- */
+
+/* Discards the consumer from every group it joined (`channel` is its
+ * channel name, still valid) and forgets them. */
+void consumer__groups_leave(struct consumer *c, const char *channel);
+
+/* ---- consumer_timer.c, consumer_offload.c ---- */
+
+/* Stops and releases every timer of `x` (their callbacks never run again). */
+void consumer__timers_release(struct consumer_extra *x);
+/* Detaches every job of `x` from its consumer: its done callback will get
+ * a NULL consumer. */
+void consumer__jobs_detach(struct consumer_extra *x);
+
+/* ---- consumer_scope.c ---- */
 
 /* A reference to the interned group `name` (per thread), NULL on ENOMEM. */
 struct gname *consumer__gname_get(const char *name);

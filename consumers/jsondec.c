@@ -110,45 +110,19 @@ static size_t put_utf8(char *o, unsigned cp)
 }
 
 /*
- * The string at in->p (just past its opening quote). Returns its decoded
- * bytes: a pointer into the input when it has no escape (*owned NULL), or
- * into a malloc'd copy (*owned, caller frees). NULL on error.
+ * The second pass of string(): the bytes s..e (checked by its first pass,
+ * escapes included) unescaped into a malloc'd, NUL-terminated copy (never
+ * longer than the source), its length in *len. NULL with *why set on an
+ * invalid escape or ENOMEM.
  */
-static const char *string(struct in *in, size_t *len, char **owned)
+static char *unescape(const unsigned char *s, const unsigned char *e, size_t *len,
+		      const char **why)
 {
-	const unsigned char *s = in->p;
-	bool escapes = false;
-	*owned = NULL;
-	/* First pass: find the end, check the bytes. */
-	while (in->p < in->end && *in->p != '"') {
-		unsigned c = *in->p;
-		if (c < 0x20)
-			return fail(in, "control character in a string"), NULL;
-		if (c == '\\') {
-			escapes = true;
-			if (in->end - in->p < 2)
-				return fail(in, "unterminated string"), NULL;
-			in->p += 2;
-		} else if (c < 0x80) {
-			in->p++;
-		} else {
-			size_t n = utf8_len(in->p, in->end);
-			if (!n)
-				return fail(in, "invalid UTF-8"), NULL;
-			in->p += n;
-		}
-	}
-	if (in->p >= in->end)
-		return fail(in, "unterminated string"), NULL;
-	const unsigned char *e = in->p++; /* the closing quote */
-	if (!escapes) {
-		*len = (size_t)(e - s);
-		return (const char *)s;
-	}
-	/* Second pass: unescape (never longer than the source). */
 	char *o = malloc((size_t)(e - s) + 1), *w = o;
-	if (!o)
-		return fail(in, "out of memory"), NULL;
+	if (!o) {
+		*why = "out of memory";
+		return NULL;
+	}
 	for (const unsigned char *p = s; p < e;) {
 		if (*p != '\\') {
 			*w++ = (char)*p++;
@@ -189,11 +163,55 @@ static const char *string(struct in *in, size_t *len, char **owned)
 	}
 	*w = '\0';
 	*len = (size_t)(w - o);
-	*owned = o;
 	return o;
 bad:
 	free(o);
-	return fail(in, "invalid escape"), NULL;
+	*why = "invalid escape";
+	return NULL;
+}
+
+/*
+ * The string at in->p (just past its opening quote). Returns its decoded
+ * bytes: a pointer into the input when it has no escape (*owned NULL), or
+ * into a malloc'd copy (*owned, caller frees). NULL on error.
+ */
+static const char *string(struct in *in, size_t *len, char **owned)
+{
+	const unsigned char *s = in->p;
+	bool escapes = false;
+	*owned = NULL;
+	/* First pass: find the end, check the bytes. */
+	while (in->p < in->end && *in->p != '"') {
+		unsigned c = *in->p;
+		if (c < 0x20)
+			return fail(in, "control character in a string"), NULL;
+		if (c == '\\') {
+			escapes = true;
+			if (in->end - in->p < 2)
+				return fail(in, "unterminated string"), NULL;
+			in->p += 2;
+		} else if (c < 0x80) {
+			in->p++;
+		} else {
+			size_t n = utf8_len(in->p, in->end);
+			if (!n)
+				return fail(in, "invalid UTF-8"), NULL;
+			in->p += n;
+		}
+	}
+	if (in->p >= in->end)
+		return fail(in, "unterminated string"), NULL;
+	const unsigned char *e = in->p++; /* the closing quote */
+	if (!escapes) {
+		*len = (size_t)(e - s);
+		return (const char *)s;
+	}
+	const char *why = NULL;
+	char *o = unescape(s, e, len, &why);
+	if (!o)
+		return fail(in, why), NULL;
+	*owned = o;
+	return o;
 }
 
 static json_t *number(struct in *in)

@@ -169,6 +169,76 @@ struct param {
 };
 
 /*
+ * One parameter of a path() pattern, "<converter:name>" or "<name>" from
+ * `lt` ('<') to `gt` ('>'), checked against the `np` parameters before it:
+ * its converter's index, with the name in *pname_out / *pnlen_out (inside
+ * `pattern`), or -1 with `err` set.
+ */
+static int path_param_parse(const char *pattern, const char *lt, const char *gt,
+			    const struct param *params, uint32_t np, const char **pname_out,
+			    size_t *pnlen_out, char *err, size_t errlen)
+{
+	if (gt == lt + 1) {
+		set_err(err, errlen, "path(\"%s\"): empty \"<>\" at offset %zu", pattern,
+			(size_t)(lt - pattern));
+		return -1;
+	}
+	for (const char *p = lt; p < gt; p++) {
+		if (strchr(" \t\n\r\v\f", *p)) {
+			set_err(err, errlen, "path(\"%s\"): whitespace inside <...>",
+				pattern);
+			return -1;
+		}
+	}
+	/* Django: <(?:(?P<converter>[^>:]+):)?(?P<parameter>[^>]+)> */
+	const char *inner = lt + 1;
+	const char *colon = memchr(inner, ':', (size_t)(gt - inner));
+	const char *cname = "str", *pname = inner;
+	size_t clen = 3, pnlen = (size_t)(gt - inner);
+	if (colon && colon > inner && colon + 1 < gt) {
+		cname = inner;
+		clen = (size_t)(colon - inner);
+		pname = colon + 1;
+		pnlen = (size_t)(gt - pname);
+	}
+	if (!is_ident(pname, pnlen)) {
+		set_err(err, errlen,
+			"path(\"%s\"): parameter name \"%.*s\" is not a valid identifier "
+			"(ASCII letters, digits, '_', not starting with a digit)",
+			pattern, (int)pnlen, pname);
+		return -1;
+	}
+	if (pnlen > ROUTING_MAX_NAME) {
+		set_err(err, errlen,
+			"path(\"%s\"): parameter name \"%.*s\" is longer than %d", pattern,
+			(int)pnlen, pname, ROUTING_MAX_NAME);
+		return -1;
+	}
+	int conv = 0;
+	while (conv < CONV_COUNT && !(strlen(converters[conv].name) == clen &&
+				      memcmp(converters[conv].name, cname, clen) == 0))
+		conv++;
+	if (conv == CONV_COUNT) {
+		set_err(err, errlen,
+			"path(\"%s\"): invalid converter \"%.*s\" "
+			"(expected str, int, slug, uuid or path)",
+			pattern, (int)clen, cname);
+		return -1;
+	}
+	for (uint32_t i = 0; i < np; i++) {
+		if (params[i].len == pnlen && memcmp(params[i].name, pname, pnlen) == 0) {
+			set_err(err, errlen,
+				"path(\"%s\"): parameter \"%.*s\" appears twice", pattern,
+				(int)pnlen, pname);
+			return -1;
+		}
+	}
+	*pname_out = pname;
+	*pnlen_out = pnlen;
+	return conv;
+}
+
+/*
  * Translates a path() pattern. On success returns 0, stores the malloc'd
  * regex in *regex and, if `convs` is not NULL, a malloc'd array of the
  * converters of capture groups 1..*nconv in *convs (NULL when none).
@@ -202,61 +272,12 @@ static int path_translate(const char *pattern, char **regex, unsigned char **con
 				(size_t)(lt - pattern));
 			goto fail;
 		}
-		if (gt == lt + 1) {
-			set_err(err, errlen, "path(\"%s\"): empty \"<>\" at offset %zu", pattern,
-				(size_t)(lt - pattern));
+		const char *pname;
+		size_t pnlen;
+		int conv = path_param_parse(pattern, lt, gt, params, np, &pname, &pnlen, err,
+					    errlen);
+		if (conv < 0)
 			goto fail;
-		}
-		for (const char *p = lt; p < gt; p++) {
-			if (strchr(" \t\n\r\v\f", *p)) {
-				set_err(err, errlen, "path(\"%s\"): whitespace inside <...>",
-					pattern);
-				goto fail;
-			}
-		}
-		/* Django: <(?:(?P<converter>[^>:]+):)?(?P<parameter>[^>]+)> */
-		const char *inner = lt + 1;
-		const char *colon = memchr(inner, ':', (size_t)(gt - inner));
-		const char *cname = "str", *pname = inner;
-		size_t clen = 3, pnlen = (size_t)(gt - inner);
-		if (colon && colon > inner && colon + 1 < gt) {
-			cname = inner;
-			clen = (size_t)(colon - inner);
-			pname = colon + 1;
-			pnlen = (size_t)(gt - pname);
-		}
-		if (!is_ident(pname, pnlen)) {
-			set_err(err, errlen,
-				"path(\"%s\"): parameter name \"%.*s\" is not a valid identifier "
-				"(ASCII letters, digits, '_', not starting with a digit)",
-				pattern, (int)pnlen, pname);
-			goto fail;
-		}
-		if (pnlen > ROUTING_MAX_NAME) {
-			set_err(err, errlen,
-				"path(\"%s\"): parameter name \"%.*s\" is longer than %d", pattern,
-				(int)pnlen, pname, ROUTING_MAX_NAME);
-			goto fail;
-		}
-		int conv = 0;
-		while (conv < CONV_COUNT && !(strlen(converters[conv].name) == clen &&
-					      memcmp(converters[conv].name, cname, clen) == 0))
-			conv++;
-		if (conv == CONV_COUNT) {
-			set_err(err, errlen,
-				"path(\"%s\"): invalid converter \"%.*s\" "
-				"(expected str, int, slug, uuid or path)",
-				pattern, (int)clen, cname);
-			goto fail;
-		}
-		for (uint32_t i = 0; i < np; i++) {
-			if (params[i].len == pnlen && memcmp(params[i].name, pname, pnlen) == 0) {
-				set_err(err, errlen,
-					"path(\"%s\"): parameter \"%.*s\" appears twice", pattern,
-					(int)pnlen, pname);
-				goto fail;
-			}
-		}
 		params[np].name = pname;
 		params[np].len = pnlen;
 		cv[np++] = (unsigned char)conv;

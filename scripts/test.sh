@@ -2,7 +2,9 @@
 # The README's second command: install, build and run every test in a
 # normal build (build/) and an ASan+UBSan build (build-asan/), and the
 # integration suite in a TSan build (build-tsan/).
-# Ends with one line "N passed, N failed"; exits non-zero if any failed.
+# Ends with one line "N passed, N failed, N skipped"; exits non-zero if any
+# failed, and, when CI=true, if any was skipped (each skipped test is
+# listed above that line with its reason).
 # CHANNELS_TEST_REDIS_URL, when set, points the Redis tests at a running
 # redis-server (CI starts one); otherwise this script starts one.
 set -uo pipefail
@@ -51,8 +53,8 @@ for dir in build build-asan build-tsan; do
   meson test -C "$dir" --print-errorlogs --num-processes 2 "${suites[@]}" || status=1
 done
 
-python3 - <<'PY'
-import json, os
+python3 - <<'PY' || status=1
+import json, os, sys
 passed = failed = skipped = 0
 for d in ("build", "build-asan", "build-tsan"):
     log = os.path.join(d, "meson-logs", "testlog.json")
@@ -61,13 +63,22 @@ for d in ("build", "build-asan", "build-tsan"):
         print(f"{d}: no test log")
         continue
     for line in open(log):
-        r = json.loads(line).get("result")
+        t = json.loads(line)
+        r = t.get("result")
         if r in ("OK", "EXPECTEDFAIL"):
             passed += 1
         elif r == "SKIP":
             skipped += 1
+            out = (t.get("stdout") or "") + (t.get("stderr") or "")
+            lines = [l.strip() for l in out.splitlines() if l.strip()]
+            why = next((l for l in lines if "skip" in l.lower()), lines[-1] if lines else "no reason printed")
+            print(f"skipped: {d} {t.get('name')}: {why}")
         else:
             failed += 1
+ci_refuses = skipped > 0 and os.environ.get("CI") == "true"
+if ci_refuses:
+    print("CI=true: a skipped test counts as a failure (the list above gives each reason)")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if ci_refuses else 0)
 PY
 exit $status

@@ -11,8 +11,23 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * The counters are per file, unless a test executable built from several
+ * files defines CHECK_SHARED_COUNTERS in all of them (meson c_args) and
+ * CHECK_DEFINE_COUNTERS in the one with main(): then every file counts into
+ * one pair, and check_finish() reports them all.
+ */
+#ifdef CHECK_SHARED_COUNTERS
+extern int check_total;
+extern int check_failed;
+#ifdef CHECK_DEFINE_COUNTERS
+int check_total;
+int check_failed;
+#endif
+#else
 static int check_total;
 static int check_failed;
+#endif
 
 #define CHECK(cond)                                                                     \
 	do {                                                                            \

@@ -103,6 +103,10 @@ export async function run(name, body, opts = {}) {
 		console.error(`usage: node ${name}.mjs <channels-server binary> [repo root]`);
 		process.exit(2);
 	}
+	if (!fs.existsSync('/usr/bin/chromium')) {
+		console.log(`SKIP ${name}: /usr/bin/chromium not found (Debian package chromium)`);
+		process.exit(77);
+	}
 	const root = path.resolve(rootArg || path.join(HERE, '..', '..'));
 	let server = null;
 	let browser = null;

@@ -20,9 +20,9 @@
 
 static const char *server_exe;
 static const char *source_root;
-static const int *test_failed;
+static int *test_failed;
 
-void h_init(int argc, char **argv, const int *failed)
+void h_init(int argc, char **argv, int *failed)
 {
 	server_exe = argc > 1 ? argv[1] : getenv("CHANNELS_SERVER_EXE");
 	source_root = argc > 2 ? argv[2] : getenv("CHANNELS_SOURCE_ROOT");
@@ -149,6 +149,36 @@ static int status_of(int wstatus)
 	return -1;
 }
 
+/* In the forked child: stdin from /dev/null, stdout and stderr to
+ * `log_path`, RLIMIT_NOFILE's soft limit set to `nofile` (0: unchanged),
+ * then execs the server. Never returns. */
+static _Noreturn void child_exec(const char *log_path, unsigned nofile, const char *const *argv)
+{
+	/* The server must not outlive a test that crashed. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGPIPE, SIG_DFL);
+	int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int null = open("/dev/null", O_RDONLY);
+	if (log < 0 || null < 0)
+		_exit(126);
+	dup2(null, 0);
+	dup2(log, 1);
+	dup2(log, 2);
+	if (nofile) {
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(125);
+		rl.rlim_cur = nofile;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			dprintf(2, "setrlimit(RLIMIT_NOFILE, %u): %s\n", nofile, strerror(errno));
+			_exit(125);
+		}
+	}
+	execv(server_exe, (char *const *)argv);
+	dprintf(2, "exec %s: %s\n", server_exe, strerror(errno));
+	_exit(127);
+}
+
 int h_server_start(struct h_server *s, const char *const *extra)
 {
 	return h_server_start_nofile(s, extra, 0);
@@ -189,32 +219,8 @@ int h_server_start_nofile(struct h_server *s, const char *const *extra, unsigned
 		cleanup_dir(s);
 		return -1;
 	}
-	if (pid == 0) {
-		/* The server must not outlive a test that crashed. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		signal(SIGPIPE, SIG_DFL);
-		int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int null = open("/dev/null", O_RDONLY);
-		if (log < 0 || null < 0)
-			_exit(126);
-		dup2(null, 0);
-		dup2(log, 1);
-		dup2(log, 2);
-		if (nofile) {
-			struct rlimit rl;
-			if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-				_exit(125);
-			rl.rlim_cur = nofile;
-			if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-				dprintf(2, "setrlimit(RLIMIT_NOFILE, %u): %s\n", nofile,
-					strerror(errno));
-				_exit(125);
-			}
-		}
-		execv(server_exe, (char *const *)argv);
-		dprintf(2, "exec %s: %s\n", server_exe, strerror(errno));
-		_exit(127);
-	}
+	if (pid == 0)
+		child_exec(s->log_path, nofile, argv);
 	free(static_dir);
 	free(templates_dir);
 	s->pid = pid;
@@ -284,6 +290,14 @@ int h_server_wait(struct h_server *s, int ms)
 			waitpid(s->pid, NULL, 0);
 			s->exit_status = -1;
 		}
+	}
+	/* Any exit, SIGKILL included: a log written before it still counts. */
+	if (h_server_log_count(s, H_LEAK_LINE) > 0) {
+		fprintf(stderr, "FAIL: server pid %d (port %d) left handles open at shutdown "
+				"(\"%s\" in its log)\n",
+			(int)s->pid, s->port, H_LEAK_LINE);
+		if (test_failed)
+			(*test_failed)++;
 	}
 	if (s->exit_status != 0 || (test_failed && *test_failed > s->failed_at_start)) {
 		fprintf(stderr, "server exit status %d\n", s->exit_status);

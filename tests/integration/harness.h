@@ -33,9 +33,18 @@
  * Reads the server binary and the source root from argv[1] and argv[2]
  * (or CHANNELS_SERVER_EXE and CHANNELS_SOURCE_ROOT). `failed` is the test
  * file's check_failed: a server's stderr is printed at its stop when it
- * grew while that server ran. Exits 77 (skip) when neither is given.
+ * grew while that server ran, and h_server_wait() adds a failure to it when
+ * a server left handles open at shutdown (H_LEAK_LINE). Exits 77 (skip)
+ * when neither is given.
  */
-void h_init(int argc, char **argv, const int *failed);
+void h_init(int argc, char **argv, int *failed);
+
+/*
+ * What server/context.c logs (as a warning) when a worker's uv_loop_close()
+ * finds handles still open after shutdown: a leak, which fails the test
+ * (h_server_wait()).
+ */
+#define H_LEAK_LINE "loop closed with handles still open"
 
 /* `rel` inside the source tree, as a malloc'd string the caller frees. */
 char *h_src_path(const char *rel);
@@ -63,8 +72,10 @@ int h_server_start_nofile(struct h_server *s, const char *const *extra, unsigned
 /* Sends SIGTERM. */
 void h_server_term(struct h_server *s);
 /* Waits up to `ms` for the child to exit; on timeout kills it (SIGKILL).
- * Returns s->exit_status. Prints the server's stderr when the status is
- * not 0 or a check failed since the start; removes the temp folder. */
+ * Returns s->exit_status. When the server's stderr has H_LEAK_LINE, adds
+ * one failure to the test's count (h_init()'s `failed`) and says so.
+ * Prints the server's stderr when the status is not 0 or a check failed
+ * since the start; removes the temp folder. */
 int h_server_wait(struct h_server *s, int ms);
 /* h_server_term() + h_server_wait(s, 5000). */
 int h_server_stop(struct h_server *s);

@@ -48,6 +48,11 @@ static void expect_error(struct client_ws *ws, const char *who)
 	json_decref(v);
 }
 
+/*
+ * Over 80 lines: one chat session of three users in two rooms, in order;
+ * each message is checked at every member and at the room that must not
+ * see it.
+ */
 static void test_chat(const struct h_server *s)
 {
 	struct h_jar ja = {0}, jb = {0}, jc = {0};

@@ -104,6 +104,8 @@ static size_t build_pings(unsigned char *out, long first, long count, size_t ple
  * 1008: 300 pings in one write get the first 256 pongs, then the close;
  * a client that sends pings and never reads is closed 1008 too, once the
  * socket and the backlog are full, and its pongs so far are intact.
+ * One connection each: test_ping_burst() (ten), test_ping_flood() (300),
+ * test_ping_never_read().
  */
 static void test_ping_burst(struct h_room *rm)
 {
@@ -111,7 +113,7 @@ static void test_ping_burst(struct h_room *rm)
 	CHECK_INT(raw_open(rm->s, &r), 0);
 	if (r.fd < 0)
 		return;
-	unsigned char *buf = malloc(300 * 64);
+	unsigned char *buf = malloc(10 * 64);
 	size_t n = build_pings(buf, 0, 10, 12);
 	raw_send_all(&r, buf, n);
 	struct rframe f;
@@ -132,26 +134,38 @@ static void test_ping_burst(struct h_room *rm)
 	CHECK_INT(raw_read_frame(&r, 300, &f), RAW_TIMEOUT); /* and no more */
 	free(f.data);
 	raw_close_clean(&r, "ten pings");
+	free(buf);
 	witness_ok(rm, "ten pings in one write");
+}
 
-	/* 300 empty-ish pings in one write (one read): 256 pongs, close 1008 */
+static const unsigned char bye[] = {0x03, 0xe8};
+
+/* 300 empty-ish pings in one write (one read): 256 pongs, close 1008 */
+static void test_ping_flood(struct h_room *rm)
+{
+	struct raw r;
 	CHECK_INT(raw_open(rm->s, &r), 0);
-	if (r.fd < 0) {
-		free(buf);
+	if (r.fd < 0)
 		return;
-	}
-	n = build_pings(buf, 0, 300, 10);
+	unsigned char *buf = malloc(300 * 64);
+	size_t n = build_pings(buf, 0, 300, 10);
 	raw_send_all(&r, buf, n);
 	free(buf);
 	int code = 0;
 	long pongs = read_pongs_until_close(&r, 10, 3000, &code, "300 pings in one write");
 	CHECK_INT(pongs, 256);
 	CHECK_INT(code, 1008);
-	static const unsigned char bye[] = {0x03, 0xe8};
 	raw_send_frame(&r, 0x88, bye, 2);
 	CHECK(raw_expect_eof(&r, 3000, "300 pings in one write"));
 	raw_free(&r);
 	witness_ok(rm, "300 pings in one write");
+}
+
+static void test_ping_never_read(struct h_room *rm)
+{
+	struct raw r;
+	size_t n;
+	int code = 0;
 
 	/* A client that never reads: pings (125 bytes) in writes of 20, 1 ms
 	 * apart (so that a read rarely holds 65, over the backlog's 8 KiB),
@@ -167,7 +181,7 @@ static void test_ping_burst(struct h_room *rm)
 	int small = 16 * 1024;
 	setsockopt(r.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	long total = (3 << 19) / 127; /* pongs of 127 bytes */
-	buf = malloc(20 * (125 + 14));
+	unsigned char *buf = malloc(20 * (125 + 14));
 	int64_t t0 = h_now_ms();
 	for (long sent = 0; sent < total; sent += 20) {
 		n = build_pings(buf, sent, 20, 125);
@@ -176,7 +190,7 @@ static void test_ping_burst(struct h_room *rm)
 	}
 	free(buf);
 	int64_t t_sent = h_now_ms() - t0;
-	pongs = read_pongs_until_close(&r, 125, 10000, &code, "pings, never reading");
+	long pongs = read_pongs_until_close(&r, 125, 10000, &code, "pings, never reading");
 	fprintf(stderr, "ping flood: %ld pings sent in %lld ms, %ld pongs before close %d\n", total,
 		(long long)t_sent, pongs, code);
 	CHECK(pongs >= 1 && pongs < total);
@@ -224,6 +238,8 @@ static int publish_sized(const struct h_server *s, size_t size)
  * And with no --max-queue, a message of --max-message-size (here 6 MiB,
  * over the old fixed 4 MiB default) is sent whole; --max-body-size N
  * passes an N-byte body (that message), N + 1 is refused 413.
+ *
+ * (The second server: test_limits_big().)
  */
 static void test_limits(void)
 {
@@ -297,6 +313,14 @@ static void test_limits(void)
 		client_ws_free(w);
 	}
 	CHECK_INT(h_server_stop(&s), 0);
+}
+
+/* The --max-queue default admits a message of --max-message-size (6 MiB),
+ * and --max-body-size N passes N bytes, N + 1 is 413. */
+static void test_limits_big(void)
+{
+	struct h_server s;
+	struct client_ws *n = NULL;
 
 	/* the --max-queue default admits a message of --max-message-size */
 	const char *big[] = {"--max-message-size", "6291456", "--max-body-size", "6291456",
@@ -337,6 +361,8 @@ int main(int argc, char **argv)
 	CHECK_INT(h_ws_open(&s, ROOM, NULL, NULL, &rm.witness, NULL), 0);
 	witness_ok(&rm, "start");
 	test_ping_burst(&rm);
+	test_ping_flood(&rm);
+	test_ping_never_read(&rm);
 	CHECK_INT(h_healthz(&s), 0);
 	CHECK(h_server_alive(&s));
 	if (rm.witness)
@@ -345,6 +371,7 @@ int main(int argc, char **argv)
 	CHECK_INT(h_server_stop(&s), 0);
 
 	test_limits();
+	test_limits_big();
 	fprintf(stderr, "wslimits: %lld ms\n", (long long)(h_now_ms() - t0));
 	return check_finish();
 }

@@ -510,6 +510,11 @@ static void verdict(struct traffic *t)
 	CHECK(t->next[SRV_A] > 200 && t->next[SRV_B] > 200);
 }
 
+/*
+ * Over 80 lines: one run of traffic across the five faults, in order, on
+ * the same servers and clients; the memory and log checks at the end are
+ * about the whole run.
+ */
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, &check_failed);

@@ -22,6 +22,11 @@ static const char *cli_exe;
 static const char msg_ok[] = "{\"type\":\"name.gossip\",\"event\":\"New Post\","
 			     "\"sender\":\"cron\",\"message\":\"over http\"}";
 
+/*
+ * Over 80 lines: one scenario on one server and one listening client, in
+ * order; each refused publish is followed by a check that nothing arrived,
+ * and the last good one shows that all of it left the server serving.
+ */
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, &check_failed);

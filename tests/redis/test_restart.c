@@ -65,6 +65,11 @@ static void drain(struct client_ws *ws)
 		free(m.data);
 }
 
+/*
+ * Over 80 lines: one scenario on one Redis, two servers and the same
+ * clients, in order (traffic, Redis stopped, restarted, traffic again):
+ * each phase checks what the one before left.
+ */
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, &check_failed);

@@ -48,6 +48,11 @@ static int post(const struct h_server *s, const char *user, const char *text)
 	return status == 302 ? 0 : -1;
 }
 
+/*
+ * Over 80 lines: one scenario on one Redis and two servers, in order;
+ * the subscription counts checked between steps depend on the members
+ * the steps before added or removed.
+ */
 static void test_one_redis(void)
 {
 	struct redis_proc rp;
@@ -281,6 +286,10 @@ static unsigned expected_shard(const char *name, unsigned n)
 #define N_ROOMS 8
 static const char *const rooms[N_ROOMS] = {"lobby", "other", "h", "blue",
 					   "red", "green", "a", "b"};
+/*
+ * Over 80 lines: one scenario on two shards and two servers, in order;
+ * each step checks where the steps before put each group.
+ */
 static void test_shards(void)
 {
 	struct redis_proc r1, r2;

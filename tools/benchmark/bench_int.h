@@ -1,7 +1,8 @@
 /*
- * bench_int.h - the connection engine of channels-benchmark (bench_run.c),
- * used by the modes (bench_modes.c). One engine per process, driven from
- * one thread; nothing here is thread-safe.
+ * bench_int.h - the connection engine of channels-benchmark (bench_run.c:
+ * its loop and API; bench_conn.c: one connection), used by the modes
+ * (bench_modes.c). One engine per process, driven from one thread; nothing
+ * here is thread-safe.
  *
  * The engine owns every connection: a non-blocking socket in one epoll
  * set, its own WebSocket client state machine (TCP connect, upgrade request,
@@ -15,7 +16,9 @@
 #define TOOLS_BENCHMARK_BENCH_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "bench.h"
 #include "hist.h"
@@ -91,6 +94,116 @@ uint64_t bench_engine_closes(const struct bench_engine *e);
 
 /* Fills the latency figures of `r` from `h`. */
 void bench_result_latency(struct bench_result *r, const struct hist *h);
+
+/* ---- the engine's layout and its two files' calls (bench_run.c, bench_conn.c) */
+
+/* Queued output over this stops a sender (the server is not reading). */
+#define OUT_LIMIT (4u * 1024u * 1024u)
+/* Free space the shared read buffer offers each recv(). */
+#define READ_CHUNK (256u * 1024u)
+
+struct client_assembler;
+
+enum conn_state {
+	C_IDLE = 0, /* not started */
+	C_CONNECTING,
+	C_HANDSHAKE, /* request queued or sent, response awaited */
+	C_OPEN,
+	C_CLOSED, /* failed or closed; fd is -1 */
+};
+
+/* One per connection; lives in the engine's array. */
+struct conn {
+	int fd;
+	uint8_t state;
+	bool dirty;    /* in the flush list */
+	bool want_out; /* EPOLLOUT registered */
+	int room;
+	uint64_t deadline_ns;
+	uint64_t received; /* listen: for --count */
+	char *out;	   /* queued output: out[out_off..out_len) */
+	size_t out_off, out_len, out_cap;
+	uint8_t *in; /* handshake bytes, then the tail of a partial frame */
+	size_t in_len, in_cap;
+	struct client_assembler *frag; /* a fragmented message in progress */
+	char accept[29];
+};
+
+struct sender {
+	uint32_t conn;
+	uint64_t next_ns;
+	uint64_t seq;
+};
+
+struct bench_engine {
+	const struct bench_opts *o;
+	enum bench_rx rx;
+	int ep;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	struct conn *conns;
+	uint32_t n_conns, per_room;
+	int n_rooms;
+	uint32_t *room_open; /* open connections per room */
+	uint32_t n_open;
+	uint32_t next_start, in_flight;
+	uint64_t connect_errors, closes, bad_messages, skipped;
+	uint32_t *dirty;
+	uint32_t n_dirty;
+	struct sender *senders;
+	uint32_t *heap; /* sender indices, min-heap on next_ns */
+	uint32_t n_senders;
+	uint64_t interval_ns;
+	bool sending;
+	uint64_t send_until_ns;
+	uint64_t win_start, win_end;
+	uint64_t sent, expected, received, received_all;
+	long count;
+	uint32_t count_done;
+	struct hist hist;
+	uint8_t *rbuf;
+	size_t rbuf_cap;
+	char *tmp; /* one message text */
+	size_t tmp_cap;
+	uint64_t rng;
+	uint64_t now;	       /* time of the current loop turn */
+	uint64_t next_scan_ns; /* next look for expired handshakes */
+};
+
+/* xorshift64*: keys and masks need no cryptographic strength here. */
+static inline uint64_t bench__rnd(struct bench_engine *e)
+{
+	e->rng ^= e->rng >> 12;
+	e->rng ^= e->rng << 25;
+	e->rng ^= e->rng >> 27;
+	return e->rng * 2685821657736338717ull;
+}
+
+/* bench_conn.c. `c` is one of e->conns. */
+
+/* Starts a TCP connect (C_CONNECTING, counted in flight); on an immediate
+ * connect, bench__conn_connected(). A failure is counted and logged. */
+void bench__conn_start(struct bench_engine *e, struct conn *c);
+/* TCP connected: queues the upgrade request (C_HANDSHAKE). */
+void bench__conn_connected(struct bench_engine *e, struct conn *c);
+/* A connection that never opened: counts a connect error (the first 5
+ * logged with `why` and strerror(err) when err != 0), then closes it. */
+void bench__conn_fail(struct bench_engine *e, struct conn *c, const char *why, int err);
+/* Closes the socket, frees the buffers, updates the open and in-flight
+ * counts (C_CLOSED). Idle or closed connections are left alone. */
+void bench__conn_close(struct bench_engine *e, struct conn *c);
+/* Puts `c` on the list bench__flush_dirty() writes. */
+void bench__conn_mark_dirty(struct bench_engine *e, struct conn *c);
+/* Queues one masked frame. False when out of memory. */
+bool bench__conn_queue_frame(struct bench_engine *e, struct conn *c, int opcode,
+			     const void *data, size_t len);
+/* Reads what the socket has: the 101 response (C_HANDSHAKE), or frames
+ * (C_OPEN), counting and timing the messages as e->rx says. */
+void bench__conn_read_handshake(struct bench_engine *e, struct conn *c);
+void bench__conn_read_frames(struct bench_engine *e, struct conn *c);
+/* One send() per dirty connection of its queued output; EPOLLOUT asked
+ * for while some is left. Empties the dirty list. */
+void bench__flush_dirty(struct bench_engine *e);
 
 /* ---- bench_proc.c (readers; the parser is in bench.h) ---------------- */
 

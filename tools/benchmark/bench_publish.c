@@ -45,11 +45,42 @@ static int write_count(const char *path, uint64_t count)
 	return 0;
 }
 
-int bench_publish_run(const struct bench_opts *o, struct bench_result *r)
+/* A connection to --redis (its database selected), or NULL (logged). */
+static redisContext *publish_connect(const struct bench_opts *o)
 {
-	char host[256], chan[512];
+	char host[256];
 	int port, db;
 	struct timeval tv = {5, 0};
+	redisContext *c;
+	redisReply *rep;
+
+	if (bench_redis_url(o->redis, host, sizeof(host), &port, &db)) {
+		LOG(LOG_ERROR, "bench", "bad --redis URL '%s'", o->redis);
+		return NULL;
+	}
+	c = redisConnectWithTimeout(host, port, tv);
+	if (!c || c->err) {
+		LOG(LOG_ERROR, "bench", "cannot connect to %s: %s", o->redis,
+		    c ? c->errstr : "out of memory");
+		redisFree(c);
+		return NULL;
+	}
+	if (db) {
+		rep = redisCommand(c, "SELECT %d", db);
+		if (!rep || rep->type == REDIS_REPLY_ERROR) {
+			LOG(LOG_ERROR, "bench", "SELECT %d failed", db);
+			freeReplyObject(rep);
+			redisFree(c);
+			return NULL;
+		}
+		freeReplyObject(rep);
+	}
+	return c;
+}
+
+int bench_publish_run(const struct bench_opts *o, struct bench_result *r)
+{
+	char chan[512];
 	redisContext *c;
 	redisReply *rep;
 	uint64_t start, end, i = 0, ts;
@@ -58,28 +89,10 @@ int bench_publish_run(const struct bench_opts *o, struct bench_result *r)
 	char *buf;
 	int rc = 0;
 
-	if (bench_redis_url(o->redis, host, sizeof(host), &port, &db)) {
-		LOG(LOG_ERROR, "bench", "bad --redis URL '%s'", o->redis);
-		return 1;
-	}
 	snprintf(chan, sizeof(chan), "%s__group__%s", o->layer_prefix, o->group);
-	c = redisConnectWithTimeout(host, port, tv);
-	if (!c || c->err) {
-		LOG(LOG_ERROR, "bench", "cannot connect to %s: %s", o->redis,
-		    c ? c->errstr : "out of memory");
-		redisFree(c);
+	c = publish_connect(o);
+	if (!c)
 		return 1;
-	}
-	if (db) {
-		rep = redisCommand(c, "SELECT %d", db);
-		if (!rep || rep->type == REDIS_REPLY_ERROR) {
-			LOG(LOG_ERROR, "bench", "SELECT %d failed", db);
-			freeReplyObject(rep);
-			redisFree(c);
-			return 1;
-		}
-		freeReplyObject(rep);
-	}
 	buf = malloc(cap);
 	if (!buf) {
 		redisFree(c);

@@ -254,12 +254,66 @@ static int check_command(struct cli_opts *o, const char **pos, int npos, char *e
 	return 0;
 }
 
+/*
+ * The options' values (`val`, from the command line; NULL: unset) over
+ * their environment variables, then the defaults, into `o`; --format,
+ * --count and --timeout checked. 0 or CLI_EXIT_USAGE (err set).
+ */
+static int opts_from_values(struct cli_opts *o, const char *const *val, cli_getenv_fn env,
+			    char *err, size_t errlen)
+{
+	const char *fmt;
+	int rc;
+
+	o->redis = val[OPT_REDIS] ? val[OPT_REDIS] : env("CHANNELS_REDIS");
+	if (o->redis && !*o->redis)
+		o->redis = NULL;
+	o->prefix = val[OPT_PREFIX] ? val[OPT_PREFIX] : env("CHANNELS_LAYER_PREFIX");
+	if (!o->prefix || !*o->prefix)
+		o->prefix = CLI_DEFAULT_PREFIX;
+	o->url = val[OPT_URL] ? val[OPT_URL] : env("CHANNELS_URL");
+	if (!o->url || !*o->url)
+		o->url = CLI_DEFAULT_URL;
+	o->token = val[OPT_TOKEN] ? val[OPT_TOKEN] : env("CHANNELS_PUBLISH_TOKEN");
+	if (o->token && !*o->token)
+		o->token = NULL;
+	o->token_file = val[OPT_TOKEN_FILE] ? val[OPT_TOKEN_FILE]
+					    : env("CHANNELS_PUBLISH_TOKEN_FILE");
+	if (o->token_file && !*o->token_file)
+		o->token_file = NULL;
+
+	fmt = val[OPT_FORMAT] ? val[OPT_FORMAT] : env("CHANNELS_REDIS_FORMAT");
+	o->format = LAYER_WIRE_MSGPACK;
+	if (fmt && *fmt && (rc = set_format(o, fmt, err, errlen)) != 0)
+		return rc;
+
+	if (val[OPT_COUNT]) {
+		char *end;
+
+		errno = 0;
+		o->count = strtol(val[OPT_COUNT], &end, 10);
+		if (end == val[OPT_COUNT] || *end || errno || o->count <= 0)
+			return fail(err, errlen, "--count: expected a positive integer, not \"%s\"",
+				    val[OPT_COUNT]);
+	}
+	if (val[OPT_TIMEOUT]) {
+		char *end;
+
+		errno = 0;
+		o->timeout = strtod(val[OPT_TIMEOUT], &end);
+		if (end == val[OPT_TIMEOUT] || *end || errno || !(o->timeout > 0) ||
+		    o->timeout > 1e7)
+			return fail(err, errlen, "--timeout: expected seconds > 0, not \"%s\"",
+				    val[OPT_TIMEOUT]);
+	}
+	return 0;
+}
+
 int cli_opts_parse(struct cli_opts *o, int argc, char **argv, cli_getenv_fn env,
 		   char *err, size_t errlen)
 {
 	const char *pos[8];
 	const char *val[OPT_N] = { 0 };
-	const char *fmt;
 	int npos = 0, i, k, rc;
 	bool only_pos = false;
 
@@ -307,47 +361,8 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, cli_getenv_fn env,
 			return fail(err, errlen, "unknown option \"%s\"; see --help", a);
 	}
 
-	o->redis = val[OPT_REDIS] ? val[OPT_REDIS] : env("CHANNELS_REDIS");
-	if (o->redis && !*o->redis)
-		o->redis = NULL;
-	o->prefix = val[OPT_PREFIX] ? val[OPT_PREFIX] : env("CHANNELS_LAYER_PREFIX");
-	if (!o->prefix || !*o->prefix)
-		o->prefix = CLI_DEFAULT_PREFIX;
-	o->url = val[OPT_URL] ? val[OPT_URL] : env("CHANNELS_URL");
-	if (!o->url || !*o->url)
-		o->url = CLI_DEFAULT_URL;
-	o->token = val[OPT_TOKEN] ? val[OPT_TOKEN] : env("CHANNELS_PUBLISH_TOKEN");
-	if (o->token && !*o->token)
-		o->token = NULL;
-	o->token_file = val[OPT_TOKEN_FILE] ? val[OPT_TOKEN_FILE]
-					    : env("CHANNELS_PUBLISH_TOKEN_FILE");
-	if (o->token_file && !*o->token_file)
-		o->token_file = NULL;
-
-	fmt = val[OPT_FORMAT] ? val[OPT_FORMAT] : env("CHANNELS_REDIS_FORMAT");
-	o->format = LAYER_WIRE_MSGPACK;
-	if (fmt && *fmt && (rc = set_format(o, fmt, err, errlen)) != 0)
+	if ((rc = opts_from_values(o, val, env, err, errlen)) != 0)
 		return rc;
-
-	if (val[OPT_COUNT]) {
-		char *end;
-
-		errno = 0;
-		o->count = strtol(val[OPT_COUNT], &end, 10);
-		if (end == val[OPT_COUNT] || *end || errno || o->count <= 0)
-			return fail(err, errlen, "--count: expected a positive integer, not \"%s\"",
-				    val[OPT_COUNT]);
-	}
-	if (val[OPT_TIMEOUT]) {
-		char *end;
-
-		errno = 0;
-		o->timeout = strtod(val[OPT_TIMEOUT], &end);
-		if (end == val[OPT_TIMEOUT] || *end || errno || !(o->timeout > 0) ||
-		    o->timeout > 1e7)
-			return fail(err, errlen, "--timeout: expected seconds > 0, not \"%s\"",
-				    val[OPT_TIMEOUT]);
-	}
 	if (strlen(o->prefix) >= LAYER_NAME_MAX)
 		return fail(err, errlen, "--layer-prefix: too long");
 

@@ -196,11 +196,57 @@ static bool is_push(const redisReply *r, const char *kind)
 	       r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, kind) == 0;
 }
 
+/*
+ * SIGINT and SIGTERM set stop_signal from now on, and are blocked except
+ * inside ppoll() with *waitmask; *saved gets the mask to restore.
+ */
+static void stop_signals_catch(sigset_t *saved, sigset_t *waitmask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, saved);
+	*waitmask = *saved;
+	sigdelset(waitmask, SIGINT);
+	sigdelset(waitmask, SIGTERM);
+	stop_signal = 0;
+}
+
+/* Prints a message's payload (msgpack or JSON) as one line of compact JSON
+ * on `out`: true. False for a payload that is neither (said on stderr). */
+static bool message_print(const redisReply *payload, FILE *out)
+{
+	json_t *msg;
+	char *line;
+
+	if (layer_wire_decode(payload->str, payload->len, &msg) != 0) {
+		fprintf(stderr, "channels-cli: skipped a payload of %zu bytes that "
+			"is neither a msgpack map nor a JSON object\n",
+			(size_t)payload->len);
+		return false;
+	}
+	line = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(msg);
+	if (line) {
+		fprintf(out, "%s\n", line);
+		fflush(out);
+		free(line);
+	}
+	return true;
+}
+
 int cli_redis_listen(const struct cli_opts *o, FILE *out, char *err, size_t errlen)
 {
 	char chan[2 * LAYER_NAME_MAX + 16];
-	struct sigaction sa;
-	sigset_t block, waitmask, saved;
+	sigset_t waitmask, saved;
 	double deadline = 0;
 	redisContext *c;
 	redisReply *r;
@@ -211,19 +257,7 @@ int cli_redis_listen(const struct cli_opts *o, FILE *out, char *err, size_t errl
 		snprintf(err, errlen, "channel name too long");
 		return CLI_EXIT_USAGE;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &saved);
-	waitmask = saved;
-	sigdelset(&waitmask, SIGINT);
-	sigdelset(&waitmask, SIGTERM);
-	stop_signal = 0;
+	stop_signals_catch(&saved, &waitmask);
 	if (o->timeout > 0)
 		deadline = now_s() + o->timeout;
 
@@ -245,9 +279,6 @@ int cli_redis_listen(const struct cli_opts *o, FILE *out, char *err, size_t errl
 		goto out;
 	}
 	while (!o->count || got < o->count) {
-		json_t *msg;
-		char *line;
-
 		rc = next_reply(c, deadline, &waitmask, &r);
 		if (rc == 0) {
 			if (!stop_signal && o->count) {
@@ -273,20 +304,8 @@ int cli_redis_listen(const struct cli_opts *o, FILE *out, char *err, size_t errl
 			if (o->verbose)
 				fprintf(stderr, "channels-cli: listening on %s\n", chan);
 		} else if (is_push(r, "message") && r->element[2]->type == REDIS_REPLY_STRING) {
-			if (layer_wire_decode(r->element[2]->str, r->element[2]->len, &msg) != 0) {
-				fprintf(stderr, "channels-cli: skipped a payload of %zu bytes that "
-					"is neither a msgpack map nor a JSON object\n",
-					(size_t)r->element[2]->len);
-			} else {
-				line = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
-				json_decref(msg);
-				if (line) {
-					fprintf(out, "%s\n", line);
-					fflush(out);
-					free(line);
-				}
+			if (message_print(r->element[2], out))
 				got++;
-			}
 		}
 		freeReplyObject(r);
 	}

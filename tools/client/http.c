@@ -256,6 +256,27 @@ static int parse_error(struct reader *r, llhttp_errno_t e)
 	return CLIENT_EPROTO;
 }
 
+/*
+ * After a 101 parsed from buf[0..n): the bytes past the response (where
+ * llhttp paused; the peer's first frames) copied into a malloc'd *extra
+ * (left NULL when there are none). 0 or CLIENT_ENOMEM.
+ */
+static int upgrade_bytes_keep(struct reader *r, const char *buf, size_t n, uint8_t **extra,
+			      size_t *extra_len)
+{
+	const char *pos = llhttp_get_error_pos(&r->parser);
+	size_t used = pos ? (size_t)(pos - buf) : n;
+
+	if (used >= n)
+		return 0;
+	*extra = malloc(n - used);
+	if (!*extra)
+		return CLIENT_ENOMEM;
+	memcpy(*extra, buf + used, n - used);
+	*extra_len = n - used;
+	return 0;
+}
+
 int client__read_response(int fd, int64_t deadline, bool head, bool upgrade,
 			  struct client_response *resp, uint8_t **extra, size_t *extra_len)
 {
@@ -301,20 +322,8 @@ int client__read_response(int fd, int64_t deadline, bool head, bool upgrade,
 		if (e == HPE_PAUSED && r.complete)
 			break;
 		if (e == HPE_PAUSED_UPGRADE && r.complete) {
-			const char *pos = llhttp_get_error_pos(&r.parser);
-			size_t used = pos ? (size_t)(pos - buf) : (size_t)n;
-
-			if (!upgrade)
-				break;
-			if (extra && used < (size_t)n) {
-				*extra = malloc((size_t)n - used);
-				if (!*extra) {
-					rc = CLIENT_ENOMEM;
-					break;
-				}
-				memcpy(*extra, buf + used, (size_t)n - used);
-				*extra_len = (size_t)n - used;
-			}
+			if (upgrade && extra)
+				rc = upgrade_bytes_keep(&r, buf, (size_t)n, extra, extra_len);
 			break;
 		}
 		rc = parse_error(&r, e);

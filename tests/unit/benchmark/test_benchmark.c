@@ -119,6 +119,45 @@ static int parse(struct bench_opts *o, char *err, const char *a1, const char *a2
 	return bench_opts_parse(o, argc, (char **)argv, err, 256);
 }
 
+/* Every option (and mode) is in --help. */
+static void opts_documented(void)
+{
+	const char *names[] = {"--host",
+			       "--port",
+			       "--path",
+			       "--rooms",
+			       "--clients",
+			       "--senders",
+			       "--rate",
+			       "--message-size",
+			       "--duration",
+			       "--warmup",
+			       "--drain",
+			       "--origin",
+			       "--connect-rate",
+			       "--connect-timeout",
+			       "--mode",
+			       "--p99-limit",
+			       "--connections",
+			       "--hold",
+			       "--server-pid",
+			       "--count",
+			       "--expect",
+			       "--expect-file",
+			       "--redis",
+			       "--layer-prefix",
+			       "--group",
+			       "--json",
+			       "{room}",
+			       "fixed",
+			       "max",
+			       "idle",
+			       "listen",
+			       "publish"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		CHECK_CONTAINS(bench_usage(), names[i]);
+}
+
 static void test_opts(void)
 {
 	struct bench_opts o;
@@ -179,41 +218,7 @@ static void test_opts(void)
 	CHECK_INT(parse(&o, err, "stray", NULL, NULL, NULL), -1);
 	CHECK_INT(parse(&o, err, "--mode", "publish", "--redis", "http://x"), -1);
 
-	/* every option is documented */
-	const char *names[] = {"--host",
-			       "--port",
-			       "--path",
-			       "--rooms",
-			       "--clients",
-			       "--senders",
-			       "--rate",
-			       "--message-size",
-			       "--duration",
-			       "--warmup",
-			       "--drain",
-			       "--origin",
-			       "--connect-rate",
-			       "--connect-timeout",
-			       "--mode",
-			       "--p99-limit",
-			       "--connections",
-			       "--hold",
-			       "--server-pid",
-			       "--count",
-			       "--expect",
-			       "--expect-file",
-			       "--redis",
-			       "--layer-prefix",
-			       "--group",
-			       "--json",
-			       "{room}",
-			       "fixed",
-			       "max",
-			       "idle",
-			       "listen",
-			       "publish"};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		CHECK_CONTAINS(bench_usage(), names[i]);
+	opts_documented();
 }
 
 static void test_chat_messages(void)

@@ -1,8 +1,9 @@
 /*
  * layer_harness.h - the harness of the channel-layer conformance suite:
  * the backend factory description, a uv loop per test with "run until"
- * waits guarded by a timer, and counting receivers. Static functions:
- * included by exactly one test file (check.h's counters are per file).
+ * waits guarded by a timer, and counting receivers (layer_harness.c), and
+ * the parts of the suite, one file each. The files of the suite's
+ * executable share check.h's counters (CHECK_SHARED_COUNTERS).
  */
 #ifndef TESTS_UNIT_CHANNELS_LAYER_HARNESS_H
 #define TESTS_UNIT_CHANNELS_LAYER_HARNESS_H
@@ -47,93 +48,23 @@ struct t {
 	int base_handles; /* the layer's own, counted right after creation */
 };
 
-static void count_cb(uv_handle_t *h, void *arg)
-{
-	if (!uv_is_closing(h))
-		(*(int *)arg)++;
-}
-
-static int count_handles(uv_loop_t *loop)
-{
-	int n = 0;
-
-	uv_walk(loop, count_cb, &n);
-	return n;
-}
-
-static void t_init(struct t *t, const struct backend_factory *bf, const struct layer_config *cfg)
-{
-	memset(t, 0, sizeof(*t));
-	t->bf = bf;
-	uv_loop_init(&t->loop);
-	t->l = bf->make(&t->loop, cfg);
-	CHECK(t->l != NULL);
-	t->base_handles = count_handles(&t->loop);
-	uv_timer_init(&t->loop, &t->guard);
-	uv_prepare_init(&t->loop, &t->prepare);
-	t->guard.data = t;
-	t->prepare.data = t;
-}
-
-static void on_guard(uv_timer_t *h)
-{
-	struct t *t = h->data;
-
-	t->timed_out = true;
-	uv_stop(&t->loop);
-}
-
-static void on_prepare(uv_prepare_t *h)
-{
-	struct t *t = h->data;
-
-	if (t->cond && t->cond(t->cond_arg))
-		uv_stop(&t->loop);
-}
-
+/* Creates the test's loop and its layer (bf->make(), cfg may be NULL),
+ * checking the layer was made; counts the layer's own handles. */
+void t_init(struct t *t, const struct backend_factory *bf, const struct layer_config *cfg);
 /* Runs the loop until cond(arg) holds (true) or timeout_ms passed (false).
  * With cond NULL, just runs for timeout_ms. */
-static bool run_until(struct t *t, bool (*cond)(void *), void *arg, unsigned timeout_ms)
-{
-	if (cond && cond(arg))
-		return true;
-	t->cond = cond;
-	t->cond_arg = arg;
-	t->timed_out = false;
-	uv_timer_start(&t->guard, on_guard, timeout_ms, 0);
-	if (cond)
-		uv_prepare_start(&t->prepare, on_prepare);
-	uv_run(&t->loop, UV_RUN_DEFAULT);
-	uv_timer_stop(&t->guard);
-	uv_prepare_stop(&t->prepare);
-	t->cond = NULL;
-	return cond ? cond(arg) : true;
-}
-
-static void run_for(struct t *t, unsigned ms)
-{
-	run_until(t, NULL, NULL, ms);
-}
-
-static void t_finish(struct t *t)
-{
-	uv_close((uv_handle_t *)&t->guard, NULL);
-	uv_close((uv_handle_t *)&t->prepare, NULL);
-	/* Nothing but the layer's own handles is left open (closing ones are
-	 * not counted). The loop does not run before layer_free(), so whatever
-	 * is still queued is dropped, not delivered. */
-	CHECK_INT(count_handles(&t->loop), t->l ? t->base_handles : 0);
-	layer_free(t->l);
-	t->l = NULL;
-	uv_run(&t->loop, UV_RUN_NOWAIT);
-	CHECK_INT(uv_loop_close(&t->loop), 0);
-}
+bool run_until(struct t *t, bool (*cond)(void *), void *arg, unsigned timeout_ms);
+void run_for(struct t *t, unsigned ms);
+/* Checks that only the layer's own handles are open, frees the layer, runs
+ * the loop once and checks uv_loop_close() == 0. */
+void t_finish(struct t *t);
 
 /* ---- receivers -------------------------------------------------------- */
 
 #define RX_KEEP 64
 
-static int cb_depth, cb_max_depth;
+/* The receive callbacks on the stack now, and the most ever (on_rx()). */
+extern int cb_depth, cb_max_depth;
 
 struct rx {
 	struct t *t;
@@ -144,37 +75,14 @@ struct rx {
 	void *hook_arg;
 };
 
-static void on_rx(void *ud, const char *channel, json_t *msg)
-{
-	struct rx *r = ud;
-
-	if (++cb_depth > cb_max_depth)
-		cb_max_depth = cb_depth;
-	if (r->count < RX_KEEP)
-		r->msgs[r->count] = json_incref(msg);
-	r->count++;
-	snprintf(r->channel, sizeof(r->channel), "%s", channel);
-	if (r->hook)
-		r->hook(r, msg);
-	cb_depth--;
-}
-
-static void rx_release(struct rx *r)
-{
-	for (int i = 0; i < r->count && i < RX_KEEP; i++)
-		json_decref(r->msgs[i]);
-	r->count = 0;
-}
-
-static long long rx_n(const struct rx *r, int i)
-{
-	return json_integer_value(json_object_get(r->msgs[i], "n"));
-}
-
-static const char *rx_type(const struct rx *r, int i)
-{
-	return json_string_value(json_object_get(r->msgs[i], "type"));
-}
+/* The layer receiver callback; `ud` is a struct rx: keeps the first
+ * RX_KEEP messages, the last channel, and runs the hook. */
+void on_rx(void *ud, const char *channel, json_t *msg);
+/* Drops the kept messages and the count. */
+void rx_release(struct rx *r);
+/* Message i's "n" and "type". */
+long long rx_n(const struct rx *r, int i);
+const char *rx_type(const struct rx *r, int i);
 
 /* Conditions for run_until(). */
 struct want {
@@ -183,47 +91,43 @@ struct want {
 	int count;  /* each must have at least this many */
 };
 
-static bool cond_counts(void *arg)
-{
-	struct want *w = arg;
-
-	for (int i = 0; i < w->n; i++)
-		if (w->rx[i].count < w->count)
-			return false;
-	return true;
-}
-
+/* arg: struct want; true once each receiver has its count. */
+bool cond_counts(void *arg);
 /* arg: two receivers; true once either got a message. */
-static bool cond_any(void *arg)
-{
-	struct rx **r = arg;
+bool cond_any(void *arg);
+/* arg: struct t; true once its layer was freed. */
+bool cond_freed(void *arg);
+/* Runs until `r` got `count` messages, at most the backend's timeout. */
+bool wait_count(struct t *t, struct rx *r, int count);
+/* {"type": type, "n": n} (new reference). */
+json_t *msg_new(const char *type, int n);
+struct layer_stats stats(struct t *t);
 
-	return r[0]->count + r[1]->count > 0;
-}
+/* ---- the suite's parts (one file each), run by test_layer_conformance.c's main */
 
-static bool cond_freed(void *arg)
-{
-	return ((struct t *)arg)->l == NULL;
-}
-
-static bool wait_count(struct t *t, struct rx *r, int count)
-{
-	struct want w = {r, 1, count};
-
-	return run_until(t, cond_counts, &w, t->bf->timeout_ms);
-}
-
-static json_t *msg_new(const char *type, int n)
-{
-	return json_pack("{s:s, s:i}", "type", type, "n", n);
-}
-
-static struct layer_stats stats(struct t *t)
-{
-	struct layer_stats s;
-
-	layer_get_stats(t->l, &s);
-	return s;
-}
+/* conformance_channels.c: names, messages, channels, capacity, expiry */
+void test_defaults(const struct backend_factory *bf);
+void test_names(const struct backend_factory *bf);
+void test_messages(const struct backend_factory *bf);
+void test_send_receive(const struct backend_factory *bf);
+void test_ordering(const struct backend_factory *bf);
+void test_wait_for_receiver(const struct backend_factory *bf);
+void test_capacity(const struct backend_factory *bf);
+void test_expiry(const struct backend_factory *bf);
+void test_new_channel(const struct backend_factory *bf);
+void test_receiver_name(const struct backend_factory *bf);
+/* conformance_groups.c: groups, fan-out, group expiry, flush */
+void test_expiry_leaves_groups(const struct backend_factory *bf);
+void test_groups(const struct backend_factory *bf);
+void test_group_fanout(const struct backend_factory *bf);
+void test_group_skips_full(const struct backend_factory *bf);
+void test_group_expiry(const struct backend_factory *bf);
+void test_flush(const struct backend_factory *bf);
+/* conformance_reentry.c: the layer called from inside its callbacks, and
+ * from other threads */
+void test_remove_in_callback(const struct backend_factory *bf);
+void test_send_in_callback(const struct backend_factory *bf);
+void test_free_with_pending(const struct backend_factory *bf);
+void test_threadsafe(const struct backend_factory *bf);
 
 #endif

@@ -63,7 +63,8 @@ static int parse(struct cli_opts *o, char *err, size_t errlen, ...)
 	return cli_opts_parse(o, argc, argv, env_get, err, errlen);
 }
 
-static void test_opts(void)
+/* The defaults, and every option on the command line. */
+static void opts_flags(void)
 {
 	struct cli_opts o;
 	char err[512];
@@ -102,6 +103,13 @@ static void test_opts(void)
 	CHECK_STR(o.token_file, "/f");
 	CHECK(o.timeout == 1.5);
 	CHECK(o.verbose);
+}
+
+/* The environment, options winning over it; --help and --version. */
+static void opts_environment(void)
+{
+	struct cli_opts o;
+	char err[512];
 
 	/* environment, and options winning over it */
 	env_set("CHANNELS_REDIS", "redis://envhost:7000");
@@ -139,6 +147,12 @@ static void test_opts(void)
 	CHECK(o.help);
 	CHECK_INT(parse(&o, err, sizeof(err), "--version", NULL), 0);
 	CHECK(o.version);
+}
+
+static void opts_usage_errors(void)
+{
+	struct cli_opts o;
+	char err[512];
 
 	/* usage errors */
 	CHECK_INT(parse(&o, err, sizeof(err), NULL), CLI_EXIT_USAGE);
@@ -195,6 +209,13 @@ static void test_opts(void)
 	CHECK_STR(o.target, "-x");
 }
 
+static void test_opts(void)
+{
+	opts_flags();
+	opts_environment();
+	opts_usage_errors();
+}
+
 static void test_http_url(void)
 {
 	char host[64], err[256];
@@ -241,12 +262,40 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	CHECK_INT(chmod(path, mode), 0);
 }
 
+/* --token, then --token-file (`path`, holding "filetoken"; `sub` a
+ * directory), then the default file. */
+static void token_precedence(const char *path, const char *sub, unsigned uid)
+{
+	char tok[128], err[512];
+	struct cli_opts o;
+
+	/* precedence: --token, then --token-file, then the default file */
+	memset(&o, 0, sizeof(o));
+	o.http_port = 1; /* /tmp/channels-server-<uid>-1.token: nobody writes it */
+	o.token = "direct";
+	o.token_file = path;
+	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), 0);
+	CHECK_STR(tok, "direct");
+	o.token = NULL;
+	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), 0);
+	CHECK_STR(tok, "filetoken");
+	o.token_file = sub;
+	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), CLI_EXIT_USAGE);
+	o.token_file = "/nonexistent/token";
+	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), CLI_EXIT_USAGE);
+	CHECK_CONTAINS(err, "does not exist");
+	o.token_file = NULL;
+	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), 0);
+	CHECK_STR(tok, "");
+	o.token = "two\nlines";
+	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), CLI_EXIT_USAGE);
+}
+
 static void test_token(void)
 {
 	char dir[] = "/tmp/test-cli-XXXXXX";
 	char path[256], link[256], sub[256], tok[128], err[512];
 	unsigned uid = (unsigned)getuid();
-	struct cli_opts o;
 
 	CHECK_INT(cli_token_default_path(1000, 8000, path, sizeof(path)), 0);
 	CHECK_STR(path, "/tmp/channels-server-1000-8000.token");
@@ -314,26 +363,7 @@ static void test_token(void)
 	CHECK_CONTAINS(err, "too long");
 	write_file(path, "filetoken\r\n", 0600);
 
-	/* precedence: --token, then --token-file, then the default file */
-	memset(&o, 0, sizeof(o));
-	o.http_port = 1; /* /tmp/channels-server-<uid>-1.token: nobody writes it */
-	o.token = "direct";
-	o.token_file = path;
-	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), 0);
-	CHECK_STR(tok, "direct");
-	o.token = NULL;
-	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), 0);
-	CHECK_STR(tok, "filetoken");
-	o.token_file = sub;
-	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), CLI_EXIT_USAGE);
-	o.token_file = "/nonexistent/token";
-	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), CLI_EXIT_USAGE);
-	CHECK_CONTAINS(err, "does not exist");
-	o.token_file = NULL;
-	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), 0);
-	CHECK_STR(tok, "");
-	o.token = "two\nlines";
-	CHECK_INT(cli_token_find(&o, uid, tok, sizeof(tok), err, sizeof(err)), CLI_EXIT_USAGE);
+	token_precedence(path, sub, uid);
 
 	unlink(link);
 	unlink(path);

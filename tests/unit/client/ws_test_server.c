@@ -258,6 +258,8 @@ static void wait_close(struct srv *s, int fd)
 	}
 }
 
+/* Over 80 lines: one case per scripted mode (enum srv_mode), a few lines
+ * each; the switch is the table of what each mode answers. */
 static void serve(struct srv *s, int fd)
 {
 	static const char not_found[] = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"

@@ -254,6 +254,90 @@ static char *tamper(const char *s, size_t pos, char c)
 	return t;
 }
 
+/* A signed value `s` (of `v`, at `now`) with any part changed: refused. */
+static void sign_tampered(json_t *v, const char *s, long long now)
+{
+	const char *d1 = strchr(s, '.'), *d2 = strchr(d1 + 1, '.');
+	json_t *out = NULL;
+
+	/* Tampering with any part. */
+	size_t p_json = 2, p_ts = (size_t)(d1 - s) + 2, p_mac = (size_t)(d2 - s) + 5;
+	size_t positions[] = {p_json, p_ts, p_mac, strlen(s) - 1};
+	for (size_t i = 0; i < sizeof(positions) / sizeof(positions[0]); i++) {
+		char c = s[positions[i]] == 'A' ? 'B' : 'A';
+		char *t = tamper(s, positions[i], c);
+		CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+		CHECK(out == NULL);
+		free(t);
+	}
+	/* A different timestamp with the old MAC. */
+	char *s3 = sign(v, now + 1);
+	char *t = xmalloc(strlen(s) + 1);
+	const char *e1 = strchr(s3, '.'), *e2 = strchr(e1 + 1, '.');
+	sprintf(t, "%.*s%s", (int)(e2 - s3), s3, d2);
+	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	free(t);
+	free(s3);
+
+	/* A payload swapped in from another signed value. */
+	json_t *v2 = json_pack("{s:s}", "user", "admin");
+	char *s4 = sign(v2, now);
+	t = xmalloc(strlen(s) + strlen(s4) + 1);
+	sprintf(t, "%.*s%s", (int)(strchr(s4, '.') - s4), s4, d1);
+	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	free(t);
+	free(s4);
+	json_decref(v2);
+}
+
+/* Strings that are no signed value, and `s` with bytes appended. */
+static void sign_malformed(const char *s, long long now)
+{
+	json_t *out = NULL;
+	char *t;
+
+	/* Malformed strings. */
+	const char *bad[] = {"", ".", "..", "a.b", "a.b.c", "a.b.c.d", "...", s + 1, "!!.??.**"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		out = (json_t *)1;
+		CHECK_INT(unsign(bad[i], now, 0, &out), HTTP_EBADSIG);
+		CHECK(out == NULL);
+	}
+	size_t tn = strlen(s) + 3;
+	t = xmalloc(tn);
+	snprintf(t, tn, "%s.x", s);
+	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	snprintf(t, tn, "%s=", s);
+	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	free(t);
+	CHECK_INT(unsign(NULL, now, 0, &out), HTTP_EINVAL);
+	CHECK_INT(http_unsign_json(KEY, KEYLEN, s, now, 0, NULL), HTTP_EINVAL);
+}
+
+/* Only objects are signed; the empty object and key; the error strings. */
+static void sign_objects_only(long long now)
+{
+	json_t *out = NULL;
+
+	/* Only objects are signed; an empty object and an empty key work. */
+	json_t *arr = json_array();
+	CHECK(http_sign_json(KEY, KEYLEN, arr, now) == NULL);
+	json_decref(arr);
+	json_t *empty = json_object();
+	char *s = http_sign_json((const unsigned char *)"", 0, empty, 0);
+	CHECK(s != NULL);
+	CHECK_INT(http_unsign_json((const unsigned char *)"", 0, s, 0, 0, &out), HTTP_OK);
+	CHECK(json_equal(out, empty));
+	json_decref(out);
+	CHECK_INT(unsign(s, 0, 0, &out), HTTP_EBADSIG);
+	free(s);
+	json_decref(empty);
+
+	CHECK_STR(http_strerror(HTTP_EBADSIG), "bad signature");
+	CHECK_STR(http_strerror(HTTP_EEXPIRED), "signature expired");
+	CHECK_STR(http_strerror(12345), "unknown error");
+}
+
 static void test_sign(void)
 {
 	json_t *v = json_pack("{s:s, s:i, s:{s:b}, s:s}", "user", "alice", "n", 7, "nested", "ok",
@@ -303,71 +387,11 @@ static void test_sign(void)
 	CHECK_INT(http_unsign_json(KEY, KEYLEN - 1, s, now, 0, &out), HTTP_EBADSIG);
 	CHECK(out == NULL);
 
-	/* Tampering with any part. */
-	size_t p_json = 2, p_ts = (size_t)(d1 - s) + 2, p_mac = (size_t)(d2 - s) + 5;
-	size_t positions[] = {p_json, p_ts, p_mac, strlen(s) - 1};
-	for (size_t i = 0; i < sizeof(positions) / sizeof(positions[0]); i++) {
-		char c = s[positions[i]] == 'A' ? 'B' : 'A';
-		char *t = tamper(s, positions[i], c);
-		CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
-		CHECK(out == NULL);
-		free(t);
-	}
-	/* A different timestamp with the old MAC. */
-	char *s3 = sign(v, now + 1);
-	char *t = xmalloc(strlen(s) + 1);
-	const char *e1 = strchr(s3, '.'), *e2 = strchr(e1 + 1, '.');
-	sprintf(t, "%.*s%s", (int)(e2 - s3), s3, d2);
-	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
-	free(t);
-	free(s3);
-
-	/* A payload swapped in from another signed value. */
-	json_t *v2 = json_pack("{s:s}", "user", "admin");
-	char *s4 = sign(v2, now);
-	t = xmalloc(strlen(s) + strlen(s4) + 1);
-	sprintf(t, "%.*s%s", (int)(strchr(s4, '.') - s4), s4, d1);
-	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
-	free(t);
-	free(s4);
-	json_decref(v2);
-
-	/* Malformed strings. */
-	const char *bad[] = {"", ".", "..", "a.b", "a.b.c", "a.b.c.d", "...", s + 1, "!!.??.**"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		out = (json_t *)1;
-		CHECK_INT(unsign(bad[i], now, 0, &out), HTTP_EBADSIG);
-		CHECK(out == NULL);
-	}
-	size_t tn = strlen(s) + 3;
-	t = xmalloc(tn);
-	snprintf(t, tn, "%s.x", s);
-	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
-	snprintf(t, tn, "%s=", s);
-	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
-	free(t);
-	CHECK_INT(unsign(NULL, now, 0, &out), HTTP_EINVAL);
-	CHECK_INT(http_unsign_json(KEY, KEYLEN, s, now, 0, NULL), HTTP_EINVAL);
+	sign_tampered(v, s, now);
+	sign_malformed(s, now);
 	free(s);
-
-	/* Only objects are signed; an empty object and an empty key work. */
-	json_t *arr = json_array();
-	CHECK(http_sign_json(KEY, KEYLEN, arr, now) == NULL);
-	json_decref(arr);
-	json_t *empty = json_object();
-	s = http_sign_json((const unsigned char *)"", 0, empty, 0);
-	CHECK(s != NULL);
-	CHECK_INT(http_unsign_json((const unsigned char *)"", 0, s, 0, 0, &out), HTTP_OK);
-	CHECK(json_equal(out, empty));
-	json_decref(out);
-	CHECK_INT(unsign(s, 0, 0, &out), HTTP_EBADSIG);
-	free(s);
-	json_decref(empty);
 	json_decref(v);
-
-	CHECK_STR(http_strerror(HTTP_EBADSIG), "bad signature");
-	CHECK_STR(http_strerror(HTTP_EEXPIRED), "signature expired");
-	CHECK_STR(http_strerror(12345), "unknown error");
+	sign_objects_only(now);
 }
 
 static void test_request(void)

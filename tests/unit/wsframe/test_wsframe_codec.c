@@ -50,7 +50,8 @@ static bool utf8_ref(const unsigned char *s, size_t len)
 	return true;
 }
 
-static void test_utf8(void)
+/* Known valid and invalid sequences, checked against the reference too. */
+static void utf8_vectors(void)
 {
 	static const struct {
 		const char *s;
@@ -113,7 +114,10 @@ static void test_utf8(void)
 	}
 	/* an empty string through a NULL pointer */
 	CHECK(wsframe_utf8_valid(NULL, 0));
+}
 
+static void utf8_offsets(void)
+{
 	/* ASCII runs (each start alignment) with one bad byte at every offset */
 	static const unsigned char bad[] = {0x80, 0xbf, 0xc0, 0xc2, 0xe2, 0xed, 0xf4, 0xf5, 0xff};
 	unsigned char buf[64];
@@ -142,12 +146,16 @@ static void test_utf8(void)
 		}
 	}
 	CHECK_INT(wrong, 0);
+}
 
+static void utf8_random(void)
+{
 	/* random strings, mostly near-valid, against the reference */
 	static const unsigned char pool[] = {'a',  'z',	 0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
 					     0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed,
 					     0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
-	wrong = 0;
+	unsigned char buf[64];
+	int wrong = 0;
 	for (int t = 0; t < 200000; t++) {
 		size_t len = rnd() % 24;
 		for (size_t i = 0; i < len; i++)
@@ -160,6 +168,13 @@ static void test_utf8(void)
 		}
 	}
 	CHECK_INT(wrong, 0);
+}
+
+static void test_utf8(void)
+{
+	utf8_vectors();
+	utf8_offsets();
+	utf8_random();
 }
 
 /* True when s[0..len) is the start of some valid UTF-8 (valid, or valid

@@ -1,0 +1,278 @@
+/*
+ * consumer_dispatch.c - the broadcast fast path: layer messages dispatched
+ * to their consumer's handler by type, and the per-turn cache that lets
+ * every member forwarding one message share one encoded frame.
+ */
+#include "consumer_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/*
+ * The broadcast cache: frames encoded from the layer messages dispatched in
+ * this loop turn, keyed by (message, fields), and each message's type.
+ * The layer hands each channel all its queued messages in turn (A, B, ...
+ * to the first member, then A, B, ... to the next), so the cache holds a
+ * whole turn's messages: an open-addressing table (linear probing) that
+ * doubles while a turn fills it past half, emptied by consumer_turn_end()
+ * (the server calls it once per loop turn, so memory is bounded by one
+ * turn's messages) and freed with the last consumer of the thread. An entry
+ * holds a reference to its message, so a pointer cannot be reused while
+ * cached. One per loop thread. If the table cannot grow, messages are
+ * simply encoded again (correct, slower).
+ */
+#define CACHE_MIN 1024
+
+struct cache_entry {
+	json_t *msg;     /* referenced; NULL: an empty slot */
+	const void *key; /* a frame entry's `fields` (may be NULL), or &type_key */
+	union {
+		struct consumer_frame *frame;
+		const char *type; /* borrowed from msg */
+	} v;
+	/* Message entries (key &type_key) only: what dispatching it to its
+	 * members needs, found with the one lookup per delivery: the last
+	 * class it went to and that class's handler, and the first frame
+	 * encoded from it (with its fields). */
+	const struct consumer_class *cls;
+	const struct consumer_handler *handler;
+	const char *const *ffields;
+	struct consumer_frame *fframe;
+};
+
+static const char type_key; /* the key of message entries */
+
+static _Thread_local json_t *dispatching;
+static _Thread_local struct cache_entry *dispatch_entry; /* dispatching's, while cache_gen is */
+static _Thread_local unsigned dispatch_gen;
+static _Thread_local unsigned cache_gen; /* changes whenever entries move or go */
+static _Thread_local struct cache_entry *cache;
+static _Thread_local unsigned *cache_used; /* slots in use, to empty them */
+static _Thread_local unsigned cache_cap, cache_n;
+
+static unsigned cache_hash(const void *msg, const void *key)
+{
+	uint64_t h = (uint64_t)(uintptr_t)msg * 0x9e3779b97f4a7c15ull ^ (uintptr_t)key;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return (unsigned)(h ^ h >> 32);
+}
+
+static void entry_release(struct cache_entry *e)
+{
+	if (e->key != &type_key && e->v.frame)
+		consumer_frame_unref(e->v.frame);
+	if (e->fframe)
+		consumer_frame_unref(e->fframe);
+	json_decref(e->msg);
+	memset(e, 0, sizeof(*e));
+}
+
+static void cache_clear(void)
+{
+	cache_gen++;
+	for (unsigned k = 0; k < cache_n; k++)
+		entry_release(&cache[cache_used[k]]);
+	cache_n = 0;
+}
+
+void consumer__cache_free(void)
+{
+	cache_clear();
+	free(cache);
+	free(cache_used);
+	cache = NULL;
+	cache_used = NULL;
+	cache_cap = 0;
+}
+
+void consumer_turn_end(void)
+{
+	cache_clear();
+}
+
+/* The slot of (msg, key), or of the empty slot where it would go. */
+static struct cache_entry *cache_slot(const void *msg, const void *key)
+{
+	unsigned mask = cache_cap - 1;
+	for (unsigned i = cache_hash(msg, key) & mask;; i = (i + 1) & mask) {
+		struct cache_entry *e = &cache[i];
+		if (!e->msg || (e->msg == msg && e->key == key))
+			return e;
+	}
+}
+
+/* Makes room for one more entry: false when the table cannot grow. */
+static bool cache_reserve(void)
+{
+	if (cache_cap && (cache_n + 1) * 2 <= cache_cap)
+		return true;
+	unsigned cap = cache_cap ? cache_cap * 2 : CACHE_MIN;
+	struct cache_entry *t = calloc(cap, sizeof(*t));
+	unsigned *used = malloc(cap / 2 * sizeof(*used));
+	if (!t || !used || cap < cache_cap) {
+		free(t);
+		free(used);
+		return false;
+	}
+	struct cache_entry *old = cache;
+	unsigned *old_used = cache_used, n = cache_n;
+	cache_gen++;
+	cache = t;
+	cache_used = used;
+	cache_cap = cap;
+	cache_n = 0;
+	for (unsigned k = 0; k < n; k++) {
+		struct cache_entry *from = &old[old_used[k]], *to = cache_slot(from->msg, from->key);
+		*to = *from;
+		cache_used[cache_n++] = (unsigned)(to - cache);
+	}
+	free(old);
+	free(old_used);
+	return true;
+}
+
+static struct consumer_frame *cache_find(json_t *msg, const char *const *fields)
+{
+	if (!cache_n)
+		return NULL;
+	struct cache_entry *e = cache_slot(msg, fields);
+	return e->msg ? e->v.frame : NULL;
+}
+
+/* Caches `f` (its reference goes to the cache) and returns true, or
+ * returns false (the caller keeps its reference) when the table is full. */
+static bool cache_put(json_t *msg, const char *const *fields, struct consumer_frame *f)
+{
+	if (!cache_reserve())
+		return false;
+	struct cache_entry *e = cache_slot(msg, fields);
+	e->msg = json_incref(msg);
+	e->key = fields;
+	e->v.frame = f;
+	cache_used[cache_n++] = (unsigned)(e - cache);
+	return true;
+}
+
+/* The message's entry (its "type" read once per turn), or NULL when the
+ * table is full. Valid until the table changes (cache_gen). */
+static struct cache_entry *message_entry(json_t *msg)
+{
+	if (cache_n) {
+		struct cache_entry *e = cache_slot(msg, &type_key);
+		if (e->msg)
+			return e;
+	}
+	if (!cache_reserve())
+		return NULL;
+	struct cache_entry *e = cache_slot(msg, &type_key);
+	e->msg = json_incref(msg);
+	e->key = &type_key;
+	e->v.type = json_string_value(json_object_get(msg, "type"));
+	cache_used[cache_n++] = (unsigned)(e - cache);
+	return e;
+}
+
+/* Sends msg (fields == NULL) or its projection; shares one encoded frame
+ * per dispatched message. */
+static int send_json_shared(struct consumer *c, json_t *msg, const char *const *fields)
+{
+	if (!msg)
+		return CONSUMER_EINVAL;
+	if (c->state != CONSUMER__ST_OPEN)
+		return c->state == CONSUMER__ST_CONNECTING ? CONSUMER_ESTATE : CONSUMER_ECLOSED;
+	if (msg == dispatching) {
+		/* The immutable layer message: encode once per batch, share the
+		 * frame. Its first frame hangs on its message entry (no lookup);
+		 * frames with other fields go through the table. */
+		struct cache_entry *e = dispatch_gen == cache_gen ? dispatch_entry : NULL;
+		if (e && e->fframe && e->ffields == fields)
+			return consumer__send_frame(c, e->fframe);
+		int err;
+		if (e && !e->fframe) {
+			e->fframe = consumer__frame_from_json(msg, fields, &err);
+			if (!e->fframe)
+				return err;
+			e->ffields = fields;
+			return consumer__send_frame(c, e->fframe);
+		}
+		struct consumer_frame *f = cache_find(msg, fields);
+		if (!f) {
+			f = consumer__frame_from_json(msg, fields, &err);
+			if (!f)
+				return err;
+			if (!cache_put(msg, fields, f)) {
+				int rc = consumer__send_frame(c, f);
+				consumer_frame_unref(f);
+				return rc;
+			}
+		}
+		return consumer__send_frame(c, f);
+	}
+	int err;
+	struct consumer_frame *f = consumer__frame_from_json(msg, fields, &err);
+	if (!f)
+		return err;
+	int rc = consumer__send_frame(c, f);
+	consumer_frame_unref(f);
+	return rc;
+}
+
+int consumer_send_json(struct consumer *c, json_t *content)
+{
+	return send_json_shared(c, content, NULL);
+}
+
+int consumer_forward_json(struct consumer *c, json_t *msg, const char *const *fields)
+{
+	if (!fields)
+		return CONSUMER_EINVAL;
+	return send_json_shared(c, msg, fields);
+}
+
+/* ---- dispatch ---- */
+
+void consumer__on_layer_message(void *ud, const char *channel, json_t *msg)
+{
+	struct consumer *c = ud;
+	(void)channel;
+	if (c->state != CONSUMER__ST_OPEN)
+		return; /* not accepted yet, or closing: Channels would not deliver either */
+	struct cache_entry *e = message_entry(msg);
+	const char *type = e ? e->v.type : json_string_value(json_object_get(msg, "type"));
+	const struct consumer_handler *h;
+	if (e && e->cls == c->cls) {
+		h = e->handler;
+	} else {
+		h = c->cls->handlers;
+		while (h && h->type && strcmp(h->type, type ? type : "") != 0)
+			h++;
+		if (e) {
+			e->cls = c->cls;
+			e->handler = h;
+		}
+	}
+	if (!h || !h->type) {
+		static struct log_limit lim_type = LOG_LIMIT_INIT(10);
+		LOG_LIMITED(&lim_type, LOG_ERROR, "consumer",
+			    "%s %s: no handler for message type '%s'; closing 1011",
+		    c->cls->name, consumer_channel_name(c), type ? type : "");
+		consumer_close(c, CLOSE_INTERNAL_ERROR, "no handler for message type");
+		return;
+	}
+	json_t *outer = dispatching;
+	struct cache_entry *outer_entry = dispatch_entry;
+	unsigned outer_gen = dispatch_gen;
+	dispatching = msg;
+	dispatch_entry = e;
+	dispatch_gen = cache_gen;
+	consumer__enter(c);
+	h->fn(c, msg);
+	dispatching = outer;
+	dispatch_entry = outer_entry;
+	dispatch_gen = outer_gen;
+	consumer__leave(c);
+}
+
