@@ -344,8 +344,8 @@ static int refuse(struct http_conn *hc, int status, const char *why)
 	if (!hc->started)
 		hc->started = uv_now(hc->s->loop);
 	const struct http1_request *r = http1_request(hc->rd);
-	const char *method = http1_method(hc->rd);
-	hc->head_only = method && strcmp(method, "HEAD") == 0; /* no body, even for an error */
+	hc->head_only = http1_is_head(hc->rd); /* no body, even for an error */
+	const char *method = hc->head_only ? "HEAD" : NULL;
 	if (!hc->req.kwargs && r->method && request_fill(hc, r, &hc->req) != 0)
 		server__request_clear(&hc->req); /* its head as far as it is read */
 	if (!hc->req.kwargs) { /* nothing usable: a minimal one */

@@ -56,6 +56,7 @@ class Request:
         self.ws_valid = False       # a WebSocket handshake this server must accept (101)
         self.expect_continue = False
         self.lenient = []           # the lenient readings taken (a server may refuse instead)
+        self.head_prefix = False    # starts with "HEAD" + SP/HTAB: answered as a HEAD
 
     def header(self, name):
         return [v for n, v in self.headers if n == name]
@@ -72,7 +73,11 @@ class Request:
 
     @property
     def is_head(self):
-        return self.method == b"HEAD"
+        # The server can only go by what it has read when it answers, which
+        # may be before the request line ends (an error inside it): a
+        # request is a HEAD when its first word is "HEAD" followed by SP or
+        # HTAB, valid line or not. "HEAD" alone on a line is not.
+        return self.head_prefix
 
     def oracle_status(self):
         """The statuses a correct server answers this valid request with, or None
@@ -383,6 +388,7 @@ def parse_requests(data):
         if pos >= len(data):
             break
         req = Request(pos)
+        req.head_prefix = re.match(rb"HEAD[ \t]", data[pos:pos + 5]) is not None
         end = _parse_one(data, pos, req)
         if end is None:            # incomplete: a server may still answer (an error) early
             st.requests.append(req)

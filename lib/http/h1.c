@@ -31,7 +31,9 @@ struct http1 {
 	size_t head_bytes;
 	int n_host;
 	bool has_te; /* a Transfer-Encoding field, whatever its value */
-	const char *method_seen; /* once the method is read (static) */
+	char first[8];   /* the request line's first word, while short */
+	size_t first_len;
+	bool first_done; /* ... ended by SP/HTAB (first_len 0: by anything else) */
 	int status; /* the answer to an error, once failed */
 	const char *why;
 	bool in_value;
@@ -58,15 +60,30 @@ static int fail(struct http1 *h, int status, const char *why)
 	return HPE_USER;
 }
 
-/* The method counts once the request line has its version (even one
- * that is then refused): "HEAD" alone, or "HEAD /x" HTTP/0.9-style, is no
- * HEAD request. */
-static int on_version(llhttp_t *p, const char *at, size_t len)
+/*
+ * Follows the start of the request line in the raw bytes: its first word,
+ * and whether SP or HTAB ended it. An answer refusing the request must
+ * know whether it answers a HEAD (no body), also when llhttp stopped
+ * inside the line and before its end has arrived: a request whose first
+ * word is "HEAD" followed by SP or HTAB is answered as a HEAD, valid line
+ * or not ("HEAD" alone on a line is not). Decided by a prefix, so not by
+ * how the bytes were cut. Empty lines before a request are skipped.
+ */
+static void scan_line(struct http1 *h, const char *d, size_t n)
 {
-	(void)at;
-	(void)len;
-	H(p)->method_seen = llhttp_method_name((llhttp_method_t)p->method);
-	return 0;
+	for (size_t i = 0; i < n && !h->first_done; i++) {
+		char c = d[i];
+		if ((c == '\r' || c == '\n') && !h->first_len)
+			continue; /* an empty line before the request */
+		if (c == ' ' || c == '\t') {
+			h->first_done = true;
+		} else if (c == '\r' || c == '\n' || h->first_len == sizeof(h->first)) {
+			h->first_len = 0; /* not a word followed by white space */
+			h->first_done = true;
+		} else {
+			h->first[h->first_len++] = c;
+		}
+	}
 }
 
 /* RFC 9110 5.6.2: tchar. */
@@ -225,7 +242,6 @@ static int on_message_complete(llhttp_t *p)
 }
 
 static const llhttp_settings_t settings = {
-	.on_version = on_version,
 	.on_url = on_url,
 	.on_header_field = on_header_field,
 	.on_header_value = on_header_value,
@@ -258,7 +274,8 @@ static void request_clear(struct http1 *h)
 	h->head_bytes = 0;
 	h->n_host = 0;
 	h->has_te = false;
-	h->method_seen = NULL;
+	h->first_len = 0;
+	h->first_done = false;
 	h->in_value = h->head_done = h->msg_done = h->in_trailer = h->last_lf = h->last_cr = false;
 }
 
@@ -301,6 +318,8 @@ int http1_parse(struct http1 *h, const char *data, size_t len, size_t *used)
 		llhttp_resume(&h->p);
 	}
 	*used = n;
+	if (!h->first_done)
+		scan_line(h, data, e != HPE_OK && e != HPE_PAUSED ? len : n);
 	if (!head_before && !h->failed) {
 		/* A head line that starts with SP or HTAB: obs-fold, or white
 		 * space before the first field. llhttp unfolds the first; RFC
@@ -324,8 +343,10 @@ int http1_parse(struct http1 *h, const char *data, size_t len, size_t *used)
 		if (h->head_bytes > h->lim.max_head)
 			fail(h, 431, "request head too large"); /* a long target is 414 first */
 	}
-	if (h->failed)
+	if (h->failed) {
+		scan_line(h, data, len);
 		return HTTP1_ERROR;
+	}
 	if (e != HPE_OK && e != HPE_PAUSED) {
 		h->failed = true;
 		h->status = llhttp_status(e);
@@ -359,9 +380,9 @@ const char *http1_error_reason(const struct http1 *h)
 	return h->failed ? (h->why ? h->why : "bad request") : NULL;
 }
 
-const char *http1_method(const struct http1 *h)
+bool http1_is_head(const struct http1 *h)
 {
-	return h->method_seen;
+	return h->first_done && h->first_len == 4 && memcmp(h->first, "HEAD", 4) == 0;
 }
 
 bool http1_idle(const struct http1 *h)

@@ -218,9 +218,10 @@ void http1_next(struct http1 *h);
 /* After HTTP1_ERROR: the status to answer and why (static strings). */
 int http1_error_status(const struct http1 *h);
 const char *http1_error_reason(const struct http1 *h);
-/* The method of the request being read, once its method token is read
- * (static string), even when the request then fails; NULL before. */
-const char *http1_method(const struct http1 *h);
+/* True when the request being read (or refused) is a HEAD: its first
+ * word is "HEAD" followed by SP or HTAB, whether or not the rest of its line
+ * is valid or has arrived. An answer to it has no body. */
+bool http1_is_head(const struct http1 *h);
 /* True between requests: nothing of a next request read yet. */
 bool http1_idle(const struct http1 *h);
 
