@@ -4,6 +4,7 @@
  * configuration section), then the settings the apps declare
  * (struct server_setting), parsed and printed the same way.
  */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -104,6 +105,33 @@ static bool origins_have_schemes(const char *list)
 	return true;
 }
 
+/* The range and type of each OPT_INT field (one row each). */
+struct int_range {
+	size_t offset;
+	long min, max;
+	bool is_unsigned;
+};
+
+static const struct int_range int_ranges[] = {
+	{OFF(port), 0, 65535, false},
+	{OFF(max_connections), 0, 1000000000, true},
+	{OFF(layer_capacity), 1, 1000000000, true},
+	{OFF(workers), 1, 64, true},
+	{OFF(ping_interval), 0, 86400, false},
+	{OFF(ping_timeout), 1, 86400, false},
+	{OFF(view_threads), 1, 128, true},
+	{OFF(http_timeout), 1, 86400, false},
+};
+
+static const struct int_range *int_range_of(size_t offset)
+{
+	for (size_t i = 0; i < sizeof(int_ranges) / sizeof(int_ranges[0]); i++)
+		if (int_ranges[i].offset == offset)
+			return &int_ranges[i];
+	assert(!"an OPT_INT option without a row in int_ranges");
+	return &int_ranges[0];
+}
+
 static int set_opt(struct server_config *cfg, const struct opt *o, const char *val,
 		   const char *from)
 {
@@ -118,31 +146,13 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 		return 0;
 	case OPT_INT: {
 		long v = strtol(val, &end, 10);
-		if (errno || !*val || *end || v < 0 || v > 1000000000)
+		const struct int_range *r = int_range_of(o->offset);
+		if (errno || !*val || *end || v < r->min || v > r->max)
 			break;
-		if (o->offset == OFF(port)) {
-			if (v > 65535)
-				break;
-			cfg->port = (int)v;
-		} else if (o->offset == OFF(max_connections)) {
-			cfg->max_connections = (unsigned)v;
-		} else if (o->offset == OFF(layer_capacity)) {
-			if (v < 1)
-				break;
-			cfg->layer_capacity = (unsigned)v;
-		} else if (o->offset == OFF(workers)) {
-			if (v < 1 || v > 64)
-				break;
-			cfg->workers = (unsigned)v;
-		} else if (o->offset == OFF(ping_interval) || o->offset == OFF(ping_timeout)) {
-			if (v > 86400 || (v < 1 && o->offset == OFF(ping_timeout)))
-				break;
-			*(int *)((char *)cfg + o->offset) = (int)v;
-		} else {
-			if (v < 1 || v > 128)
-				break;
-			cfg->view_threads = (unsigned)v;
-		}
+		if (r->is_unsigned)
+			*(unsigned *)field = (unsigned)v;
+		else
+			*(int *)field = (int)v;
 		return 0;
 	}
 	case OPT_SIZE: {
@@ -276,6 +286,41 @@ static void usage(FILE *f, const struct server_app *const apps[],
 		"print the version and exit");
 }
 
+/* The environment, before the flags (so that flags win). 0 or -1. */
+static int from_env(struct server_config *cfg, const struct server_setting *const *app_opts,
+		    size_t n_app, bool *queue_given)
+{
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const char *v = getenv(opts[i].env);
+		if (v && *v && set_opt(cfg, &opts[i], v, opts[i].env) != 0)
+			return -1;
+		*queue_given |= v && *v && opts[i].offset == OFF(max_queue_bytes) &&
+				opts[i].kind == OPT_SIZE;
+	}
+	for (size_t j = 0; j < n_app; j++) {
+		const char *v = getenv(app_opts[j]->env);
+		if (v && *v &&
+		    set_app_setting(cfg->settings, app_opts[j], v, app_opts[j]->env) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The send queue admits at least one message of the largest size a client
+ * may send (echoed, or forwarded to a group): by default four of them, and
+ * never less than 4 MiB; a smaller --max-queue given is warned about. */
+static void queue_default(struct server_config *cfg, bool queue_given)
+{
+	if (!queue_given) {
+		unsigned long long q = 4ULL * cfg->max_message_size;
+		cfg->max_queue_bytes = q < (4u << 20) ? 4u << 20 : q > (1ULL << 32) ? 1ULL << 32 : q;
+	} else if (cfg->max_queue_bytes < cfg->max_message_size) {
+		fprintf(stderr, "channels-server: warning: --max-queue %zu is below "
+				"--max-message-size %zu: a message that large is never sent\n",
+			cfg->max_queue_bytes, cfg->max_message_size);
+	}
+}
+
 /* Parses into `cfg` once the apps' settings are known (see server_config_parse). */
 static int parse(struct server_config *cfg, const struct server_app *const apps[],
 		 const struct server_setting *const *app_opts, size_t n_app, int argc, char **argv)
@@ -296,20 +341,8 @@ static int parse(struct server_config *cfg, const struct server_app *const apps[
 			json_object_set_new(cfg->settings, st->key, json_string(st->str_default));
 	}
 	bool queue_given = false;
-	/* Environment first, so flags win. */
-	for (size_t i = 0; i < N_OPTS; i++) {
-		const char *v = getenv(opts[i].env);
-		if (v && *v && set_opt(cfg, &opts[i], v, opts[i].env) != 0)
-			goto out;
-		queue_given |= v && *v && opts[i].offset == OFF(max_queue_bytes) &&
-			       opts[i].kind == OPT_SIZE;
-	}
-	for (size_t j = 0; j < n_app; j++) {
-		const char *v = getenv(app_opts[j]->env);
-		if (v && *v &&
-		    set_app_setting(cfg->settings, app_opts[j], v, app_opts[j]->env) != 0)
-			goto out;
-	}
+	if (from_env(cfg, app_opts, n_app, &queue_given) != 0)
+		goto out;
 	for (size_t i = 0; i < n_all; i++) {
 		const char *flag = i < N_OPTS ? opts[i].flag : app_opts[i - N_OPTS]->flag;
 		longopts[i] = (struct option){flag, required_argument, NULL, (int)(i + 256)};
@@ -348,17 +381,7 @@ static int parse(struct server_config *cfg, const struct server_app *const apps[
 			goto out;
 		queue_given |= o->offset == OFF(max_queue_bytes) && o->kind == OPT_SIZE;
 	}
-	/* The send queue admits at least one message of the largest size a
-	 * client may send (echoed, or forwarded to a group): by default four of
-	 * them, and never less than 4 MiB. */
-	if (!queue_given) {
-		unsigned long long q = 4ULL * cfg->max_message_size;
-		cfg->max_queue_bytes = q < (4u << 20) ? 4u << 20 : q > (1ULL << 32) ? 1ULL << 32 : q;
-	} else if (cfg->max_queue_bytes < cfg->max_message_size) {
-		fprintf(stderr, "channels-server: warning: --max-queue %zu is below "
-				"--max-message-size %zu: a message that large is never sent\n",
-			cfg->max_queue_bytes, cfg->max_message_size);
-	}
+	queue_default(cfg, queue_given);
 	if (optind < argc) {
 		fprintf(stderr, "channels-server: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr, apps, app_opts, n_app);

@@ -494,6 +494,32 @@ static unsigned worker_count(const struct server_config *cfg)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
+/* Makes the n_workers workers, copies of `shared`, with their loops,
+ * listeners and the publish token; on failure closes what was opened.
+ * 0 or -1. Main thread. */
+static int workers_init(struct server *workers, const struct server *shared)
+{
+	const struct server_config *cfg = shared->cfg;
+	unsigned n = shared->n_workers;
+	int ok = 1;
+	for (unsigned i = 0; i < n && ok; i++) {
+		workers[i] = *shared;
+		workers[i].index = i;
+		workers[i].workers = workers;
+		ok = worker_init(&workers[i], i == 0 ? cfg->port : workers[0].port) == 0;
+	}
+	if (ok && cfg->publish_endpoint) {
+		ok = server__publish_start(&workers[0]) == 0;
+		for (unsigned i = 1; ok && i < n; i++)
+			memcpy(workers[i].publish_token, workers[0].publish_token,
+			       sizeof(workers[i].publish_token));
+	}
+	if (!ok)
+		for (unsigned i = 0; i < n; i++)
+			worker_abandon(&workers[i]);
+	return ok ? 0 : -1;
+}
+
 int server_run(const struct server_config *cfg, const struct server_app *const apps[])
 {
 	struct server shared;
@@ -537,24 +563,8 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 	if (!s->tmpl || !s->protocols || !s->allowed_hosts || !workers || (n > 1 && !s->bus))
 		goto out;
 
-	int ok = 1;
-	for (unsigned i = 0; i < n && ok; i++) {
-		workers[i] = shared;
-		workers[i].index = i;
-		workers[i].workers = workers;
-		ok = worker_init(&workers[i], i == 0 ? cfg->port : workers[0].port) == 0;
-	}
-	if (ok && cfg->publish_endpoint) {
-		ok = server__publish_start(&workers[0]) == 0;
-		for (unsigned i = 1; ok && i < n; i++)
-			memcpy(workers[i].publish_token, workers[0].publish_token,
-			       sizeof(workers[i].publish_token));
-	}
-	if (!ok) {
-		for (unsigned i = 0; i < n; i++)
-			worker_abandon(&workers[i]);
+	if (workers_init(workers, &shared) != 0)
 		goto out;
-	}
 
 	LOG(LOG_INFO, "server",
 	    "channels-server %s listening on http://%s:%d/ (%u worker%s, layer: %s%s%s)",

@@ -200,6 +200,26 @@ static void conn_fail(struct ws_conn *wc, int code, const char *reason);
 static void conn_end(struct ws_conn *wc);
 static bool write_due(const struct ws_conn *wc);
 
+/* A new WebSocket of `s` on `wsi`, counted and on the worker's list. */
+static struct ws_conn *wc_new(struct server *s, struct lws *wsi)
+{
+	struct ws_conn *wc = calloc(1, sizeof(*wc));
+	if (!wc)
+		return NULL;
+	wc->kind = CONN_WS;
+	wc->s = s;
+	wc->wsi = wsi;
+	wc->tokens = (float)s->cfg->rate_burst;
+	wc->tokens_at = (uint32_t)uv_now(s->loop);
+	wc->next = s->ws_head;
+	if (s->ws_head)
+		s->ws_head->prev = wc;
+	s->ws_head = wc;
+	s->n_ws++;
+	atomic_fetch_add(s->ws_total, 1);
+	return wc;
+}
+
 int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request *req,
 			 bool trailing, int *status, const char **why)
 {
@@ -217,22 +237,11 @@ int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request 
 	struct consumer_scope scope;
 	server__ws_scope_from_request(req, kwargs, offered, &scope);
 
-	struct ws_conn *wc = calloc(1, sizeof(*wc));
+	struct ws_conn *wc = wc_new(s, wsi);
 	if (!wc) {
 		consumer_scope_clear(&scope);
 		return -1;
 	}
-	wc->kind = CONN_WS;
-	wc->s = s;
-	wc->wsi = wsi;
-	wc->tokens = (float)s->cfg->rate_burst;
-	wc->tokens_at = (uint32_t)uv_now(s->loop);
-	wc->next = s->ws_head;
-	if (s->ws_head)
-		s->ws_head->prev = wc;
-	s->ws_head = wc;
-	s->n_ws++;
-	atomic_fetch_add(s->ws_total, 1);
 
 	struct consumer_open_result res;
 	wc->consumer = consumer_open(cls, &scope, s->layer, s->loop, &transport, wc, &res);

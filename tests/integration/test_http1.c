@@ -629,6 +629,36 @@ static void test_full(const struct h_server *s)
 	client_ws_free(a);
 }
 
+/* --http-timeout 1: an idle connection, and one whose request never ends
+ * (slowloris), are closed after about a second, not after the default 30
+ * (the flag once set --view-threads instead). */
+static void test_http_timeout(void)
+{
+	struct h_server s;
+	if (h_server_start(&s, (const char *const[]){"--http-timeout", "1", NULL}) != 0) {
+		CHECK(!"server with --http-timeout 1 started");
+		return;
+	}
+	for (int partial = 0; partial < 2; partial++) {
+		int fd = dial(&s);
+		CHECK(fd >= 0);
+		if (partial)
+			CHECK_INT(send(fd, "GET /healthz HTTP/1.1\r\n", 23, 0), 23);
+		int64_t t0 = h_now_ms();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char c;
+		bool closed = poll(&p, 1, 5000) == 1 && recv(fd, &c, 1, 0) <= 0;
+		int64_t took = h_now_ms() - t0;
+		if (!closed || took > 4000)
+			fprintf(stderr, "http-timeout (%s): closed %d after %lld ms\n",
+				partial ? "partial request" : "idle", closed, (long long)took);
+		CHECK(closed && took <= 4000);
+		close(fd);
+	}
+	CHECK_INT(h_healthz(&s), 0);
+	CHECK_INT(h_server_stop(&s), 0);
+}
+
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, &check_failed);
@@ -650,5 +680,6 @@ int main(int argc, char **argv)
 		test_full(&full);
 		CHECK_INT(h_server_stop(&full), 0);
 	}
+	test_http_timeout();
 	return check_finish();
 }
