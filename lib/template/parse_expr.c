@@ -32,75 +32,78 @@ bool tmpl__is_var_char(unsigned char c)
 	return isalnum(c) || c == '_' || c == '.' || c >= 0x80;
 }
 
-/* Parses one operand at s[*i]: "str", 'str', a number, or a dotted lookup. */
-static bool parse_operand(struct tmpl_parser *p, int line, const char *s, size_t len, size_t *i,
-			  struct tmpl_operand *o)
+/* The quoted string literal at s[*i] (backslash escapes only the quote and itself). */
+static bool parse_string(struct tmpl_parser *p, int line, const char *s, size_t len, size_t *i,
+			 struct tmpl_operand *o)
 {
 	size_t k = *i;
-	if (k >= len) {
-		tmpl__fail(p, line, "expected a value in '%.*s'", (int)len, s);
+	char q = s[k];
+	size_t j = k + 1;
+	while (j < len && s[j] != q)
+		j += s[j] == '\\' ? 2 : 1;
+	if (j >= len) {
+		tmpl__fail(p, line, "unterminated string in '%.*s'", (int)len, s);
 		return false;
 	}
-	if (s[k] == '"' || s[k] == '\'') {
-		char q = s[k];
-		size_t j = k + 1;
-		while (j < len && s[j] != q)
-			j += s[j] == '\\' ? 2 : 1;
-		if (j >= len) {
-			tmpl__fail(p, line, "unterminated string in '%.*s'", (int)len, s);
-			return false;
-		}
-		char *buf = tmpl__arena_alloc(p, j - k);
-		if (!buf)
-			return false;
-		size_t n = 0;
-		for (size_t m = k + 1; m < j; m++) {
-			if (s[m] == '\\' && m + 1 < j && (s[m + 1] == q || s[m + 1] == '\\'))
-				m++;
-			buf[n++] = s[m];
-		}
-		o->kind = TMPL_OPD_LITERAL;
-		o->literal = add_literal(p, json_stringn_nocheck(buf, n));
-		o->literal_safe = true;
-		*i = j + 1;
-		return o->literal != NULL;
+	char *buf = tmpl__arena_alloc(p, j - k);
+	if (!buf)
+		return false;
+	size_t n = 0;
+	for (size_t m = k + 1; m < j; m++) {
+		if (s[m] == '\\' && m + 1 < j && (s[m + 1] == q || s[m + 1] == '\\'))
+			m++;
+		buf[n++] = s[m];
 	}
-	bool num =
-	    isdigit((unsigned char)s[k]) || ((s[k] == '-' || s[k] == '+' || s[k] == '.') &&
-					     k + 1 < len && isdigit((unsigned char)s[k + 1]));
-	if (num) {
-		size_t j = k + 1;
-		while (j < len &&
-		       (isdigit((unsigned char)s[j]) || s[j] == '.' || s[j] == 'e' || s[j] == 'E' ||
-			((s[j] == '-' || s[j] == '+') && (s[j - 1] == 'e' || s[j - 1] == 'E'))))
-			j++;
-		char tmp[64];
-		if (j - k >= sizeof(tmp)) {
-			tmpl__fail(p, line, "number too long in '%.*s'", (int)len, s);
-			return false;
-		}
-		memcpy(tmp, s + k, j - k);
-		tmp[j - k] = '\0';
-		char *end;
-		json_t *v;
-		errno = 0;
-		if (strpbrk(tmp, ".eE")) {
-			double d = strtod(tmp, &end);
-			v = json_real(d);
-		} else {
-			long long ll = strtoll(tmp, &end, 10);
-			v = json_integer(ll);
-		}
-		if (*end || errno || tmp[j - k - 1] == '.') {
-			json_decref(v);
-			tmpl__fail(p, line, "could not parse the number '%s'", tmp);
-			return false;
-		}
-		o->kind = TMPL_OPD_LITERAL;
-		o->literal = add_literal(p, v);
-		*i = j;
-		return o->literal != NULL;
+	o->kind = TMPL_OPD_LITERAL;
+	o->literal = add_literal(p, json_stringn_nocheck(buf, n));
+	o->literal_safe = true;
+	*i = j + 1;
+	return o->literal != NULL;
+}
+
+/* The number at s[*i]: an integer, or a real when it has '.', 'e' or 'E'. */
+static bool parse_number(struct tmpl_parser *p, int line, const char *s, size_t len, size_t *i,
+			 struct tmpl_operand *o)
+{
+	size_t k = *i;
+	size_t j = k + 1;
+	while (j < len &&
+	       (isdigit((unsigned char)s[j]) || s[j] == '.' || s[j] == 'e' || s[j] == 'E' ||
+		((s[j] == '-' || s[j] == '+') && (s[j - 1] == 'e' || s[j - 1] == 'E'))))
+		j++;
+	char tmp[64];
+	if (j - k >= sizeof(tmp)) {
+		tmpl__fail(p, line, "number too long in '%.*s'", (int)len, s);
+		return false;
 	}
+	memcpy(tmp, s + k, j - k);
+	tmp[j - k] = '\0';
+	char *end;
+	json_t *v;
+	errno = 0;
+	if (strpbrk(tmp, ".eE")) {
+		double d = strtod(tmp, &end);
+		v = json_real(d);
+	} else {
+		long long ll = strtoll(tmp, &end, 10);
+		v = json_integer(ll);
+	}
+	if (*end || errno || tmp[j - k - 1] == '.') {
+		json_decref(v);
+		tmpl__fail(p, line, "could not parse the number '%s'", tmp);
+		return false;
+	}
+	o->kind = TMPL_OPD_LITERAL;
+	o->literal = add_literal(p, v);
+	*i = j;
+	return o->literal != NULL;
+}
+
+/* The dotted lookup at s[*i] ("a.b.0"), one segment per part. */
+static bool parse_lookup(struct tmpl_parser *p, int line, const char *s, size_t len, size_t *i,
+			 struct tmpl_operand *o)
+{
+	size_t k = *i;
 	size_t j = k;
 	while (j < len && tmpl__is_var_char((unsigned char)s[j]))
 		j++;
@@ -143,6 +146,25 @@ static bool parse_operand(struct tmpl_parser *p, int line, const char *s, size_t
 	}
 	*i = j;
 	return true;
+}
+
+/* Parses one operand at s[*i]: "str", 'str', a number, or a dotted lookup. */
+static bool parse_operand(struct tmpl_parser *p, int line, const char *s, size_t len, size_t *i,
+			  struct tmpl_operand *o)
+{
+	size_t k = *i;
+	if (k >= len) {
+		tmpl__fail(p, line, "expected a value in '%.*s'", (int)len, s);
+		return false;
+	}
+	if (s[k] == '"' || s[k] == '\'')
+		return parse_string(p, line, s, len, i, o);
+	bool num =
+	    isdigit((unsigned char)s[k]) || ((s[k] == '-' || s[k] == '+' || s[k] == '.') &&
+					     k + 1 < len && isdigit((unsigned char)s[k + 1]));
+	if (num)
+		return parse_number(p, line, s, len, i, o);
+	return parse_lookup(p, line, s, len, i, o);
 }
 
 static const struct {
