@@ -182,4 +182,140 @@ const char *tmpl__env_static_url(const struct tmpl_env *env);
 int tmpl__render(struct tmpl_env *env, const struct tmpl *t, json_t *ctx, const char *static_url,
 		 char **out, size_t *outlen, char *err, size_t errlen);
 
+/* ---- parsing (parse.c, parse_lex.c, parse_expr.c); one parser per tmpl_parse call ---- */
+
+struct tmpl_arena {
+	struct tmpl_arena *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct tmpl_lit {
+	json_t *j;
+	struct tmpl_lit *next;
+};
+
+enum tmpl_tok_type { TMPL_TOK_TEXT, TMPL_TOK_VAR, TMPL_TOK_BLOCK, TMPL_TOK_COMMENT };
+
+struct tmpl_token {
+	enum tmpl_tok_type type;
+	const char *s; /* contents, trimmed (tags) or raw (text) */
+	size_t len;
+	int line;
+};
+
+struct tmpl_word {
+	const char *s;
+	size_t len;
+};
+
+struct tmpl_parser {
+	struct tmpl *t;
+	const char *src;
+	size_t len, pos;
+	int line;
+	char *err;
+	size_t errlen;
+	bool failed;
+	bool oom;
+	int nest;
+	bool seen_nontext;
+	struct tmpl_word *words; /* words of the current block tag; reused */
+	size_t nwords, capwords;
+	const struct tmpl_node **blocks;
+	size_t nblocks, capblocks;
+	int cond_depth;
+	/* per tag kind ({{, {%, {#): a range already scanned in vain for the
+	 * closing pair; keeps lines full of openers linear */
+	size_t miss_from[3], miss_to[3];
+};
+
+/* Zeroed memory from the template's arena; NULL (and p->oom, p->failed) on failure. */
+void *tmpl__arena_alloc(struct tmpl_parser *p, size_t n);
+/* Records the first error as "line N: ..."; later calls do nothing. */
+__attribute__((format(printf, 3, 4))) void tmpl__fail(struct tmpl_parser *p, int line,
+						       const char *fmt, ...);
+bool tmpl__is_space(char c);
+void tmpl__trim(const char **s, size_t *len);
+/* Next token of the source; false at its end. */
+bool tmpl__next_token(struct tmpl_parser *p, struct tmpl_token *tok);
+/* Splits a block tag's contents into p->words like Django's split_contents(). */
+bool tmpl__split_words(struct tmpl_parser *p, const char *s, size_t len);
+bool tmpl__word_is(const struct tmpl_word *w, const char *lit);
+bool tmpl__is_var_char(unsigned char c);
+/* Parses "operand|filter:arg|..." into the arena; NULL after tmpl__fail. */
+struct tmpl_fexpr *tmpl__parse_fexpr(struct tmpl_parser *p, int line, const char *s, size_t len);
+/* Parses the words after the tag name (words[1..]) as a condition. */
+struct tmpl_cond *tmpl__parse_cond(struct tmpl_parser *p, int line);
+
+/* ---- rendering (render.c, render_eval.c, render_cond.c); one rstate per render ---- */
+
+enum tmpl_scope_kind { TMPL_SC_VAR, TMPL_SC_LOOP, TMPL_SC_BLOCK };
+
+/* A name visible to lookups; chained from the innermost outwards. */
+struct tmpl_scope {
+	enum tmpl_scope_kind kind;
+	const char *name;
+	size_t len;
+	json_t *j;		   /* TMPL_SC_VAR; borrowed (kept alive by the loop) */
+	size_t i, n;		   /* TMPL_SC_LOOP: index and length */
+	const struct tmpl_scope *outer; /* TMPL_SC_LOOP: the enclosing forloop, or NULL */
+	const char *block;	   /* TMPL_SC_BLOCK: name of the block being rendered */
+	size_t blocklen;
+	const struct tmpl_scope *up;
+};
+
+/* Django's BlockContext: per block name, the overriding blocks, root first. */
+struct tmpl_bstack {
+	const char *name;
+	size_t len;
+	const struct tmpl_node **v;
+	size_t n, cap;
+};
+
+struct tmpl_bctx {
+	struct tmpl_bstack *s;
+	size_t n, cap;
+};
+
+struct tmpl_rstate {
+	struct tmpl_env *env;
+	const char *static_url;
+	json_t *ctx;
+	struct tmpl_buf *out;
+	const struct tmpl_scope *scope;
+	struct tmpl_bctx *bctx; /* NULL unless rendering through {% extends %} */
+	int depth;
+	int rc;
+	char *err;
+	size_t errlen;
+};
+
+/* A value while rendering: `j` NULL means missing/None. */
+struct tmpl_val {
+	json_t *j;
+	bool owned;
+	bool safe;
+};
+
+/* Records the first error (rc and "line N: ..."); returns -1. */
+__attribute__((format(printf, 4, 5))) int tmpl__rfail(struct tmpl_rstate *rs, int rc, int line,
+						       const char *fmt, ...);
+/* The overrides of block `name`, or NULL. */
+struct tmpl_bstack *tmpl__bctx_find(struct tmpl_bctx *bc, const char *name, size_t len);
+void tmpl__val_drop(struct tmpl_val *v);
+/* Replaces v's value with `j`, which v now owns. */
+void tmpl__val_own(struct tmpl_val *v, json_t *j, bool safe);
+/* Python truthiness; NULL (missing) is false. */
+bool tmpl__truthy(const json_t *j);
+int tmpl__render_block(struct tmpl_rstate *rs, const char *name, size_t len,
+		       const struct tmpl_node *self);
+/* Resolves a LOOKUP operand against the scopes and the context. 0 or -1 after tmpl__rfail. */
+int tmpl__lookup(struct tmpl_rstate *rs, const struct tmpl_operand *o, struct tmpl_val *v,
+		 int line);
+int tmpl__eval_fexpr(struct tmpl_rstate *rs, const struct tmpl_fexpr *fe, struct tmpl_val *v,
+		     bool quiet, int line);
+/* 1 true, 0 false, -1 after tmpl__rfail. */
+int tmpl__eval_cond(struct tmpl_rstate *rs, const struct tmpl_cond *c, int line);
+
 #endif

@@ -71,6 +71,9 @@ void tmpl__buf_escape(struct tmpl_buf *b, const char *s, size_t n)
 	tmpl__buf_put(b, s + run, n - run);
 }
 
+/* Over 80 lines: one number formatter that mirrors Python's float repr and Django's
+ * number_format case by case (nan/inf, scientific, leading zeros, integral, fractional)
+ * over shared digit and output buffers. */
 void tmpl__buf_real(struct tmpl_buf *b, double d, bool django)
 {
 	if (isnan(d)) {
