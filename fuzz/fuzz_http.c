@@ -21,6 +21,7 @@
  *    itself; a referer passes only as an https:// URL.
  */
 #include "http.h"
+#include "fuzz.h"
 #include "http_int.h"
 
 #include <stdint.h>
@@ -29,20 +30,11 @@
 #include <string.h>
 #include <strings.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const unsigned char KEY[] = "fuzz-fixed-key";
 #define KEYLEN (sizeof(KEY) - 1)
 #define NOW 1700000000LL
 
-#define REQUIRE(cond)                                                                   \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                 \
-			abort();                                                        \
-		}                                                                       \
-	} while (0)
 
 static void check_decode(const char *s, size_t n, bool plus)
 {

@@ -28,25 +28,17 @@
  *     code, bytes) and the same end; the stopping callback gets a prefix.
  */
 #include "wsframe.h"
+#include "fuzz.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_MESSAGE 4096
 #define MAX_PREFIX  64
 
-#define REQUIRE(cond)                                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
-				#cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* What one way of feeding saw: a running hash of the events and its value
  * after each of the first MAX_PREFIX events. */

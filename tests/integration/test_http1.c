@@ -343,6 +343,23 @@ static void test_limits(const struct h_server *s, const struct h_server *quiet)
 	CHECK_INT(h_healthz(quiet), 0);
 }
 
+/* Reads until the server closes (or 3 s of silence), NUL-terminates, closes
+ * `fd`; returns the bytes read. */
+static size_t read_to_close(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	while (got < cap - 1 && poll(&p, 1, 3000) == 1) {
+		ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(fd);
+	return got;
+}
+
 /* An error answer to a HEAD has no body, also when the HEAD is refused
  * before its head is read; and a HEAD does not make the next answer on
  * the connection lose its body. */
@@ -359,16 +376,7 @@ static void test_head_errors(const struct h_server *s)
 		CHECK_INT(send(fd, reqs[i], strlen(reqs[i]), 0), (ssize_t)strlen(reqs[i]));
 		shutdown(fd, SHUT_WR);
 		char buf[8192];
-		size_t got = 0;
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		while (got < sizeof(buf) - 1 && poll(&p, 1, 3000) == 1) {
-			ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-		}
-		buf[got] = '\0';
-		close(fd);
+		size_t got = read_to_close(fd, buf, sizeof(buf));
 		const char *end = strstr(buf, "\r\n\r\n");
 		if (!end || end[4] != '\0')
 			fprintf(stderr, "HEAD error %zu: %zu bytes: %s\n", i, got, buf);
@@ -382,16 +390,7 @@ static void test_head_errors(const struct h_server *s)
 	CHECK_INT(send(fd, seq, strlen(seq), 0), (ssize_t)strlen(seq));
 	shutdown(fd, SHUT_WR);
 	char buf[16384];
-	size_t got = 0;
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	while (got < sizeof(buf) - 1 && poll(&p, 1, 3000) == 1) {
-		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	close(fd);
+	read_to_close(fd, buf, sizeof(buf));
 	const char *second = strstr(buf + 1, "HTTP/1.1 ");
 	CHECK(second != NULL);
 	if (second) {
