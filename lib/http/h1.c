@@ -115,15 +115,17 @@ static int field_end(struct http1 *h)
 	if (!h->in_value)
 		return 0;
 	h->in_value = false;
-	if (h->in_trailer) { /* trailer fields are read and dropped */
+	/* llhttp lets white space before the colon through for most fields
+	 * ("X : v" gives the name "X "), and reads trailer lines loosely:
+	 * RFC 9112 5.1 says 400 (trailers too: a bad one may be a request a
+	 * proxy would see). */
+	if (!is_token(h->name.data, h->name.len))
+		return fail(h, 400, "a field name that is not a token");
+	if (h->in_trailer) { /* trailer fields are checked, then dropped */
 		h->name.len = h->value.len = 0;
 		return 0;
 	}
 	struct http1_request *r = &h->req;
-	/* llhttp lets white space before the colon through for most fields
-	 * ("X : v" gives the name "X "): RFC 9112 5.1 says 400. */
-	if (!is_token(h->name.data, h->name.len))
-		return fail(h, 400, "a field name that is not a token");
 	if (r->n_headers >= h->lim.max_headers)
 		return fail(h, 431, "too many header fields");
 	if (r->n_headers == h->hdr_cap) {
@@ -182,6 +184,15 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 	struct http1 *h = H(p);
 	h->in_value = true;
 	return http_buf_append(&h->value, at, len) ? fail(h, 500, "out of memory") : 0;
+}
+
+/* Called at the end of every field line, also one with an empty value
+ * (for which on_header_value never comes). */
+static int on_header_value_complete(llhttp_t *p)
+{
+	struct http1 *h = H(p);
+	h->in_value = true;
+	return field_end(h);
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -245,6 +256,7 @@ static const llhttp_settings_t settings = {
 	.on_url = on_url,
 	.on_header_field = on_header_field,
 	.on_header_value = on_header_value,
+	.on_header_value_complete = on_header_value_complete,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
 	.on_message_complete = on_message_complete,

@@ -107,6 +107,14 @@ int main(void)
 	expect("CL and TE", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
 			    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 	       "", 400);
+	expect("an empty value kept", "GET / HTTP/1.1\r\nHost: a\r\nX-E:\r\n\r\n",
+	       "GET / 1.1 ka=1 [host=a] [x-e=] body=;", 0);
+	expect("a bad trailer name", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+				     "0\r\nHEAD http://b/ HTTP/1.1\r\n\r\n",
+	       "", 400);
+	expect("an empty trailer name", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+					"0\r\n: x\r\n\r\n",
+	       "", 400);
 	expect("empty Transfer-Encoding", "PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\nx", "", 400);
 	expect("lone CR ends no head", "GET / HTTP/1.1\r\nHost: a\r\n\r:2\n", "", 400);
 	expect("CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", "", 501);
