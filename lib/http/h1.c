@@ -248,6 +248,12 @@ static int on_message_complete(llhttp_t *p)
 	h->req.body = h->body.data;
 	h->req.body_len = h->body.len;
 	h->req.keep_alive = llhttp_should_keep_alive(p) != 0;
+	/* RFC 9112 9.6: a "close" option ends the connection, whatever else the
+	 * field says (llhttp keeps an HTTP/1.0 "keep-alive, close" alive). */
+	for (size_t i = 0; i < h->req.n_headers && h->req.keep_alive; i++)
+		if (strcmp(h->req.headers[i].name, "connection") == 0 &&
+		    http_token_list_has(h->req.headers[i].value, "close"))
+			h->req.keep_alive = false;
 	h->msg_done = true;
 	return HPE_PAUSED;
 }

@@ -107,6 +107,8 @@ int main(void)
 	expect("CL and TE", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
 			    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 	       "", 400);
+	expect("HTTP/1.0 keep-alive, close", "HEAD / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+	       "HEAD / 1.0 ka=0 [connection=keep-alive, close] body=;", 0);
 	expect("an empty value kept", "GET / HTTP/1.1\r\nHost: a\r\nX-E:\r\n\r\n",
 	       "GET / 1.1 ka=1 [host=a] [x-e=] body=;", 0);
 	expect("a bad trailer name", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
