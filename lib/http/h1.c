@@ -31,9 +31,12 @@ struct http1 {
 	size_t head_bytes;
 	int n_host;
 	bool has_te; /* a Transfer-Encoding field, whatever its value */
+	const char *frame_from; /* chunked: the framing bytes not yet checked start here */
+	bool frame_cr;          /* ... and the last one checked was CR */
 	char first[8];   /* the request line's first word, while short */
 	size_t first_len;
 	bool first_done; /* ... ended by SP/HTAB (first_len 0: by anything else) */
+	bool lead_cr;    /* a CR before the first word, waiting for its LF */
 	int status; /* the answer to an error, once failed */
 	const char *why;
 	bool in_value;
@@ -73,8 +76,14 @@ static void scan_line(struct http1 *h, const char *d, size_t n)
 {
 	for (size_t i = 0; i < n && !h->first_done; i++) {
 		char c = d[i];
+		if (h->lead_cr && c != '\n') {
+			h->first_len = 0; /* a lone CR before the request: not a HEAD */
+			h->first_done = true;
+			break;
+		}
+		h->lead_cr = c == '\r' && !h->first_len;
 		if ((c == '\r' || c == '\n') && !h->first_len)
-			continue; /* an empty line before the request */
+			continue; /* an empty line (CRLF or LF) before the request */
 		if (c == ' ' || c == '\t') {
 			h->first_done = true;
 		} else if (c == '\r' || c == '\n' || h->first_len == sizeof(h->first)) {
@@ -231,9 +240,31 @@ static int on_headers_complete(llhttp_t *p)
 	return HPE_PAUSED;
 }
 
+/*
+ * The framing bytes of a chunked body (chunk-size lines, extensions, CRLFs,
+ * trailers): a CR must be followed by LF and no NUL may appear (llhttp
+ * takes "0\r" followed by anything for a chunk line). Checks data from
+ * h->frame_from up to `to`, the bytes between the body's data spans.
+ */
+static void check_framing(struct http1 *h, const char *to)
+{
+	for (const char *c = h->frame_from; c && c < to && !h->failed; c++) {
+		if ((h->frame_cr && *c != '\n') || *c == '\0')
+			fail(h, 400, "CR without LF or NUL in the chunked framing");
+		h->frame_cr = *c == '\r';
+	}
+	h->frame_from = to;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
 	struct http1 *h = H(p);
+	if (h->req.chunked) {
+		check_framing(h, at);
+		h->frame_from = at + len;
+		if (h->failed)
+			return HPE_USER;
+	}
 	if (h->body.len + len > h->lim.max_body)
 		return fail(h, 413, "request body too large");
 	return http_buf_append(&h->body, at, len) ? fail(h, 500, "out of memory") : 0;
@@ -292,8 +323,10 @@ static void request_clear(struct http1 *h)
 	h->head_bytes = 0;
 	h->n_host = 0;
 	h->has_te = false;
+	h->frame_from = NULL;
+	h->frame_cr = false;
 	h->first_len = 0;
-	h->first_done = false;
+	h->first_done = h->lead_cr = false;
 	h->in_value = h->head_done = h->msg_done = h->in_trailer = h->last_lf = h->last_cr = false;
 }
 
@@ -329,6 +362,7 @@ int http1_parse(struct http1 *h, const char *data, size_t len, size_t *used)
 	if (h->msg_done)
 		return HTTP1_DONE; /* http1_next() first */
 	bool head_before = h->head_done;
+	h->frame_from = data;
 	llhttp_errno_t e = llhttp_execute(&h->p, data, len);
 	size_t n = len;
 	if (e == HPE_PAUSED) {
@@ -336,6 +370,8 @@ int http1_parse(struct http1 *h, const char *data, size_t len, size_t *used)
 		llhttp_resume(&h->p);
 	}
 	*used = n;
+	if (head_before && h->req.chunked && !h->failed)
+		check_framing(h, data + n); /* what follows the last data span */
 	if (!h->first_done)
 		scan_line(h, data, e != HPE_OK && e != HPE_PAUSED ? len : n);
 	if (!head_before && !h->failed) {

@@ -109,6 +109,12 @@ int main(void)
 	       "", 400);
 	expect("HTTP/1.0 keep-alive, close", "HEAD / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
 	       "HEAD / 1.0 ka=0 [connection=keep-alive, close] body=;", 0);
+	expect("a chunk line with a lone CR", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+					      "1\r\nx\r\n0\rGET / HTTP/1.1\r\n\r\n",
+	       "", 400);
+	expect("CR and NUL inside chunk data pass", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+						    "3\r\na\rb\r\n0\r\n\r\n",
+	       "POST / 1.1 ka=1 [host=a] [transfer-encoding=chunked] body=a\rb;", 0);
 	expect("an empty value kept", "GET / HTTP/1.1\r\nHost: a\r\nX-E:\r\n\r\n",
 	       "GET / 1.1 ka=1 [host=a] [x-e=] body=;", 0);
 	expect("a bad trailer name", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
