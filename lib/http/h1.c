@@ -242,15 +242,18 @@ static int on_headers_complete(llhttp_t *p)
 
 /*
  * The framing bytes of a chunked body (chunk-size lines, extensions, CRLFs,
- * trailers): a CR must be followed by LF and no NUL may appear (llhttp
- * takes "0\r" followed by anything for a chunk line). Checks data from
+ * trailers): a CR must be followed by LF, and no control byte but HTAB may
+ * appear (llhttp takes "0\r" followed by anything for a chunk line, and a
+ * form feed before a chunk size). Checks data from
  * h->frame_from up to `to`, the bytes between the body's data spans.
  */
 static void check_framing(struct http1 *h, const char *to)
 {
 	for (const char *c = h->frame_from; c && c < to && !h->failed; c++) {
-		if ((h->frame_cr && *c != '\n') || *c == '\0')
-			fail(h, 400, "CR without LF or NUL in the chunked framing");
+		unsigned char u = (unsigned char)*c;
+		if ((h->frame_cr && u != '\n') ||
+		    ((u < 0x20 && u != '\t' && u != '\r' && u != '\n') || u == 0x7f))
+			fail(h, 400, "CR without LF, or a control byte, in the chunked framing");
 		h->frame_cr = *c == '\r';
 	}
 	h->frame_from = to;
