@@ -112,6 +112,11 @@ static bool is_token(const char *s, size_t n)
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
 	struct http1 *h = H(p);
+	/* llhttp lets HTAB (and some control bytes) through inside a target:
+	 * a target is one word of visible characters (RFC 9112 3.2). */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)at[i] <= 0x20 || (unsigned char)at[i] == 0x7f)
+			return fail(h, 400, "white space or a control byte in the request target");
 	if (h->target.len + len > h->lim.max_target)
 		return fail(h, 414, "request target too long");
 	return http_buf_append(&h->target, at, len) ? fail(h, 500, "out of memory") : 0;

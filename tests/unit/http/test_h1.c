@@ -112,6 +112,7 @@ int main(void)
 	expect("a chunk line with a lone CR", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 					      "1\r\nx\r\n0\rGET / HTTP/1.1\r\n\r\n",
 	       "", 400);
+	expect("HTAB inside the target", "GET /\tg HTTP/1.1\r\nHost: a\r\n\r\n", "", 400);
 	expect("a control byte before a chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 						     "1\r\nx\r\n\f0\r\n\r\n",
 	       "", 400);
