@@ -82,7 +82,8 @@ static void expect(const char *what, const char *in, const char *want, int want_
 	expect_n(what, in, strlen(in), want, want_status);
 }
 
-int main(void)
+/* Streams that are read into requests. */
+static void test_accepted(void)
 {
 	expect("one GET", "GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n",
 	       "GET /a?b=1 1.1 ka=1 [host=x] body=;", 0);
@@ -98,6 +99,11 @@ int main(void)
 	expect("names lower-cased, values trimmed", "GET / HTTP/1.1\r\nHoSt:  x \t\r\nX-A:b\r\n\r\n",
 	       "GET / 1.1 ka=1 [host=x] [x-a=b] body=;", 0);
 	expect("HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", "GET / 1.0 ka=0 body=;", 0);
+}
+
+/* Streams that are refused, with the status each gets. */
+static void test_refused(void)
+{
 	expect("no Host", "GET / HTTP/1.1\r\n\r\n", "", 400);
 	expect("two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "", 400);
 	expect("version", "GET / HTTP/9.9\r\nHost: a\r\n\r\n", "", 505);
@@ -157,6 +163,12 @@ int main(void)
 	static const char nul[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";
 	expect_n("NUL in a value", nul, sizeof(nul) - 1, "", 400);
 
+}
+
+int main(void)
+{
+	test_accepted();
+	test_refused();
 	/* Token lists. */
 	CHECK(http_token_list_has("keep-alive, Upgrade", "upgrade"));
 	CHECK(http_token_list_has(" UPGRADE ", "upgrade"));
