@@ -1,5 +1,5 @@
 /*
- * main.c - channels-server: the installed apps (urls.c) on the server.
+ * main.c - channels-server: the installed apps (apps/meson.build) on the server.
  */
 #include "apps.h"
 

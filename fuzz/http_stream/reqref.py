@@ -27,7 +27,7 @@ TCHAR = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 VERSION = re.compile(rb"^HTTP/([0-9])\.([0-9])$")
 HOST_OK = re.compile(rb"^[A-Za-z0-9\-._~!$&'()*+,;=:%\[\]]*$")
 WS_KEY = re.compile(rb"^[A-Za-z0-9+/]{22}==$")
-# The WebSocket routes of apps/urls.c (consumers accept without a session).
+# The WebSocket routes of the shipped apps (apps/*/) (consumers accept without a session).
 WS_ROUTES = [re.compile(rb"^/ws/chat/\w+/$"), re.compile(rb"^/notifications/$"),
              re.compile(rb"^/ws/two_url/$")]
 STATIC_FILES = [b"/static/css/site.css", b"/static/js/chat.js", b"/static/js/ws.js",

@@ -8,8 +8,13 @@ header of that name in the tree) and becomes an edge between two modules.
 The edges must follow the order of docs/ARCHITECTURE.md:
 
     apps -> server -> consumers -> channels -> util        (the framework)
-    routing, http, template, wsframe                       (leaf libraries)
+    routing, text, http, template, wsframe                 (leaf libraries)
 
+  - each folder apps/<name>/ is an app: a module of its own whose public
+    header is <name>.h, found without a MODULES row; it sits between apps
+    (the list, which uses the apps) and server: an app uses the framework
+    below apps and the leaf libraries, never another app, and nothing of
+    the framework uses an app (the framework knows no app);
   - a framework module uses only modules below it (any distance), and the
     leaf libraries (util uses none);
   - a leaf library uses only util (and system headers);
@@ -42,7 +47,7 @@ import re
 import sys
 from collections import defaultdict
 
-FRAMEWORK, LEAF, CLIENT = 'framework', 'leaf library', 'client'
+FRAMEWORK, APP, LEAF, CLIENT = 'framework', 'app', 'leaf library', 'client'
 
 # (folder, module, kind, public header). Longest folder wins; a new folder
 # of .c/.h files must be added here (the check fails until it is).
@@ -53,6 +58,7 @@ MODULES = [
     ('channels', 'channels', FRAMEWORK, 'layer.h'),
     ('util', 'util', FRAMEWORK, 'log.h'),
     ('routing', 'routing', LEAF, 'routing.h'),
+    ('lib/text', 'text', LEAF, 'text.h'),
     ('lib/http', 'http', LEAF, 'http.h'),
     ('lib/template', 'template', LEAF, 'template.h'),
     ('lib/wsframe', 'wsframe', LEAF, 'wsframe.h'),
@@ -100,6 +106,18 @@ def source_files(root):
     return out
 
 
+def add_app_modules(files):
+    """A row per app folder apps/<name>/ (after the apps row), sorted."""
+    names = sorted({f.split('/')[1] for f in files
+                    if f.startswith('apps/') and f.count('/') >= 2})
+    at = [row[1] for row in MODULES].index('apps') + 1
+    taken = {row[1] for row in MODULES}
+    rows = [('apps/' + n, n, APP, n + '.h') for n in names if n not in taken]
+    MODULES[at:at] = rows
+    return ['apps/%s/:1: an app may not be named like the module %s' % (n, n)
+            for n in names if n in taken]
+
+
 def module_of(path):
     """The MODULES row of a file, or None."""
     best = None
@@ -135,6 +153,16 @@ def edge_problem(src, dst):
         return None
     if d_kind == CLIENT:
         return '%s (%s) may not use client code (%s)' % (s, s_kind, d)
+    if d_kind == APP:
+        if s == 'apps':
+            return None
+        if s_kind == APP:
+            return 'app %s may not use another app (%s): what they share belongs below' % (s, d)
+        return 'the framework knows no app: %s may not use app %s' % (s, d)
+    if s_kind == APP:
+        if d == 'apps':
+            return 'back edge %s -> apps: an app is used by the list, never the reverse' % s
+        return None
     if s_kind == LEAF:
         if d == 'util':
             return None
@@ -192,7 +220,7 @@ def main(argv):
         print('check_deps: no .c/.h files under %s' % root)
         return 2
 
-    problems = []
+    problems = add_app_modules(files)
     owner = {}
     files_by_module = defaultdict(list)
     for f in files:

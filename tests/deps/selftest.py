@@ -27,6 +27,8 @@ CLEAN = {
     'server/ws_conn.c': '#include "server_int.h"\n#include "wsframe.h"\n',
     'apps/apps.h': '#include "server.h"\n',
     'apps/main.c': '#include "apps.h"\n#include "log.h"\n',
+    'apps/chat/chat.h': '#include "server.h"\n',
+    'apps/chat/chat.c': '#include "chat.h"\n#include "routing.h"\n',
     'routing/routing.h': '',
     'lib/http/http.h': '',
     'lib/http/http_int.h': '',
@@ -44,6 +46,7 @@ CLEAN = {
 }
 
 ARROWS = """apps      -> server util
+chat      -> server routing
 server    -> consumers wsframe
 consumers -> channels http
 channels  -> util
@@ -85,6 +88,15 @@ CASES = [
       ('channels/layer.c:2:', '"log.h" is ambiguous'),
       ('apps/main.c:2:', '"log.h" is ambiguous'),
       ('lib/http/h1.c:3:', '"log.h" is ambiguous')]),
+    ('an app uses another app',
+     {'apps/gossip/gossip.h': '', 'apps/gossip/gossip.c': '#include "gossip.h"\n#include "chat.h"\n'},
+     [('apps/gossip/gossip.c:2:', 'app gossip may not use another app (chat)')]),
+    ('the framework uses an app', {'server/apps.c': '#include "chat.h"\n'},
+     [('server/apps.c:1:', 'the framework knows no app: server may not use app chat')]),
+    ('an app uses the list', {'apps/chat/list.c': '#include "apps.h"\n'},
+     [('apps/chat/list.c:1:', 'back edge chat -> apps')]),
+    ('an app with a second public header', {'apps/chat/room.h': ''},
+     [('apps/chat/room.h:1:', 'name an internal header *_int.h')]),
     ('a stale graph in the README',
      {'README.md': '<!-- check_deps.py arrows -->\n```\napps -> server\n```\n'},
      [('README.md:1:', 'the module graph here is not the tree\'s')]),

@@ -11,7 +11,7 @@
  */
 #include <stdlib.h>
 
-#include "apps.h"
+#include "site.h"
 
 static void whoami_connect(struct consumer *c)
 {

@@ -188,6 +188,17 @@ static void test_gossip(const struct h_server *s)
 	CHECK_INT(h_http(s, "POST", "/posts/", &anon, NULL, body, strlen(body), &r), 0);
 	CHECK_INT(r.status, 400);
 	client_response_clear(&r);
+	/* Text that is not UTF-8 as RFC 3629 has it: an overlong "/", a
+	 * surrogate, a code point above U+10FFFF: refused, nothing signalled. */
+	static const char *const not_utf8[] = {"%C0%AF", "%ED%A0%80", "%F4%90%80%80"};
+	for (size_t i = 0; i < sizeof(not_utf8) / sizeof(not_utf8[0]); i++) {
+		snprintf(body, sizeof(body), "message=a%sb&csrfmiddlewaretoken=%s", not_utf8[i],
+			 anon.csrftoken);
+		CHECK_INT(h_http(s, "POST", "/posts/", &anon, NULL, body, strlen(body), &r), 0);
+		CHECK_INT(r.status, 400);
+		client_response_clear(&r);
+	}
+	CHECK(h_ws_silent(n1, 200, "notifications 1 (after posts that are not UTF-8)"));
 	snprintf(body, sizeof(body), "message=caf%%C3%%A9+au+lait&csrfmiddlewaretoken=%s",
 		 anon.csrftoken);
 	CHECK_INT(h_http(s, "POST", "/posts/", &anon, NULL, body, strlen(body), &r), 0);

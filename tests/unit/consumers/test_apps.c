@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "apps.h"
+#include "chat.h"
+#include "chart.h"
+#include "echo.h"
+#include "gossip.h"
 #include "check.h"
 #include "fake_transport.h"
 

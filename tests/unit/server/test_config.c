@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "apps.h"
+#include "chat.h"
 #include "check.h"
 #include "server.h"
 

@@ -7,7 +7,7 @@
  * The server's limits apply as on any route: --max-message-size (1009),
  * --rate-limit (1008), --max-queue (an echo that does not fit closes 1013).
  */
-#include "apps.h"
+#include "echo.h"
 
 static void echo_receive(struct consumer *c, const char *data, size_t len, bool binary)
 {

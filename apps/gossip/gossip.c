@@ -8,8 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "apps.h"
+#include "gossip.h"
 #include "log.h"
+#include "text.h"
 
 #define POSTS_KEPT 200
 #define POST_MAX 1000
@@ -80,7 +81,7 @@ static void posts_page(struct http_request *req, struct http_response *resp)
 	if (strcmp(req->method, "POST") == 0) {
 		json_t *form = http_request_form(req);
 		const char *text = json_string_value(json_object_get(form, "message"));
-		long len = text ? apps_text_length(text) : -1;
+		long len = text ? text_printable_length(text) : -1;
 		if (len < 1 || len > POST_MAX) {
 			json_object_set_new(ctx, "error",
 					    json_string("A post is 1 to 1000 characters of text."));

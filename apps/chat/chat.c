@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apps.h"
+#include "chat.h"
 #include "log.h"
+#include "text.h"
 
 #define ROOM_NAME_MAX 64
 #define USERNAME_MAX 32
@@ -66,29 +67,6 @@ json_t *chat_rooms_snapshot(void)
 						     (json_int_t)rooms[i].members));
 	pthread_mutex_unlock(&rooms_lock);
 	return out;
-}
-
-long apps_text_length(const char *s)
-{
-	long n = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		unsigned char ch = *p;
-		if (ch < 0x20 && ch != '\t' && ch != '\n')
-			return -1;
-		if (ch == 0x7f)
-			return -1;
-		int extra = ch < 0x80 ? 0 : (ch & 0xe0) == 0xc0 ? 1 : (ch & 0xf0) == 0xe0 ? 2
-			: (ch & 0xf8) == 0xf0 ? 3 : -1;
-		if (extra < 0)
-			return -1;
-		p++;
-		for (int i = 0; i < extra; i++, p++)
-			if ((*p & 0xc0) != 0x80)
-				return -1;
-		n++;
-	}
-	return n;
 }
 
 static bool valid_room_name(const char *s)
@@ -178,7 +156,7 @@ static void send_error(struct consumer *c, const char *text)
 static void room_receive(struct consumer *c, json_t *content)
 {
 	const char *text = json_string_value(json_object_get(content, "message"));
-	long len = text ? apps_text_length(text) : -1;
+	long len = text ? text_printable_length(text) : -1;
 	if (!json_is_object(content) || !text) {
 		send_error(c, "send {\"message\": \"...\"}");
 		return;
@@ -247,7 +225,7 @@ static void chat_index(struct http_request *req, struct http_response *resp)
 			while (n && name[n - 1] == ' ')
 				name[--n] = '\0';
 		}
-		long ulen = user && strlen(user) < sizeof(name) ? apps_text_length(name) : -1;
+		long ulen = user && strlen(user) < sizeof(name) ? text_printable_length(name) : -1;
 		if (ulen < 1 || ulen > USERNAME_MAX || strchr(name, '\n') || strchr(name, '\t')) {
 			json_object_set_new(ctx, "error",
 					    json_string("Pick a display name of 1 to 32 characters."));

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "apps.h"
+#include "chart.h"
 
 #define CHART_INTERVAL_DEFAULT 2000
 #define CHART_POINTS_DEFAULT 100

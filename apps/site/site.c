@@ -1,12 +1,12 @@
 /*
- * urls.c - the site app (the home page, /healthz, the test views) and the
- * app list channels-server serves: what INSTALLED_APPS and the root urls.py
- * say in the seed. Each app's own routes are in its file.
+ * site.c - the site app: the home page, /healthz, the test views. What the
+ * root urls.py of the seed routes itself; each app's own routes are in its
+ * folder.
  */
 #include <time.h>
 #include <unistd.h>
 
-#include "apps.h"
+#include "site.h"
 
 static void home(struct http_request *req, struct http_response *resp)
 {
@@ -61,15 +61,4 @@ const struct server_app site_app = {
 	.n_http_routes = sizeof(site_http_routes) / sizeof(site_http_routes[0]),
 	.settings = site_settings,
 	.n_settings = sizeof(site_settings) / sizeof(site_settings[0]),
-};
-
-/* INSTALLED_APPS: a new app is its file(s) and one line here. Routes are
- * tried, and settings listed by --help, in this order. */
-const struct server_app *const apps_installed[] = {
-	&chat_app,
-	&gossip_app,
-	&chart_app,
-	&echo_app,
-	&site_app,
-	NULL,
 };
