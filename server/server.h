@@ -236,7 +236,7 @@ void server_request_user(const struct http_request *req, struct server_user *use
 /*
  * layer_group_send() from a view: queued to the loop thread. `msg` is
  * borrowed; the server takes its own reference and nobody may modify it
- * afterwards. Returns 0 or a LAYER_E* code (e.g. invalid group name).
+ * afterwards. Returns 0 or a CH_E* code (e.g. invalid group name).
  */
 int server_group_send(struct http_request *req, const char *group, json_t *msg);
 

@@ -47,7 +47,7 @@ void server__session_load(struct server *s, struct http_request *req)
 		int rc = http_unsign_json(s->secret, s->secret_len, cookie, (long long)time(NULL),
 					  SESSION_MAX_AGE, &session);
 		if (rc != 0)
-			LOG(LOG_DEBUG, "session", "session cookie refused: %s", http_strerror(rc));
+			LOG(LOG_DEBUG, "session", "session cookie refused: %s", ch_strerror(rc));
 	}
 	json_decref(req->session);
 	req->session = session ? session : json_object();

@@ -385,8 +385,8 @@ void bench__conn_read_handshake(struct bench_engine *e, struct conn *c)
 		char why[64];
 
 		snprintf(why, sizeof(why), "handshake failed: %s (status %d)",
-			 rc == BENCH_HS_ESTATUS	  ? "not 101"
-			 : rc == BENCH_HS_EACCEPT ? "bad Upgrade/accept"
+			 rc == CH_EHANDSHAKE	  ? "not 101"
+			 : rc == CH_EACCEPT ? "bad Upgrade/accept"
 						  : "malformed response",
 			 status);
 		bench__conn_fail(e, c, why, 0);
