@@ -221,11 +221,14 @@ int consumer_send_json(struct consumer *c, json_t *content);
  */
 int consumer_forward_json(struct consumer *c, json_t *msg, const char *const *fields);
 
+/* layer_group_add() / layer_group_discard() for the consumer's channel;
+ * CH_ECLOSED once the consumer is gone, else the layer's code unchanged. */
 int consumer_group_add(struct consumer *c, const char *group);
 int consumer_group_discard(struct consumer *c, const char *group);
-/* layer_group_send() / layer_send() on the consumer's layer; their errors
- * are passed on (CH_ELOCAL: this process's members got it, other
- * processes did not), except CH_EINVAL, which is CH_EINVAL. */
+/* layer_group_send() / layer_send() on the consumer's layer; their codes
+ * are passed on unchanged (CH_ECHANFULL: that channel holds `capacity`
+ * messages; CH_ELOCAL: this process's members got it, other processes did
+ * not). */
 int consumer_group_send(struct consumer *c, const char *group, json_t *msg);
 int consumer_channel_send(struct consumer *c, const char *channel, json_t *msg);
 

@@ -14,7 +14,7 @@ int consumer_group_add(struct consumer *c, const char *group)
 		return CH_ECLOSED;
 	int rc = layer_group_add(c->layer, group, consumer_channel_name(c));
 	if (rc != 0)
-		return rc == CH_EINVAL ? CH_EINVAL : CH_ENOMEM;
+		return rc;
 	if (c->group && strcmp(c->group->name, group) == 0)
 		return 0;
 	for (struct group_ref *g = c->extra ? c->extra->groups : NULL; g; g = g->next)
@@ -57,20 +57,17 @@ int consumer_group_discard(struct consumer *c, const char *group)
 			break;
 		}
 	}
-	int rc = layer_group_discard(c->layer, group, consumer_channel_name(c));
-	return rc == 0 ? 0 : rc == CH_EINVAL ? CH_EINVAL : CH_ENOMEM;
+	return layer_group_discard(c->layer, group, consumer_channel_name(c));
 }
 
 int consumer_group_send(struct consumer *c, const char *group, json_t *msg)
 {
-	int rc = layer_group_send(c->layer, group, msg);
-	return rc == 0 ? 0 : rc == CH_EINVAL ? CH_EINVAL : rc;
+	return layer_group_send(c->layer, group, msg);
 }
 
 int consumer_channel_send(struct consumer *c, const char *channel, json_t *msg)
 {
-	int rc = layer_send(c->layer, channel, msg);
-	return rc == 0 ? 0 : rc == CH_EINVAL ? CH_EINVAL : rc;
+	return layer_send(c->layer, channel, msg);
 }
 
 

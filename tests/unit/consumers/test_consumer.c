@@ -498,6 +498,40 @@ static void test_frame_api(void)
 	CHECK(ch_strerror(-1000) != NULL);
 }
 
+/* The layer's codes reach the caller unchanged, so the log line names the
+ * true cause: a send to a full channel is CH_ECHANFULL, "channel is full"
+ * (consumer_channel_send used to hand on the layer's -2, which the
+ * consumers' own table named "out of memory"); a bad name is CH_EINVAL. */
+static void test_layer_codes_pass_through(void)
+{
+	struct test_env e;
+	struct fake_conn fc = {0};
+	struct layer_config cfg;
+
+	layer_config_init(&cfg);
+	env_init(&e);
+	seen_reset();
+	seen.mode = CM_ACCEPT;
+	fake_open(&fc, &json_class, NULL, e.layer, &e.loop);
+	CHECK(fc.res.accepted);
+
+	json_t *m = msg_new("a.b", NULL, NULL);
+	for (unsigned i = 0; i < cfg.capacity; i++)
+		CHECK_INT(consumer_channel_send(fc.c, "test.nobody", m), 0);
+	int rc = consumer_channel_send(fc.c, "test.nobody", m);
+	CHECK_INT(rc, CH_ECHANFULL);
+	CHECK_STR(ch_strerror(rc), "channel is full");
+	CHECK_INT(consumer_group_send(fc.c, "no spaces allowed", m), CH_EINVAL);
+	CHECK_INT(consumer_channel_send(fc.c, "no spaces allowed", m), CH_EINVAL);
+	CHECK_INT(consumer_group_add(fc.c, "no spaces allowed"), CH_EINVAL);
+	CHECK_INT(consumer_group_discard(fc.c, "no spaces allowed"), CH_EINVAL);
+	json_decref(m);
+
+	fake_end(&fc, CLOSE_NORMAL);
+	seen_reset();
+	ENV_FINISH(&e);
+}
+
 int main(void)
 {
 	test_frame_api();
@@ -505,6 +539,7 @@ int main(void)
 	test_on_connect_decisions();
 	test_subprotocols();
 	test_groups_and_dispatch();
+	test_layer_codes_pass_through();
 	test_message_after_close_dropped();
 	test_receive_json();
 	test_receive_text_class();
