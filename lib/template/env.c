@@ -113,8 +113,9 @@ int tmpl__env_get(struct tmpl_env *env, const char *name, const struct tmpl **ou
 	if (rc != 0) {
 		free(src);
 		if (err && errlen)
-			snprintf(err, errlen, "template not found");
-		return rc == CH_ENOMEM ? CH_ENOMEM : CH_ENOTFOUND;
+			snprintf(err, errlen, "%s",
+				 rc == CH_ENOTFOUND ? "template not found" : ch_strerror(rc));
+		return rc;
 	}
 	char perr[200];
 	rc = tmpl_parse(src, len, &t, perr, sizeof(perr));

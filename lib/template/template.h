@@ -38,7 +38,8 @@ void tmpl_free(struct tmpl *t);
 
 /*
  * Loads the source of template `name` into a malloc'd buffer (*src, *len).
- * Returns 0, or CH_ENOTFOUND. Must be safe to call from any thread.
+ * Returns 0, or a negative CH_E* code (CH_ENOTFOUND, CH_ENOMEM, ...), which
+ * tmpl_render() passes on unchanged. Must be safe to call from any thread.
  */
 typedef int (*tmpl_load_cb)(void *ud, const char *name, char **src, size_t *len);
 

@@ -403,7 +403,7 @@ static void test_inheritance(void)
 
 	/* include/extends without an env fail cleanly */
 	CHECK_RENDER("a{% include \"part.html\" %}", NULL,
-		     "ERR -2: line 1: include needs a template env");
+		     "ERR -5: line 1: include needs a template env");
 }
 
 /* ---- directory loader ---- */
@@ -503,11 +503,40 @@ static void test_threads(void)
 	tmpl_env_free(env);
 }
 
+/* A loader that fails with the code in `ud` (an int). */
+static int failing_load(void *ud, const char *name, char **src, size_t *len)
+{
+	(void)name;
+	(void)src;
+	(void)len;
+	return *(const int *)ud;
+}
+
+/* The loader's code reaches the caller unchanged, and the reason names it:
+ * a loader out of memory is not "template not found" (env.c mapped every
+ * code but CH_ENOMEM to CH_ENOTFOUND and named them all "not found"). */
+static void test_loader_codes_pass_through(void)
+{
+	static const int codes[] = {CH_ENOTFOUND, CH_ENOMEM, CH_EIO};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		struct tmpl_env *env = tmpl_env_new(failing_load, (void *)&codes[i], NULL);
+		char *out = NULL, err[200] = "";
+		size_t outlen = 0;
+		CHECK(env != NULL);
+		CHECK_INT(tmpl_render(env, "page.html", NULL, &out, &outlen, err, sizeof(err)),
+			  codes[i]);
+		CHECK(out == NULL);
+		CHECK_CONTAINS(err, codes[i] == CH_ENOTFOUND ? "template not found"
+							     : ch_strerror(codes[i]));
+		tmpl_env_free(env);
+	}
+}
+
 static void test_strerror(void)
 {
 	CHECK_STR(ch_strerror(CH_OK), "success");
 	CHECK_STR(ch_strerror(CH_EDEPTH), "include/extends nested too deeply");
-	CHECK_STR(ch_strerror(12345), "unknown template error");
+	CHECK_STR(ch_strerror(12345), "unknown error");
 }
 
 int main(void)
@@ -524,6 +553,7 @@ int main(void)
 	test_inheritance();
 	test_dir_loader();
 	test_threads();
+	test_loader_codes_pass_through();
 	test_strerror();
 	return check_finish();
 }
