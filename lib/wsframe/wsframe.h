@@ -87,6 +87,8 @@ struct wsframe_reader {
 /* The largest message a reader assembles (its buffers are 32-bit sized). */
 #define WSFRAME_MAX_MESSAGE ((size_t)1 << 31)
 
+/* What wsframe_feed() returns besides a negative CH_E* code (error.h):
+ * CH_EPROTO (protocol error: see err_code / err_reason), CH_ENOMEM. */
 enum wsframe_result {
 	WSFRAME_OK = 0,       /* all input consumed (a partial frame kept) */
 	WSFRAME_STOPPED = 1,  /* the callback asked to stop */
@@ -102,7 +104,7 @@ void wsframe_reader_clear(struct wsframe_reader *r);
  * unmasked in place, so a whole unfragmented frame is delivered without a
  * copy). `max_message` bounds a message's payload over all its fragments
  * (at most WSFRAME_MAX_MESSAGE; a larger value means that).
- * Returns a wsframe_result; after CH_EPROTO or CH_ENOMEM the
+ * Returns a wsframe_result or CH_EPROTO / CH_ENOMEM; after these the
  * reader stays failed, and after a close frame every call returns
  * WSFRAME_STOPPED without parsing.
  */

@@ -276,7 +276,7 @@ static void test_bad_patterns(void)
 	CHECK_STR(ch_strerror(CH_EPATTERN), "bad route pattern");
 	CHECK_STR(ch_strerror(CH_ENOMEM), "out of memory");
 	CHECK_STR(ch_strerror(CH_ENOMATCH), "no route matches");
-	CHECK_STR(ch_strerror(12345), "unknown routing error");
+	CHECK_STR(ch_strerror(12345), "unknown error");
 }
 
 static void expect_regex(const char *pattern, const char *want)
