@@ -115,9 +115,13 @@ unsigned layer__memory_group_size(struct layer *mem, const char *group);
 /*
  * The worker bus (layer_bus.c), for backends whose local fan-out is an
  * in-memory layer per worker: the bus knows each worker's in-memory layer
- * and which workers have members in each group. The Redis backend uses it
- * only while Redis is down, so that group traffic between the workers of
- * one process keeps flowing. All of these take the bus lock; any thread.
+ * and which workers have members in each group. With --redis and
+ * --workers N, worker 0's Redis layer uses it all the time: it forwards
+ * group messages (from Redis and from its own members) to the other workers
+ * with members, hands a message for a channel another worker registered to
+ * that worker, and is the other workers' upstream (their subscriptions and
+ * publishes go out through its Redis connections). All of these take the
+ * bus lock; any thread.
  */
 void layer__bus_attach(struct layer_bus *bus, unsigned index, struct layer *local);
 /* After this returns no thread queues onto that worker's layer. */
