@@ -68,7 +68,7 @@ static int add_cookie(struct http_response *resp, const char *name, const char *
 	char *line = NULL;
 	if (asprintf(&line, "%s=%s; Path=/; Max-Age=%lld; SameSite=Lax%s", name, value, max_age,
 		     http_only ? "; HttpOnly" : "") < 0)
-		return -1;
+		return CH_ENOMEM;
 	int rc = http_response_add_header(resp, "Set-Cookie", line);
 	free(line);
 	return rc;

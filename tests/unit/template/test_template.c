@@ -532,7 +532,7 @@ static void test_loader_codes_pass_through(void)
 	}
 }
 
-static void test_strerror(void)
+static void test_ch_strerror(void)
 {
 	CHECK_STR(ch_strerror(CH_OK), "success");
 	CHECK_STR(ch_strerror(CH_EDEPTH), "include/extends nested too deeply");
@@ -554,6 +554,6 @@ int main(void)
 	test_dir_loader();
 	test_threads();
 	test_loader_codes_pass_through();
-	test_strerror();
+	test_ch_strerror();
 	return check_finish();
 }
