@@ -410,7 +410,7 @@ static int on_frame(void *ctx, const struct wsframe_event *ev)
 				    WSFRAME_PONGS_MAX, WSFRAME_PONGS_MAX_BYTES);
 			tp_close(wc, CLOSE_POLICY, "too many pings unanswered");
 		} else if (rc < 0) {
-			tp_close(wc, CLOSE_INTERNAL_ERROR, "out of memory");
+			tp_close(wc, CLOSE_INTERNAL_ERROR, ch_strerror(rc));
 		} else if (!wc->dirty) {
 			dirty_add(wc);
 		}
