@@ -89,7 +89,7 @@ void consumer_frame_unref(struct consumer_frame *f);
 
 /* What the framework needs from a connection. `conn` is the transport's own. */
 struct consumer_transport {
-	/* Queues a frame; takes a reference. 0, or CH_EQUEUE / ECLOSED. */
+	/* Queues a frame; takes a reference. 0, or CH_EQUEUE / CH_ECLOSED. */
 	int (*send)(void *conn, struct consumer_frame *f);
 	/* Starts the closing handshake with `code` and `reason` (may be NULL).
 	 * The transport later calls consumer_closed(). */
