@@ -45,35 +45,6 @@ static void ts_op_finish(struct layer_ts_op *op, int rc)
 	free(op);
 }
 
-const char *layer_strerror(int err)
-{
-	switch (err) {
-	case LAYER_OK:
-		return "success";
-	case LAYER_EINVAL:
-		return "invalid channel name, group name or message";
-	case LAYER_ECHANFULL:
-		return "channel is full";
-	case LAYER_ENOMEM:
-		return "out of memory";
-	case LAYER_ECLOSED:
-		return "channel layer is closing";
-	case LAYER_EEXIST:
-		return "a receiver is already registered for this channel";
-	case LAYER_ENOENT:
-		return "no such receiver or member";
-	case LAYER_EUNAVAIL:
-		return "channel layer backend unavailable";
-	case LAYER_ETOOBIG:
-		return "message too big";
-	case LAYER_ELOCAL:
-		return "delivered in this process only, not published beyond it: Redis is down, "
-		       "stalled or refusing commands";
-	default:
-		return "unknown channel layer error";
-	}
-}
-
 void layer_config_init(struct layer_config *cfg)
 {
 	cfg->capacity = 100;
@@ -191,7 +162,7 @@ static void on_ts_async(uv_async_t *a)
 		 * channel by itself. */
 		if (++n % every == 0)
 			layer_deliver(l);
-		rc = LAYER_ECLOSED;
+		rc = CH_ECLOSED;
 		if (!l->closing && op->call) {
 			op->call(l, op->name, op->msg);
 			rc = 0;
@@ -201,10 +172,10 @@ static void on_ts_async(uv_async_t *a)
 			/* A waiter reports it to its publisher; ELOCAL was logged
 			 * by the backend. A flood of these must not flood the log. */
 			static struct log_limit lim = LOG_LIMIT_INIT(10);
-			if (rc != 0 && !op->wait && rc != LAYER_ELOCAL)
+			if (rc != 0 && !op->wait && rc != CH_ELOCAL)
 				LOG_LIMITED(&lim, LOG_WARN, "channels", "threadsafe %s to %s: %s",
 					    op->group ? "group_send" : "send", op->name,
-					    layer_strerror(rc));
+					    ch_strerror(rc));
 		}
 		ts_op_finish(op, rc);
 	}
@@ -227,16 +198,16 @@ int layer__init(struct layer *l, const struct layer_ops *ops, uv_loop_t *loop,
 	l->cfg.group_expiry = cfg->group_expiry > 0 ? cfg->group_expiry : def.group_expiry;
 	prefix = strdup(cfg->prefix ? cfg->prefix : def.prefix);
 	if (!prefix)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	l->cfg.prefix = prefix;
 	if (uv_mutex_init(&l->ts_lock) != 0) {
 		free(prefix);
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	}
 	if (uv_async_init(loop, &l->ts_async, on_ts_async) != 0) {
 		uv_mutex_destroy(&l->ts_lock);
 		free(prefix);
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	}
 	l->ts_async.data = l;
 	uv_unref((uv_handle_t *)&l->ts_async);
@@ -260,7 +231,7 @@ void layer_free(struct layer *l)
 	l->ops->free(l);
 	for (op = ts_take(l, true); op; op = next) {
 		next = op->next;
-		ts_op_finish(op, LAYER_ECLOSED);
+		ts_op_finish(op, CH_ECLOSED);
 	}
 	layer__close_handle(l, (uv_handle_t *)&l->ts_async);
 }
@@ -284,13 +255,13 @@ int layer_new_channel(struct layer *l, const char *prefix, char *out, size_t out
 	/* Room for ".<backend tag>!<random>" after the prefix. */
 	if (!out || outlen < LAYER_NAME_MAX || !layer_valid_group_name(prefix) ||
 	    strlen(prefix) > LAYER_NAME_MAX / 2)
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	if (l->closing)
-		return LAYER_ECLOSED;
+		return CH_ECLOSED;
 	rc = l->ops->new_channel(l, prefix, out, outlen);
 	if (rc == 0 && !layer_valid_channel_name(out)) {
 		LOG(LOG_ERROR, "channels", "backend %s made an invalid channel name", l->ops->name);
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	}
 	return rc;
 }
@@ -300,9 +271,9 @@ int layer_send(struct layer *l, const char *channel, json_t *msg)
 	int rc;
 
 	if (!layer_valid_channel_name(channel) || !layer__valid_message(msg))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	if (l->closing)
-		return LAYER_ECLOSED;
+		return CH_ECLOSED;
 	rc = l->ops->send(l, channel, msg);
 	if (rc == 0)
 		l->stats.sent++;
@@ -312,18 +283,18 @@ int layer_send(struct layer *l, const char *channel, json_t *msg)
 int layer_group_add(struct layer *l, const char *group, const char *channel)
 {
 	if (!layer_valid_group_name(group) || !layer_valid_channel_name(channel))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	if (l->closing)
-		return LAYER_ECLOSED;
+		return CH_ECLOSED;
 	return l->ops->group_add(l, group, channel);
 }
 
 int layer_group_discard(struct layer *l, const char *group, const char *channel)
 {
 	if (!layer_valid_group_name(group) || !layer_valid_channel_name(channel))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	if (l->closing)
-		return LAYER_ECLOSED;
+		return CH_ECLOSED;
 	return l->ops->group_discard(l, group, channel);
 }
 
@@ -332,9 +303,9 @@ int layer_group_send(struct layer *l, const char *group, json_t *msg)
 	int rc;
 
 	if (!layer_valid_group_name(group) || !layer__valid_message(msg))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	if (l->closing)
-		return LAYER_ECLOSED;
+		return CH_ECLOSED;
 	rc = l->ops->group_send(l, group, msg);
 	if (rc == 0)
 		l->stats.sent++;
@@ -344,7 +315,7 @@ int layer_group_send(struct layer *l, const char *group, json_t *msg)
 int layer_flush(struct layer *l)
 {
 	if (l->closing)
-		return LAYER_ECLOSED;
+		return CH_ECLOSED;
 	return l->ops->flush(l);
 }
 
@@ -357,9 +328,9 @@ void layer_deliver(struct layer *l)
 int layer_receiver_add(struct layer *l, const char *channel, layer_message_cb cb, void *ud)
 {
 	if (!layer_valid_channel_name(channel) || !cb)
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	if (l->closing)
-		return LAYER_ECLOSED;
+		return CH_ECLOSED;
 	return l->ops->receiver_add(l, channel, cb, ud);
 }
 
@@ -368,9 +339,9 @@ int layer_receiver_remove(struct layer *l, const char *channel)
 	char name[LAYER_NAME_MAX];
 
 	if (!layer_valid_channel_name(channel))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	if (l->closing)
-		return LAYER_ECLOSED;
+		return CH_ECLOSED;
 	/* A copy: `channel` may be the backend's own, freed by the removal. */
 	strcpy(name, channel);
 	return l->ops->receiver_remove(l, name);
@@ -395,12 +366,12 @@ static int ts_push(struct layer *l, bool group, layer__ts_fn call, const char *n
 
 	if (!call && (!(group ? layer_valid_group_name(name) : layer_valid_channel_name(name)) ||
 		      !layer__valid_message(msg)))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	if (strlen(name) >= sizeof(op->name))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	op = malloc(sizeof(*op));
 	if (!op)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	op->next = NULL;
 	op->group = group;
 	op->call = call;
@@ -413,7 +384,7 @@ static int ts_push(struct layer *l, bool group, layer__ts_fn call, const char *n
 	op->msg = msg ? json_deep_copy(msg) : NULL;
 	if (msg && !op->msg) {
 		free(op);
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	}
 	strcpy(op->name, name);     /* fits: checked above */
 
@@ -433,7 +404,7 @@ static int ts_push(struct layer *l, bool group, layer__ts_fn call, const char *n
 	if (closed) {
 		json_decref(op->msg);
 		free(op);
-		return LAYER_ECLOSED;
+		return CH_ECLOSED;
 	}
 	return 0;
 }
@@ -454,10 +425,10 @@ static int ts_push_wait(struct layer *l, bool group, const char *name, json_t *m
 {
 	struct ts_wait w = {.done = false};
 	if (uv_mutex_init(&w.lock) != 0)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	if (uv_cond_init(&w.cond) != 0) {
 		uv_mutex_destroy(&w.lock);
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	}
 	int rc = ts_push(l, group, NULL, name, msg, &w);
 	if (rc == 0) {
@@ -508,7 +479,7 @@ int layer__pubsub_channel_name(const struct layer *l, const char *prefix, uint64
 	}
 	rnd[32] = '\0';
 	int n = snprintf(out, outlen, "%s%s.%s", l->cfg.prefix, prefix, rnd);
-	return n > 0 && (size_t)n < outlen && (size_t)n < LAYER_NAME_MAX ? 0 : LAYER_EINVAL;
+	return n > 0 && (size_t)n < outlen && (size_t)n < LAYER_NAME_MAX ? 0 : CH_EINVAL;
 }
 
 void layer__stats_from(const struct layer *inner, struct layer_stats *out)

@@ -24,7 +24,7 @@
  * function here must be called on that thread, except the ones marked
  * "any thread".
  *
- * Errors are 0 or a negative LAYER_E* code; layer_strerror() names them.
+ * Errors are 0 or a negative CH_E* code; ch_strerror() names them.
  */
 #ifndef CHANNELS_LAYER_H
 #define CHANNELS_LAYER_H
@@ -34,24 +34,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-enum layer_error {
-	LAYER_OK = 0,
-	LAYER_EINVAL = -1,    /* invalid channel/group name, or message not an object with a string "type" */
-	LAYER_ECHANFULL = -2, /* the channel holds `capacity` messages already (Channels' ChannelFull) */
-	LAYER_ENOMEM = -3,
-	LAYER_ECLOSED = -4,   /* the layer is being freed */
-	LAYER_EEXIST = -5,    /* a receiver is already registered for that channel */
-	LAYER_ENOENT = -6,    /* no such receiver / member */
-	LAYER_EUNAVAIL = -7,  /* the backend cannot be reached right now (e.g. Redis down) */
-	LAYER_ETOOBIG = -8,   /* message over the backend's size limit */
-	/* group_send: this process's own members have it, but it was NOT
-	 * published beyond this process (Redis down, stalled, refusing, or its
-	 * outgoing buffer full); other processes miss it. */
-	LAYER_ELOCAL = -9,
-};
-
-/* A static string naming `err`; never NULL. */
-const char *layer_strerror(int err);
+#include "error.h"
 
 /* Channel and group names are shorter than this (Channels' MAX_NAME_LENGTH). */
 #define LAYER_NAME_MAX 100
@@ -108,8 +91,8 @@ bool layer_valid_group_name(const char *name);
 int layer_new_channel(struct layer *l, const char *prefix, char *out, size_t outlen);
 
 /*
- * Queues `msg` for `channel`. Returns LAYER_ECHANFULL when the channel holds
- * `capacity` undelivered messages, LAYER_EUNAVAIL when the channel is in
+ * Queues `msg` for `channel`. Returns CH_ECHANFULL when the channel holds
+ * `capacity` undelivered messages, CH_EUNAVAIL when the channel is in
  * another process and the backend cannot publish now (logged, rate-limited).
  * Takes a reference to `msg`.
  */
@@ -124,7 +107,7 @@ int layer_group_discard(struct layer *l, const char *group, const char *channel)
 /*
  * Queues `msg` once for every member of `group` (members whose channel is
  * full are skipped, as in Channels). Takes a reference to `msg`; the same
- * json_t is handed to every local member's receiver. Returns LAYER_ELOCAL
+ * json_t is handed to every local member's receiver. Returns CH_ELOCAL
  * when this process's members got it but the backend could not publish it
  * to other processes (Redis down, stalled or refusing; logged, rate-limited).
  */
@@ -145,7 +128,7 @@ void layer_deliver(struct layer *l);
 /*
  * Registers the local receiver for `channel`: messages queued for it (and
  * any that arrive later) are delivered to `cb` on later loop turns.
- * One receiver per channel (LAYER_EEXIST otherwise).
+ * One receiver per channel (CH_EEXIST otherwise).
  */
 int layer_receiver_add(struct layer *l, const char *channel, layer_message_cb cb, void *ud);
 
@@ -175,11 +158,11 @@ int layer_send_threadsafe(struct layer *l, const char *channel, json_t *msg);
 
 /*
  * Like the two above, but waits until the loop thread ran the call and
- * returns its result (LAYER_ELOCAL, LAYER_EUNAVAIL, ...): how a publisher
+ * returns its result (CH_ELOCAL, CH_EUNAVAIL, ...): how a publisher
  * on another thread (the HTTP publish endpoint, a view) learns that its
  * message did not go beyond this process. Any thread EXCEPT the layer's
  * loop thread (it would wait for itself); blocks for one turn of that
- * loop. Returns LAYER_ECLOSED when the layer is freed meanwhile.
+ * loop. Returns CH_ECLOSED when the layer is freed meanwhile.
  */
 int layer_group_send_wait(struct layer *l, const char *group, json_t *msg);
 int layer_send_wait(struct layer *l, const char *channel, json_t *msg);
@@ -241,8 +224,8 @@ struct layer_redis_config {
  * Redis going away: reconnects with exponential backoff and jitter and
  * resubscribes; while a shard is down, stalled (rcfg->timeout) or refusing
  * commands, group messages reach this process's members only and
- * group_send returns LAYER_ELOCAL (send to another process's channel:
- * LAYER_EUNAVAIL); delivery is at most once, never twice. Returns NULL
+ * group_send returns CH_ELOCAL (send to another process's channel:
+ * CH_EUNAVAIL); delivery is at most once, never twice. Returns NULL
  * with a reason in `err` for a bad URL.
  */
 struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
@@ -256,7 +239,7 @@ bool layer_connected(const struct layer *l);
 /*
  * Encodes `msg` (an object) as a msgpack map (strings as str, integers,
  * reals as float64, true/false, null, arrays, nested objects) or as compact
- * JSON. *out is malloc'd. Returns 0 or LAYER_EINVAL / LAYER_ENOMEM.
+ * JSON. *out is malloc'd. Returns 0 or CH_EINVAL / CH_ENOMEM.
  */
 int layer_wire_encode(const json_t *msg, enum layer_wire_format fmt, char **out, size_t *outlen);
 
@@ -264,14 +247,14 @@ int layer_wire_encode(const json_t *msg, enum layer_wire_format fmt, char **out,
  * Decodes a payload: a JSON object when its first non-blank byte is '{',
  * otherwise a msgpack map (bin values become strings when they are UTF-8,
  * are dropped otherwise; map keys must be strings). Returns 0 and a new
- * object in *out, or LAYER_EINVAL.
+ * object in *out, or CH_EINVAL.
  */
 int layer_wire_decode(const void *data, size_t len, json_t **out);
 
 /* channels_redis' _consistent_hash: crc32(name) & 0xFFF onto n_shards. */
 unsigned layer_shard_index(const char *name, unsigned n_shards);
 
-/* Writes "<prefix>__group__<group>" into out; LAYER_EINVAL if it does not fit. */
+/* Writes "<prefix>__group__<group>" into out; CH_EINVAL if it does not fit. */
 int layer_group_channel(const char *prefix, const char *group, char *out, size_t outlen);
 
 struct layer_redis_url {

@@ -210,7 +210,7 @@ static int b_send(struct layer *l, const char *channel, json_t *msg)
 	struct bus_chan *c = (struct bus_chan *)find(&bus->chans, channel);
 	if (c && c->worker != b->index)
 		rc = bus->local[c->worker] ? layer_send_threadsafe(bus->local[c->worker], channel, msg)
-					   : LAYER_ECLOSED;
+					   : CH_ECLOSED;
 	bool remote = !c && bus->up.layer, sent = false;
 	if (remote && bus->reachable) /* nobody in this process receives it: another may */
 		sent = layer__call_threadsafe(bus->up.layer, bus->up.publish, channel, msg) == 0;
@@ -218,7 +218,7 @@ static int b_send(struct layer *l, const char *channel, json_t *msg)
 	if (remote && !sent)
 		layer__log_local_only(channel);
 	if (remote)
-		return sent ? 0 : LAYER_EUNAVAIL;
+		return sent ? 0 : CH_EUNAVAIL;
 	return rc == 1 ? layer_send(b->local, channel, msg) : rc;
 }
 
@@ -266,7 +266,7 @@ static int b_group_send(struct layer *l, const char *group, json_t *msg)
 	int rc = layer_group_send(b->local, group, msg);
 	if (redis && !published && rc == 0) {
 		layer__log_local_only(gc);
-		rc = LAYER_ELOCAL;
+		rc = CH_ELOCAL;
 	}
 	return rc;
 }
@@ -334,7 +334,7 @@ static int b_receiver_add(struct layer *l, const char *channel, layer_message_cb
 	struct bus_chan *c = calloc(1, sizeof(*c) + n + 1);
 	if (!c) {
 		layer_receiver_remove(b->local, channel);
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	}
 	memcpy(c->name, channel, n + 1);
 	c->worker = b->index;

@@ -23,7 +23,7 @@ int layer__hash_init(struct layer__hash *h, size_t buckets, size_t key_off)
 	h->key_off = key_off;
 	h->buckets = calloc(buckets, sizeof(*h->buckets));
 	if (!h->buckets)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	h->mask = buckets - 1;
 	h->count = 0;
 	return 0;

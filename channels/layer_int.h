@@ -41,7 +41,7 @@ struct layer_ts_op;
 /* A function run on a layer's loop thread by layer__call_threadsafe(). */
 typedef void (*layer__ts_fn)(struct layer *l, const char *name, json_t *msg);
 
-/* The backend vtable. Every op returns 0 or a negative LAYER_E* code unless
+/* The backend vtable. Every op returns 0 or a negative CH_E* code unless
  * noted; `stats` is optional (NULL), all the others are required. */
 struct layer_ops {
 	const char *name; /* layer_backend_name() */
@@ -93,7 +93,7 @@ struct layer {
 /*
  * Fills the base: copies `cfg` (NULL: defaults; zero/negative fields take
  * their default too), inits and unrefs the async handle on `loop`.
- * Returns 0, LAYER_ENOMEM, or LAYER_EINVAL (uv failure). On failure nothing
+ * Returns 0, CH_ENOMEM, or CH_EINVAL (uv failure). On failure nothing
  * needs closing and the caller frees its struct.
  */
 int layer__init(struct layer *l, const struct layer_ops *ops, uv_loop_t *loop,
@@ -115,9 +115,13 @@ unsigned layer__memory_group_size(struct layer *mem, const char *group);
 /*
  * The worker bus (layer_bus.c), for backends whose local fan-out is an
  * in-memory layer per worker: the bus knows each worker's in-memory layer
- * and which workers have members in each group. The Redis backend uses it
- * only while Redis is down, so that group traffic between the workers of
- * one process keeps flowing. All of these take the bus lock; any thread.
+ * and which workers have members in each group. With --redis and
+ * --workers N, worker 0's Redis layer uses it all the time: it forwards
+ * group messages (from Redis and from its own members) to the other workers
+ * with members, hands a message for a channel another worker registered to
+ * that worker, and is the other workers' upstream (their subscriptions and
+ * publishes go out through its Redis connections). All of these take the
+ * bus lock; any thread.
  */
 void layer__bus_attach(struct layer_bus *bus, unsigned index, struct layer *local);
 /* After this returns no thread queues onto that worker's layer. */
@@ -150,7 +154,7 @@ void layer__bus_set_upstream(struct layer_bus *bus, const struct layer_bus_upstr
 
 /* The upstream says whether what the workers publish can leave the process
  * now (Redis up and usable). While it cannot, the workers' group_send
- * returns LAYER_ELOCAL and their send to another process LAYER_EUNAVAIL.
+ * returns CH_ELOCAL and their send to another process CH_EUNAVAIL.
  * Starts false. Any thread. */
 void layer__bus_set_reachable(struct layer_bus *bus, bool reachable);
 

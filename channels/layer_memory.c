@@ -302,7 +302,7 @@ static int ring_grow(struct mem_layer *m, struct chan *c)
 		size = m->base.cfg.capacity;
 	nq = malloc(sizeof(*nq) + size * sizeof(nq->ring[0]));
 	if (!nq)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	nq->chan = c;
 	nq->head = 0;
 	nq->size = size;
@@ -344,10 +344,10 @@ static int chan_push(struct mem_layer *m, struct chan *c, json_t *msg, uint64_t 
 	}
 	if (queued(c) >= m->base.cfg.capacity) {
 		m->base.stats.dropped++;
-		return LAYER_ECHANFULL;
+		return CH_ECHANFULL;
 	}
 	if ((!c->q || c->q->count == c->q->size) && ring_grow(m, c) != 0)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	q = c->q;
 	idx = q->head + q->count;
 	if (idx >= q->size)
@@ -474,7 +474,7 @@ static int mem_send(struct layer *l, const char *channel, json_t *msg)
 	int rc;
 
 	if (!c)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	rc = chan_push(m, c, msg, uv_now(l->loop), false);
 	if (rc != 0)
 		chan_maybe_free(m, c);
@@ -503,7 +503,7 @@ static int mem_group_add(struct layer *l, const char *group, const char *channel
 		len = strlen(group);
 		g = calloc(1, sizeof(*g) + len + 1);
 		if (!g)
-			return LAYER_ENOMEM;
+			return CH_ENOMEM;
 		memcpy(g->name, group, len + 1);
 		layer__hash_insert(&m->groups, &g->node);
 	}
@@ -519,7 +519,7 @@ static int mem_group_add(struct layer *l, const char *group, const char *channel
 			chan_maybe_free(m, c);
 		if (g->count == 0)
 			group_free(m, g);
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	}
 	mem->group = g;
 	mem->chan = c;
@@ -571,7 +571,7 @@ static int mem_group_send(struct layer *l, const char *group, json_t *msg)
 			continue;
 		}
 		rc = chan_push(m, c, msg, now, true);
-		if (rc == LAYER_ENOMEM)
+		if (rc == CH_ENOMEM)
 			LOG(LOG_WARN, "channels", "group_send %s to %s: out of memory", group,
 			    c->name);
 		if (rc != 0)
@@ -609,9 +609,9 @@ static int mem_receiver_add(struct layer *l, const char *channel, layer_message_
 	struct chan *c = chan_get(m, channel);
 
 	if (!c)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	if (c->cb)
-		return LAYER_EEXIST;
+		return CH_EEXIST;
 	c->cb = cb;
 	c->ud = ud;
 	l->stats.receivers++;
@@ -625,7 +625,7 @@ static int mem_receiver_remove(struct layer *l, const char *channel)
 	struct chan *c = chan_find(m, channel);
 
 	if (!c || !c->cb)
-		return LAYER_ENOENT;
+		return CH_ENOTFOUND;
 	c->cb = NULL;
 	c->ud = NULL;
 	l->stats.receivers--;
@@ -679,7 +679,7 @@ static int mem_new_channel(struct layer *l, const char *prefix, char *out, size_
 		rnd[12] = '\0';
 		n = snprintf(out, outlen, "%s.inmemory!%s", prefix, rnd);
 		if (n < 0 || (size_t)n >= outlen)
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 	} while (chan_find(m, out));
 	return 0;
 }

@@ -17,7 +17,7 @@
  *                          recognised and skipped (see "echoes" below)
  *   a shard is down        local members still get group messages; remote ones
  *                          miss them (delivery is at most once) and the caller
- *                          gets LAYER_ELOCAL (send: LAYER_EUNAVAIL)
+ *                          gets CH_ELOCAL (send: CH_EUNAVAIL)
  *   a message from Redis   decoded once, handed to the local fan-out
  *
  * Each URL is a shard with two connections (publish, subscribe); names are
@@ -170,7 +170,7 @@ static int want(struct redis_layer *r, const char *name)
 	size_t n = strlen(name);
 	sb = calloc(1, sizeof(*sb) + n + 1);
 	if (!sb)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	memcpy(sb->name, name, n + 1);
 	sb->members = 1;
 	layer__hash_insert(&s->subs, &sb->node);
@@ -191,14 +191,14 @@ static void unwant(struct redis_layer *r, const char *name)
 }
 
 /* PUBLISH msg on `name`; when we are subscribed to `name` ourselves, the
- * echo Redis will send back is expected (and skipped). LAYER_EUNAVAIL (and
+ * echo Redis will send back is expected (and skipped). CH_EUNAVAIL (and
  * counted) when the shard cannot take it now. */
 static int publish(struct redis_layer *r, const char *name, json_t *msg)
 {
 	struct shard *s = shard_for(r, name);
 	if (!layer__redis_pub_ok(s)) {
 		s->local_only++;
-		return LAYER_EUNAVAIL;
+		return CH_EUNAVAIL;
 	}
 	char *payload = NULL;
 	size_t len = 0;
@@ -242,8 +242,8 @@ static void deliver(struct redis_layer *r, struct shard *s, const char *name, co
 	} else {
 		rc = layer_send(r->local, name, msg);
 	}
-	if (rc != 0 && rc != LAYER_ECHANFULL)
-		LOG(LOG_DEBUG, "redis", "message on %s not delivered: %s", name, layer_strerror(rc));
+	if (rc != 0 && rc != CH_ECHANFULL)
+		LOG(LOG_DEBUG, "redis", "message on %s not delivered: %s", name, ch_strerror(rc));
 	json_decref(msg);
 	/* One read from Redis may carry more messages than a channel holds:
 	 * deliver every half capacity of them (each adds at most one per
@@ -292,7 +292,7 @@ static int r_send(struct layer *l, const char *channel, json_t *msg)
 	if (sub_find(shard_for(r, channel), channel))
 		return layer_send(r->local, channel, msg); /* ours: no round trip */
 	int rc = publish(r, channel, msg);
-	if (rc == LAYER_EUNAVAIL)
+	if (rc == CH_EUNAVAIL)
 		layer__log_local_only(channel);
 	return rc;
 }
@@ -352,9 +352,9 @@ static int r_group_send(struct layer *l, const char *group, json_t *msg)
 	if (r->bus)
 		layer__bus_forward(r->bus, r->worker, group, msg);
 	rc = publish(r, gc, msg);
-	if (rc == LAYER_EUNAVAIL) {
+	if (rc == CH_EUNAVAIL) {
 		layer__log_local_only(gc);
-		return local != 0 ? local : LAYER_ELOCAL;
+		return local != 0 ? local : CH_ELOCAL;
 	}
 	return rc != 0 ? rc : local;
 }
@@ -470,7 +470,7 @@ static void up_unwant(struct layer *l, const char *name, json_t *msg)
 
 static void up_publish(struct layer *l, const char *name, json_t *msg)
 {
-	if (msg && publish(R(l), name, msg) == LAYER_EUNAVAIL)
+	if (msg && publish(R(l), name, msg) == CH_EUNAVAIL)
 		layer__log_local_only(name);
 }
 

@@ -217,7 +217,7 @@ int layer__redis_pub_send(struct shard *s, const char *name, const char *payload
 	const char *argv[3] = {"PUBLISH", name, payload};
 	size_t lens[3] = {7, strlen(name), len};
 	if (redisAsyncCommandArgv(c->ac, on_publish_reply, c, 3, argv, lens) != REDIS_OK)
-		return LAYER_EUNAVAIL;
+		return CH_EUNAVAIL;
 	c->pending_publishes++;
 	awaiting(c);
 	return 0;

@@ -22,7 +22,7 @@
 #define REDIS__CONNECT_TIMEOUT_MS 2000
 #define REDIS__DEFAULT_TIMEOUT_S 5.0
 /* The publish connection's bounds: past either, publishes are refused
- * (LAYER_ELOCAL) until Redis catches up, so a slow or stalled Redis cannot
+ * (CH_ELOCAL) until Redis catches up, so a slow or stalled Redis cannot
  * grow our memory. Also what bounds the echoes that may still come. Both
  * leave room for a burst: hiredis writes on the next loop turn, and one
  * turn of a busy server may publish thousands of messages. */
@@ -121,7 +121,7 @@ void layer__redis_shard_close(struct shard *s);
 /* May PUBLISH go out on this shard now (usable, not refusing, bounded)? */
 bool layer__redis_pub_ok(const struct shard *s);
 /* Sends PUBLISH name payload on the publish connection (layer__redis_pub_ok()
- * checked): 0 or LAYER_EUNAVAIL. */
+ * checked): 0 or CH_EUNAVAIL. */
 int layer__redis_pub_send(struct shard *s, const char *name, const char *payload, size_t len);
 /* (UN)SUBSCRIBE `name` on the subscribe connection, when it is connected
  * (otherwise done at the next connect). */

@@ -28,8 +28,8 @@
  *   - float32/float64 become reals; NaN and infinities are refused (JSON and
  *     jansson cannot hold them);
  *   - bytes after the top-level map are refused.
- * Both decoders also return LAYER_ENOMEM when jansson cannot allocate (the
- * header names only LAYER_EINVAL). The encoder copies strings as they are:
+ * Both decoders also return CH_ENOMEM when jansson cannot allocate (the
+ * header names only CH_EINVAL). The encoder copies strings as they are:
  * one built with json_string_nocheck() that is not UTF-8 goes out in
  * msgpack and is refused by JSON encoding (json_dumps fails). *out is freed
  * with free() in both formats.
@@ -124,24 +124,24 @@ int layer_wire_encode(const json_t *msg, enum layer_wire_format fmt, char **out,
 	*out = NULL;
 	*outlen = 0;
 	if (!json_is_object(msg) || !depth_ok(msg, 1))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	if (fmt == LAYER_WIRE_JSON) {
 		/* NULL here is either ENOMEM or a string that is not UTF-8 (built
 		 * with json_string_nocheck); the latter is the caller's bug. */
 		s = json_dumps(msg, JSON_COMPACT);
 		if (!s)
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		*out = s;
 		*outlen = strlen(s);
 		return 0;
 	}
 	if (fmt != LAYER_WIRE_MSGPACK)
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	msgpack_sbuffer_init(&sbuf);
 	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
 	if (pack_value(&pk, msg)) {
 		msgpack_sbuffer_destroy(&sbuf);
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	}
 	*outlen = sbuf.size;
 	*out = msgpack_sbuffer_release(&sbuf); /* malloc'd by the sbuffer */
@@ -234,10 +234,10 @@ static int rd_map(struct rd *r, uint64_t n, int depth, json_t **out)
 	int rc;
 
 	if (depth > LAYER_WIRE_MAX_DEPTH || n > rd_left(r) / 2)
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	obj = json_object();
 	if (!obj)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	for (uint64_t i = 0; i < n; i++) {
 		if (!rd_left(r))
 			goto einval;
@@ -255,14 +255,14 @@ static int rd_map(struct rd *r, uint64_t n, int depth, json_t **out)
 		}
 		if (v && json_object_setn_new_nocheck(obj, (const char *)key, klen, v)) {
 			json_decref(obj);
-			return LAYER_ENOMEM;
+			return CH_ENOMEM;
 		}
 	}
 	*out = obj;
 	return 0;
 einval:
 	json_decref(obj);
-	return LAYER_EINVAL;
+	return CH_EINVAL;
 }
 
 static int rd_array(struct rd *r, uint64_t n, int depth, json_t **out)
@@ -271,10 +271,10 @@ static int rd_array(struct rd *r, uint64_t n, int depth, json_t **out)
 	int rc;
 
 	if (depth > LAYER_WIRE_MAX_DEPTH || n > rd_left(r))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	arr = json_array();
 	if (!arr)
-		return LAYER_ENOMEM;
+		return CH_ENOMEM;
 	for (uint64_t i = 0; i < n; i++) {
 		rc = rd_value(r, depth + 1, &v);
 		if (rc) {
@@ -283,7 +283,7 @@ static int rd_array(struct rd *r, uint64_t n, int depth, json_t **out)
 		}
 		if (v && json_array_append_new(arr, v)) {
 			json_decref(arr);
-			return LAYER_ENOMEM;
+			return CH_ENOMEM;
 		}
 	}
 	*out = arr;
@@ -293,19 +293,19 @@ static int rd_array(struct rd *r, uint64_t n, int depth, json_t **out)
 static int mk(json_t *v, json_t **out)
 {
 	*out = v;
-	return v ? 0 : LAYER_ENOMEM;
+	return v ? 0 : CH_ENOMEM;
 }
 
 static int mk_real(double d, json_t **out)
 {
 	if (!isfinite(d))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	return mk(json_real(d), out);
 }
 
 /*
  * Decodes one value at r->p. 0 with *out a new reference, or 0 with *out
- * NULL for a dropped value (non-UTF-8 bin, ext), or a LAYER_E* code.
+ * NULL for a dropped value (non-UTF-8 bin, ext), or a CH_E* code.
  * `depth` is the nesting level a container read here would have.
  * Over 80 lines: one case per msgpack format byte, in the order of the
  * spec's format table, a few lines each; split, that table would be read
@@ -319,7 +319,7 @@ static int rd_value(struct rd *r, int depth, json_t **out)
 
 	*out = NULL;
 	if (!rd_left(r))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	c = *r->p++;
 	if (c <= 0x7f)
 		return mk(json_integer((json_int_t)c), out);
@@ -342,21 +342,21 @@ static int rd_value(struct rd *r, int depth, json_t **out)
 		return mk(json_true(), out);
 	case 0xc4: case 0xc5: case 0xc6: /* bin 8/16/32 */
 		if (!rd_be(r, 1u << (c - 0xc4), &len) || !rd_body(r, len, &body))
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		if (!utf8_valid(body, len))
 			return 0;
 		return mk(json_stringn_nocheck((const char *)body, len), out);
 	case 0xc7: case 0xc8: case 0xc9: /* ext 8/16/32: length, type, data */
 		if (!rd_be(r, 1u << (c - 0xc7), &len) || !rd_be(r, 1, &u) ||
 		    !rd_body(r, len, &body))
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		return 0;
 	case 0xca: { /* float32 */
 		float f;
 		uint32_t bits;
 
 		if (!rd_be(r, 4, &u))
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		bits = (uint32_t)u;
 		memcpy(&f, &bits, sizeof(f));
 		return mk_real((double)f, out);
@@ -365,13 +365,13 @@ static int rd_value(struct rd *r, int depth, json_t **out)
 		double d;
 
 		if (!rd_be(r, 8, &u))
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		memcpy(&d, &u, sizeof(d));
 		return mk_real(d, out);
 	}
 	case 0xcc: case 0xcd: case 0xce: case 0xcf: /* uint 8..64 */
 		if (!rd_be(r, 1u << (c - 0xcc), &u))
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		if (u > (uint64_t)INT64_MAX)
 			return mk_real((double)u, out);
 		return mk(json_integer((json_int_t)u), out);
@@ -380,7 +380,7 @@ static int rd_value(struct rd *r, int depth, json_t **out)
 		int64_t s;
 
 		if (!rd_be(r, n, &u))
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		if (n < 8 && (u >> (8 * n - 1)))
 			u |= ~(uint64_t)0 << (8 * n); /* sign-extend */
 		memcpy(&s, &u, sizeof(s));
@@ -388,26 +388,26 @@ static int rd_value(struct rd *r, int depth, json_t **out)
 	}
 	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext 1..16 */
 		if (!rd_be(r, 1, &u) || !rd_body(r, 1u << (c - 0xd4), &body))
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		return 0;
 	case 0xd9: case 0xda: case 0xdb: /* str 8/16/32 */
 		if (!rd_be(r, 1u << (c - 0xd9), &len))
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		goto str;
 	case 0xdc: case 0xdd: /* array 16/32 */
 		if (!rd_be(r, c == 0xdc ? 2 : 4, &len))
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		return rd_array(r, len, depth, out);
 	case 0xde: case 0xdf: /* map 16/32 */
 		if (!rd_be(r, c == 0xde ? 2 : 4, &len))
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		return rd_map(r, len, depth, out);
 	default: /* 0xc1: never used */
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	}
 str:
 	if (!rd_body(r, len, &body) || !utf8_valid(body, len))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	return mk(json_stringn_nocheck((const char *)body, len), out);
 }
 
@@ -421,7 +421,7 @@ int layer_wire_decode(const void *data, size_t len, json_t **out)
 
 	*out = NULL;
 	if (!data || !len)
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
 		i++;
 	if (i < len && p[i] == '{') {
@@ -429,10 +429,10 @@ int layer_wire_decode(const void *data, size_t len, json_t **out)
 		 * range and invalid UTF-8; NUL is allowed as in msgpack. */
 		v = json_loadb((const char *)data, len, JSON_ALLOW_NUL, NULL);
 		if (!v)
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		if (!json_is_object(v) || !depth_ok(v, 1)) {
 			json_decref(v);
-			return LAYER_EINVAL;
+			return CH_EINVAL;
 		}
 		*out = v;
 		return 0;
@@ -441,13 +441,13 @@ int layer_wire_decode(const void *data, size_t len, json_t **out)
 	r.p = p;
 	r.end = p + len;
 	if (*r.p < 0x80 || (*r.p > 0x8f && *r.p != 0xde && *r.p != 0xdf))
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	rc = rd_value(&r, 1, &v);
 	if (rc)
 		return rc;
 	if (r.p != r.end) {
 		json_decref(v);
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	}
 	*out = v;
 	return 0;
@@ -474,11 +474,11 @@ int layer_group_channel(const char *prefix, const char *group, char *out, size_t
 	int n;
 
 	if (!prefix || !group || !out || !outlen)
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	n = snprintf(out, outlen, "%s__group__%s", prefix, group);
 	if (n < 0 || (size_t)n >= outlen) {
 		out[0] = '\0';
-		return LAYER_EINVAL;
+		return CH_EINVAL;
 	}
 	return 0;
 }
@@ -489,7 +489,7 @@ static int url_fail(char *err, size_t errlen, const char *why, const char *what)
 {
 	if (err && errlen)
 		snprintf(err, errlen, "%s%s%s", why, what ? ": " : "", what ? what : "");
-	return LAYER_EINVAL;
+	return CH_EINVAL;
 }
 
 static int hexval(char c)

@@ -16,19 +16,6 @@
 /* Consumers alive on this thread; the last one frees the broadcast cache. */
 static _Thread_local unsigned live_consumers;
 
-const char *consumer_strerror(int err)
-{
-	switch (err) {
-	case CONSUMER_OK: return "success";
-	case CONSUMER_EINVAL: return "invalid argument";
-	case CONSUMER_ENOMEM: return "out of memory";
-	case CONSUMER_ECLOSED: return "connection closed";
-	case CONSUMER_ESTATE: return "not allowed in this state";
-	case CONSUMER_EQUEUE: return "send queue over its limit";
-	default: return "unknown error";
-	}
-}
-
 /* ---- accessors ---- */
 
 void *consumer_state(struct consumer *c)
@@ -128,12 +115,12 @@ struct consumer *consumer_open(const struct consumer_class *cls, struct consumer
 			if (!c->channel) {
 				layer_receiver_remove(layer, channel);
 				c->channel = "";
-				rc = LAYER_ENOMEM;
+				rc = CH_ENOMEM;
 			}
 		}
 	}
 	if (rc != 0) {
-		LOG(LOG_ERROR, "consumer", "%s: cannot get a channel: %s", cls->name, layer_strerror(rc));
+		LOG(LOG_ERROR, "consumer", "%s: cannot get a channel: %s", cls->name, ch_strerror(rc));
 		c->state = CONSUMER__ST_REJECTED;
 		c->reject_code = 500;
 		res->accepted = false;
@@ -193,7 +180,7 @@ void consumer_closed(struct consumer *c, int code)
 int consumer_accept(struct consumer *c, const char *subprotocol)
 {
 	if (c->state != CONSUMER__ST_CONNECTING)
-		return CONSUMER_ESTATE;
+		return CH_ESTATE;
 	if (subprotocol) {
 		/* Only a subprotocol the client offered may be chosen. */
 		const char *offered = consumer_scope_subprotocols(c);
@@ -211,12 +198,12 @@ int consumer_accept(struct consumer *c, const char *subprotocol)
 			p += m;
 		}
 		if (!found)
-			return CONSUMER_EINVAL;
+			return CH_EINVAL;
 		/* A copy: the token inside the scope's header is not NUL-terminated. */
 		struct consumer_extra *x = consumer__extra(c);
 		char *copy = x ? strdup(subprotocol) : NULL;
 		if (!copy)
-			return CONSUMER_ENOMEM;
+			return CH_ENOMEM;
 		free(x->subprotocol);
 		x->subprotocol = copy;
 	}
@@ -236,7 +223,7 @@ int consumer_close(struct consumer *c, int code, const char *reason)
 		c->tp->close(c->conn, code ? code : CLOSE_NORMAL, reason);
 		return 0;
 	default:
-		return CONSUMER_ECLOSED;
+		return CH_ECLOSED;
 	}
 }
 

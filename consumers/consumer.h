@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "error.h"
 #include "layer.h"
 
 /* WebSocket close codes used by the framework (RFC 6455 and registry). */
@@ -55,17 +56,6 @@ enum consumer_close_code {
 	CLOSE_INTERNAL_ERROR = 1011,   /* consumer error (e.g. no handler for a message type) */
 	CLOSE_TRY_AGAIN_LATER = 1013,  /* slow consumer: send queue over its limit */
 };
-
-enum consumer_error {
-	CONSUMER_OK = 0,
-	CONSUMER_EINVAL = -1,
-	CONSUMER_ENOMEM = -2,
-	CONSUMER_ECLOSED = -3,   /* the connection is closing or closed */
-	CONSUMER_ESTATE = -4,    /* e.g. accept twice, or send before accept */
-	CONSUMER_EQUEUE = -5,    /* transport refused: send queue over its limit */
-};
-
-const char *consumer_strerror(int err);
 
 struct consumer;
 
@@ -99,7 +89,7 @@ void consumer_frame_unref(struct consumer_frame *f);
 
 /* What the framework needs from a connection. `conn` is the transport's own. */
 struct consumer_transport {
-	/* Queues a frame; takes a reference. 0, or CONSUMER_EQUEUE / ECLOSED. */
+	/* Queues a frame; takes a reference. 0, or CH_EQUEUE / CH_ECLOSED. */
 	int (*send)(void *conn, struct consumer_frame *f);
 	/* Starts the closing handshake with `code` and `reason` (may be NULL).
 	 * The transport later calls consumer_closed(). */
@@ -217,7 +207,7 @@ int consumer_send_bytes(struct consumer *c, const void *data, size_t len);
 /* Encodes `content` compactly. When `content` is the layer message being
  * dispatched right now, the encoded frame is shared by every connection it
  * is sent to in this batch (encoded once). Does not steal `content`.
- * CONSUMER_EINVAL for a document nested over 64 levels (the decoder of
+ * CH_EINVAL for a document nested over 64 levels (the decoder of
  * received JSON accepts 2048: do not echo a client's document blindly). */
 int consumer_send_json(struct consumer *c, json_t *content);
 
@@ -231,11 +221,14 @@ int consumer_send_json(struct consumer *c, json_t *content);
  */
 int consumer_forward_json(struct consumer *c, json_t *msg, const char *const *fields);
 
+/* layer_group_add() / layer_group_discard() for the consumer's channel;
+ * CH_ECLOSED once the consumer is gone, else the layer's code unchanged. */
 int consumer_group_add(struct consumer *c, const char *group);
 int consumer_group_discard(struct consumer *c, const char *group);
-/* layer_group_send() / layer_send() on the consumer's layer; their errors
- * are passed on (LAYER_ELOCAL: this process's members got it, other
- * processes did not), except LAYER_EINVAL, which is CONSUMER_EINVAL. */
+/* layer_group_send() / layer_send() on the consumer's layer; their codes
+ * are passed on unchanged (CH_ECHANFULL: that channel holds `capacity`
+ * messages; CH_ELOCAL: this process's members got it, other processes did
+ * not). */
 int consumer_group_send(struct consumer *c, const char *group, json_t *msg);
 int consumer_channel_send(struct consumer *c, const char *channel, json_t *msg);
 

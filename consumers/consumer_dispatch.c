@@ -180,9 +180,9 @@ static struct cache_entry *message_entry(json_t *msg)
 static int send_json_shared(struct consumer *c, json_t *msg, const char *const *fields)
 {
 	if (!msg)
-		return CONSUMER_EINVAL;
+		return CH_EINVAL;
 	if (c->state != CONSUMER__ST_OPEN)
-		return c->state == CONSUMER__ST_CONNECTING ? CONSUMER_ESTATE : CONSUMER_ECLOSED;
+		return c->state == CONSUMER__ST_CONNECTING ? CH_ESTATE : CH_ECLOSED;
 	if (msg == dispatching) {
 		/* The immutable layer message: encode once per batch, share the
 		 * frame. Its first frame hangs on its message entry (no lookup);
@@ -228,7 +228,7 @@ int consumer_send_json(struct consumer *c, json_t *content)
 int consumer_forward_json(struct consumer *c, json_t *msg, const char *const *fields)
 {
 	if (!fields)
-		return CONSUMER_EINVAL;
+		return CH_EINVAL;
 	return send_json_shared(c, msg, fields);
 }
 

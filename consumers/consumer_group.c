@@ -11,10 +11,10 @@
 int consumer_group_add(struct consumer *c, const char *group)
 {
 	if (c->state == CONSUMER__ST_GONE)
-		return CONSUMER_ECLOSED;
+		return CH_ECLOSED;
 	int rc = layer_group_add(c->layer, group, consumer_channel_name(c));
 	if (rc != 0)
-		return rc == LAYER_EINVAL ? CONSUMER_EINVAL : CONSUMER_ENOMEM;
+		return rc;
 	if (c->group && strcmp(c->group->name, group) == 0)
 		return 0;
 	for (struct group_ref *g = c->extra ? c->extra->groups : NULL; g; g = g->next)
@@ -22,7 +22,7 @@ int consumer_group_add(struct consumer *c, const char *group)
 			return 0;
 	struct gname *name = consumer__gname_get(group);
 	if (!name)
-		return CONSUMER_ENOMEM;
+		return CH_ENOMEM;
 	if (!c->group) {
 		c->group = name;
 		return 0;
@@ -31,7 +31,7 @@ int consumer_group_add(struct consumer *c, const char *group)
 	struct group_ref *g = x ? malloc(sizeof(*g)) : NULL;
 	if (!g) {
 		consumer__gname_put(name);
-		return CONSUMER_ENOMEM;
+		return CH_ENOMEM;
 	}
 	g->g = name;
 	g->next = x->groups;
@@ -42,7 +42,7 @@ int consumer_group_add(struct consumer *c, const char *group)
 int consumer_group_discard(struct consumer *c, const char *group)
 {
 	if (c->state == CONSUMER__ST_GONE)
-		return CONSUMER_ECLOSED;
+		return CH_ECLOSED;
 	if (c->group && strcmp(c->group->name, group) == 0) {
 		consumer__gname_put(c->group);
 		c->group = NULL;
@@ -57,20 +57,17 @@ int consumer_group_discard(struct consumer *c, const char *group)
 			break;
 		}
 	}
-	int rc = layer_group_discard(c->layer, group, consumer_channel_name(c));
-	return rc == 0 ? 0 : rc == LAYER_EINVAL ? CONSUMER_EINVAL : CONSUMER_ENOMEM;
+	return layer_group_discard(c->layer, group, consumer_channel_name(c));
 }
 
 int consumer_group_send(struct consumer *c, const char *group, json_t *msg)
 {
-	int rc = layer_group_send(c->layer, group, msg);
-	return rc == 0 ? 0 : rc == LAYER_EINVAL ? CONSUMER_EINVAL : rc;
+	return layer_group_send(c->layer, group, msg);
 }
 
 int consumer_channel_send(struct consumer *c, const char *channel, json_t *msg)
 {
-	int rc = layer_send(c->layer, channel, msg);
-	return rc == 0 ? 0 : rc == LAYER_EINVAL ? CONSUMER_EINVAL : rc;
+	return layer_send(c->layer, channel, msg);
 }
 
 

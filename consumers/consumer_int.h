@@ -101,8 +101,8 @@ bool consumer__leave(struct consumer *c);
 
 /*
  * Queues `f` on the consumer's transport (the transport takes its own
- * reference; the caller keeps its). CONSUMER_ESTATE before accept,
- * CONSUMER_ECLOSED once closing; CONSUMER_EQUEUE when the send queue is
+ * reference; the caller keeps its). CH_ESTATE before accept,
+ * CH_ECLOSED once closing; CH_EQUEUE when the send queue is
  * over its limit, and then the consumer is closed (slow consumer, logged
  * rate-limited).
  */
@@ -110,8 +110,8 @@ int consumer__send_frame(struct consumer *c, struct consumer_frame *f);
 
 /*
  * A new text frame of `content` (or its projection on `fields`, may be
- * NULL) with one reference for the caller; NULL with *err CONSUMER_EINVAL
- * (not encodable: nested over 64 levels) or CONSUMER_ENOMEM.
+ * NULL) with one reference for the caller; NULL with *err CH_EINVAL
+ * (not encodable: nested over 64 levels) or CH_ENOMEM.
  */
 struct consumer_frame *consumer__frame_from_json(json_t *content, const char *const *fields,
 						 int *err);

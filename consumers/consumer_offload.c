@@ -46,20 +46,20 @@ static void on_after_work(uv_work_t *req, int status)
 int consumer_offload(struct consumer *c, consumer_work_cb work, consumer_done_cb done, void *arg)
 {
 	if (c->state == CONSUMER__ST_GONE || c->state == CONSUMER__ST_REJECTED)
-		return CONSUMER_ECLOSED;
+		return CH_ECLOSED;
 	if (!work || !done)
-		return CONSUMER_EINVAL;
+		return CH_EINVAL;
 	struct consumer_extra *x = consumer__extra(c);
 	struct job *j = x ? calloc(1, sizeof(*j)) : NULL;
 	if (!j)
-		return CONSUMER_ENOMEM;
+		return CH_ENOMEM;
 	j->c = c;
 	j->work = work;
 	j->done = done;
 	j->arg = arg;
 	if (uv_queue_work(layer_loop(c->layer), &j->req, on_work, on_after_work) != 0) {
 		free(j);
-		return CONSUMER_ENOMEM;
+		return CH_ENOMEM;
 	}
 	j->next = x->jobs;
 	x->jobs = j;

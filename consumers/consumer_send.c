@@ -37,17 +37,17 @@ void consumer_frame_unref(struct consumer_frame *f)
 /* Encodes `content` (or its projection on `fields`) once into a scratch
  * buffer and copies it into a new frame; only a document larger than the
  * scratch buffer is encoded again, straight into its frame. NULL with *err
- * CONSUMER_EINVAL (not encodable: nested over 64 levels) or
- * CONSUMER_ENOMEM. */
+ * CH_EINVAL (not encodable: nested over 64 levels) or
+ * CH_ENOMEM. */
 struct consumer_frame *consumer__frame_from_json(json_t *content, const char *const *fields,
 						 int *err)
 {
 	static _Thread_local char scratch[16 * 1024];
 	size_t n = consumer__json_encode(content, fields, scratch, sizeof(scratch));
-	*err = CONSUMER_EINVAL;
+	*err = CH_EINVAL;
 	if (n == 0)
 		return NULL;
-	*err = CONSUMER_ENOMEM;
+	*err = CH_ENOMEM;
 	if (n <= sizeof(scratch))
 		return consumer_frame_new(scratch, n, false);
 	struct consumer_frame *f = consumer_frame_new(NULL, n, false);
@@ -64,9 +64,9 @@ struct consumer_frame *consumer__frame_from_json(json_t *content, const char *co
 int consumer__send_frame(struct consumer *c, struct consumer_frame *f)
 {
 	if (c->state != CONSUMER__ST_OPEN)
-		return c->state == CONSUMER__ST_CONNECTING ? CONSUMER_ESTATE : CONSUMER_ECLOSED;
+		return c->state == CONSUMER__ST_CONNECTING ? CH_ESTATE : CH_ECLOSED;
 	int rc = c->tp->send(c->conn, f);
-	if (rc == CONSUMER_EQUEUE) {
+	if (rc == CH_EQUEUE) {
 		static struct log_limit lim_slow = LOG_LIMIT_INIT(10);
 		LOG_LIMITED(&lim_slow, LOG_WARN, "consumer", "%s %s: send queue full, closing (slow consumer)",
 		    c->cls->name, consumer_channel_name(c));
@@ -79,10 +79,10 @@ int consumer__send_frame(struct consumer *c, struct consumer_frame *f)
 static int send_copy(struct consumer *c, const void *data, size_t len, bool binary)
 {
 	if (c->state != CONSUMER__ST_OPEN)
-		return c->state == CONSUMER__ST_CONNECTING ? CONSUMER_ESTATE : CONSUMER_ECLOSED;
+		return c->state == CONSUMER__ST_CONNECTING ? CH_ESTATE : CH_ECLOSED;
 	struct consumer_frame *f = consumer_frame_new(data, len, binary);
 	if (!f)
-		return CONSUMER_ENOMEM;
+		return CH_ENOMEM;
 	int rc = consumer__send_frame(c, f);
 	consumer_frame_unref(f);
 	return rc;

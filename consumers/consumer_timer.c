@@ -54,13 +54,13 @@ int consumer_timer_start(struct consumer *c, uint64_t timeout_ms, uint64_t repea
 			 consumer_timer_cb cb, void *arg)
 {
 	if (c->state == CONSUMER__ST_GONE || c->state == CONSUMER__ST_REJECTED)
-		return CONSUMER_ECLOSED;
+		return CH_ECLOSED;
 	if (!cb)
-		return CONSUMER_EINVAL;
+		return CH_EINVAL;
 	struct consumer_extra *x = consumer__extra(c);
 	struct timer *t = x ? calloc(1, sizeof(*t)) : NULL;
 	if (!t)
-		return CONSUMER_ENOMEM;
+		return CH_ENOMEM;
 	uv_timer_init(layer_loop(c->layer), &t->handle);
 	t->c = c;
 	t->cb = cb;
@@ -83,7 +83,7 @@ int consumer_timer_stop(struct consumer *c, int id)
 			return 0;
 		}
 	}
-	return CONSUMER_EINVAL;
+	return CH_EINVAL;
 }
 
 

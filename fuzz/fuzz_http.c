@@ -73,7 +73,7 @@ static void check_string_object(json_t *obj)
 static void check_escape(const char *s, size_t n)
 {
 	struct http_buf b = {0};
-	REQUIRE(http_buf_append_escaped(&b, s, n) == HTTP_OK);
+	REQUIRE(http_buf_append_escaped(&b, s, n) == CH_OK);
 	REQUIRE(b.data != NULL && b.len >= n);
 	static const char *const ent[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&#x27;"};
 	static const char raw[] = "&<>\"'";
@@ -101,8 +101,8 @@ static void check_unsign_raw(const char *s)
 {
 	json_t *out = NULL;
 	int rc = http_unsign_json(KEY, KEYLEN, s, NOW, 0, &out);
-	REQUIRE(rc == HTTP_OK || rc == HTTP_EBADSIG);
-	if (rc != HTTP_OK) {
+	REQUIRE(rc == CH_OK || rc == CH_EBADSIG);
+	if (rc != CH_OK) {
 		REQUIRE(out == NULL);
 		return;
 	}
@@ -123,18 +123,18 @@ static void check_round_trip(json_t *obj, size_t seed)
 	char *s = http_sign_json(KEY, KEYLEN, obj, NOW);
 	REQUIRE(s != NULL);
 	json_t *out = NULL;
-	REQUIRE(http_unsign_json(KEY, KEYLEN, s, NOW + 10, 60, &out) == HTTP_OK);
+	REQUIRE(http_unsign_json(KEY, KEYLEN, s, NOW + 10, 60, &out) == CH_OK);
 	REQUIRE(json_equal(out, obj));
 	json_decref(out);
-	REQUIRE(http_unsign_json(KEY, KEYLEN, s, NOW + 61, 60, &out) == HTTP_EEXPIRED);
-	REQUIRE(http_unsign_json(KEY, KEYLEN - 1, s, NOW, 0, &out) == HTTP_EBADSIG);
+	REQUIRE(http_unsign_json(KEY, KEYLEN, s, NOW + 61, 60, &out) == CH_EEXPIRED);
+	REQUIRE(http_unsign_json(KEY, KEYLEN - 1, s, NOW, 0, &out) == CH_EBADSIG);
 
 	/* One changed byte, at a position picked by the input. */
 	size_t len = strlen(s);
 	size_t pos = seed % len;
 	char old = s[pos];
 	s[pos] = old == 'A' ? 'B' : 'A';
-	REQUIRE(http_unsign_json(KEY, KEYLEN, s, NOW, 0, &out) == HTTP_EBADSIG);
+	REQUIRE(http_unsign_json(KEY, KEYLEN, s, NOW, 0, &out) == CH_EBADSIG);
 	REQUIRE(out == NULL);
 	s[pos] = old;
 	free(s);

@@ -83,7 +83,7 @@ static struct router *compile_one(enum route_kind kind, const char *pattern, con
 	int rc = router_new(&rt, 1, &r, err, sizeof(err));
 	if (rc != 0) {
 		FUZZ_ASSERT(r == NULL);
-		FUZZ_ASSERT(rc == ROUTING_EPATTERN || rc == ROUTING_ENOMEM);
+		FUZZ_ASSERT(rc == CH_EPATTERN || rc == CH_ENOMEM);
 		FUZZ_ASSERT(strncmp(err, "route 0", 7) == 0);
 		return NULL;
 	}

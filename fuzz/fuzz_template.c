@@ -49,8 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tmpl *t = NULL;
 	char err[256];
 	int rc = tmpl_parse((const char *)data, size, &t, err, sizeof(err));
-	if (rc != TMPL_OK) {
-		if (rc != TMPL_ESYNTAX || strncmp(err, "line ", 5) != 0) {
+	if (rc != CH_OK) {
+		if (rc != CH_ESYNTAX || strncmp(err, "line ", 5) != 0) {
 			fprintf(stderr, "parse failed without a line: %d %s\n", rc, err);
 			abort();
 		}
@@ -65,14 +65,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *out = NULL, *out2 = NULL;
 	size_t len = 0, len2 = 0;
 	rc = tmpl_render_one(t, fuzz_ctx(), "/s/", &out, &len, err, sizeof(err));
-	if (rc != TMPL_OK && !refs) {
+	if (rc != CH_OK && !refs) {
 		fprintf(stderr, "render failed: %d %s\n", rc, err);
 		abort();
 	}
-	if (rc == TMPL_OK) {
+	if (rc == CH_OK) {
 		if (strlen(out) > len)
 			abort();
-		if (tmpl_render_one(t, fuzz_ctx(), "/s/", &out2, &len2, NULL, 0) != TMPL_OK ||
+		if (tmpl_render_one(t, fuzz_ctx(), "/s/", &out2, &len2, NULL, 0) != CH_OK ||
 		    len2 != len || memcmp(out, out2, len) != 0) {
 			fprintf(stderr, "rendering is not deterministic\n");
 			abort();

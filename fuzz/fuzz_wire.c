@@ -4,7 +4,7 @@
  *
  * Input: any bytes, used whole as a payload, and (up to the first NUL) as a
  * channel name and as a Redis URL. Invariants checked (abort() on violation):
- *   - layer_wire_decode() returns 0 with an object, or LAYER_EINVAL with NULL;
+ *   - layer_wire_decode() returns 0 with an object, or CH_EINVAL with NULL;
  *   - a decoded object re-encodes in both formats, and decoding that gives
  *     an equal object (json_equal); msgpack encoding is then a fixed point:
  *     encode(decode(encode(x))) == encode(x), byte for byte;
@@ -72,7 +72,7 @@ static void check_names(const char *s)
 		FUZZ_ASSERT(strncmp(out, "asgi__group__", 13) == 0);
 		FUZZ_ASSERT(strcmp(out + 13, s) == 0);
 	} else {
-		FUZZ_ASSERT(rc == LAYER_EINVAL && out[0] == '\0');
+		FUZZ_ASSERT(rc == CH_EINVAL && out[0] == '\0');
 	}
 }
 
@@ -84,7 +84,7 @@ static void check_url(const char *s)
 
 	FUZZ_ASSERT(memchr(err, '\0', sizeof(err)) != NULL);
 	if (rc) {
-		FUZZ_ASSERT(rc == LAYER_EINVAL && err[0] != '\0');
+		FUZZ_ASSERT(rc == CH_EINVAL && err[0] != '\0');
 		return;
 	}
 	FUZZ_ASSERT(err[0] == '\0');
@@ -109,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_reencode(v);
 		json_decref(v);
 	} else {
-		FUZZ_ASSERT(rc == LAYER_EINVAL && v == NULL);
+		FUZZ_ASSERT(rc == CH_EINVAL && v == NULL);
 	}
 
 	s = malloc(size + 1);

@@ -11,7 +11,7 @@
  *   - CLOSE: code 1005 with no reason, or a valid status code; the reason
  *     is at most 123 bytes of valid UTF-8; nothing is delivered after it
  *     and the feed returns WSFRAME_STOPPED;
- *   - WSFRAME_EPROTO comes with err_code 1002, 1007 or 1009 and a reason;
+ *   - CH_EPROTO comes with err_code 1002, 1007 or 1009 and a reason;
  *     a further feed returns the same and delivers nothing;
  *   - a reader that is not busy holds no buffer;
  *   - fail-fast UTF-8: after a feed that did not fail, the text message
@@ -100,7 +100,7 @@ static void pong_add(struct run *r, const struct wsframe_event *ev)
 	size_t n = r->pongs ? r->pongs->n : 0, bytes = r->pongs ? r->pongs->len : 0;
 	int rc = wsframe_pongs_add(&r->pongs, ev->data, ev->len);
 	if (n + 1 > WSFRAME_PONGS_MAX || bytes + 2 + ev->len > WSFRAME_PONGS_MAX_BYTES) {
-		REQUIRE(rc == WSFRAME_ELIMIT);
+		REQUIRE(rc == CH_EQUEUE);
 		REQUIRE(r->pongs && r->pongs->n == n && r->pongs->len == bytes);
 		pongs_flush(r);
 		REQUIRE(wsframe_pongs_add(&r->pongs, ev->data, ev->len) == 0);
@@ -239,10 +239,10 @@ static void check_text_so_far(const struct wsframe_reader *rd)
 /* Checks the reader after a feed that returned rc. */
 static void check_state(struct wsframe_reader *rd, struct run *r, int rc, bool text_check)
 {
-	REQUIRE(rc == WSFRAME_OK || rc == WSFRAME_STOPPED || rc == WSFRAME_EPROTO);
+	REQUIRE(rc == WSFRAME_OK || rc == WSFRAME_STOPPED || rc == CH_EPROTO);
 	if (r->closed)
 		REQUIRE(rc == WSFRAME_STOPPED);
-	if (rc == WSFRAME_EPROTO) {
+	if (rc == CH_EPROTO) {
 		REQUIRE(rd->failed);
 		REQUIRE(rd->err_code == 1002 || rd->err_code == 1007 || rd->err_code == 1009);
 		REQUIRE(rd->err_reason != NULL && rd->err_reason[0] != '\0');
@@ -250,7 +250,7 @@ static void check_state(struct wsframe_reader *rd, struct run *r, int rc, bool t
 		size_t n = r->n;
 		int code = rd->err_code;
 		REQUIRE(wsframe_feed(rd, more, sizeof(more), MAX_MESSAGE, on_event, r) ==
-			WSFRAME_EPROTO);
+			CH_EPROTO);
 		REQUIRE(rd->err_code == code && r->n == n);
 		return;
 	}
@@ -283,7 +283,7 @@ static void feed(struct run *r, const uint8_t *in, const size_t *cuts, size_t nc
 		check_state(&rd, r, r->rc, ncut < 64 || i % 61 == 0 || i + 1 == ncut);
 		at = cuts[i];
 	}
-	r->err_code = r->rc == WSFRAME_EPROTO ? rd.err_code : 0;
+	r->err_code = r->rc == CH_EPROTO ? rd.err_code : 0;
 	pongs_flush(r);
 	wsframe_reader_clear(&rd);
 	REQUIRE(!wsframe_reader_busy(&rd) && rd.part == NULL && rd.msg == NULL);

@@ -78,22 +78,6 @@ struct router {
 	struct compiled_route routes[];
 };
 
-const char *routing_strerror(int err)
-{
-	switch (err) {
-	case ROUTING_OK:
-		return "success";
-	case ROUTING_EPATTERN:
-		return "bad route pattern";
-	case ROUTING_ENOMEM:
-		return "out of memory";
-	case ROUTING_ENOMATCH:
-		return "no route matches";
-	default:
-		return "unknown routing error";
-	}
-}
-
 __attribute__((format(printf, 3, 4)))
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -252,7 +236,7 @@ static int path_translate(const char *pattern, char **regex, unsigned char **con
 	unsigned char *cv = malloc(max_params);
 	struct buf b = {0};
 	uint32_t np = 0;
-	int rc = ROUTING_ENOMEM;
+	int rc = CH_ENOMEM;
 
 	if (!params || !cv)
 		goto fail;
@@ -264,7 +248,7 @@ static int path_translate(const char *pattern, char **regex, unsigned char **con
 			buf_escape(&b, s, strlen(s));
 			break;
 		}
-		rc = ROUTING_EPATTERN;
+		rc = CH_EPATTERN;
 		const char *gt = strchr(lt + 1, '>');
 		if (!gt) {
 			set_err(err, errlen,
@@ -291,7 +275,7 @@ static int path_translate(const char *pattern, char **regex, unsigned char **con
 		s = gt + 1;
 	}
 	buf_puts(&b, "\\z");
-	rc = ROUTING_ENOMEM;
+	rc = CH_ENOMEM;
 	if (b.oom)
 		goto fail;
 	free(params);
@@ -310,7 +294,7 @@ static int path_translate(const char *pattern, char **regex, unsigned char **con
 	return 0;
 
 fail:
-	if (rc == ROUTING_ENOMEM)
+	if (rc == CH_ENOMEM)
 		set_err(err, errlen, "path(\"%s\"): out of memory", pattern);
 	free(params);
 	free(cv);
@@ -362,7 +346,7 @@ static int compile_route(struct compiled_route *cr, size_t idx, pcre2_compile_co
 
 	if (!rt->pattern) {
 		set_err(err, errlen, "route %zu: no pattern", idx);
-		return ROUTING_EPATTERN;
+		return CH_EPATTERN;
 	}
 	if (rt->kind == ROUTE_PATH) {
 		char sub[512];
@@ -376,7 +360,7 @@ static int compile_route(struct compiled_route *cr, size_t idx, pcre2_compile_co
 		regex = re_translate(rt->pattern);
 		if (!regex) {
 			set_err(err, errlen, "route %zu: out of memory", idx);
-			return ROUTING_ENOMEM;
+			return CH_ENOMEM;
 		}
 		size_t n = strlen(rt->pattern);
 		opts |= PCRE2_ALT_BSUX | PCRE2_ANCHORED;
@@ -384,7 +368,7 @@ static int compile_route(struct compiled_route *cr, size_t idx, pcre2_compile_co
 			opts |= PCRE2_ENDANCHORED;
 	} else {
 		set_err(err, errlen, "route %zu: unknown route kind %d", idx, (int)rt->kind);
-		return ROUTING_EPATTERN;
+		return CH_EPATTERN;
 	}
 
 	int ecode;
@@ -403,7 +387,7 @@ static int compile_route(struct compiled_route *cr, size_t idx, pcre2_compile_co
 			set_err(err, errlen, "route %zu: re_path(\"%s\"): %s at offset %zu", idx,
 				rt->pattern, (char *)msg, (size_t)eoff);
 		free(regex);
-		return ecode == PCRE2_ERROR_HEAPLIMIT ? ROUTING_ENOMEM : ROUTING_EPATTERN;
+		return ecode == PCRE2_ERROR_HEAPLIMIT ? CH_ENOMEM : CH_EPATTERN;
 	}
 	free(regex);
 	/* JIT is an optimisation only: the interpreter is used when it fails. */
@@ -416,7 +400,7 @@ int router_new(const struct route *routes, size_t n, struct router **out, char *
 	*out = NULL;
 	if (!routes && n > 0) {
 		set_err(err, errlen, "router_new: routes is NULL");
-		return ROUTING_EPATTERN;
+		return CH_EPATTERN;
 	}
 	struct router *r = calloc(1, sizeof(*r) + n * sizeof(r->routes[0]));
 	pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
@@ -451,7 +435,7 @@ nomem:
 	set_err(err, errlen, "router_new: out of memory");
 	pcre2_compile_context_free(cctx);
 	router_free(r);
-	return ROUTING_ENOMEM;
+	return CH_ENOMEM;
 }
 
 void router_free(struct router *r)

@@ -16,7 +16,7 @@
  * ending in '$' must match the whole path, like Django's re.fullmatch.)
  * An unknown converter, a '<' with no '>', an empty "<>", whitespace inside
  * <...>, or a parameter name that is not an ASCII identifier of at most 32
- * characters is a compile error (ROUTING_EPATTERN).
+ * characters is a compile error (CH_EPATTERN).
  *
  * Matching is done on the request path with its leading "/" removed, as
  * Django's resolver does ("/ws/chat/lobby/" is matched as "ws/chat/lobby/").
@@ -30,6 +30,8 @@
 
 #include <jansson.h>
 #include <stddef.h>
+
+#include "error.h"
 
 enum route_kind {
 	ROUTE_PATH = 0,
@@ -46,21 +48,12 @@ struct route {
 #define PATH(pattern, target) {ROUTE_PATH, (pattern), (target), NULL}
 #define RE_PATH(pattern, target) {ROUTE_RE_PATH, (pattern), (target), NULL}
 
-enum routing_error {
-	ROUTING_OK = 0,
-	ROUTING_EPATTERN = -1, /* a pattern does not compile (message in err) */
-	ROUTING_ENOMEM = -2,
-	ROUTING_ENOMATCH = -3,
-};
-
-const char *routing_strerror(int err);
-
 struct router;
 
 /*
  * Compiles `n` routes. The array is copied (the caller may free it); the
  * pattern strings stay borrowed. On success stores a new router in *out and returns 0.
- * On a bad pattern returns ROUTING_EPATTERN and writes a one-line reason
+ * On a bad pattern returns CH_EPATTERN and writes a one-line reason
  * naming the pattern into `err` (may be NULL).
  */
 int router_new(const struct route *routes, size_t n, struct router **out, char *err, size_t errlen);

@@ -94,14 +94,14 @@ static void publish(struct http_request *req, struct http_response *resp, bool g
 	int rc = group ? layer_group_send_wait(s->layer, name, msg)
 		       : layer_send_wait(s->layer, name, msg);
 	json_decref(msg);
-	if (rc == LAYER_ELOCAL) {
+	if (rc == CH_ELOCAL) {
 		answer(resp, 503, "error",
 		       "delivered to this server's own members only, NOT published to other "
 		       "processes: Redis is down, stalled or refusing commands");
 		return;
 	}
 	if (rc != 0) {
-		answer(resp, rc == LAYER_EINVAL ? 400 : 503, "error", layer_strerror(rc));
+		answer(resp, rc == CH_EINVAL ? 400 : 503, "error", ch_strerror(rc));
 		return;
 	}
 	answer(resp, 202, "status", "accepted");

@@ -14,9 +14,13 @@
  * its settings (flags, environment variables, --help lines, defaults) and
  * optionally the identity hook that says who a session belongs to.
  *
- * Threading: server_run() runs the loop on the calling thread and returns
- * when the server has stopped (SIGINT/SIGTERM: open WebSockets are closed
- * with 1001, then the loop ends). Views run on libuv's thread pool.
+ * Threading: one libuv loop per worker (--workers N, default one per core),
+ * each on its own thread with its own listening socket on the shared port
+ * (SO_REUSEPORT), its own connections and channel layer; server_run() runs
+ * worker 0's loop (which owns the signals) on the calling thread, starts the
+ * others on threads of their own, and returns when every worker has stopped
+ * (SIGINT/SIGTERM: open WebSockets are closed with 1001, then the loops
+ * end). Views run on libuv's thread pool.
  */
 #ifndef SERVER_SERVER_H
 #define SERVER_SERVER_H
@@ -236,7 +240,7 @@ void server_request_user(const struct http_request *req, struct server_user *use
 /*
  * layer_group_send() from a view: queued to the loop thread. `msg` is
  * borrowed; the server takes its own reference and nobody may modify it
- * afterwards. Returns 0 or a LAYER_E* code (e.g. invalid group name).
+ * afterwards. Returns 0 or a CH_E* code (e.g. invalid group name).
  */
 int server_group_send(struct http_request *req, const char *group, json_t *msg);
 

@@ -47,7 +47,7 @@ void server__session_load(struct server *s, struct http_request *req)
 		int rc = http_unsign_json(s->secret, s->secret_len, cookie, (long long)time(NULL),
 					  SESSION_MAX_AGE, &session);
 		if (rc != 0)
-			LOG(LOG_DEBUG, "session", "session cookie refused: %s", http_strerror(rc));
+			LOG(LOG_DEBUG, "session", "session cookie refused: %s", ch_strerror(rc));
 	}
 	json_decref(req->session);
 	req->session = session ? session : json_object();
@@ -68,7 +68,7 @@ static int add_cookie(struct http_response *resp, const char *name, const char *
 	char *line = NULL;
 	if (asprintf(&line, "%s=%s; Path=/; Max-Age=%lld; SameSite=Lax%s", name, value, max_age,
 		     http_only ? "; HttpOnly" : "") < 0)
-		return -1;
+		return CH_ENOMEM;
 	int rc = http_response_add_header(resp, "Set-Cookie", line);
 	free(line);
 	return rc;

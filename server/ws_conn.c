@@ -111,17 +111,17 @@ static int tp_send(void *conn, struct consumer_frame *f)
 {
 	struct ws_conn *wc = conn;
 	if (wc->close_requested)
-		return CONSUMER_ECLOSED;
+		return CH_ECLOSED;
 	/* Inclusive: a frame passes when its payload and what already waits
 	 * (payloads, plus QUEUE_ENTRY_COST each) are at most --max-queue, so
 	 * one message of exactly --max-queue bytes passes an empty queue. */
 	if (wc->q_bytes + f->len > wc->s->cfg->max_queue_bytes)
-		return CONSUMER_EQUEUE;
+		return CH_EQUEUE;
 	if (wc->q_len == wc->q_cap) {
 		unsigned cap = wc->q_cap ? wc->q_cap * 2 : 8;
 		struct consumer_frame **q = malloc(cap * sizeof(*q));
 		if (!q)
-			return CONSUMER_ENOMEM;
+			return CH_ENOMEM;
 		for (unsigned i = 0; i < wc->q_len; i++)
 			q[i] = wc->q[(wc->q_head + i) % wc->q_cap];
 		free(wc->q);
@@ -404,13 +404,13 @@ static int on_frame(void *ctx, const struct wsframe_event *ev)
 		if (wc->close_requested)
 			return 0;
 		int rc = wsframe_pongs_add(&wc->pongs, ev->data, ev->len);
-		if (rc == WSFRAME_ELIMIT) {
+		if (rc == CH_EQUEUE) {
 			LOG_LIMITED(&ping_flood, LOG_INFO, "ws", "%s: over %d pongs (%d bytes) owed, "
 				    "closing 1008", consumer_channel_name(wc->consumer),
 				    WSFRAME_PONGS_MAX, WSFRAME_PONGS_MAX_BYTES);
 			tp_close(wc, CLOSE_POLICY, "too many pings unanswered");
 		} else if (rc < 0) {
-			tp_close(wc, CLOSE_INTERNAL_ERROR, "out of memory");
+			tp_close(wc, CLOSE_INTERNAL_ERROR, ch_strerror(rc));
 		} else if (!wc->dirty) {
 			dirty_add(wc);
 		}

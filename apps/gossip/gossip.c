@@ -97,7 +97,7 @@ static void posts_page(struct http_request *req, struct http_response *resp)
 						  "New Post", "sender", sender, "message", text);
 			int rc = server_group_send(req, "gossip", event);
 			if (rc != 0)
-				LOG(LOG_WARN, "gossip", "group_send failed: %s", layer_strerror(rc));
+				LOG(LOG_WARN, "gossip", "group_send failed: %s", ch_strerror(rc));
 			json_decref(event);
 			free(user.username);
 			json_decref(form);

@@ -13,19 +13,19 @@
 static int buf_reserve(struct http_buf *b, size_t extra)
 {
 	if (extra > SIZE_MAX - 1 - b->len)
-		return HTTP_ENOMEM;
+		return CH_ENOMEM;
 	size_t need = b->len + extra + 1;
 	if (b->data && need <= b->cap)
-		return HTTP_OK;
+		return CH_OK;
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	char *p = realloc(b->data, cap);
 	if (!p)
-		return HTTP_ENOMEM;
+		return CH_ENOMEM;
 	b->data = p;
 	b->cap = cap;
-	return HTTP_OK;
+	return CH_OK;
 }
 
 int http_buf_append(struct http_buf *b, const char *s, size_t len)
@@ -37,7 +37,7 @@ int http_buf_append(struct http_buf *b, const char *s, size_t len)
 		memcpy(b->data + b->len, s, len);
 	b->len += len;
 	b->data[b->len] = '\0';
-	return HTTP_OK;
+	return CH_OK;
 }
 
 int http_buf_printf(struct http_buf *b, const char *fmt, ...)
@@ -52,7 +52,7 @@ int http_buf_printf(struct http_buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0) {
 		b->data[b->len] = '\0';
-		return HTTP_EINVAL;
+		return CH_EINVAL;
 	}
 	if ((size_t)n >= b->cap - b->len) {
 		rc = buf_reserve(b, (size_t)n);
@@ -65,7 +65,7 @@ int http_buf_printf(struct http_buf *b, const char *fmt, ...)
 		va_end(ap);
 	}
 	b->len += (size_t)n;
-	return HTTP_OK;
+	return CH_OK;
 }
 
 int http_buf_append_escaped(struct http_buf *b, const char *s, size_t len)

@@ -15,15 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum http_error {
-	HTTP_OK = 0,
-	HTTP_EINVAL = -1,
-	HTTP_ENOMEM = -2,
-	HTTP_EBADSIG = -3,  /* signed value tampered with, or signed with another key */
-	HTTP_EEXPIRED = -4, /* signed value older than max_age */
-};
-
-const char *http_strerror(int err);
+#include "error.h"
 
 /* ---- parsers (pure: bytes in, result out) ---- */
 
@@ -105,8 +97,8 @@ char *http_sign_json(const unsigned char *key, size_t keylen, const json_t *valu
 
 /*
  * Verifies and decodes a value made by http_sign_json(). Returns 0 and a
- * new JSON object in *out, HTTP_EBADSIG if the MAC (constant-time compare)
- * or the encoding is wrong, HTTP_EEXPIRED if older than `max_age` seconds
+ * new JSON object in *out, CH_EBADSIG if the MAC (constant-time compare)
+ * or the encoding is wrong, CH_EEXPIRED if older than `max_age` seconds
  * (max_age <= 0: no limit).
  */
 int http_unsign_json(const unsigned char *key, size_t keylen, const char *signed_value,
@@ -163,7 +155,7 @@ struct http_response {
 void http_response_init(struct http_response *resp);
 void http_response_clear(struct http_response *resp);
 
-/* Adds a header (both copied). Names and values with CR or LF are refused (HTTP_EINVAL). */
+/* Adds a header (both copied). Names and values with CR or LF are refused (CH_EINVAL). */
 int http_response_add_header(struct http_response *resp, const char *name, const char *value);
 
 /* Sets the status and body of a small text/plain or HTML error page. */

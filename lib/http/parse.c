@@ -19,7 +19,7 @@ static int hex_value(unsigned char c)
 	return -1;
 }
 
-/* Sets *res to the decoded string; HTTP_EINVAL for a NUL byte. */
+/* Sets *res to the decoded string; CH_EINVAL for a NUL byte. */
 static int url_decode(const char *src, size_t len, bool plus_is_space, char **res)
 {
 	char *out = malloc(len + 1);
@@ -27,7 +27,7 @@ static int url_decode(const char *src, size_t len, bool plus_is_space, char **re
 
 	*res = NULL;
 	if (!out)
-		return HTTP_ENOMEM;
+		return CH_ENOMEM;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)src[i];
 		if (c == '%' && len - i >= 3) {
@@ -42,13 +42,13 @@ static int url_decode(const char *src, size_t len, bool plus_is_space, char **re
 		}
 		if (c == '\0') {
 			free(out);
-			return HTTP_EINVAL;
+			return CH_EINVAL;
 		}
 		out[o++] = (char)c;
 	}
 	out[o] = '\0';
 	*res = out;
-	return HTTP_OK;
+	return CH_OK;
 }
 
 char *http_url_decode(const char *src, size_t len, bool plus_is_space)
@@ -61,19 +61,19 @@ char *http_url_decode(const char *src, size_t len, bool plus_is_space)
 
 /*
  * Sets obj[key] = value for one decoded pair. Pairs that cannot be JSON
- * (a NUL, invalid UTF-8) are skipped. Returns HTTP_ENOMEM or HTTP_OK.
+ * (a NUL, invalid UTF-8) are skipped. Returns CH_ENOMEM or CH_OK.
  */
 static int set_string(json_t *obj, const char *key, size_t klen, const char *val, size_t vlen,
 		      bool first_wins)
 {
 	if (klen == 0 || !http__utf8_valid(key, klen) || !http__utf8_valid(val, vlen))
-		return HTTP_OK;
+		return CH_OK;
 	if (first_wins && json_object_get(obj, key))
-		return HTTP_OK;
+		return CH_OK;
 	json_t *s = json_stringn_nocheck(val, vlen);
 	if (!s || json_object_set_new_nocheck(obj, key, s) != 0)
-		return HTTP_ENOMEM;
-	return HTTP_OK;
+		return CH_ENOMEM;
+	return CH_OK;
 }
 
 json_t *http_parse_query(const char *src, size_t len)
@@ -100,12 +100,12 @@ json_t *http_parse_query(const char *src, size_t len)
 		if (!rc && eq)
 			rc = url_decode(eq + 1, seglen - klen - 1, true, &val);
 		else if (!rc && !(val = strdup("")))
-			rc = HTTP_ENOMEM;
+			rc = CH_ENOMEM;
 		if (!rc)
 			rc = set_string(obj, key, strlen(key), val, strlen(val), false);
 		free(key);
 		free(val);
-		if (rc == HTTP_EINVAL)
+		if (rc == CH_EINVAL)
 			continue; /* a decoded NUL: the pair is dropped */
 		if (rc) {
 			json_decref(obj);
@@ -185,7 +185,7 @@ json_t *http_parse_cookies(const char *header)
 	size_t nlen, vlen;
 	while (cookie_next(&p, &name, &nlen, &val, &vlen)) {
 		char *key = strndup(name, nlen);
-		int rc = key ? set_string(obj, key, nlen, val, vlen, true) : HTTP_ENOMEM;
+		int rc = key ? set_string(obj, key, nlen, val, vlen, true) : CH_ENOMEM;
 		free(key);
 		if (rc) {
 			json_decref(obj);

@@ -10,24 +10,6 @@
 
 static const char default_content_type[] = "text/html; charset=utf-8";
 
-const char *http_strerror(int err)
-{
-	switch (err) {
-	case HTTP_OK:
-		return "success";
-	case HTTP_EINVAL:
-		return "invalid argument";
-	case HTTP_ENOMEM:
-		return "out of memory";
-	case HTTP_EBADSIG:
-		return "bad signature";
-	case HTTP_EEXPIRED:
-		return "signature expired";
-	default:
-		return "unknown error";
-	}
-}
-
 const char *http_status_reason(int status)
 {
 	switch (status) {
@@ -98,28 +80,28 @@ static bool is_value_ok(const char *v)
 int http_response_add_header(struct http_response *resp, const char *name, const char *value)
 {
 	if (!resp || !name || !value || !*name || !is_value_ok(value))
-		return HTTP_EINVAL;
+		return CH_EINVAL;
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		if (!is_token_char(*p))
-			return HTTP_EINVAL;
+			return CH_EINVAL;
 
 	struct http_header *h = realloc(resp->headers, (resp->n_headers + 1) * sizeof(*h));
 	if (!h)
-		return HTTP_ENOMEM;
+		return CH_ENOMEM;
 	resp->headers = h;
 	char *n = strdup(name);
 	char *v = strdup(value);
 	if (!n || !v) {
 		free(n);
 		free(v);
-		return HTTP_ENOMEM;
+		return CH_ENOMEM;
 	}
 	for (char *p = n; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	h[resp->n_headers].name = n;
 	h[resp->n_headers].value = v;
 	resp->n_headers++;
-	return HTTP_OK;
+	return CH_OK;
 }
 
 void http_response_error(struct http_response *resp, int status, const char *detail)
@@ -149,10 +131,10 @@ void http_response_error(struct http_response *resp, int status, const char *det
 int http_response_redirect(struct http_response *resp, const char *location)
 {
 	if (!location || !*location)
-		return HTTP_EINVAL;
+		return CH_EINVAL;
 	int rc = http_response_add_header(resp, "Location", location);
 	if (rc)
 		return rc;
 	resp->status = 302;
-	return HTTP_OK;
+	return CH_OK;
 }

@@ -112,29 +112,29 @@ int http_unsign_json(const unsigned char *key, size_t keylen, const char *signed
 		     long long now, long long max_age, json_t **out)
 {
 	if (!out)
-		return HTTP_EINVAL;
+		return CH_EINVAL;
 	*out = NULL;
 	if (!signed_value)
-		return HTTP_EINVAL;
+		return CH_EINVAL;
 
 	const char *dot1 = strchr(signed_value, '.');
 	const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
 	if (!dot2 || strchr(dot2 + 1, '.'))
-		return HTTP_EBADSIG;
+		return CH_EBADSIG;
 
 	/* MAC first: nothing of an unauthenticated value is decoded. */
 	const char *mac_text = dot2 + 1;
 	size_t maclen = 0;
 	unsigned char *given = http__b64url_decode(mac_text, strlen(mac_text), &maclen);
 	if (!given)
-		return HTTP_EBADSIG;
+		return CH_EBADSIG;
 	unsigned char mac[MAC_LEN];
 	bool ok = maclen == MAC_LEN &&
 		  sign_mac(key, keylen, signed_value, (size_t)(dot2 - signed_value), mac) &&
 		  CRYPTO_memcmp(given, mac, MAC_LEN) == 0;
 	free(given);
 	if (!ok)
-		return HTTP_EBADSIG;
+		return CH_EBADSIG;
 
 	size_t tslen, jlen;
 	unsigned char *ts = http__b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &tslen);
@@ -142,25 +142,25 @@ int http_unsign_json(const unsigned char *key, size_t keylen, const char *signed
 	ok = ts && parse_timestamp((const char *)ts, tslen, &stamp);
 	free(ts);
 	if (!ok)
-		return HTTP_EBADSIG;
+		return CH_EBADSIG;
 
 	size_t json_text_len = (size_t)(dot1 - signed_value);
 	unsigned char *json = http__b64url_decode(signed_value, json_text_len, &jlen);
 	if (!json)
-		return HTTP_EBADSIG;
+		return CH_EBADSIG;
 	json_t *value = json_loadb((const char *)json, jlen, JSON_REJECT_DUPLICATES, NULL);
 	free(json);
 	if (!json_is_object(value)) {
 		json_decref(value);
-		return HTTP_EBADSIG;
+		return CH_EBADSIG;
 	}
 
 	/* now - stamp computed without signed overflow. */
 	if (max_age > 0 && now > stamp &&
 	    (unsigned long long)now - (unsigned long long)stamp > (unsigned long long)max_age) {
 		json_decref(value);
-		return HTTP_EEXPIRED;
+		return CH_EEXPIRED;
 	}
 	*out = value;
-	return HTTP_OK;
+	return CH_OK;
 }

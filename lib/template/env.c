@@ -104,7 +104,7 @@ int tmpl__env_get(struct tmpl_env *env, const char *name, const struct tmpl **ou
 	pthread_mutex_unlock(&env->lock);
 	if (t) {
 		*out = t;
-		return TMPL_OK;
+		return CH_OK;
 	}
 	/* load and compile without the lock; a racing thread's copy may win */
 	char *src = NULL;
@@ -113,13 +113,14 @@ int tmpl__env_get(struct tmpl_env *env, const char *name, const struct tmpl **ou
 	if (rc != 0) {
 		free(src);
 		if (err && errlen)
-			snprintf(err, errlen, "template not found");
-		return rc == TMPL_ENOMEM ? TMPL_ENOMEM : TMPL_ENOTFOUND;
+			snprintf(err, errlen, "%s",
+				 rc == CH_ENOTFOUND ? "template not found" : ch_strerror(rc));
+		return rc;
 	}
 	char perr[200];
 	rc = tmpl_parse(src, len, &t, perr, sizeof(perr));
 	free(src);
-	if (rc != TMPL_OK) {
+	if (rc != CH_OK) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s: %s", name, perr);
 		LOG(LOG_WARN, "template", "%s: %s", name, perr);
@@ -133,7 +134,7 @@ int tmpl__env_get(struct tmpl_env *env, const char *name, const struct tmpl **ou
 		tmpl_free(t);
 		if (err && errlen)
 			snprintf(err, errlen, "out of memory");
-		return TMPL_ENOMEM;
+		return CH_ENOMEM;
 	}
 	pthread_mutex_lock(&env->lock);
 	struct tmpl *other = cache_find(env, name, b);
@@ -150,7 +151,7 @@ int tmpl__env_get(struct tmpl_env *env, const char *name, const struct tmpl **ou
 	}
 	pthread_mutex_unlock(&env->lock);
 	*out = t;
-	return TMPL_OK;
+	return CH_OK;
 }
 
 int tmpl_render(struct tmpl_env *env, const char *name, json_t *ctx, char **out, size_t *outlen,
@@ -161,7 +162,7 @@ int tmpl_render(struct tmpl_env *env, const char *name, json_t *ctx, char **out,
 		*outlen = 0;
 	const struct tmpl *t;
 	int rc = tmpl__env_get(env, name, &t, err, errlen);
-	if (rc != TMPL_OK)
+	if (rc != CH_OK)
 		return rc;
 	return tmpl__render(env, t, ctx, env->static_url, out, outlen, err, errlen);
 }
@@ -186,27 +187,27 @@ static int dir_load(void *ud, const char *name, char **src, size_t *len)
 {
 	const char *dir = ud;
 	if (!name_is_safe(name))
-		return TMPL_ENOTFOUND;
+		return CH_ENOTFOUND;
 	size_t plen = strlen(dir) + strlen(name) + 2;
 	char *path = malloc(plen);
 	if (!path)
-		return TMPL_ENOMEM;
+		return CH_ENOMEM;
 	snprintf(path, plen, "%s/%s", dir, name);
 	/* O_NONBLOCK: opening a FIFO must not hang; it is refused below */
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	free(path);
 	if (fd < 0)
-		return TMPL_ENOTFOUND;
+		return CH_ENOTFOUND;
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_TEMPLATE_SIZE) {
 		close(fd);
-		return TMPL_ENOTFOUND;
+		return CH_ENOTFOUND;
 	}
 	size_t size = (size_t)st.st_size, got = 0;
 	char *buf = malloc(size + 1);
 	if (!buf) {
 		close(fd);
-		return TMPL_ENOMEM;
+		return CH_ENOMEM;
 	}
 	while (got < size) {
 		ssize_t r = read(fd, buf + got, size - got);

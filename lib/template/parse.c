@@ -359,11 +359,11 @@ int tmpl_parse(const char *src, size_t len, struct tmpl **out, char *err, size_t
 		err[0] = '\0';
 	struct tmpl *t = calloc(1, sizeof(*t));
 	if (!t)
-		return TMPL_ENOMEM;
+		return CH_ENOMEM;
 	t->src = malloc(len + 1);
 	if (!t->src) {
 		free(t);
-		return TMPL_ENOMEM;
+		return CH_ENOMEM;
 	}
 	if (len)
 		memcpy(t->src, src, len);
@@ -388,12 +388,12 @@ int tmpl_parse(const char *src, size_t len, struct tmpl **out, char *err, size_t
 		if (p.oom) {
 			if (err && errlen)
 				snprintf(err, errlen, "out of memory");
-			return TMPL_ENOMEM;
+			return CH_ENOMEM;
 		}
-		return TMPL_ESYNTAX;
+		return CH_ESYNTAX;
 	}
 	*out = t;
-	return TMPL_OK;
+	return CH_OK;
 }
 
 void tmpl_free(struct tmpl *t)
@@ -412,20 +412,3 @@ void tmpl_free(struct tmpl *t)
 	free(t);
 }
 
-const char *tmpl_strerror(int err)
-{
-	switch (err) {
-	case TMPL_OK:
-		return "success";
-	case TMPL_ESYNTAX:
-		return "template syntax error";
-	case TMPL_ENOTFOUND:
-		return "template not found";
-	case TMPL_ENOMEM:
-		return "out of memory";
-	case TMPL_EDEPTH:
-		return "include/extends nested too deeply";
-	default:
-		return "unknown template error";
-	}
-}

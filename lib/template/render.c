@@ -254,9 +254,9 @@ static int load_ref(struct tmpl_rstate *rs, const struct tmpl_node *n, const str
 {
 	const char *what = n->kind == TMPL_N_INCLUDE ? "include" : "extends";
 	if (!rs->env)
-		return tmpl__rfail(rs, TMPL_ENOTFOUND, n->line, "%s needs a template env", what);
+		return tmpl__rfail(rs, CH_ENOTFOUND, n->line, "%s needs a template env", what);
 	if (rs->depth >= TMPL_MAX_DEPTH)
-		return tmpl__rfail(rs, TMPL_EDEPTH, n->line, "%s nested deeper than %d", what,
+		return tmpl__rfail(rs, CH_EDEPTH, n->line, "%s nested deeper than %d", what,
 			     TMPL_MAX_DEPTH);
 	struct tmpl_val v;
 	if (tmpl__eval_fexpr(rs, n->expr, &v, false, n->line))
@@ -267,14 +267,14 @@ static int load_ref(struct tmpl_rstate *rs, const struct tmpl_node *n, const str
 	tmpl__val_drop(&v);
 	if (name.oom) {
 		free(name.p);
-		return tmpl__rfail(rs, TMPL_ENOMEM, n->line, "out of memory");
+		return tmpl__rfail(rs, CH_ENOMEM, n->line, "out of memory");
 	}
 	char msg[256];
 	int rc = tmpl__env_get(rs->env, name.p, out, msg, sizeof(msg));
-	if (rc != TMPL_OK)
+	if (rc != CH_OK)
 		tmpl__rfail(rs, rc, n->line, "%s \"%s\": %s", what, name.p, msg);
 	free(name.p);
-	return rc == TMPL_OK ? 0 : -1;
+	return rc == CH_OK ? 0 : -1;
 }
 
 static int render_include(struct tmpl_rstate *rs, const struct tmpl_node *n)
@@ -301,12 +301,12 @@ static int render_extends(struct tmpl_rstate *rs, const struct tmpl_node *n,
 	if (!rs->bctx) {
 		rs->bctx = calloc(1, sizeof(*rs->bctx));
 		if (!rs->bctx)
-			return tmpl__rfail(rs, TMPL_ENOMEM, n->line, "out of memory");
+			return tmpl__rfail(rs, CH_ENOMEM, n->line, "out of memory");
 		own = true;
 	}
 	if (!bctx_add(rs->bctx, self->blocks, self->nblocks) ||
 	    (!parent->extends && !bctx_add(rs->bctx, parent->blocks, parent->nblocks))) {
-		tmpl__rfail(rs, TMPL_ENOMEM, n->line, "out of memory");
+		tmpl__rfail(rs, CH_ENOMEM, n->line, "out of memory");
 	} else {
 		rs->depth++;
 		render_list(rs, parent->nodes);
@@ -397,7 +397,7 @@ static int render_list(struct tmpl_rstate *rs, const struct tmpl_node *n)
 {
 	for (; n; n = n->next) {
 		if (rs->out->oom)
-			return tmpl__rfail(rs, TMPL_ENOMEM, n->line, "out of memory");
+			return tmpl__rfail(rs, CH_ENOMEM, n->line, "out of memory");
 		if (render_node(rs, n))
 			return -1;
 	}
@@ -416,7 +416,7 @@ int tmpl__render(struct tmpl_env *env, const struct tmpl *t, json_t *ctx, const 
 	if (!json_is_object(ctx)) {
 		empty = json_object();
 		if (!empty)
-			return TMPL_ENOMEM;
+			return CH_ENOMEM;
 		ctx = empty;
 	}
 	struct tmpl_buf buf = {0};
@@ -428,10 +428,10 @@ int tmpl__render(struct tmpl_env *env, const struct tmpl *t, json_t *ctx, const 
 			    .errlen = errlen};
 	render_list(&rs, t->nodes);
 	if (!rs.rc && buf.oom)
-		tmpl__rfail(&rs, TMPL_ENOMEM, 0, "out of memory");
+		tmpl__rfail(&rs, CH_ENOMEM, 0, "out of memory");
 	tmpl__buf_put(&buf, "", 1);
 	if (!rs.rc && buf.oom)
-		tmpl__rfail(&rs, TMPL_ENOMEM, 0, "out of memory");
+		tmpl__rfail(&rs, CH_ENOMEM, 0, "out of memory");
 	json_decref(empty);
 	if (rs.rc) {
 		free(buf.p);
@@ -440,7 +440,7 @@ int tmpl__render(struct tmpl_env *env, const struct tmpl *t, json_t *ctx, const 
 	*out = buf.p;
 	if (outlen)
 		*outlen = buf.len - 1;
-	return TMPL_OK;
+	return CH_OK;
 }
 
 int tmpl_render_one(const struct tmpl *t, json_t *ctx, const char *static_url, char **out,

@@ -21,7 +21,7 @@ static int block_super(struct tmpl_rstate *rs, const struct tmpl_scope *sc, stru
 	struct tmpl_bstack *s = rs->bctx ? tmpl__bctx_find(rs->bctx, sc->block, sc->blocklen) : NULL;
 	if (!s || !s->n) {
 		tmpl__val_own(v, json_string(""), false);
-		return v->j ? 0 : tmpl__rfail(rs, TMPL_ENOMEM, line, "out of memory");
+		return v->j ? 0 : tmpl__rfail(rs, CH_ENOMEM, line, "out of memory");
 	}
 	struct tmpl_buf tmp = {0}, *saved = rs->out;
 	rs->out = &tmp;
@@ -32,7 +32,7 @@ static int block_super(struct tmpl_rstate *rs, const struct tmpl_scope *sc, stru
 	free(tmp.p);
 	if (r)
 		return r;
-	return v->j ? 0 : tmpl__rfail(rs, TMPL_ENOMEM, line, "out of memory");
+	return v->j ? 0 : tmpl__rfail(rs, CH_ENOMEM, line, "out of memory");
 }
 
 /* Django resolves obj.items / .keys / .values by calling the dict method. */
@@ -201,7 +201,7 @@ static int own_buf(struct tmpl_rstate *rs, struct tmpl_val *v, struct tmpl_buf *
 		tmpl__val_own(v, json_stringn_nocheck(b->p ? b->p : "", b->len), safe);
 	free(b->p);
 	if (b->oom || !v->j)
-		return tmpl__rfail(rs, TMPL_ENOMEM, line, "out of memory");
+		return tmpl__rfail(rs, CH_ENOMEM, line, "out of memory");
 	return 0;
 }
 
@@ -232,7 +232,7 @@ static int apply_filter(struct tmpl_rstate *rs, const struct tmpl_filter *f, str
 		return 0;
 	case TMPL_F_LENGTH:
 		tmpl__val_own(v, json_integer((json_int_t)length_of(v->j)), false);
-		return v->j ? 0 : tmpl__rfail(rs, TMPL_ENOMEM, line, "out of memory");
+		return v->j ? 0 : tmpl__rfail(rs, CH_ENOMEM, line, "out of memory");
 	case TMPL_F_UPPER:
 	case TMPL_F_LOWER: {
 		tmpl__buf_display(&b, v->j);
@@ -279,7 +279,7 @@ int tmpl__eval_fexpr(struct tmpl_rstate *rs, const struct tmpl_fexpr *fe, struct
 	if (!v->j && !quiet) {
 		tmpl__val_own(v, json_string(""), false);
 		if (!v->j)
-			return tmpl__rfail(rs, TMPL_ENOMEM, line, "out of memory");
+			return tmpl__rfail(rs, CH_ENOMEM, line, "out of memory");
 	}
 	for (const struct tmpl_filter *f = fe->filters; f; f = f->next) {
 		if (apply_filter(rs, f, v, line)) {

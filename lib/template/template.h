@@ -27,26 +27,19 @@
 #include <jansson.h>
 #include <stddef.h>
 
-enum tmpl_error {
-	TMPL_OK = 0,
-	TMPL_ESYNTAX = -1,   /* parse error: message says line and what */
-	TMPL_ENOTFOUND = -2, /* loader has no such template */
-	TMPL_ENOMEM = -3,
-	TMPL_EDEPTH = -4,    /* include/extends nested deeper than 16 (a loop) */
-};
-
-const char *tmpl_strerror(int err);
+#include "error.h"
 
 struct tmpl; /* one parsed template; immutable */
 
 /* Parses `src` (`len` bytes, need not be NUL-terminated). On error returns
- * TMPL_ESYNTAX and writes "line N: reason" into `err` (may be NULL). */
+ * CH_ESYNTAX and writes "line N: reason" into `err` (may be NULL). */
 int tmpl_parse(const char *src, size_t len, struct tmpl **out, char *err, size_t errlen);
 void tmpl_free(struct tmpl *t);
 
 /*
  * Loads the source of template `name` into a malloc'd buffer (*src, *len).
- * Returns 0, or TMPL_ENOTFOUND. Must be safe to call from any thread.
+ * Returns 0, or a negative CH_E* code (CH_ENOTFOUND, CH_ENOMEM, ...), which
+ * tmpl_render() passes on unchanged. Must be safe to call from any thread.
  */
 typedef int (*tmpl_load_cb)(void *ud, const char *name, char **src, size_t *len);
 
@@ -59,7 +52,7 @@ struct tmpl_env;
 struct tmpl_env *tmpl_env_new(tmpl_load_cb load, void *ud, const char *static_url);
 
 /* A loader reading `dir`/name; names with ".." segments or a leading "/" are
- * refused (TMPL_ENOTFOUND). `dir` is copied. */
+ * refused (CH_ENOTFOUND). `dir` is copied. */
 struct tmpl_env *tmpl_env_new_dir(const char *dir, const char *static_url);
 
 void tmpl_env_free(struct tmpl_env *env);
@@ -67,7 +60,7 @@ void tmpl_env_free(struct tmpl_env *env);
 /*
  * Renders template `name` with `ctx` (a JSON object, borrowed; NULL = {}).
  * On success *out is a malloc'd NUL-terminated string of *outlen bytes.
- * On failure returns a TMPL_E* code with a reason in `err`.
+ * On failure returns a CH_E* code with a reason in `err`.
  * Any thread.
  */
 int tmpl_render(struct tmpl_env *env, const char *name, json_t *ctx, char **out, size_t *outlen,

@@ -17,9 +17,9 @@ int wsframe_pongs_add(struct wsframe_pongs **qp, const unsigned char *payload, s
 	size_t n = q ? q->n : 0, used = q ? q->len : 0;
 	size_t need = used + 2 + len; /* a pong of <= 125 bytes has a 2-byte header */
 	if (len > 125)
-		return WSFRAME_EPROTO; /* not the payload of a valid ping */
+		return CH_EPROTO; /* not the payload of a valid ping */
 	if (n + 1 > WSFRAME_PONGS_MAX || need > WSFRAME_PONGS_MAX_BYTES)
-		return WSFRAME_ELIMIT;
+		return CH_EQUEUE;
 	if (!q || need > q->cap) {
 		size_t cap = q ? (size_t)q->cap * 2 : 128;
 		while (cap < need)
@@ -28,7 +28,7 @@ int wsframe_pongs_add(struct wsframe_pongs **qp, const unsigned char *payload, s
 			cap = WSFRAME_PONGS_MAX_BYTES;
 		struct wsframe_pongs *b = realloc(q, sizeof(*b) + cap);
 		if (!b)
-			return WSFRAME_ENOMEM;
+			return CH_ENOMEM;
 		if (!q)
 			b->n = b->len = 0;
 		b->cap = (uint16_t)cap;

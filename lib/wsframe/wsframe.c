@@ -23,7 +23,7 @@ static int fail(struct wsframe_reader *r, int code, const char *reason)
 	r->failed = true;
 	r->err_code = (uint16_t)code;
 	r->err_reason = reason;
-	return WSFRAME_EPROTO;
+	return CH_EPROTO;
 }
 
 static int fail_nomem(struct wsframe_reader *r)
@@ -31,7 +31,7 @@ static int fail_nomem(struct wsframe_reader *r)
 	r->failed = true;
 	r->err_code = 1011;
 	r->err_reason = "out of memory";
-	return WSFRAME_ENOMEM;
+	return CH_ENOMEM;
 }
 
 void wsframe_reader_init(struct wsframe_reader *r)
@@ -94,7 +94,7 @@ static int append(unsigned char **buf, uint32_t *len, uint32_t *cap, const unsig
 /*
  * Parses the frame header at p (n bytes). Returns 1 when it is complete
  * (*h filled), 0 when more bytes are needed (h->size: the header's size
- * once known, else 2), or WSFRAME_EPROTO. Every check that the header
+ * once known, else 2), or CH_EPROTO. Every check that the header
  * alone allows is made here, so a bad or oversized frame is refused
  * before its payload is read.
  */
@@ -205,7 +205,7 @@ static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p
 		 bool fresh, size_t max_message, wsframe_cb cb, void *ctx)
 {
 	if (fresh && payload_arrived(r, h, p, 0, plen) < 0)
-		return WSFRAME_EPROTO;
+		return CH_EPROTO;
 	switch (h->opcode) {
 	case WSFRAME_OP_CLOSE: {
 		if (plen == 1)
@@ -260,7 +260,7 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 	if (max_message > WSFRAME_MAX_MESSAGE)
 		max_message = WSFRAME_MAX_MESSAGE; /* buffer sizes are 32-bit */
 	if (r->failed)
-		return r->err_code == 1011 ? WSFRAME_ENOMEM : WSFRAME_EPROTO;
+		return r->err_code == 1011 ? CH_ENOMEM : CH_EPROTO;
 	if (r->closed)
 		return WSFRAME_STOPPED;
 
@@ -278,7 +278,7 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 		len -= take;
 		/* with the header whole (st), every byte taken is payload */
 		if (st && payload_arrived(r, &h, r->part + had, had - h.size, take) < 0)
-			return WSFRAME_EPROTO;
+			return CH_EPROTO;
 		if (r->part_len < want)
 			return WSFRAME_OK; /* len is 0: wait for more */
 		if (!st)
@@ -301,7 +301,7 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 				return fail_nomem(r);
 			/* the payload so far is checked now, not when the rest comes */
 			if (st && payload_arrived(r, &h, r->part + h.size, 0, len - h.size) < 0)
-				return WSFRAME_EPROTO;
+				return CH_EPROTO;
 			return WSFRAME_OK;
 		}
 		int rc = frame(r, &h, data + h.size, (size_t)h.plen, true, max_message, cb, ctx);

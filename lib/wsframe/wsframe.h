@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 /* RFC 6455 opcodes. */
 enum wsframe_opcode {
 	WSFRAME_OP_CONT = 0x0,
@@ -75,7 +77,7 @@ struct wsframe_reader {
 	uint32_t part_len, part_cap;
 	uint32_t msg_len, msg_cap;
 	uint16_t err_code;     /* on failure: the close code to send (1002, 1007, 1009;
-	                          1011 after WSFRAME_ENOMEM) */
+	                          1011 after CH_ENOMEM) */
 	uint8_t msg_opcode;    /* 1 text, 2 binary while assembling; 0 otherwise */
 	uint8_t utf8;          /* wsframe_utf8_scan() state of the text message so far */
 	bool failed;           /* a protocol error was reported; feed() refuses more */
@@ -85,12 +87,11 @@ struct wsframe_reader {
 /* The largest message a reader assembles (its buffers are 32-bit sized). */
 #define WSFRAME_MAX_MESSAGE ((size_t)1 << 31)
 
+/* What wsframe_feed() returns besides a negative CH_E* code (error.h):
+ * CH_EPROTO (protocol error: see err_code / err_reason), CH_ENOMEM. */
 enum wsframe_result {
 	WSFRAME_OK = 0,       /* all input consumed (a partial frame kept) */
 	WSFRAME_STOPPED = 1,  /* the callback asked to stop */
-	WSFRAME_EPROTO = -1,  /* protocol error: see err_code / err_reason */
-	WSFRAME_ENOMEM = -2,
-	WSFRAME_ELIMIT = -3,  /* wsframe_pongs_add: the backlog is full */
 };
 
 void wsframe_reader_init(struct wsframe_reader *r);
@@ -103,7 +104,7 @@ void wsframe_reader_clear(struct wsframe_reader *r);
  * unmasked in place, so a whole unfragmented frame is delivered without a
  * copy). `max_message` bounds a message's payload over all its fragments
  * (at most WSFRAME_MAX_MESSAGE; a larger value means that).
- * Returns a wsframe_result; after WSFRAME_EPROTO or WSFRAME_ENOMEM the
+ * Returns a wsframe_result or CH_EPROTO / CH_ENOMEM; after these the
  * reader stays failed, and after a close frame every call returns
  * WSFRAME_STOPPED without parsing.
  */
@@ -152,10 +153,10 @@ struct wsframe_pongs {
 
 /*
  * Appends the pong answering a ping with `payload` (`len` <= 125 bytes) to
- * *q, allocating it when NULL. Returns 0; WSFRAME_ELIMIT when that pong
+ * *q, allocating it when NULL. Returns 0; CH_EQUEUE when that pong
  * would make more than WSFRAME_PONGS_MAX pongs or WSFRAME_PONGS_MAX_BYTES
- * bytes (nothing is appended: the caller closes 1008); WSFRAME_ENOMEM; or
- * WSFRAME_EPROTO for a payload over 125 bytes.
+ * bytes (nothing is appended: the caller closes 1008); CH_ENOMEM; or
+ * CH_EPROTO for a payload over 125 bytes.
  */
 int wsframe_pongs_add(struct wsframe_pongs **q, const unsigned char *payload, size_t len);
 

@@ -373,12 +373,12 @@ int h_http_ex(const struct h_server *s, const char *method, const char *path, st
 		ctype = "Content-Type: application/x-www-form-urlencoded\r\n";
 	char *all = NULL;
 	if (asprintf(&all, "%s%s%s", cookie, ctype, headers ? headers : "") < 0)
-		return CLIENT_ENOMEM;
+		return CH_ENOMEM;
 	int rc = client_http_request("127.0.0.1", s->port, method, path, all, body, body_len,
 				     timeout_ms, resp);
 	free(all);
 	if (rc != 0) {
-		fprintf(stderr, "%s %s: %s\n", method, path, client_strerror(rc));
+		fprintf(stderr, "%s %s: %s\n", method, path, ch_strerror(rc));
 		return rc;
 	}
 	if (jar) {
@@ -477,7 +477,7 @@ int h_ws_send_json(struct client_ws *ws, json_t *v)
 	char *text = json_dumps(v, JSON_COMPACT);
 	json_decref(v);
 	if (!text)
-		return CLIENT_ENOMEM;
+		return CH_ENOMEM;
 	int rc = h_ws_send(ws, text);
 	free(text);
 	return rc;
@@ -494,7 +494,7 @@ json_t *h_recv_json(struct client_ws *ws, int timeout_ms, const char *who)
 	int rc = client_ws_recv(ws, timeout_ms, &m);
 	if (rc != 0) {
 		fprintf(stderr, "%s: no message within %d ms: %s\n", who, timeout_ms,
-			client_strerror(rc));
+			ch_strerror(rc));
 		return NULL;
 	}
 	json_t *v = NULL;
@@ -518,10 +518,10 @@ bool h_ws_silent(struct client_ws *ws, int ms, const char *who)
 {
 	struct client_ws_message m;
 	int rc = client_ws_recv(ws, ms, &m);
-	if (rc == CLIENT_ETIMEDOUT)
+	if (rc == CH_ETIMEDOUT)
 		return true;
 	if (rc != 0)
-		fprintf(stderr, "%s: expected silence, got %s\n", who, client_strerror(rc));
+		fprintf(stderr, "%s: expected silence, got %s\n", who, ch_strerror(rc));
 	else if (m.opcode == WS_OP_CLOSE)
 		fprintf(stderr, "%s: expected silence, got close %d\n", who, m.close_code);
 	else
@@ -549,11 +549,11 @@ int h_ws_expect_close(struct client_ws *ws, int timeout_ms, long *n_data)
 			n++;
 			continue;
 		}
-		if (rc == CLIENT_EIO) {
+		if (rc == CH_EIO) {
 			result = 0;
 		} else {
 			fprintf(stderr, "waiting for a close frame: %s after %ld messages\n",
-				client_strerror(rc), n);
+				ch_strerror(rc), n);
 		}
 		break;
 	}
@@ -567,7 +567,7 @@ int h_chat_roundtrip(struct client_ws *from, struct client_ws *to, const char *t
 {
 	int rc = h_ws_send_chat(from, text);
 	if (rc != 0) {
-		fprintf(stderr, "roundtrip '%s': send: %s\n", text, client_strerror(rc));
+		fprintf(stderr, "roundtrip '%s': send: %s\n", text, ch_strerror(rc));
 		return -1;
 	}
 	int64_t deadline = h_now_ms() + timeout_ms;

@@ -25,9 +25,9 @@ static void expect_status(const struct h_server *s, const char *path, const char
 	int rc = h_ws_open(s, path, NULL, origin, &ws, &got);
 	if (got != status)
 		fprintf(stderr, "handshake %s (Origin %s): %d (%s), expected %d\n", path,
-			origin ? origin : "none", got, client_strerror(rc), status);
+			origin ? origin : "none", got, ch_strerror(rc), status);
 	CHECK_INT(got, status);
-	CHECK_INT(rc, status == 101 ? CLIENT_OK : CLIENT_EHANDSHAKE);
+	CHECK_INT(rc, status == 101 ? CH_OK : CH_EHANDSHAKE);
 	CHECK((ws != NULL) == (status == 101));
 	if (ws) {
 		/* An open socket is a working one: the chart pushes a point at once. */
@@ -99,12 +99,12 @@ static void test_max_connections(const struct h_server *s)
 	CHECK_INT(st, 101);
 	CHECK_INT(h_ws_open(s, "/notifications/", NULL, NULL, &b, &st), 0);
 	CHECK_INT(st, 101);
-	CHECK_INT(h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &c, &st), CLIENT_EHANDSHAKE);
+	CHECK_INT(h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &c, &st), CH_EHANDSHAKE);
 	CHECK_INT(st, 503);
 	client_ws_free(c);
 	c = NULL;
 	/* Refused again: a refusal does not count as a connection that left. */
-	CHECK_INT(h_ws_open(s, "/ws/two_url/", NULL, NULL, &c, &st), CLIENT_EHANDSHAKE);
+	CHECK_INT(h_ws_open(s, "/ws/two_url/", NULL, NULL, &c, &st), CH_EHANDSHAKE);
 	CHECK_INT(st, 503);
 	client_ws_free(c);
 	c = NULL;
@@ -124,7 +124,7 @@ static void test_max_connections(const struct h_server *s)
 		CHECK_INT(h_chat_roundtrip(c, c, "after a close", 3000), 0);
 	/* Full again. */
 	struct client_ws *d = NULL;
-	CHECK_INT(h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &d, &st), CLIENT_EHANDSHAKE);
+	CHECK_INT(h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &d, &st), CH_EHANDSHAKE);
 	CHECK_INT(st, 503);
 	client_ws_free(d);
 

@@ -200,7 +200,7 @@ static void check_refused(const struct h_server *s, const char *path, const char
 		CHECK(r.status >= 400);
 		CHECK(!r.body || !strstr(r.body, secret));
 	} else {
-		CHECK(rc == CLIENT_EIO || rc == CLIENT_EPROTO);
+		CHECK(rc == CH_EIO || rc == CH_EPROTO);
 	}
 	client_response_clear(&r);
 	CHECK_INT(h_healthz(s), 0);

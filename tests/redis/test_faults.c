@@ -98,11 +98,11 @@ static void drain_now(struct traffic *t)
 		while (t->ws[i] && !t->closed[i]) {
 			struct client_ws_message m;
 			int rc = client_ws_recv(t->ws[i], 0, &m);
-			if (rc == CLIENT_ETIMEDOUT)
+			if (rc == CH_ETIMEDOUT)
 				break;
 			if (rc != 0 || m.opcode == WS_OP_CLOSE) {
 				fprintf(stderr, "%s CLOSED: %s (code %d)\n", who[i],
-					rc ? client_strerror(rc) : "close frame",
+					rc ? ch_strerror(rc) : "close frame",
 					rc ? 0 : m.close_code);
 				t->closed[i] = true;
 				if (rc == 0)

@@ -41,10 +41,10 @@ static int64_t flow_until(struct client_ws *from, struct client_ws *to, const ch
 				break;
 			struct client_ws_message m;
 			int rc = client_ws_recv(to, (int)left, &m);
-			if (rc == CLIENT_ETIMEDOUT)
+			if (rc == CH_ETIMEDOUT)
 				break;
 			if (rc != 0) {
-				fprintf(stderr, "%s: receiver: %s\n", tag, client_strerror(rc));
+				fprintf(stderr, "%s: receiver: %s\n", tag, ch_strerror(rc));
 				return -1;
 			}
 			bool hit = m.opcode == WS_OP_TEXT && strstr(m.data, tag) != NULL;

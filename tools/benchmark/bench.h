@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 /* ---- bench_opts.c ---------------------------------------------------- */
 
 enum bench_mode {
@@ -121,12 +123,13 @@ void bench_base64(const uint8_t *in, size_t len, char *out);
 size_t bench_handshake_request(char *out, size_t cap, const char *host, int port, const char *path,
 			       const char *origin, const char *key);
 
+/* What bench_handshake_parse() returns besides a negative CH_E* code
+ * (error.h): CH_EPROTO (malformed HTTP), CH_EHANDSHAKE (a complete non-101
+ * response head), CH_EACCEPT (a 101 without Upgrade: websocket, or with a
+ * wrong accept). */
 enum bench_hs_result {
 	BENCH_HS_MORE = 0,     /* incomplete: read more */
 	BENCH_HS_OK = 1,       /* a valid 101 */
-	BENCH_HS_EPROTO = -1,  /* malformed HTTP */
-	BENCH_HS_ESTATUS = -2, /* a complete non-101 response head */
-	BENCH_HS_EACCEPT = -3, /* 101 without Upgrade: websocket or a wrong accept */
 };
 
 /*

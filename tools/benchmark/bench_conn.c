@@ -382,12 +382,9 @@ void bench__conn_read_handshake(struct bench_engine *e, struct conn *c)
 	if (rc == BENCH_HS_MORE)
 		return;
 	if (rc != BENCH_HS_OK) {
-		char why[64];
+		char why[128];
 
-		snprintf(why, sizeof(why), "handshake failed: %s (status %d)",
-			 rc == BENCH_HS_ESTATUS	  ? "not 101"
-			 : rc == BENCH_HS_EACCEPT ? "bad Upgrade/accept"
-						  : "malformed response",
+		snprintf(why, sizeof(why), "handshake failed: %s (status %d)", ch_strerror(rc),
 			 status);
 		bench__conn_fail(e, c, why, 0);
 		return;

@@ -409,16 +409,16 @@ int bench_handshake_parse(const char *buf, size_t len, const char *accept, size_
 	if (!h.head_done) {
 		if (e == HPE_OK)
 			return BENCH_HS_MORE;
-		return BENCH_HS_EPROTO;
+		return CH_EPROTO;
 	}
 	if (parser.status_code != 101) {
 		/* 1xx other than 101 is not expected from a WebSocket server */
-		return BENCH_HS_ESTATUS;
+		return CH_EHANDSHAKE;
 	}
 	if (e != HPE_PAUSED_UPGRADE && e != HPE_OK)
-		return BENCH_HS_EPROTO;
+		return CH_EPROTO;
 	if (!h.upgrade_ws || !h.accept_ok)
-		return BENCH_HS_EACCEPT;
+		return CH_EACCEPT;
 	if (e == HPE_PAUSED_UPGRADE) {
 		const char *pos = llhttp_get_error_pos(&parser);
 

@@ -77,12 +77,12 @@ int cli_http_publish(const struct cli_opts *o, const json_t *msg, const char *to
 				 strlen(body), timeout_ms, &resp);
 	free(body);
 	if (rc != 0) {
-		if (rc == CLIENT_ECONNECT)
+		if (rc == CH_ECONNECT)
 			snprintf(err, errlen, "cannot reach the server at %s: is channels-server "
 				 "running? For another process without Redis, see README", o->url);
 		else
 			snprintf(err, errlen, "cannot reach the server at %s: %s", o->url,
-				 client_strerror(rc));
+				 ch_strerror(rc));
 		client_response_clear(&resp);
 		return CLI_EXIT_UNREACHABLE;
 	}

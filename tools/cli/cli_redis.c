@@ -114,7 +114,7 @@ int cli_redis_publish(const struct cli_opts *o, const json_t *msg, long long *re
 	}
 	rc = layer_wire_encode(msg, o->format, &payload, &plen);
 	if (rc != 0) {
-		snprintf(err, errlen, "cannot encode the message: %s", layer_strerror(rc));
+		snprintf(err, errlen, "cannot encode the message: %s", ch_strerror(rc));
 		return CLI_EXIT_USAGE;
 	}
 	shard = layer_shard_index(chan, o->n_redis_urls);

@@ -5,7 +5,7 @@
  *
  * Blocking calls with timeouts, one connection per struct; not thread-safe
  * (one thread per connection). Client frames are masked, as RFC 6455
- * requires. Errors are 0 or a negative CLIENT_E* code.
+ * requires. Errors are 0 or a negative CH_E* code.
  */
 #ifndef TOOLS_CLIENT_H
 #define TOOLS_CLIENT_H
@@ -14,19 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum client_error {
-	CLIENT_OK = 0,
-	CLIENT_EINVAL = -1,
-	CLIENT_ENOMEM = -2,
-	CLIENT_ECONNECT = -3,   /* TCP connect failed */
-	CLIENT_ETIMEDOUT = -4,
-	CLIENT_EIO = -5,        /* read/write error, or the peer closed the socket */
-	CLIENT_EPROTO = -6,     /* malformed HTTP response or WebSocket frame */
-	CLIENT_EHANDSHAKE = -7, /* the server answered the upgrade with a non-101 status */
-	CLIENT_ECLOSED = -8,    /* a close frame was received earlier */
-};
-
-const char *client_strerror(int err);
+#include "error.h"
 
 /* A parsed HTTP response. */
 struct client_response {
@@ -68,7 +56,7 @@ struct client_ws;
 
 /*
  * Connects and performs the opening handshake (the key and
- * Sec-WebSocket-Accept are checked). On CLIENT_EHANDSHAKE, `resp` (if not
+ * Sec-WebSocket-Accept are checked). On CH_EHANDSHAKE, `resp` (if not
  * NULL) holds the server's answer (e.g. status 404 or 403); on success it
  * holds the 101 response. Caller clears `resp`.
  */
@@ -87,7 +75,7 @@ enum client_ws_opcode {
 
 /*
  * Sends are bounded by the connect timeout of client_ws_options. After a
- * close frame was sent or received they return CLIENT_ECLOSED (except
+ * close frame was sent or received they return CH_ECLOSED (except
  * client_ws_send_raw).
  */
 int client_ws_send_text(struct client_ws *ws, const char *text, size_t len);
@@ -107,11 +95,11 @@ struct client_ws_message {
 /*
  * Waits up to `timeout_ms` for the next data or close message (pings are
  * answered and skipped, pongs counted). After a close message, further calls
- * return CLIENT_ECLOSED. Caller frees msg->data. timeout_ms 0 only takes
- * what is already readable; < 0 waits without limit. CLIENT_ETIMEDOUT
+ * return CH_ECLOSED. Caller frees msg->data. timeout_ms 0 only takes
+ * what is already readable; < 0 waits without limit. CH_ETIMEDOUT
  * leaves the connection usable (a partly received frame is kept). A close
  * message from the server is answered with a close frame echoing its code.
- * After CLIENT_EPROTO (e.g. a frame over 64 MiB, invalid UTF-8 text, a
+ * After CH_EPROTO (e.g. a frame over 64 MiB, invalid UTF-8 text, a
  * masked frame), a close 1002 is sent where possible and every later call
  * returns the same error.
  */
@@ -142,7 +130,7 @@ unsigned long client_ws_pongs(const struct client_ws *ws);
  */
 
 /* Largest frame payload or reassembled message accepted from a peer, and
- * largest HTTP response body. Anything larger is CLIENT_EPROTO. */
+ * largest HTTP response body. Anything larger is CH_EPROTO. */
 #define CLIENT_MAX_MESSAGE (64u * 1024u * 1024u)
 
 /* Longest frame header: 2 + 8 (64-bit length) + 4 (mask). */
@@ -172,7 +160,7 @@ size_t client_frame_header_encode(uint8_t *out, int opcode, bool fin, uint64_t l
 /*
  * Decodes a frame header from the first `len` bytes of `buf`.
  * Returns the header length (> 0) and fills `h`; 0 when more bytes are
- * needed; CLIENT_EPROTO for a header no RFC 6455 peer may send without
+ * needed; CH_EPROTO for a header no RFC 6455 peer may send without
  * extensions: RSV bits set, unknown opcode, fragmented or >125-byte control
  * frame, 64-bit length with the top bit set, non-minimal length encoding.
  * The payload size is not limited here (see CLIENT_MAX_MESSAGE).
@@ -189,7 +177,7 @@ bool client_utf8_valid(const uint8_t *s, size_t len);
 /*
  * Parses a close frame payload: 0 bytes gives code 1005 and no reason;
  * otherwise a 2-byte code (1000-4999 except 1004, 1005, 1006, 1015) and a
- * UTF-8 reason. Returns 0 or CLIENT_EPROTO.
+ * UTF-8 reason. Returns 0 or CH_EPROTO.
  */
 int client_close_parse(const uint8_t *p, size_t len, int *code);
 
@@ -215,10 +203,10 @@ enum client_asm_event {
 
 /*
  * Feeds one decoded frame with its unmasked payload. Returns an
- * enum client_asm_event or a negative CLIENT_E* code (CLIENT_EPROTO for a
+ * enum client_asm_event or a negative CH_E* code (CH_EPROTO for a
  * continuation without a message, a new message inside a fragmented one, a
  * message over max_len, invalid UTF-8 text, a bad close payload;
- * CLIENT_ENOMEM). On CLIENT_ASM_MESSAGE and CLIENT_ASM_CLOSE, `msg` is
+ * CH_ENOMEM). On CLIENT_ASM_MESSAGE and CLIENT_ASM_CLOSE, `msg` is
  * filled and msg->data (malloc'd, NUL-terminated) belongs to the caller; for
  * a close, data is the reason. For PING/PONG the payload is left in place
  * for the caller (msg is untouched).
@@ -230,7 +218,7 @@ void client_assembler_clear(struct client_assembler *a);
 
 /*
  * Sec-WebSocket-Accept for `key`: base64(SHA-1(key + RFC 6455 GUID)).
- * `out` holds at least 29 bytes. Returns 0 or CLIENT_ENOMEM.
+ * `out` holds at least 29 bytes. Returns 0 or CH_ENOMEM.
  */
 int client_ws_accept(const char *key, char out[29]);
 

@@ -29,14 +29,14 @@ int client__remaining(int64_t deadline);
 
 /* Connects a non-blocking, close-on-exec TCP socket with TCP_NODELAY;
  * tries every address of `host`. Returns 0 and *fd, or
- * CLIENT_ECONNECT / CLIENT_ETIMEDOUT / CLIENT_EINVAL. */
+ * CH_ECONNECT / CH_ETIMEDOUT / CH_EINVAL. */
 int client__tcp_connect(const char *host, int port, int timeout_ms, int *fd);
 
-/* Writes all `len` bytes. 0, CLIENT_EIO, CLIENT_ETIMEDOUT. */
+/* Writes all `len` bytes. 0, CH_EIO, CH_ETIMEDOUT. */
 int client__send_all(int fd, const void *data, size_t len, int64_t deadline);
 
 /* Reads what is available (at least one byte), waiting until `deadline`.
- * Returns the byte count, 0 at EOF, CLIENT_EIO or CLIENT_ETIMEDOUT. */
+ * Returns the byte count, 0 at EOF, CH_EIO or CH_ETIMEDOUT. */
 long client__recv_some(int fd, void *buf, size_t cap, int64_t deadline);
 
 /* "host:port", or "[host]:port" for an IPv6 literal; malloc'd, NULL on
@@ -51,8 +51,8 @@ char *client__host_header(const char *host, int port);
  * response at its header block, and the bytes already read past it are
  * returned in *extra (malloc'd, *extra_len; NULL/0 when none) - they belong
  * to the next protocol. Interim 1xx responses (other than 101) are skipped.
- * Returns 0, CLIENT_EPROTO, CLIENT_EIO (EOF before any byte or read error),
- * CLIENT_ETIMEDOUT or CLIENT_ENOMEM.
+ * Returns 0, CH_EPROTO, CH_EIO (EOF before any byte or read error),
+ * CH_ETIMEDOUT or CH_ENOMEM.
  */
 int client__read_response(int fd, int64_t deadline, bool head, bool upgrade,
 			  struct client_response *resp, uint8_t **extra, size_t *extra_len);
@@ -60,7 +60,7 @@ int client__read_response(int fd, int64_t deadline, bool head, bool upgrade,
 /* True when the raw header lines `headers` (NULL: none) set `name`. */
 bool client__has_header(const char *headers, const char *name);
 
-/* Random bytes from OpenSSL. 0 or CLIENT_EIO. */
+/* Random bytes from OpenSSL. 0 or CH_EIO. */
 int client__random(void *buf, size_t len);
 
 #endif

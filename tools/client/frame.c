@@ -79,9 +79,9 @@ int client_frame_header_decode(const uint8_t *buf, size_t len, struct client_fra
 	h->masked = (buf[1] & 0x80) != 0;
 	plen = buf[1] & 0x7f;
 	if (h->rsv || !opcode_known(h->opcode))
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	if (is_control(h->opcode) && (!h->fin || plen > 125))
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	if (plen == 126)
 		need += 2;
 	else if (plen == 127)
@@ -93,13 +93,13 @@ int client_frame_header_decode(const uint8_t *buf, size_t len, struct client_fra
 	if (plen == 126) {
 		plen = (uint64_t)buf[2] << 8 | buf[3];
 		if (plen <= 125)
-			return CLIENT_EPROTO;
+			return CH_EPROTO;
 	} else if (plen == 127) {
 		plen = 0;
 		for (int i = 0; i < 8; i++)
 			plen = plen << 8 | buf[2 + i];
 		if ((plen >> 63) || plen <= 0xffff)
-			return CLIENT_EPROTO;
+			return CH_EPROTO;
 	}
 	if (h->masked)
 		memcpy(h->mask, buf + need - 4, 4);
@@ -166,12 +166,12 @@ int client_close_parse(const uint8_t *p, size_t len, int *code)
 		return 0;
 	}
 	if (len == 1)
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	c = p[0] << 8 | p[1];
 	if (c < 1000 || c >= 5000 || c == 1004 || c == 1005 || c == 1006 || c == 1015)
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	if (!client_utf8_valid(p + 2, len - 2))
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	*code = c;
 	return 0;
 }
@@ -181,7 +181,7 @@ static int asm_append(struct client_assembler *a, const uint8_t *p, size_t n)
 	size_t max = a->max_len ? a->max_len : CLIENT_MAX_MESSAGE;
 
 	if (n > max || a->len > max - n)
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	if (a->len + n + 1 > a->cap) {
 		size_t cap = a->cap ? a->cap : 256;
 		char *nb;
@@ -190,7 +190,7 @@ static int asm_append(struct client_assembler *a, const uint8_t *p, size_t n)
 			cap *= 2;
 		nb = realloc(a->buf, cap);
 		if (!nb)
-			return CLIENT_ENOMEM;
+			return CH_ENOMEM;
 		a->buf = nb;
 		a->cap = cap;
 	}
@@ -240,7 +240,7 @@ int client_assembler_feed(struct client_assembler *a, const struct client_frame_
 			return rc;
 		reason = malloc(n > 2 ? n - 1 : 1);
 		if (!reason)
-			return CLIENT_ENOMEM;
+			return CH_ENOMEM;
 		if (n > 2)
 			memcpy(reason, payload + 2, n - 2);
 		reason[n > 2 ? n - 2 : 0] = '\0';
@@ -253,16 +253,16 @@ int client_assembler_feed(struct client_assembler *a, const struct client_frame_
 	case WS_OP_TEXT:
 	case WS_OP_BINARY:
 		if (a->opcode)
-			return CLIENT_EPROTO;
+			return CH_EPROTO;
 		a->opcode = h->opcode;
 		a->len = 0;
 		break;
 	case WS_OP_CONT:
 		if (!a->opcode)
-			return CLIENT_EPROTO;
+			return CH_EPROTO;
 		break;
 	default:
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	}
 	rc = asm_append(a, payload, n);
 	if (rc)
@@ -270,7 +270,7 @@ int client_assembler_feed(struct client_assembler *a, const struct client_frame_
 	if (!h->fin)
 		return CLIENT_ASM_MORE;
 	if (a->opcode == WS_OP_TEXT && !client_utf8_valid((const uint8_t *)a->buf, a->len))
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	return asm_take(a, msg);
 }
 
@@ -291,13 +291,13 @@ int client_ws_accept(const char *key, char out[29])
 	char *cat = malloc(klen + sizeof(guid));
 
 	if (!cat)
-		return CLIENT_ENOMEM;
+		return CH_ENOMEM;
 	memcpy(cat, key, klen);
 	memcpy(cat + klen, guid, sizeof(guid));
 	if (!EVP_Digest(cat, klen + sizeof(guid) - 1, md, &md_len, EVP_sha1(), NULL) ||
 	    md_len != 20) {
 		free(cat);
-		return CLIENT_ENOMEM;
+		return CH_ENOMEM;
 	}
 	free(cat);
 	EVP_EncodeBlock((unsigned char *)out, md, 20);

@@ -16,32 +16,6 @@
 #define MAX_HEADERS	 256
 #define MAX_HEADER_BYTES (256u * 1024u)
 
-const char *client_strerror(int err)
-{
-	switch (err) {
-	case CLIENT_OK:
-		return "success";
-	case CLIENT_EINVAL:
-		return "invalid argument";
-	case CLIENT_ENOMEM:
-		return "out of memory";
-	case CLIENT_ECONNECT:
-		return "TCP connect failed";
-	case CLIENT_ETIMEDOUT:
-		return "timed out";
-	case CLIENT_EIO:
-		return "I/O error or connection closed by peer";
-	case CLIENT_EPROTO:
-		return "protocol error";
-	case CLIENT_EHANDSHAKE:
-		return "WebSocket handshake refused";
-	case CLIENT_ECLOSED:
-		return "WebSocket closed";
-	default:
-		return "unknown error";
-	}
-}
-
 const char *client_response_header(const struct client_response *r, const char *name)
 {
 	if (!r || !name)
@@ -82,7 +56,7 @@ static int sbuf_add(struct sbuf *b, const char *at, size_t n)
 			cap *= 2;
 		np = realloc(b->p, cap);
 		if (!np)
-			return CLIENT_ENOMEM;
+			return CH_ENOMEM;
 		b->p = np;
 		b->cap = cap;
 	}
@@ -118,24 +92,24 @@ static int commit_header(struct reader *r)
 	if (!r->field.p)
 		return 0;
 	if (resp->n_headers >= MAX_HEADERS)
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	if (resp->n_headers == r->headers_cap) {
 		size_t cap = r->headers_cap ? r->headers_cap * 2 : 16;
 		char **n = realloc(resp->header_names, cap * sizeof(*n));
 
 		if (!n)
-			return CLIENT_ENOMEM;
+			return CH_ENOMEM;
 		resp->header_names = n;
 		n = realloc(resp->header_values, cap * sizeof(*n));
 		if (!n)
-			return CLIENT_ENOMEM;
+			return CH_ENOMEM;
 		resp->header_values = n;
 		r->headers_cap = cap;
 	}
 	name = r->field.p;
 	value = r->value.p ? r->value.p : strdup("");
 	if (!value)
-		return CLIENT_ENOMEM;
+		return CH_ENOMEM;
 	for (char *c = name; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
 	resp->header_names[resp->n_headers] = name;
@@ -160,7 +134,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
 
 	r->header_bytes += n;
 	if (r->header_bytes > MAX_HEADER_BYTES)
-		return fail(r, CLIENT_EPROTO);
+		return fail(r, CH_EPROTO);
 	if (r->in_value) {
 		rc = commit_header(r);
 		if (rc)
@@ -177,7 +151,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 
 	r->header_bytes += n;
 	if (r->header_bytes > MAX_HEADER_BYTES)
-		return fail(r, CLIENT_EPROTO);
+		return fail(r, CH_EPROTO);
 	r->in_value = true;
 	rc = sbuf_add(&r->value, at, n);
 	return rc ? fail(r, rc) : 0;
@@ -204,7 +178,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 	int rc;
 
 	if (r->body.len + n > CLIENT_MAX_MESSAGE)
-		return fail(r, CLIENT_EPROTO);
+		return fail(r, CH_EPROTO);
 	rc = sbuf_add(&r->body, at, n);
 	return rc ? fail(r, rc) : 0;
 }
@@ -247,19 +221,19 @@ static const llhttp_settings_t reader_settings = {
     .on_message_complete = on_message_complete,
 };
 
-/* Maps an llhttp result to a CLIENT_E* code. */
+/* Maps an llhttp result to a CH_E* code. */
 static int parse_error(struct reader *r, llhttp_errno_t e)
 {
 	if (r->err)
 		return r->err;
 	(void)e;
-	return CLIENT_EPROTO;
+	return CH_EPROTO;
 }
 
 /*
  * After a 101 parsed from buf[0..n): the bytes past the response (where
  * llhttp paused; the peer's first frames) copied into a malloc'd *extra
- * (left NULL when there are none). 0 or CLIENT_ENOMEM.
+ * (left NULL when there are none). 0 or CH_ENOMEM.
  */
 static int upgrade_bytes_keep(struct reader *r, const char *buf, size_t n, uint8_t **extra,
 			      size_t *extra_len)
@@ -271,7 +245,7 @@ static int upgrade_bytes_keep(struct reader *r, const char *buf, size_t n, uint8
 		return 0;
 	*extra = malloc(n - used);
 	if (!*extra)
-		return CLIENT_ENOMEM;
+		return CH_ENOMEM;
 	memcpy(*extra, buf + used, n - used);
 	*extra_len = n - used;
 	return 0;
@@ -307,12 +281,12 @@ int client__read_response(int fd, int64_t deadline, bool head, bool upgrade,
 		}
 		if (n == 0) {
 			if (total == 0) {
-				rc = CLIENT_EIO;
+				rc = CH_EIO;
 				break;
 			}
 			e = llhttp_finish(&r.parser);
 			if ((e != HPE_OK && e != HPE_PAUSED) || !r.complete)
-				rc = r.err ? r.err : CLIENT_EPROTO;
+				rc = r.err ? r.err : CH_EPROTO;
 			break;
 		}
 		total += (size_t)n;
@@ -335,7 +309,7 @@ int client__read_response(int fd, int64_t deadline, bool head, bool upgrade,
 		resp->body_len = r.body.len;
 		r.body.p = NULL;
 		if (!resp->body)
-			rc = CLIENT_ENOMEM;
+			rc = CH_ENOMEM;
 	}
 	free(r.body.p);
 	free(r.field.p);
@@ -377,17 +351,17 @@ int client_http_request(const char *host, int port, const char *method, const ch
 	bool head;
 
 	if (!host || !method || !path || !resp || (body_len && !body))
-		return CLIENT_EINVAL;
+		return CH_EINVAL;
 	memset(resp, 0, sizeof(*resp));
 	hosthdr = client__host_header(host, port);
 	if (!hosthdr)
-		return CLIENT_ENOMEM;
+		return CH_ENOMEM;
 	cap =
 	    strlen(method) + strlen(path) + strlen(hosthdr) + (headers ? strlen(headers) : 0) + 128;
 	req = malloc(cap + body_len);
 	if (!req) {
 		free(hosthdr);
-		return CLIENT_ENOMEM;
+		return CH_ENOMEM;
 	}
 	n = snprintf(req, cap, "%s %s HTTP/1.1\r\nConnection: close\r\n", method, path);
 	if (!client__has_header(headers, "host"))

@@ -45,7 +45,7 @@ int client__remaining(int64_t deadline)
 	return left > 0x7fffffff ? 0x7fffffff : (int)left;
 }
 
-/* Waits for `events` on fd. 0 when ready, CLIENT_ETIMEDOUT, CLIENT_EIO. */
+/* Waits for `events` on fd. 0 when ready, CH_ETIMEDOUT, CH_EIO. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd pfd = {.fd = fd, .events = events};
@@ -56,13 +56,13 @@ static int wait_fd(int fd, short events, int64_t deadline)
 		if (rc > 0)
 			return 0;
 		if (rc == 0)
-			return CLIENT_ETIMEDOUT;
+			return CH_ETIMEDOUT;
 		if (errno != EINTR)
-			return CLIENT_EIO;
+			return CH_EIO;
 	}
 }
 
-/* One connect attempt. 0, CLIENT_ECONNECT or CLIENT_ETIMEDOUT. */
+/* One connect attempt. 0, CH_ECONNECT or CH_ETIMEDOUT. */
 static int connect_one(const struct addrinfo *ai, int64_t deadline, int *out)
 {
 	int fd, one = 1, err = 0, rc;
@@ -70,20 +70,20 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, int *out)
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0)
-		return CLIENT_ECONNECT;
+		return CH_ECONNECT;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		if (errno != EINPROGRESS) {
 			close(fd);
-			return CLIENT_ECONNECT;
+			return CH_ECONNECT;
 		}
 		rc = wait_fd(fd, POLLOUT, deadline);
 		if (rc) {
 			close(fd);
-			return rc == CLIENT_ETIMEDOUT ? rc : CLIENT_ECONNECT;
+			return rc == CH_ETIMEDOUT ? rc : CH_ECONNECT;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err) {
 			close(fd);
-			return CLIENT_ECONNECT;
+			return CH_ECONNECT;
 		}
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -100,15 +100,15 @@ int client__tcp_connect(const char *host, int port, int timeout_ms, int *fd)
 	char portstr[16], name[256];
 	size_t hlen;
 	int64_t deadline = client__deadline(timeout_ms);
-	int rc = CLIENT_ECONNECT;
+	int rc = CH_ECONNECT;
 
 	if (!host || !*host || port <= 0 || port > 65535)
-		return CLIENT_EINVAL;
+		return CH_EINVAL;
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	hlen = strlen(host);
 	if (host[0] == '[' && hlen >= 2 && host[hlen - 1] == ']') { /* "[::1]" */
 		if (hlen - 2 >= sizeof(name))
-			return CLIENT_EINVAL;
+			return CH_EINVAL;
 		memcpy(name, host + 1, hlen - 2);
 		name[hlen - 2] = '\0';
 		host = name;
@@ -118,11 +118,11 @@ int client__tcp_connect(const char *host, int port, int timeout_ms, int *fd)
 		 * a configured address; retry without it. */
 		hints.ai_flags = AI_NUMERICSERV;
 		if (getaddrinfo(host, portstr, &hints, &res) != 0)
-			return CLIENT_ECONNECT;
+			return CH_ECONNECT;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
 		rc = connect_one(ai, deadline, fd);
-		if (rc == 0 || rc == CLIENT_ETIMEDOUT)
+		if (rc == 0 || rc == CH_ETIMEDOUT)
 			break;
 	}
 	freeaddrinfo(res);
@@ -150,7 +150,7 @@ int client__send_all(int fd, const void *data, size_t len, int64_t deadline)
 				return rc;
 			continue;
 		}
-		return CLIENT_EIO;
+		return CH_EIO;
 	}
 	return 0;
 }
@@ -171,7 +171,7 @@ long client__recv_some(int fd, void *buf, size_t cap, int64_t deadline)
 				return rc;
 			continue;
 		}
-		return CLIENT_EIO;
+		return CH_EIO;
 	}
 }
 
@@ -189,5 +189,5 @@ char *client__host_header(const char *host, int port)
 
 int client__random(void *buf, size_t len)
 {
-	return RAND_bytes(buf, (int)len) == 1 ? 0 : CLIENT_EIO;
+	return RAND_bytes(buf, (int)len) == 1 ? 0 : CH_EIO;
 }

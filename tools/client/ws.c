@@ -33,7 +33,7 @@ static int next_mask(struct client_ws *ws, uint8_t mask[4])
 {
 	if (ws->rnd_pos + 4 > sizeof(ws->rnd)) {
 		if (client__random(ws->rnd, sizeof(ws->rnd)))
-			return CLIENT_EIO;
+			return CH_EIO;
 		ws->rnd_pos = 0;
 	}
 	memcpy(mask, ws->rnd + ws->rnd_pos, 4);
@@ -49,13 +49,13 @@ static int send_frame(struct client_ws *ws, int opcode, bool fin, const void *da
 	int rc;
 
 	if (len > SIZE_MAX - CLIENT_FRAME_HEADER_MAX)
-		return CLIENT_EINVAL;
+		return CH_EINVAL;
 	rc = next_mask(ws, mask);
 	if (rc)
 		return rc;
 	frame = malloc(CLIENT_FRAME_HEADER_MAX + len);
 	if (!frame)
-		return CLIENT_ENOMEM;
+		return CH_ENOMEM;
 	hlen = client_frame_header_encode(frame, opcode, fin, len, mask);
 	if (len) {
 		memcpy(frame + hlen, data, len);
@@ -97,7 +97,7 @@ static long fill(struct client_ws *ws, size_t need, int64_t deadline)
 				cap *= 2;
 			nb = realloc(ws->rbuf, cap);
 			if (!nb)
-				return CLIENT_ENOMEM;
+				return CH_ENOMEM;
 			ws->rbuf = nb;
 			ws->rcap = cap;
 		}
@@ -123,7 +123,7 @@ static int next_frame(struct client_ws *ws, int64_t deadline, struct client_fram
 		if (rc > 0) {
 			/* RFC 6455 5.1: a server must not mask its frames. */
 			if (h->masked || h->payload_len > CLIENT_MAX_MESSAGE)
-				return CLIENT_EPROTO;
+				return CH_EPROTO;
 			need = h->header_len + (size_t)h->payload_len;
 			if (avail >= need) {
 				*payload = ws->rbuf + ws->rstart + h->header_len;
@@ -136,7 +136,7 @@ static int next_frame(struct client_ws *ws, int64_t deadline, struct client_fram
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
-			return CLIENT_EIO;
+			return CH_EIO;
 	}
 }
 
@@ -145,7 +145,7 @@ static int next_frame(struct client_ws *ws, int64_t deadline, struct client_fram
 static int fail(struct client_ws *ws, int err)
 {
 	ws->failed = err;
-	if (err == CLIENT_EPROTO && !ws->close_sent)
+	if (err == CH_EPROTO && !ws->close_sent)
 		(void)send_close(ws, 1002);
 	return err;
 }
@@ -155,10 +155,10 @@ int client_ws_recv(struct client_ws *ws, int timeout_ms, struct client_ws_messag
 	int64_t deadline = client__deadline(timeout_ms);
 
 	if (!ws || !msg)
-		return CLIENT_EINVAL;
+		return CH_EINVAL;
 	memset(msg, 0, sizeof(*msg));
 	if (ws->close_received)
-		return CLIENT_ECLOSED;
+		return CH_ECLOSED;
 	if (ws->failed)
 		return ws->failed;
 	for (;;) {
@@ -167,7 +167,7 @@ int client_ws_recv(struct client_ws *ws, int timeout_ms, struct client_ws_messag
 		int rc = next_frame(ws, deadline, &h, &payload), ev;
 
 		if (rc) {
-			if (rc == CLIENT_ETIMEDOUT)
+			if (rc == CH_ETIMEDOUT)
 				return rc;
 			return fail(ws, rc);
 		}
@@ -207,13 +207,13 @@ int client_ws_close(struct client_ws *ws, int code, int timeout_ms)
 	int rc;
 
 	if (!ws || code < 0 || code > 65535)
-		return CLIENT_EINVAL;
+		return CH_EINVAL;
 	if (ws->close_received)
 		return 0;
 	if (!ws->close_sent) {
 		rc = send_close(ws, code);
 		if (rc)
-			return rc == CLIENT_EIO ? 0 : rc;
+			return rc == CH_EIO ? 0 : rc;
 	}
 	for (;;) {
 		struct client_ws_message m;
@@ -222,7 +222,7 @@ int client_ws_close(struct client_ws *ws, int code, int timeout_ms)
 		free(m.data);
 		if (rc == 0 && m.opcode == WS_OP_CLOSE)
 			return 0;
-		if (rc == CLIENT_EIO) /* the server closed the socket first */
+		if (rc == CH_EIO) /* the server closed the socket first */
 			return 0;
 		if (rc)
 			return rc;
@@ -232,9 +232,9 @@ int client_ws_close(struct client_ws *ws, int code, int timeout_ms)
 static int check_send(struct client_ws *ws, const void *data, size_t len)
 {
 	if (!ws || (len && !data))
-		return CLIENT_EINVAL;
+		return CH_EINVAL;
 	if (ws->close_received || ws->close_sent)
-		return CLIENT_ECLOSED;
+		return CH_ECLOSED;
 	return 0;
 }
 
@@ -259,7 +259,7 @@ int client_ws_send_frame(struct client_ws *ws, int opcode, bool fin, const void 
 	if (rc)
 		return rc;
 	if (opcode < 0 || opcode > 15)
-		return CLIENT_EINVAL;
+		return CH_EINVAL;
 	if (opcode == WS_OP_CLOSE)
 		ws->close_sent = true;
 	return send_frame(ws, opcode, fin, data, len);
@@ -268,7 +268,7 @@ int client_ws_send_frame(struct client_ws *ws, int opcode, bool fin, const void 
 int client_ws_send_raw(struct client_ws *ws, const void *data, size_t len)
 {
 	if (!ws || (len && !data))
-		return CLIENT_EINVAL;
+		return CH_EINVAL;
 	return client__send_all(ws->fd, data, len, client__deadline(ws->io_timeout_ms));
 }
 
@@ -335,18 +335,18 @@ static int check_101(const struct client_response *r, const char *key, const cha
 	int rc;
 
 	if (!upgrade || strcasecmp(upgrade, "websocket") != 0)
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	if (!conn || !strcasestr(conn, "upgrade"))
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	rc = client_ws_accept(key, want);
 	if (rc)
 		return rc;
 	if (!accept || strcmp(accept, want) != 0)
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	if (proto && !token_in_list(offered, proto))
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	if (client_response_header(r, "sec-websocket-extensions"))
-		return CLIENT_EPROTO;
+		return CH_EPROTO;
 	return 0;
 }
 
@@ -407,13 +407,13 @@ int client_ws_connect(const char *host, int port, const char *path,
 		memset(resp, 0, sizeof(*resp));
 	memset(&r, 0, sizeof(r));
 	if (!host || !path || !out || strpbrk(path, "\r\n"))
-		return CLIENT_EINVAL;
+		return CH_EINVAL;
 	if (client__random(raw, sizeof(raw)))
-		return CLIENT_EIO;
+		return CH_EIO;
 	EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
 	req = build_request(host, port, path, key, opt);
 	if (!req)
-		return CLIENT_ENOMEM;
+		return CH_ENOMEM;
 
 	rc = client__tcp_connect(host, port, client__remaining(deadline), &fd);
 	if (rc == 0)
@@ -422,13 +422,13 @@ int client_ws_connect(const char *host, int port, const char *path,
 	if (rc == 0)
 		rc = client__read_response(fd, deadline, false, true, &r, &extra, &extra_len);
 	if (rc == 0 && r.status != 101)
-		rc = CLIENT_EHANDSHAKE;
+		rc = CH_EHANDSHAKE;
 	if (rc == 0)
 		rc = check_101(&r, key, opt ? opt->subprotocols : NULL);
 	if (rc == 0) {
 		ws = calloc(1, sizeof(*ws));
 		if (!ws)
-			rc = CLIENT_ENOMEM;
+			rc = CH_ENOMEM;
 	}
 	if (rc == 0) {
 		ws->fd = fd;
@@ -444,7 +444,7 @@ int client_ws_connect(const char *host, int port, const char *path,
 		close(fd);
 	}
 	free(extra);
-	if (resp && (rc == 0 || rc == CLIENT_EHANDSHAKE || rc == CLIENT_EPROTO))
+	if (resp && (rc == 0 || rc == CH_EHANDSHAKE || rc == CH_EPROTO))
 		*resp = r;
 	else
 		client_response_clear(&r);

@@ -388,18 +388,18 @@ static void test_handshake(void)
 	}
 	/* a wrong accept, a missing Upgrade */
 	CHECK_INT(bench_handshake_parse(buf, head, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=", &used, &status),
-		  BENCH_HS_EACCEPT);
+		  CH_EACCEPT);
 	const char noup[] = "HTTP/1.1 101 Switching Protocols\r\n"
 			    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
 	CHECK_INT(bench_handshake_parse(noup, strlen(noup), accept, &used, &status),
-		  BENCH_HS_EACCEPT);
+		  CH_EACCEPT);
 	const char forbidden[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\n";
 	CHECK_INT(bench_handshake_parse(forbidden, strlen(forbidden), accept, &used, &status),
-		  BENCH_HS_ESTATUS);
+		  CH_EHANDSHAKE);
 	CHECK_INT(status, 403);
 	const char garbage[] = "SSH-2.0-OpenSSH\r\n\r\n";
 	CHECK_INT(bench_handshake_parse(garbage, strlen(garbage), accept, &used, &status),
-		  BENCH_HS_EPROTO);
+		  CH_EPROTO);
 }
 
 static void test_json(void)

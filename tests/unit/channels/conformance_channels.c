@@ -86,17 +86,17 @@ void test_names(const struct backend_factory *bf)
 	/* Every entry point validates. */
 	t_init(&t, bf, NULL);
 	msg = msg_new("test.message", 0);
-	CHECK_INT(layer_send(t.l, "a b", msg), LAYER_EINVAL);
-	CHECK_INT(layer_send(t.l, name, msg), LAYER_EINVAL);
-	CHECK_INT(layer_group_send(t.l, "a!b", msg), LAYER_EINVAL);
-	CHECK_INT(layer_group_add(t.l, "g!", "chan"), LAYER_EINVAL);
-	CHECK_INT(layer_group_add(t.l, "g", "bad chan"), LAYER_EINVAL);
-	CHECK_INT(layer_group_discard(t.l, "g!", "chan"), LAYER_EINVAL);
-	CHECK_INT(layer_group_discard(t.l, "g", "bad chan"), LAYER_EINVAL);
-	CHECK_INT(layer_receiver_add(t.l, "", on_rx, &r), LAYER_EINVAL);
-	CHECK_INT(layer_receiver_remove(t.l, "a b"), LAYER_EINVAL);
-	CHECK_INT(layer_send_threadsafe(t.l, "a b", msg), LAYER_EINVAL);
-	CHECK_INT(layer_group_send_threadsafe(t.l, "a!b", msg), LAYER_EINVAL);
+	CHECK_INT(layer_send(t.l, "a b", msg), CH_EINVAL);
+	CHECK_INT(layer_send(t.l, name, msg), CH_EINVAL);
+	CHECK_INT(layer_group_send(t.l, "a!b", msg), CH_EINVAL);
+	CHECK_INT(layer_group_add(t.l, "g!", "chan"), CH_EINVAL);
+	CHECK_INT(layer_group_add(t.l, "g", "bad chan"), CH_EINVAL);
+	CHECK_INT(layer_group_discard(t.l, "g!", "chan"), CH_EINVAL);
+	CHECK_INT(layer_group_discard(t.l, "g", "bad chan"), CH_EINVAL);
+	CHECK_INT(layer_receiver_add(t.l, "", on_rx, &r), CH_EINVAL);
+	CHECK_INT(layer_receiver_remove(t.l, "a b"), CH_EINVAL);
+	CHECK_INT(layer_send_threadsafe(t.l, "a b", msg), CH_EINVAL);
+	CHECK_INT(layer_group_send_threadsafe(t.l, "a!b", msg), CH_EINVAL);
 	CHECK_INT(msg->refcount, 1);
 	CHECK_INT(stats(&t).sent, 0);
 	json_decref(msg);
@@ -116,22 +116,22 @@ void test_messages(const struct backend_factory *bf)
 	fprintf(stderr, "  messages\n");
 	t_init(&t, bf, NULL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		CHECK_INT(layer_send(t.l, "chan", bad[i]), LAYER_EINVAL);
-		CHECK_INT(layer_group_send(t.l, "grp", bad[i]), LAYER_EINVAL);
-		CHECK_INT(layer_send_threadsafe(t.l, "chan", bad[i]), LAYER_EINVAL);
-		CHECK_INT(layer_group_send_threadsafe(t.l, "grp", bad[i]), LAYER_EINVAL);
+		CHECK_INT(layer_send(t.l, "chan", bad[i]), CH_EINVAL);
+		CHECK_INT(layer_group_send(t.l, "grp", bad[i]), CH_EINVAL);
+		CHECK_INT(layer_send_threadsafe(t.l, "chan", bad[i]), CH_EINVAL);
+		CHECK_INT(layer_group_send_threadsafe(t.l, "grp", bad[i]), CH_EINVAL);
 		CHECK_INT(bad[i]->refcount, 1);
 		json_decref(bad[i]);
 	}
-	CHECK_INT(layer_send(t.l, "chan", NULL), LAYER_EINVAL);
-	CHECK_INT(layer_group_send(t.l, "grp", NULL), LAYER_EINVAL);
+	CHECK_INT(layer_send(t.l, "chan", NULL), CH_EINVAL);
+	CHECK_INT(layer_group_send(t.l, "grp", NULL), CH_EINVAL);
 	ok = json_pack("{s:s, s:{s:[i,i]}}", "type", "x", "nested", "a", 1, 2);
 	CHECK_INT(layer_send(t.l, "chan", ok), 0);
 	CHECK_INT(layer_group_send(t.l, "grp", ok), 0);
 	CHECK_INT(stats(&t).sent, 2);
 	json_decref(ok);
-	CHECK(strcmp(layer_strerror(LAYER_ECHANFULL), layer_strerror(LAYER_EINVAL)) != 0);
-	CHECK(layer_strerror(12345) != NULL);
+	CHECK(strcmp(ch_strerror(CH_ECHANFULL), ch_strerror(CH_EINVAL)) != 0);
+	CHECK(ch_strerror(12345) != NULL);
 	t_finish(&t);
 }
 
@@ -146,8 +146,8 @@ void test_send_receive(const struct backend_factory *bf)
 	t_init(&t, bf, NULL);
 	cb_depth = cb_max_depth = 0;
 	CHECK_INT(layer_receiver_add(t.l, "chan.one", on_rx, &r), 0);
-	CHECK_INT(layer_receiver_add(t.l, "chan.one", on_rx, &r), LAYER_EEXIST);
-	CHECK_INT(layer_receiver_remove(t.l, "chan.none"), LAYER_ENOENT);
+	CHECK_INT(layer_receiver_add(t.l, "chan.one", on_rx, &r), CH_EEXIST);
+	CHECK_INT(layer_receiver_remove(t.l, "chan.none"), CH_ENOTFOUND);
 	msg = msg_new("chat.message", 7);
 	CHECK_INT(layer_send(t.l, "chan.one", msg), 0);
 	if (bf->shares_sender_msg)
@@ -167,7 +167,7 @@ void test_send_receive(const struct backend_factory *bf)
 	CHECK_INT(s.delivered, 1);
 	CHECK_INT(s.receivers, 1);
 	CHECK_INT(layer_receiver_remove(t.l, "chan.one"), 0);
-	CHECK_INT(layer_receiver_remove(t.l, "chan.one"), LAYER_ENOENT);
+	CHECK_INT(layer_receiver_remove(t.l, "chan.one"), CH_ENOTFOUND);
 	CHECK_INT(stats(&t).receivers, 0);
 	rx_release(&r);
 	if (bf->shares_sender_msg)
@@ -244,8 +244,8 @@ void test_capacity(const struct backend_factory *bf)
 	m = msg_new("fill", 0);
 	for (int i = 0; i < 5; i++)
 		CHECK_INT(layer_send(t.l, "small", m), 0);
-	CHECK_INT(layer_send(t.l, "small", m), LAYER_ECHANFULL);
-	CHECK_INT(layer_send(t.l, "small", m), LAYER_ECHANFULL);
+	CHECK_INT(layer_send(t.l, "small", m), CH_ECHANFULL);
+	CHECK_INT(layer_send(t.l, "small", m), CH_ECHANFULL);
 	CHECK_INT(stats(&t).sent, 5);
 	CHECK(stats(&t).dropped >= 2);
 	/* Another channel is unaffected. */
@@ -301,7 +301,7 @@ void test_expiry(const struct backend_factory *bf)
 	m1 = msg_new("old", 1);
 	CHECK_INT(layer_send(t.l, "exp.full", m1), 0);
 	CHECK_INT(layer_send(t.l, "exp.full", m1), 0);
-	CHECK_INT(layer_send(t.l, "exp.full", m1), LAYER_ECHANFULL);
+	CHECK_INT(layer_send(t.l, "exp.full", m1), CH_ECHANFULL);
 	run_for(&t, 350);
 	CHECK_INT(layer_send(t.l, "exp.full", m1), 0);
 	json_decref(m1);
@@ -372,10 +372,10 @@ void test_new_channel(const struct backend_factory *bf)
 	for (int i = 1; i < NAMES; i++)
 		dups += strcmp(sorted[i - 1], sorted[i]) == 0;
 	CHECK_INT(dups, 0);
-	CHECK_INT(layer_new_channel(t.l, "bad!", name, sizeof(name)), LAYER_EINVAL);
-	CHECK_INT(layer_new_channel(t.l, "", name, sizeof(name)), LAYER_EINVAL);
-	CHECK_INT(layer_new_channel(t.l, "a b", name, sizeof(name)), LAYER_EINVAL);
-	CHECK_INT(layer_new_channel(t.l, NULL, small, sizeof(small)), LAYER_EINVAL);
+	CHECK_INT(layer_new_channel(t.l, "bad!", name, sizeof(name)), CH_EINVAL);
+	CHECK_INT(layer_new_channel(t.l, "", name, sizeof(name)), CH_EINVAL);
+	CHECK_INT(layer_new_channel(t.l, "a b", name, sizeof(name)), CH_EINVAL);
+	CHECK_INT(layer_new_channel(t.l, NULL, small, sizeof(small)), CH_EINVAL);
 	/* The name works for send and receive. */
 	CHECK_INT(layer_new_channel(t.l, NULL, name, sizeof(name)), 0);
 	CHECK_INT(layer_receiver_add(t.l, name, on_rx, &r), 0);

@@ -69,7 +69,7 @@ void test_groups(const struct backend_factory *bf)
 	CHECK_INT(layer_group_discard(t.l, "room", "grp.b"), 0);       /* not a member: ok */
 	CHECK_INT(layer_group_discard(t.l, "room", "nobody"), 0);      /* unknown channel */
 	CHECK_INT(layer_group_discard(t.l, "no.such.group", "grp.a"), 0);
-	CHECK_INT(layer_group_send(t.l, "no.such.group", NULL), LAYER_EINVAL);
+	CHECK_INT(layer_group_send(t.l, "no.such.group", NULL), CH_EINVAL);
 	m = msg_new("room.message", 1);
 	CHECK_INT(layer_group_send(t.l, "empty.group", m), 0);
 	CHECK_INT(layer_group_send(t.l, "room", m), 0);

@@ -42,7 +42,7 @@ void test_remove_in_callback(const struct backend_factory *bf)
 	run_for(&t, bf->settle_ms);
 	CHECK_INT(a.count + b.count, 1);
 	CHECK_INT(stats(&t).receivers, 0);
-	CHECK_INT(layer_receiver_remove(t.l, "rm.a"), LAYER_ENOENT);
+	CHECK_INT(layer_receiver_remove(t.l, "rm.a"), CH_ENOTFOUND);
 	/* The group membership outlives the receiver; a new receiver gets new
 	 * messages, not the dropped ones. */
 	a.hook = NULL;
@@ -210,7 +210,7 @@ void test_threadsafe(const struct backend_factory *bf)
 	CHECK(wait_count(&t, &r[1], TS_GROUP));
 	uv_thread_join(&th);
 	run_for(&t, bf->settle_ms);
-	CHECK_INT(arg.bad_rc, LAYER_EINVAL);
+	CHECK_INT(arg.bad_rc, CH_EINVAL);
 	CHECK_INT(arg.errors, 0);
 	CHECK_INT(r[0].count, TS_GROUP + TS_DIRECT);
 	CHECK_INT(r[1].count, TS_GROUP);

@@ -60,7 +60,7 @@ static void test_memory(void)
 		json_decref(m);
 	}
 	json_t *m = message(10);
-	CHECK_INT(layer_send(l, ch, m), LAYER_ECHANFULL);
+	CHECK_INT(layer_send(l, ch, m), CH_ECHANFULL);
 	json_decref(m);
 	CHECK_INT(r.got, 0); /* never from inside send */
 	layer_deliver(l);

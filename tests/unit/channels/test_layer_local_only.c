@@ -1,8 +1,8 @@
 /*
  * test_layer_local_only.c - the Redis backend when Redis cannot be reached
  * (a URL nobody listens on; no redis-server needed): a group_send still
- * reaches this process's members, once, and returns LAYER_ELOCAL; a send to
- * another process's channel returns LAYER_EUNAVAIL; the same results reach
+ * reaches this process's members, once, and returns CH_ELOCAL; a send to
+ * another process's channel returns CH_EUNAVAIL; the same results reach
  * a publisher on another thread through layer_group_send_wait() /
  * layer_send_wait(); another worker's layer on the same bus says ELOCAL
  * too. Everything frees cleanly (ASan/TSan builds).
@@ -98,7 +98,7 @@ int main(void)
 	CHECK(r != NULL && w1 != NULL);
 	if (!r || !w1)
 		return check_finish();
-	CHECK(strstr(layer_strerror(LAYER_ELOCAL), "not published beyond") != NULL);
+	CHECK(strstr(ch_strerror(CH_ELOCAL), "not published beyond") != NULL);
 	run_for(&loop, 200); /* the first connects are refused */
 	CHECK(!layer_connected(r));
 
@@ -108,10 +108,10 @@ int main(void)
 	CHECK_INT(layer_group_add(w1, "g", "asgispecific.there"), 0);
 
 	json_t *msg = json_pack("{s:s}", "type", "test.message");
-	CHECK_INT(layer_group_send(r, "g", msg), LAYER_ELOCAL);
-	CHECK_INT(layer_send(r, "asgispecific.elsewhere", msg), LAYER_EUNAVAIL);
-	CHECK_INT(layer_group_send(w1, "g", msg), LAYER_ELOCAL);
-	CHECK_INT(layer_send(w1, "asgispecific.elsewhere", msg), LAYER_EUNAVAIL);
+	CHECK_INT(layer_group_send(r, "g", msg), CH_ELOCAL);
+	CHECK_INT(layer_send(r, "asgispecific.elsewhere", msg), CH_EUNAVAIL);
+	CHECK_INT(layer_group_send(w1, "g", msg), CH_ELOCAL);
+	CHECK_INT(layer_send(w1, "asgispecific.elsewhere", msg), CH_EUNAVAIL);
 	json_decref(msg);
 	run_for(&loop, 100);
 	/* Each worker's member got both group messages, once each. */
@@ -125,8 +125,8 @@ int main(void)
 	while (!atomic_load(&w.done))
 		run_for(&loop, 5);
 	uv_thread_join(&th);
-	CHECK_INT(w.group_rc, LAYER_ELOCAL);
-	CHECK_INT(w.send_rc, LAYER_EUNAVAIL);
+	CHECK_INT(w.group_rc, CH_ELOCAL);
+	CHECK_INT(w.send_rc, CH_EUNAVAIL);
 	run_for(&loop, 50);
 	CHECK_INT(received[0], 3);
 	CHECK_INT(received[1], 3);

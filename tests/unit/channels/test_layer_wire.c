@@ -77,7 +77,7 @@ static void check_decode_hex_fails(const char *hex)
 	int rc;
 	char *got = decode_hex(hex, &rc);
 
-	CHECK_INT(rc, LAYER_EINVAL);
+	CHECK_INT(rc, CH_EINVAL);
 	CHECK(got == NULL);
 	if (got)
 		fprintf(stderr, "  payload %s decoded to %s\n", hex, got);
@@ -88,7 +88,7 @@ static void check_decode_text_fails(const char *text)
 {
 	json_t *v = (json_t *)1;
 
-	CHECK_INT(layer_wire_decode(text, strlen(text), &v), LAYER_EINVAL);
+	CHECK_INT(layer_wire_decode(text, strlen(text), &v), CH_EINVAL);
 	CHECK(v == NULL);
 }
 
@@ -373,7 +373,7 @@ static void test_decode_bad(void)
 {
 	json_t *v = (json_t *)1;
 
-	CHECK_INT(layer_wire_decode(NULL, 0, &v), LAYER_EINVAL);
+	CHECK_INT(layer_wire_decode(NULL, 0, &v), CH_EINVAL);
 	CHECK(v == NULL);
 	/* not a map */
 	check_decode_hex_fails("01");
@@ -440,7 +440,7 @@ static void test_depth(void)
 			CHECK_INT(rc, 0);
 			CHECK_INT(json_depth(v), levels);
 		} else {
-			CHECK_INT(rc, LAYER_EINVAL);
+			CHECK_INT(rc, CH_EINVAL);
 		}
 		json_decref(v);
 	}
@@ -453,7 +453,7 @@ static void test_depth(void)
 		int d = json_depth(m);
 
 		CHECK_INT(d, depths[i]);
-		int want = d <= 64 ? 0 : LAYER_EINVAL;
+		int want = d <= 64 ? 0 : CH_EINVAL;
 
 		for (int fmt = LAYER_WIRE_MSGPACK; fmt <= LAYER_WIRE_JSON; fmt++) {
 			out = NULL;
@@ -477,10 +477,10 @@ static void test_encode_misc(void)
 	char *out = (char *)1;
 	size_t n = 7;
 
-	CHECK_INT(layer_wire_encode(a, LAYER_WIRE_MSGPACK, &out, &n), LAYER_EINVAL);
+	CHECK_INT(layer_wire_encode(a, LAYER_WIRE_MSGPACK, &out, &n), CH_EINVAL);
 	CHECK(out == NULL);
-	CHECK_INT(layer_wire_encode(s, LAYER_WIRE_JSON, &out, &n), LAYER_EINVAL);
-	CHECK_INT(layer_wire_encode(NULL, LAYER_WIRE_JSON, &out, &n), LAYER_EINVAL);
+	CHECK_INT(layer_wire_encode(s, LAYER_WIRE_JSON, &out, &n), CH_EINVAL);
+	CHECK_INT(layer_wire_encode(NULL, LAYER_WIRE_JSON, &out, &n), CH_EINVAL);
 	json_decref(a);
 	json_decref(s);
 
@@ -490,7 +490,7 @@ static void test_encode_misc(void)
 	CHECK_STR(out, "{\"type\":\"chat.message\",\"l\":[7,0.5,true,null]}");
 	CHECK_INT(n, strlen(out));
 	free(out);
-	CHECK_INT(layer_wire_encode(m, (enum layer_wire_format)7, &out, &n), LAYER_EINVAL);
+	CHECK_INT(layer_wire_encode(m, (enum layer_wire_format)7, &out, &n), CH_EINVAL);
 	json_decref(m);
 }
 
@@ -555,13 +555,13 @@ static void test_group_channel(void)
 	/* exactly fits: 19 chars + NUL in 20 */
 	CHECK_INT(layer_group_channel("asgi", "gossip", small, 20), 0);
 	CHECK_STR(small, "asgi__group__gossip");
-	CHECK_INT(layer_group_channel("asgi", "gossip", small, 19), LAYER_EINVAL);
+	CHECK_INT(layer_group_channel("asgi", "gossip", small, 19), CH_EINVAL);
 	CHECK_STR(small, "");
 	memset(longg, 'g', LAYER_NAME_MAX + 10);
 	longg[LAYER_NAME_MAX + 10] = '\0';
-	CHECK_INT(layer_group_channel("asgi", longg, out, sizeof(out)), LAYER_EINVAL);
-	CHECK_INT(layer_group_channel(NULL, "g", out, sizeof(out)), LAYER_EINVAL);
-	CHECK_INT(layer_group_channel("asgi", "g", out, 0), LAYER_EINVAL);
+	CHECK_INT(layer_group_channel("asgi", longg, out, sizeof(out)), CH_EINVAL);
+	CHECK_INT(layer_group_channel(NULL, "g", out, sizeof(out)), CH_EINVAL);
+	CHECK_INT(layer_group_channel("asgi", "g", out, 0), CH_EINVAL);
 }
 
 /* ---- URLs ---- */
@@ -593,7 +593,7 @@ static void check_url_fails(const char *url, const char *why)
 	char err[128] = "";
 
 	memset(&u, 0x5a, sizeof(u));
-	CHECK_INT(layer_redis_url_parse(url, &u, err, sizeof(err)), LAYER_EINVAL);
+	CHECK_INT(layer_redis_url_parse(url, &u, err, sizeof(err)), CH_EINVAL);
 	CHECK_CONTAINS(err, why);
 	CHECK(u.port == 0x5a5a5a5a); /* *out untouched on failure */
 }
@@ -661,7 +661,7 @@ static void test_urls(void)
 
 	struct layer_redis_url u;
 
-	CHECK_INT(layer_redis_url_parse(NULL, &u, NULL, 0), LAYER_EINVAL);
+	CHECK_INT(layer_redis_url_parse(NULL, &u, NULL, 0), CH_EINVAL);
 	CHECK_INT(layer_redis_url_parse("redis://h", &u, NULL, 0), 0);
 }
 

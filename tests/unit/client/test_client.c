@@ -37,7 +37,7 @@ static struct client_ws *ws_open(struct srv *s, int mode)
 
 	srv_start(s, mode);
 	rc = client_ws_connect("127.0.0.1", s->port, "/ws/test/", NULL, &ws, NULL);
-	CHECK_INT(rc, CLIENT_OK);
+	CHECK_INT(rc, CH_OK);
 	if (rc) {
 		srv_join(s);
 		exit(check_finish() | 1);
@@ -83,19 +83,19 @@ static void test_frame_codec(void)
 	CHECK(buf[1] == 127 && buf[7] == 1 && buf[8] == 0 && buf[9] == 0);
 
 	/* Malformed headers. */
-	CHECK_INT(client_frame_header_decode((const uint8_t *)"\xc1\x00", 2, &h), CLIENT_EPROTO);
-	CHECK_INT(client_frame_header_decode((const uint8_t *)"\x83\x00", 2, &h), CLIENT_EPROTO);
-	CHECK_INT(client_frame_header_decode((const uint8_t *)"\x09\x00", 2, &h), CLIENT_EPROTO);
+	CHECK_INT(client_frame_header_decode((const uint8_t *)"\xc1\x00", 2, &h), CH_EPROTO);
+	CHECK_INT(client_frame_header_decode((const uint8_t *)"\x83\x00", 2, &h), CH_EPROTO);
+	CHECK_INT(client_frame_header_decode((const uint8_t *)"\x09\x00", 2, &h), CH_EPROTO);
 	CHECK_INT(client_frame_header_decode((const uint8_t *)"\x89\x7e\x00\x7e", 4, &h),
-		  CLIENT_EPROTO);
+		  CH_EPROTO);
 	CHECK_INT(client_frame_header_decode((const uint8_t *)"\x82\x7e\x00\x05", 4, &h),
-		  CLIENT_EPROTO);
+		  CH_EPROTO);
 	CHECK_INT(client_frame_header_decode(
 		      (const uint8_t *)"\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x00", 10, &h),
-		  CLIENT_EPROTO);
+		  CH_EPROTO);
 	CHECK_INT(client_frame_header_decode(
 		      (const uint8_t *)"\x82\x7f\x00\x00\x00\x00\x00\x00\xff\xff", 10, &h),
-		  CLIENT_EPROTO);
+		  CH_EPROTO);
 
 	/* Masking in pieces equals masking at once. */
 	{
@@ -141,10 +141,10 @@ static void test_utf8_and_close(void)
 				      5, &code),
 		  0);
 	CHECK_INT(code, 4001);
-	CHECK_INT(client_close_parse((const uint8_t *)"\x03", 1, &code), CLIENT_EPROTO);
-	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xed", 2, &code), CLIENT_EPROTO);
-	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xe7", 2, &code), CLIENT_EPROTO);
-	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xe8\xff", 3, &code), CLIENT_EPROTO);
+	CHECK_INT(client_close_parse((const uint8_t *)"\x03", 1, &code), CH_EPROTO);
+	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xed", 2, &code), CH_EPROTO);
+	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xe7", 2, &code), CH_EPROTO);
+	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xe8\xff", 3, &code), CH_EPROTO);
 }
 
 static struct client_frame_header hdr(int op, bool fin, size_t len)
@@ -165,7 +165,7 @@ static void test_assembler(void)
 	h = hdr(WS_OP_PING, true, 1);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"p", &m), CLIENT_ASM_PING);
 	h = hdr(WS_OP_TEXT, true, 1);
-	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"x", &m), CLIENT_EPROTO);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"x", &m), CH_EPROTO);
 	h = hdr(WS_OP_CONT, true, 3);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"def", &m), CLIENT_ASM_MESSAGE);
 	CHECK_INT(m.opcode, WS_OP_TEXT);
@@ -173,7 +173,7 @@ static void test_assembler(void)
 	CHECK_STR(m.data, "abcdef");
 	free(m.data);
 	h = hdr(WS_OP_CONT, true, 1);
-	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"z", &m), CLIENT_EPROTO);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"z", &m), CH_EPROTO);
 	h = hdr(WS_OP_BINARY, true, 0);
 	CHECK_INT(client_assembler_feed(&a, &h, NULL, &m), CLIENT_ASM_MESSAGE);
 	CHECK_INT(m.opcode, WS_OP_BINARY);
@@ -184,10 +184,10 @@ static void test_assembler(void)
 	h = hdr(WS_OP_BINARY, false, 6);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"123456", &m), CLIENT_ASM_MORE);
 	h = hdr(WS_OP_CONT, true, 6);
-	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"123456", &m), CLIENT_EPROTO);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"123456", &m), CH_EPROTO);
 	client_assembler_clear(&a);
 	h = hdr(WS_OP_TEXT, true, 2);
-	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"\xc3\x28", &m), CLIENT_EPROTO);
+	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"\xc3\x28", &m), CH_EPROTO);
 	client_assembler_clear(&a);
 	h = hdr(WS_OP_CLOSE, true, 4);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"\x03\xe9go", &m),
@@ -211,7 +211,7 @@ static void test_http_length(void)
 	rc = client_http_request("127.0.0.1", s.port, "POST", "/echo?x=1", "X-Test: yes\r\n",
 				 "hello\0body", 10, 2000, &r);
 	srv_join(&s);
-	CHECK_INT(rc, CLIENT_OK);
+	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 200);
 	CHECK_INT(r.body_len, 10);
 	CHECK(r.body && memcmp(r.body, "hello\0body", 10) == 0 && r.body[10] == '\0');
@@ -244,7 +244,7 @@ static void test_http_head_and_host(void)
 	rc = client_http_request("127.0.0.1", s.port, "HEAD", "/", "host: example.test\r\n", NULL,
 				 0, 2000, &r);
 	srv_join(&s);
-	CHECK_INT(rc, CLIENT_OK);
+	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 200);
 	CHECK_INT(r.body_len, 0);
 	CHECK_STR(r.body, "");
@@ -263,7 +263,7 @@ static void test_http_chunked(void)
 	srv_start(&s, SRV_HTTP_CHUNKED);
 	rc = client_http_request("127.0.0.1", s.port, "GET", "/chunked", NULL, NULL, 0, 2000, &r);
 	srv_join(&s);
-	CHECK_INT(rc, CLIENT_OK);
+	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 200);
 	CHECK_STR(r.body, "hello, world");
 	CHECK_INT(r.body_len, 12);
@@ -284,7 +284,7 @@ static void test_http_eof_and_100(void)
 	srv_start(&s, SRV_HTTP_EOF);
 	rc = client_http_request("127.0.0.1", s.port, "GET", "/", NULL, NULL, 0, 2000, &r);
 	srv_join(&s);
-	CHECK_INT(rc, CLIENT_OK);
+	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 200);
 	CHECK_STR(r.body, "until the connection closes");
 	client_response_clear(&r);
@@ -292,7 +292,7 @@ static void test_http_eof_and_100(void)
 	srv_start(&s, SRV_HTTP_100);
 	rc = client_http_request("127.0.0.1", s.port, "PUT", "/x", NULL, "ab", 2, 2000, &r);
 	srv_join(&s);
-	CHECK_INT(rc, CLIENT_OK);
+	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 201);
 	CHECK_STR(r.body, "ok");
 	CHECK_STR(client_response_header(&r, "content-length"), "2");
@@ -316,28 +316,28 @@ static void test_http_errors(void)
 	getsockname(fd, (struct sockaddr *)&a, &len);
 	port = ntohs(a.sin_port);
 	rc = client_http_request("127.0.0.1", port, "GET", "/", NULL, NULL, 0, 2000, &r);
-	CHECK_INT(rc, CLIENT_ECONNECT);
-	CHECK_STR(client_strerror(rc), "TCP connect failed");
+	CHECK_INT(rc, CH_ECONNECT);
+	CHECK_STR(ch_strerror(rc), "TCP connect failed");
 	{
 		struct client_ws *ws = (struct client_ws *)(uintptr_t)1; /* must be reset */
 
 		rc = client_ws_connect("127.0.0.1", port, "/", NULL, &ws, NULL);
-		CHECK_INT(rc, CLIENT_ECONNECT);
+		CHECK_INT(rc, CH_ECONNECT);
 		CHECK(ws == NULL);
 	}
 	close(fd);
 
-	CHECK_INT(client_http_request(NULL, 80, "GET", "/", NULL, NULL, 0, 100, &r), CLIENT_EINVAL);
+	CHECK_INT(client_http_request(NULL, 80, "GET", "/", NULL, NULL, 0, 100, &r), CH_EINVAL);
 	CHECK_INT(client_http_request("127.0.0.1", 0, "GET", "/", NULL, NULL, 0, 100, &r),
-		  CLIENT_EINVAL);
+		  CH_EINVAL);
 
-	/* A server that never answers: CLIENT_ETIMEDOUT within the timeout. */
+	/* A server that never answers: CH_ETIMEDOUT within the timeout. */
 	srv_start(&s, SRV_SILENT);
 	t0 = now_ms();
 	rc = client_http_request("127.0.0.1", s.port, "GET", "/slow", NULL, NULL, 0, 300, &r);
 	t0 = now_ms() - t0;
 	srv_join(&s);
-	CHECK_INT(rc, CLIENT_ETIMEDOUT);
+	CHECK_INT(rc, CH_ETIMEDOUT);
 	CHECK(t0 >= 290 && t0 < 1500);
 	if (!(t0 >= 290 && t0 < 1500))
 		fprintf(stderr, "  http timeout took %lld ms\n", (long long)t0);
@@ -353,7 +353,7 @@ static void test_http_errors(void)
 	}
 	t0 = now_ms() - t0;
 	srv_join(&s);
-	CHECK_INT(rc, CLIENT_ETIMEDOUT);
+	CHECK_INT(rc, CH_ETIMEDOUT);
 	CHECK(t0 >= 290 && t0 < 1500);
 }
 
@@ -375,7 +375,7 @@ static void test_ws_handshake_request(void)
 
 	srv_start(&s, SRV_SUBPROTO);
 	rc = client_ws_connect("127.0.0.1", s.port, "/ws/chat/lobby/?a=b", &o, &ws, &r);
-	CHECK_INT(rc, CLIENT_OK);
+	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 101);
 	CHECK_STR(client_response_header(&r, "sec-websocket-protocol"), "chat");
 	client_response_clear(&r);
@@ -400,14 +400,14 @@ static void test_ws_handshake_request(void)
 	srv_start(&s, SRV_BAD_SUBPROTO);
 	rc = client_ws_connect("127.0.0.1", s.port, "/", &o, &ws, NULL);
 	srv_join(&s);
-	CHECK_INT(rc, CLIENT_EPROTO);
+	CHECK_INT(rc, CH_EPROTO);
 	CHECK(ws == NULL);
 
 	/* Wrong Sec-WebSocket-Accept. */
 	srv_start(&s, SRV_BAD_ACCEPT);
 	rc = client_ws_connect("127.0.0.1", s.port, "/", NULL, &ws, &r);
 	srv_join(&s);
-	CHECK_INT(rc, CLIENT_EPROTO);
+	CHECK_INT(rc, CH_EPROTO);
 	CHECK_INT(r.status, 101);
 	client_response_clear(&r);
 }
@@ -422,7 +422,7 @@ static void test_ws_404(void)
 	srv_start(&s, SRV_404);
 	rc = client_ws_connect("127.0.0.1", s.port, "/nowhere/", NULL, &ws, &r);
 	srv_join(&s);
-	CHECK_INT(rc, CLIENT_EHANDSHAKE);
+	CHECK_INT(rc, CH_EHANDSHAKE);
 	CHECK(ws == NULL);
 	CHECK_INT(r.status, 404);
 	CHECK_STR(r.body, "no such route\n");
@@ -482,7 +482,7 @@ static void test_ws_echo_sizes(void)
 	}
 	CHECK(!client_ws_pending(ws));
 	CHECK_INT(client_ws_close(ws, 1000, 2000), 0);
-	CHECK_INT(client_ws_send_text(ws, "late", 4), CLIENT_ECLOSED);
+	CHECK_INT(client_ws_send_text(ws, "late", 4), CH_ECLOSED);
 	client_ws_free(ws);
 	srv_join(&s);
 	free(buf);
@@ -517,7 +517,7 @@ static void test_ws_fragments_and_pings(void)
 	CHECK_STR(m.data, "abcdef");
 	CHECK_INT(client_ws_pongs(ws), 1);
 	free(m.data);
-	CHECK_INT(client_ws_send_frame(ws, 16, true, "", 0), CLIENT_EINVAL);
+	CHECK_INT(client_ws_send_frame(ws, 16, true, "", 0), CH_EINVAL);
 	CHECK_INT(client_ws_close(ws, 0, 2000), 0);
 	client_ws_free(ws);
 	srv_join(&s);
@@ -570,9 +570,9 @@ static void test_ws_close_codes(void)
 	CHECK_INT(m.close_code, 4001);
 	CHECK_STR(m.data, "bye");
 	free(m.data);
-	CHECK_INT(client_ws_recv(ws, 100, &m), CLIENT_ECLOSED);
+	CHECK_INT(client_ws_recv(ws, 100, &m), CH_ECLOSED);
 	CHECK(m.data == NULL);
-	CHECK_INT(client_ws_send_text(ws, "x", 1), CLIENT_ECLOSED);
+	CHECK_INT(client_ws_send_text(ws, "x", 1), CH_ECLOSED);
 	CHECK_INT(client_ws_close(ws, 1000, 1000), 0);
 	client_ws_free(ws);
 	srv_join(&s);
@@ -598,9 +598,9 @@ static void test_ws_protocol_errors(void)
 		struct client_ws *ws = ws_open(&s, modes[i]);
 		struct client_ws_message m;
 
-		CHECK_INT(client_ws_recv(ws, 2000, &m), CLIENT_EPROTO);
+		CHECK_INT(client_ws_recv(ws, 2000, &m), CH_EPROTO);
 		CHECK(m.data == NULL);
-		CHECK_INT(client_ws_recv(ws, 100, &m), CLIENT_EPROTO); /* sticky */
+		CHECK_INT(client_ws_recv(ws, 100, &m), CH_EPROTO); /* sticky */
 		client_ws_free(ws);
 		srv_join(&s);
 		CHECK_INT(s.close_code, 1002);
@@ -614,10 +614,10 @@ static void test_ws_timeout(void)
 	struct client_ws_message m;
 	int64_t t0 = now_ms();
 
-	CHECK_INT(client_ws_recv(ws, 200, &m), CLIENT_ETIMEDOUT);
+	CHECK_INT(client_ws_recv(ws, 200, &m), CH_ETIMEDOUT);
 	t0 = now_ms() - t0;
 	CHECK(t0 >= 190 && t0 < 1500);
-	CHECK_INT(client_ws_recv(ws, 0, &m), CLIENT_ETIMEDOUT);
+	CHECK_INT(client_ws_recv(ws, 0, &m), CH_ETIMEDOUT);
 	/* Still usable after a timeout. */
 	CHECK_INT(client_ws_send_text(ws, "still here", 10), 0);
 	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
@@ -630,7 +630,7 @@ static void test_ws_timeout(void)
 
 		CHECK_INT(client_ws_send_raw(ws, raw, 6), 0);
 		CHECK_INT(client_ws_send_raw(ws, payload, 2), 0);
-		CHECK_INT(client_ws_recv(ws, 100, &m), CLIENT_ETIMEDOUT);
+		CHECK_INT(client_ws_recv(ws, 100, &m), CH_ETIMEDOUT);
 		CHECK_INT(client_ws_send_raw(ws, payload + 2, 3), 0);
 		CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
 		CHECK_STR(m.data, "parts");
@@ -642,7 +642,7 @@ static void test_ws_timeout(void)
 
 	/* A frame from the server arriving in pieces across a timeout. */
 	ws = ws_open(&s, SRV_SLOW_FRAME);
-	CHECK_INT(client_ws_recv(ws, 100, &m), CLIENT_ETIMEDOUT);
+	CHECK_INT(client_ws_recv(ws, 100, &m), CH_ETIMEDOUT);
 	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
 	CHECK_STR(m.data, "parts");
 	free(m.data);

@@ -3,7 +3,7 @@
  * consumer_send_json()/consumer_forward_json() from its handler is encoded
  * once and the same struct consumer_frame is handed to every transport;
  * anything else is encoded per connection. And the slow consumer: a
- * transport refusing with CONSUMER_EQUEUE makes the consumer close 1013.
+ * transport refusing with CH_EQUEUE makes the consumer close 1013.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +15,12 @@
 
 static int handler_calls;
 static int last_rc;
-static int bad_rc; /* handler sends that returned neither 0 nor CONSUMER_EQUEUE */
+static int bad_rc; /* handler sends that returned neither 0 nor CH_EQUEUE */
 
 static void note_rc(int rc)
 {
 	last_rc = rc;
-	if (rc != 0 && rc != CONSUMER_EQUEUE)
+	if (rc != 0 && rc != CH_EQUEUE)
 		bad_rc++;
 }
 
@@ -223,14 +223,14 @@ static void test_equeue_closes_1013(void)
 
 	env_init(&e);
 	fake_open(&fc, &bc_class, NULL, e.layer, &e.loop);
-	fc.send_rc = CONSUMER_EQUEUE;
-	CHECK_INT(consumer_send_text(fc.c, "x", 1), CONSUMER_EQUEUE);
+	fc.send_rc = CH_EQUEUE;
+	CHECK_INT(consumer_send_text(fc.c, "x", 1), CH_EQUEUE);
 	CHECK_INT(fc.send_calls, 1);
 	CHECK_INT(fc.nframes, 0);
 	CHECK_INT(fc.closes, 1);
 	CHECK_INT(fc.close_code, CLOSE_TRY_AGAIN_LATER);
 	/* Closing now: nothing more reaches the transport. */
-	CHECK_INT(consumer_send_text(fc.c, "y", 1), CONSUMER_ECLOSED);
+	CHECK_INT(consumer_send_text(fc.c, "y", 1), CH_ECLOSED);
 	CHECK_INT(fc.send_calls, 1);
 	CHECK_INT(fc.closes, 1);
 	fake_end(&fc, CLOSE_TRY_AGAIN_LATER);
@@ -245,7 +245,7 @@ static void test_equeue_in_broadcast(void)
 
 	env_init(&e);
 	open_all(&e, 3);
-	conns[1].send_rc = CONSUMER_EQUEUE;
+	conns[1].send_rc = CH_EQUEUE;
 	conns[1].close_sync = true;
 	json_t *m = bc_msg("bc.send");
 	CHECK_INT(layer_group_send(e.layer, "bc", m), 0);

@@ -163,12 +163,12 @@ static void test_on_connect_decisions(void)
 	CHECK(a.res.accepted);
 	CHECK_INT(seen.connects, 1);
 	CHECK_INT(seen.accept_rc, 0);
-	CHECK_INT(seen.accept_again_rc, CONSUMER_ESTATE);
-	CHECK_INT(seen.send_before_accept_rc, CONSUMER_ESTATE);
+	CHECK_INT(seen.accept_again_rc, CH_ESTATE);
+	CHECK_INT(seen.send_before_accept_rc, CH_ESTATE);
 	CHECK_INT(a.nframes, 0);
 	CHECK_INT(a.closes, 0);
 	/* After the handshake, accept is no longer allowed. */
-	CHECK_INT(consumer_accept(a.c, NULL), CONSUMER_ESTATE);
+	CHECK_INT(consumer_accept(a.c, NULL), CH_ESTATE);
 	fake_end(&a, 1001);
 	CHECK_INT(seen.disconnects, 1);
 	CHECK_INT(seen.disconnect_code, 1001);
@@ -250,7 +250,7 @@ static void test_subprotocols(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&fc, 0, sizeof(fc));
 		open_with_subprotocols(&e, &fc, "a, b", bad[i]);
-		CHECK_INT(seen.accept_rc, CONSUMER_EINVAL);
+		CHECK_INT(seen.accept_rc, CH_EINVAL);
 		CHECK(!fc.res.accepted);
 		fake_end(&fc, 1006);
 	}
@@ -258,7 +258,7 @@ static void test_subprotocols(void)
 	/* Nothing offered at all. */
 	memset(&fc, 0, sizeof(fc));
 	open_with_subprotocols(&e, &fc, NULL, "a");
-	CHECK_INT(seen.accept_rc, CONSUMER_EINVAL);
+	CHECK_INT(seen.accept_rc, CH_EINVAL);
 	CHECK(!fc.res.accepted);
 	fake_end(&fc, 1006);
 
@@ -321,8 +321,8 @@ static void test_groups_and_dispatch(void)
 	json_decref(m);
 	env_spin(&e, 2);
 	CHECK_INT(seen.handler_ab, 2);
-	CHECK_INT(consumer_send_text(fc.c, "x", 1), CONSUMER_ECLOSED);
-	CHECK_INT(consumer_close(fc.c, 1000, NULL), CONSUMER_ECLOSED);
+	CHECK_INT(consumer_send_text(fc.c, "x", 1), CH_ECLOSED);
+	CHECK_INT(consumer_close(fc.c, 1000, NULL), CH_ECLOSED);
 	CHECK_INT(fc.closes, 1);
 	fake_end(&fc, CLOSE_INTERNAL_ERROR);
 	CHECK_INT(seen.disconnects, 1);
@@ -448,10 +448,10 @@ static void test_sends(void)
 	CHECK_INT(consumer_send_json(fc.c, obj), 0);
 	CHECK_INT(obj->refcount, 1); /* not stolen */
 	CHECK_INT(consumer_send_text(fc.c, "", 0), 0);
-	CHECK_INT(consumer_forward_json(fc.c, obj, NULL), CONSUMER_EINVAL);
+	CHECK_INT(consumer_forward_json(fc.c, obj, NULL), CH_EINVAL);
 	static const char *const only_s[] = {"s", "missing", NULL};
 	CHECK_INT(consumer_forward_json(fc.c, obj, only_s), 0);
-	CHECK_INT(consumer_send_json(fc.c, NULL), CONSUMER_EINVAL);
+	CHECK_INT(consumer_send_json(fc.c, NULL), CH_EINVAL);
 
 	CHECK_INT(fc.nframes, 5);
 	if (fc.nframes == 5) {
@@ -494,8 +494,42 @@ static void test_frame_api(void)
 	CHECK_INT(f->refs, 2);
 	consumer_frame_unref(f);
 	consumer_frame_unref(f);
-	CHECK_STR(consumer_strerror(CONSUMER_EQUEUE), "send queue over its limit");
-	CHECK(consumer_strerror(-1000) != NULL);
+	CHECK_STR(ch_strerror(CH_EQUEUE), "send queue over its limit");
+	CHECK(ch_strerror(-1000) != NULL);
+}
+
+/* The layer's codes reach the caller unchanged, so the log line names the
+ * true cause: a send to a full channel is CH_ECHANFULL, "channel is full"
+ * (consumer_channel_send used to hand on the layer's -2, which the
+ * consumers' own table named "out of memory"); a bad name is CH_EINVAL. */
+static void test_layer_codes_pass_through(void)
+{
+	struct test_env e;
+	struct fake_conn fc = {0};
+	struct layer_config cfg;
+
+	layer_config_init(&cfg);
+	env_init(&e);
+	seen_reset();
+	seen.mode = CM_ACCEPT;
+	fake_open(&fc, &json_class, NULL, e.layer, &e.loop);
+	CHECK(fc.res.accepted);
+
+	json_t *m = msg_new("a.b", NULL, NULL);
+	for (unsigned i = 0; i < cfg.capacity; i++)
+		CHECK_INT(consumer_channel_send(fc.c, "test.nobody", m), 0);
+	int rc = consumer_channel_send(fc.c, "test.nobody", m);
+	CHECK_INT(rc, CH_ECHANFULL);
+	CHECK_STR(ch_strerror(rc), "channel is full");
+	CHECK_INT(consumer_group_send(fc.c, "no spaces allowed", m), CH_EINVAL);
+	CHECK_INT(consumer_channel_send(fc.c, "no spaces allowed", m), CH_EINVAL);
+	CHECK_INT(consumer_group_add(fc.c, "no spaces allowed"), CH_EINVAL);
+	CHECK_INT(consumer_group_discard(fc.c, "no spaces allowed"), CH_EINVAL);
+	json_decref(m);
+
+	fake_end(&fc, CLOSE_NORMAL);
+	seen_reset();
+	ENV_FINISH(&e);
 }
 
 int main(void)
@@ -505,6 +539,7 @@ int main(void)
 	test_on_connect_decisions();
 	test_subprotocols();
 	test_groups_and_dispatch();
+	test_layer_codes_pass_through();
 	test_message_after_close_dropped();
 	test_receive_json();
 	test_receive_text_class();

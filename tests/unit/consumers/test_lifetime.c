@@ -59,10 +59,10 @@ static void test_timers(void)
 	int stopped = consumer_timer_start(fc.c, 5, 0, cb_b, NULL);
 	CHECK(one > 0 && rep > 0 && stopped > 0);
 	CHECK(one != rep && rep != stopped && one != stopped);
-	CHECK_INT(consumer_timer_start(fc.c, 5, 0, NULL, NULL), CONSUMER_EINVAL);
+	CHECK_INT(consumer_timer_start(fc.c, 5, 0, NULL, NULL), CH_EINVAL);
 	CHECK_INT(consumer_timer_stop(fc.c, stopped), 0);
-	CHECK_INT(consumer_timer_stop(fc.c, stopped), CONSUMER_EINVAL);
-	CHECK_INT(consumer_timer_stop(fc.c, 9999), CONSUMER_EINVAL);
+	CHECK_INT(consumer_timer_stop(fc.c, stopped), CH_EINVAL);
+	CHECK_INT(consumer_timer_stop(fc.c, 9999), CH_EINVAL);
 
 	env_run_until(&e, &fired_rep, 4, 2000);
 	CHECK(fired_rep >= 4);
@@ -71,7 +71,7 @@ static void test_timers(void)
 	CHECK(fired_arg == &tag);
 	CHECK_INT(fired_b, 0);
 	/* A fired one-shot timer is gone. */
-	CHECK_INT(consumer_timer_stop(fc.c, one), CONSUMER_EINVAL);
+	CHECK_INT(consumer_timer_stop(fc.c, one), CH_EINVAL);
 
 	CHECK_INT(consumer_timer_stop(fc.c, rep), 0);
 	int at_stop = fired_rep;
@@ -135,7 +135,7 @@ static void test_timer_closes_itself(void)
 	CHECK(fc.c == NULL);
 	CHECK_INT(fc.closes, 1);
 	CHECK_INT(fc.close_code, 4001);
-	CHECK_INT(after_close_send_rc, CONSUMER_ECLOSED);
+	CHECK_INT(after_close_send_rc, CH_ECLOSED);
 	CHECK_INT(fc.nframes, 0);
 	CHECK(fired_rep <= 2); /* the other timer fired at most in the same loop turn */
 	int at_end = fired_rep;
@@ -191,8 +191,8 @@ static void test_offload(void)
 
 	env_init(&e);
 	fake_open(&fc, &plain_class, NULL, e.layer, &e.loop);
-	CHECK_INT(consumer_offload(fc.c, NULL, done_fn, &j), CONSUMER_EINVAL);
-	CHECK_INT(consumer_offload(fc.c, work_fn, NULL, &j), CONSUMER_EINVAL);
+	CHECK_INT(consumer_offload(fc.c, NULL, done_fn, &j), CH_EINVAL);
+	CHECK_INT(consumer_offload(fc.c, work_fn, NULL, &j), CH_EINVAL);
 	CHECK_INT(consumer_offload(fc.c, work_fn, done_fn, &j), 0);
 	CHECK_INT(j.dones, 0);
 	env_run_until(&e, &j.dones, 1, 5000);
@@ -253,7 +253,7 @@ static void grp_disconnect(struct consumer *c, int code)
 	disconnect_code = code;
 	/* Still valid here; sending is refused as the connection is closing. */
 	CHECK(consumer_state(c) != NULL);
-	CHECK_INT(consumer_send_text(c, "x", 1), CONSUMER_ECLOSED);
+	CHECK_INT(consumer_send_text(c, "x", 1), CH_ECLOSED);
 }
 
 static void grp_msg(struct consumer *c, json_t *msg)
@@ -296,7 +296,7 @@ static void test_disconnect_leaves_groups(void)
 	/* Discarded explicitly: b no longer gets "other". */
 	CHECK_INT(consumer_group_discard(b.c, "other"), 0);
 	CHECK_INT(consumer_group_discard(b.c, "never-joined"), 0);
-	CHECK_INT(consumer_group_add(b.c, "bad name!"), CONSUMER_EINVAL);
+	CHECK_INT(consumer_group_add(b.c, "bad name!"), CH_EINVAL);
 
 	fake_end(&a, 4321);
 	CHECK_INT(disconnects, 1);
@@ -410,7 +410,7 @@ static void test_closed_inside_callbacks(void)
 	CHECK_INT(a.close_code, 4002);
 	CHECK_INT(closer_disconnects, 1);
 	CHECK_INT(closer_code, 4002);
-	CHECK_INT(late_rc_handler, CONSUMER_ECLOSED);
+	CHECK_INT(late_rc_handler, CH_ECLOSED);
 	CHECK_INT(consumer_count(), 0);
 	layer_get_stats(e.layer, &st);
 	CHECK_INT(st.groups, 0); /* also the group added in the handler */
@@ -422,7 +422,7 @@ static void test_closed_inside_callbacks(void)
 	CHECK(b.c == NULL);
 	CHECK_INT(b.close_code, 4003);
 	CHECK_INT(closer_disconnects, 2);
-	CHECK_INT(late_rc_receive, CONSUMER_ECLOSED);
+	CHECK_INT(late_rc_receive, CH_ECLOSED);
 	CHECK_INT(consumer_count(), 0);
 
 	/* From an offload's done. */
@@ -434,14 +434,14 @@ static void test_closed_inside_callbacks(void)
 	CHECK(d.c == NULL);
 	CHECK_INT(d.close_code, 4004);
 	CHECK_INT(closer_disconnects, 3);
-	CHECK_INT(late_rc_done, CONSUMER_ECLOSED);
+	CHECK_INT(late_rc_done, CH_ECLOSED);
 
 	/* A slow consumer ended synchronously by a send outside any callback. */
 	struct fake_conn s = {0};
 	fake_open(&s, &closer_class, NULL, e.layer, &e.loop);
 	s.close_sync = true;
-	s.send_rc = CONSUMER_EQUEUE;
-	CHECK_INT(consumer_send_text(s.c, "x", 1), CONSUMER_EQUEUE);
+	s.send_rc = CH_EQUEUE;
+	CHECK_INT(consumer_send_text(s.c, "x", 1), CH_EQUEUE);
 	CHECK(s.c == NULL);
 	CHECK_INT(closer_disconnects, 4);
 	CHECK_INT(closer_code, CLOSE_TRY_AGAIN_LATER);

@@ -159,11 +159,11 @@ static void test_buf(void)
 {
 	struct http_buf b = {0};
 
-	CHECK_INT(http_buf_append(&b, NULL, 0), HTTP_OK);
+	CHECK_INT(http_buf_append(&b, NULL, 0), CH_OK);
 	CHECK(b.data != NULL);
 	CHECK_STR(b.data, "");
-	CHECK_INT(http_buf_append(&b, "abc", 3), HTTP_OK);
-	CHECK_INT(http_buf_printf(&b, "-%d-%s", 42, "x"), HTTP_OK);
+	CHECK_INT(http_buf_append(&b, "abc", 3), CH_OK);
+	CHECK_INT(http_buf_printf(&b, "-%d-%s", 42, "x"), CH_OK);
 	CHECK_STR(b.data, "abc-42-x");
 	CHECK_INT(b.len, 8);
 	http_buf_free(&b);
@@ -173,7 +173,7 @@ static void test_buf(void)
 	char chunk[1000];
 	memset(chunk, 'x', sizeof(chunk));
 	for (int i = 0; i < 1100; i++)
-		CHECK_INT(http_buf_append(&b, chunk, sizeof(chunk)), HTTP_OK);
+		CHECK_INT(http_buf_append(&b, chunk, sizeof(chunk)), CH_OK);
 	CHECK_INT(b.len, 1100000);
 	CHECK(b.cap > b.len);
 	CHECK_INT(b.data[b.len], '\0');
@@ -183,7 +183,7 @@ static void test_buf(void)
 	char *big = xmalloc(2000001);
 	memset(big, 'y', 2000000);
 	big[2000000] = '\0';
-	CHECK_INT(http_buf_printf(&b, "<%s>", big), HTTP_OK);
+	CHECK_INT(http_buf_printf(&b, "<%s>", big), CH_OK);
 	CHECK_INT(b.len, 2000002);
 	CHECK_INT(b.data[0], '<');
 	CHECK_INT(b.data[2000001], '>');
@@ -192,12 +192,12 @@ static void test_buf(void)
 	http_buf_free(&b);
 
 	const char *raw = "<a href=\"x\">Tom & Jerry's</a>";
-	CHECK_INT(http_buf_append_escaped(&b, raw, strlen(raw)), HTTP_OK);
+	CHECK_INT(http_buf_append_escaped(&b, raw, strlen(raw)), CH_OK);
 	CHECK_STR(b.data, "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#x27;s&lt;/a&gt;");
 	http_buf_free(&b);
-	CHECK_INT(http_buf_append_escaped(&b, "plain", 5), HTTP_OK);
-	CHECK_INT(http_buf_append_escaped(&b, "&&", 2), HTTP_OK);
-	CHECK_INT(http_buf_append_escaped(&b, "", 0), HTTP_OK);
+	CHECK_INT(http_buf_append_escaped(&b, "plain", 5), CH_OK);
+	CHECK_INT(http_buf_append_escaped(&b, "&&", 2), CH_OK);
+	CHECK_INT(http_buf_append_escaped(&b, "", 0), CH_OK);
 	CHECK_STR(b.data, "plain&amp;&amp;");
 	http_buf_free(&b);
 }
@@ -266,7 +266,7 @@ static void sign_tampered(json_t *v, const char *s, long long now)
 	for (size_t i = 0; i < sizeof(positions) / sizeof(positions[0]); i++) {
 		char c = s[positions[i]] == 'A' ? 'B' : 'A';
 		char *t = tamper(s, positions[i], c);
-		CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+		CHECK_INT(unsign(t, now, 0, &out), CH_EBADSIG);
 		CHECK(out == NULL);
 		free(t);
 	}
@@ -275,7 +275,7 @@ static void sign_tampered(json_t *v, const char *s, long long now)
 	char *t = xmalloc(strlen(s) + 1);
 	const char *e1 = strchr(s3, '.'), *e2 = strchr(e1 + 1, '.');
 	sprintf(t, "%.*s%s", (int)(e2 - s3), s3, d2);
-	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	CHECK_INT(unsign(t, now, 0, &out), CH_EBADSIG);
 	free(t);
 	free(s3);
 
@@ -284,7 +284,7 @@ static void sign_tampered(json_t *v, const char *s, long long now)
 	char *s4 = sign(v2, now);
 	t = xmalloc(strlen(s) + strlen(s4) + 1);
 	sprintf(t, "%.*s%s", (int)(strchr(s4, '.') - s4), s4, d1);
-	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	CHECK_INT(unsign(t, now, 0, &out), CH_EBADSIG);
 	free(t);
 	free(s4);
 	json_decref(v2);
@@ -300,18 +300,18 @@ static void sign_malformed(const char *s, long long now)
 	const char *bad[] = {"", ".", "..", "a.b", "a.b.c", "a.b.c.d", "...", s + 1, "!!.??.**"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		out = (json_t *)1;
-		CHECK_INT(unsign(bad[i], now, 0, &out), HTTP_EBADSIG);
+		CHECK_INT(unsign(bad[i], now, 0, &out), CH_EBADSIG);
 		CHECK(out == NULL);
 	}
 	size_t tn = strlen(s) + 3;
 	t = xmalloc(tn);
 	snprintf(t, tn, "%s.x", s);
-	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	CHECK_INT(unsign(t, now, 0, &out), CH_EBADSIG);
 	snprintf(t, tn, "%s=", s);
-	CHECK_INT(unsign(t, now, 0, &out), HTTP_EBADSIG);
+	CHECK_INT(unsign(t, now, 0, &out), CH_EBADSIG);
 	free(t);
-	CHECK_INT(unsign(NULL, now, 0, &out), HTTP_EINVAL);
-	CHECK_INT(http_unsign_json(KEY, KEYLEN, s, now, 0, NULL), HTTP_EINVAL);
+	CHECK_INT(unsign(NULL, now, 0, &out), CH_EINVAL);
+	CHECK_INT(http_unsign_json(KEY, KEYLEN, s, now, 0, NULL), CH_EINVAL);
 }
 
 /* Only objects are signed; the empty object and key; the error strings. */
@@ -326,16 +326,16 @@ static void sign_objects_only(long long now)
 	json_t *empty = json_object();
 	char *s = http_sign_json((const unsigned char *)"", 0, empty, 0);
 	CHECK(s != NULL);
-	CHECK_INT(http_unsign_json((const unsigned char *)"", 0, s, 0, 0, &out), HTTP_OK);
+	CHECK_INT(http_unsign_json((const unsigned char *)"", 0, s, 0, 0, &out), CH_OK);
 	CHECK(json_equal(out, empty));
 	json_decref(out);
-	CHECK_INT(unsign(s, 0, 0, &out), HTTP_EBADSIG);
+	CHECK_INT(unsign(s, 0, 0, &out), CH_EBADSIG);
 	free(s);
 	json_decref(empty);
 
-	CHECK_STR(http_strerror(HTTP_EBADSIG), "bad signature");
-	CHECK_STR(http_strerror(HTTP_EEXPIRED), "signature expired");
-	CHECK_STR(http_strerror(12345), "unknown error");
+	CHECK_STR(ch_strerror(CH_EBADSIG), "bad signature");
+	CHECK_STR(ch_strerror(CH_EEXPIRED), "signature expired");
+	CHECK_STR(ch_strerror(12345), "unknown error");
 }
 
 static void test_sign(void)
@@ -357,7 +357,7 @@ static void test_sign(void)
 	CHECK_STR(ts, "1700000000");
 	free(ts);
 
-	CHECK_INT(unsign(s, now, 0, &out), HTTP_OK);
+	CHECK_INT(unsign(s, now, 0, &out), CH_OK);
 	CHECK(json_equal(out, v));
 	json_decref(out);
 	/* Deterministic: same input, same output. */
@@ -366,25 +366,25 @@ static void test_sign(void)
 	free(s2);
 
 	/* Age: within max_age, exactly at it, and past it; future stamps pass. */
-	CHECK_INT(unsign(s, now + 100, 100, &out), HTTP_OK);
+	CHECK_INT(unsign(s, now + 100, 100, &out), CH_OK);
 	json_decref(out);
-	CHECK_INT(unsign(s, now + 101, 100, &out), HTTP_EEXPIRED);
+	CHECK_INT(unsign(s, now + 101, 100, &out), CH_EEXPIRED);
 	CHECK(out == NULL);
-	CHECK_INT(unsign(s, now + 1000000, 0, &out), HTTP_OK);
+	CHECK_INT(unsign(s, now + 1000000, 0, &out), CH_OK);
 	json_decref(out);
-	CHECK_INT(unsign(s, now - 50, 10, &out), HTTP_OK);
+	CHECK_INT(unsign(s, now - 50, 10, &out), CH_OK);
 	json_decref(out);
 	/* Extremes do not overflow the age computation. */
 	char *old = sign(v, -9223372036854775807LL - 1);
-	CHECK_INT(unsign(old, 9223372036854775807LL, 1, &out), HTTP_EEXPIRED);
-	CHECK_INT(unsign(old, 9223372036854775807LL, 0, &out), HTTP_OK);
+	CHECK_INT(unsign(old, 9223372036854775807LL, 1, &out), CH_EEXPIRED);
+	CHECK_INT(unsign(old, 9223372036854775807LL, 0, &out), CH_OK);
 	json_decref(out);
 	free(old);
 
 	/* Wrong key, and a key that is a prefix of the right one. */
 	const unsigned char *other = (const unsigned char *)"other";
-	CHECK_INT(http_unsign_json(other, 5, s, now, 0, &out), HTTP_EBADSIG);
-	CHECK_INT(http_unsign_json(KEY, KEYLEN - 1, s, now, 0, &out), HTTP_EBADSIG);
+	CHECK_INT(http_unsign_json(other, 5, s, now, 0, &out), CH_EBADSIG);
+	CHECK_INT(http_unsign_json(KEY, KEYLEN - 1, s, now, 0, &out), CH_EBADSIG);
 	CHECK(out == NULL);
 
 	sign_tampered(v, s, now);
@@ -466,31 +466,31 @@ static void test_response(void)
 	CHECK_INT(r.n_headers, 0);
 	CHECK_INT(r.body.len, 0);
 
-	CHECK_INT(http_response_add_header(&r, "X-Frame-Options", "DENY"), HTTP_OK);
-	CHECK_INT(http_response_add_header(&r, "Set-Cookie", "a=1; Path=/\tx"), HTTP_OK);
+	CHECK_INT(http_response_add_header(&r, "X-Frame-Options", "DENY"), CH_OK);
+	CHECK_INT(http_response_add_header(&r, "Set-Cookie", "a=1; Path=/\tx"), CH_OK);
 	CHECK_INT(r.n_headers, 2);
 	CHECK_STR(r.headers[0].name, "x-frame-options");
 	CHECK_STR(r.headers[0].value, "DENY");
 	CHECK_STR(r.headers[1].name, "set-cookie");
 
 	/* Header injection. */
-	CHECK_INT(http_response_add_header(&r, "X-A", "v\r\nSet-Cookie: evil=1"), HTTP_EINVAL);
-	CHECK_INT(http_response_add_header(&r, "X-A", "v\nx"), HTTP_EINVAL);
-	CHECK_INT(http_response_add_header(&r, "X-A", "v\rx"), HTTP_EINVAL);
-	CHECK_INT(http_response_add_header(&r, "X-A\r\nEvil", "v"), HTTP_EINVAL);
-	CHECK_INT(http_response_add_header(&r, "X A", "v"), HTTP_EINVAL);
-	CHECK_INT(http_response_add_header(&r, "X-A:", "v"), HTTP_EINVAL);
-	CHECK_INT(http_response_add_header(&r, "", "v"), HTTP_EINVAL);
-	CHECK_INT(http_response_add_header(&r, "X-A", "\x7f"), HTTP_EINVAL);
-	CHECK_INT(http_response_add_header(&r, NULL, "v"), HTTP_EINVAL);
-	CHECK_INT(http_response_add_header(&r, "X-A", NULL), HTTP_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A", "v\r\nSet-Cookie: evil=1"), CH_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A", "v\nx"), CH_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A", "v\rx"), CH_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A\r\nEvil", "v"), CH_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X A", "v"), CH_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A:", "v"), CH_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "", "v"), CH_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A", "\x7f"), CH_EINVAL);
+	CHECK_INT(http_response_add_header(&r, NULL, "v"), CH_EINVAL);
+	CHECK_INT(http_response_add_header(&r, "X-A", NULL), CH_EINVAL);
 	CHECK_INT(r.n_headers, 2);
 
-	CHECK_INT(http_response_redirect(&r, "/next\r\nSet-Cookie: x=1"), HTTP_EINVAL);
-	CHECK_INT(http_response_redirect(&r, ""), HTTP_EINVAL);
+	CHECK_INT(http_response_redirect(&r, "/next\r\nSet-Cookie: x=1"), CH_EINVAL);
+	CHECK_INT(http_response_redirect(&r, ""), CH_EINVAL);
 	CHECK_INT(r.status, 200);
 	CHECK_INT(r.n_headers, 2);
-	CHECK_INT(http_response_redirect(&r, "/rooms/lobby/?a=1&b=2"), HTTP_OK);
+	CHECK_INT(http_response_redirect(&r, "/rooms/lobby/?a=1&b=2"), CH_OK);
 	CHECK_INT(r.status, 302);
 	CHECK_STR(r.headers[2].name, "location");
 	CHECK_STR(r.headers[2].value, "/rooms/lobby/?a=1&b=2");

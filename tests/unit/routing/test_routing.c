@@ -237,7 +237,7 @@ static void expect_bad(struct route bad, const char *needle1, const char *needle
 	struct router *r = (struct router *)&t_g; /* must be reset to NULL */
 	char err[512] = "";
 	int rc = router_new(routes, 2, &r, err, sizeof(err));
-	CHECK_INT(rc, ROUTING_EPATTERN);
+	CHECK_INT(rc, CH_EPATTERN);
 	CHECK(r == NULL);
 	CHECK_CONTAINS(err, "route 1");
 	CHECK_CONTAINS(err, needle1);
@@ -248,7 +248,7 @@ static void expect_bad(struct route bad, const char *needle1, const char *needle
 		router_free(r);
 	/* err may be NULL */
 	r = NULL;
-	CHECK_INT(router_new(routes, 2, &r, NULL, 0), ROUTING_EPATTERN);
+	CHECK_INT(router_new(routes, 2, &r, NULL, 0), CH_EPATTERN);
 }
 
 static void test_bad_patterns(void)
@@ -272,11 +272,11 @@ static void test_bad_patterns(void)
 	expect_bad((struct route)RE_PATH(NULL, &t_b), "no pattern", NULL);
 	expect_bad((struct route){(enum route_kind)7, "x", &t_b, NULL}, "unknown route kind", NULL);
 
-	CHECK_STR(routing_strerror(ROUTING_OK), "success");
-	CHECK_STR(routing_strerror(ROUTING_EPATTERN), "bad route pattern");
-	CHECK_STR(routing_strerror(ROUTING_ENOMEM), "out of memory");
-	CHECK_STR(routing_strerror(ROUTING_ENOMATCH), "no route matches");
-	CHECK_STR(routing_strerror(12345), "unknown routing error");
+	CHECK_STR(ch_strerror(CH_OK), "success");
+	CHECK_STR(ch_strerror(CH_EPATTERN), "bad route pattern");
+	CHECK_STR(ch_strerror(CH_ENOMEM), "out of memory");
+	CHECK_STR(ch_strerror(CH_ENOMATCH), "no route matches");
+	CHECK_STR(ch_strerror(12345), "unknown error");
 }
 
 static void expect_regex(const char *pattern, const char *want)

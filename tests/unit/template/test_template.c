@@ -33,10 +33,10 @@ static char *render_src(const char *src, const char *json)
 	char *out = NULL;
 	size_t len;
 	int rc = tmpl_parse(src, strlen(src), &t, err, sizeof(err));
-	if (rc == TMPL_OK) {
+	if (rc == CH_OK) {
 		json_t *ctx = json ? ctx_of(json) : NULL;
 		rc = tmpl_render_one(t, ctx, NULL, &out, &len, err, sizeof(err));
-		if (rc == TMPL_OK && strlen(out) != len) {
+		if (rc == CH_OK && strlen(out) != len) {
 			free(out);
 			out = NULL;
 			snprintf(err, sizeof(err), "outlen mismatch");
@@ -45,7 +45,7 @@ static char *render_src(const char *src, const char *json)
 		json_decref(ctx);
 		tmpl_free(t);
 	}
-	if (rc != TMPL_OK) {
+	if (rc != CH_OK) {
 		size_t n = strlen(err) + 32;
 		out = malloc(n);
 		snprintf(out, n, "ERR %d: %s", rc, err);
@@ -65,7 +65,7 @@ static char *render_src(const char *src, const char *json)
 	do {                                                                                       \
 		struct tmpl *t_ = NULL;                                                            \
 		char err_[256] = "";                                                               \
-		CHECK_INT(tmpl_parse((src), strlen(src), &t_, err_, sizeof(err_)), TMPL_ESYNTAX);  \
+		CHECK_INT(tmpl_parse((src), strlen(src), &t_, err_, sizeof(err_)), CH_ESYNTAX);  \
 		CHECK(t_ == NULL);                                                                 \
 		CHECK_CONTAINS(err_, (msg));                                                       \
 		tmpl_free(t_);                                                                     \
@@ -111,10 +111,10 @@ static int mem_load(void *ud, const char *name, char **src, size_t *len)
 		if (strcmp(m->name, name) == 0) {
 			*src = strdup(m->src);
 			*len = strlen(m->src);
-			return *src ? 0 : TMPL_ENOMEM;
+			return *src ? 0 : CH_ENOMEM;
 		}
 	}
-	return TMPL_ENOTFOUND;
+	return CH_ENOTFOUND;
 }
 
 static char *render_env(struct tmpl_env *env, const char *name, const char *json, int *rc_out)
@@ -127,7 +127,7 @@ static char *render_env(struct tmpl_env *env, const char *name, const char *json
 	json_decref(ctx);
 	if (rc_out)
 		*rc_out = rc;
-	if (rc != TMPL_OK) {
+	if (rc != CH_OK) {
 		CHECK(out == NULL);
 		size_t n = strlen(err) + 32;
 		out = malloc(n);
@@ -358,13 +358,13 @@ static void test_syntax_errors(void)
 
 	/* err may be NULL */
 	struct tmpl *t = NULL;
-	CHECK_INT(tmpl_parse("{% x %}", 7, &t, NULL, 0), TMPL_ESYNTAX);
+	CHECK_INT(tmpl_parse("{% x %}", 7, &t, NULL, 0), CH_ESYNTAX);
 	/* the source need not be NUL-terminated */
-	CHECK_INT(tmpl_parse("{{ a }}XYZ", 7, &t, NULL, 0), TMPL_OK);
+	CHECK_INT(tmpl_parse("{{ a }}XYZ", 7, &t, NULL, 0), CH_OK);
 	char *out = NULL;
 	size_t len = 0;
 	json_t *ctx = ctx_of("{\"a\":\"v\"}");
-	CHECK_INT(tmpl_render_one(t, ctx, NULL, &out, &len, NULL, 0), TMPL_OK);
+	CHECK_INT(tmpl_render_one(t, ctx, NULL, &out, &len, NULL, 0), CH_OK);
 	CHECK_STR(out, "v");
 	free(out);
 	json_decref(ctx);
@@ -392,18 +392,18 @@ static void test_inheritance(void)
 	CHECK_ENV(env, "super_in_include.html", NULL, "<title>[]</title>|base content|foot");
 
 	/* errors */
-	CHECK_ENV_ERR(env, "self.html", TMPL_EDEPTH, "nested deeper than 16");
-	CHECK_ENV_ERR(env, "ping.html", TMPL_EDEPTH, "nested deeper");
-	CHECK_ENV_ERR(env, "missing_inc.html", TMPL_ENOTFOUND, "nope.html");
-	CHECK_ENV_ERR(env, "nope.html", TMPL_ENOTFOUND, "not found");
-	CHECK_ENV_ERR(env, "bad.html", TMPL_ESYNTAX, "bad.html: line 2: unclosed tag 'if'");
-	CHECK_ENV_ERR(env, "uses_bad.html", TMPL_ESYNTAX, "line 2: unclosed tag 'if'");
-	CHECK_ENV_ERR(env, "bylayout.html", TMPL_ENOTFOUND, "extends");
+	CHECK_ENV_ERR(env, "self.html", CH_EDEPTH, "nested deeper than 16");
+	CHECK_ENV_ERR(env, "ping.html", CH_EDEPTH, "nested deeper");
+	CHECK_ENV_ERR(env, "missing_inc.html", CH_ENOTFOUND, "nope.html");
+	CHECK_ENV_ERR(env, "nope.html", CH_ENOTFOUND, "not found");
+	CHECK_ENV_ERR(env, "bad.html", CH_ESYNTAX, "bad.html: line 2: unclosed tag 'if'");
+	CHECK_ENV_ERR(env, "uses_bad.html", CH_ESYNTAX, "line 2: unclosed tag 'if'");
+	CHECK_ENV_ERR(env, "bylayout.html", CH_ENOTFOUND, "extends");
 	tmpl_env_free(env);
 
 	/* include/extends without an env fail cleanly */
 	CHECK_RENDER("a{% include \"part.html\" %}", NULL,
-		     "ERR -2: line 1: include needs a template env");
+		     "ERR -5: line 1: include needs a template env");
 }
 
 /* ---- directory loader ---- */
@@ -441,16 +441,16 @@ static void test_dir_loader(void)
 	CHECK_ENV(env, "t.html", "{\"x\":\"&\"}", "<&amp;>");
 	CHECK_ENV(env, "sub/u.html", "{\"x\":1}", "u<1>");
 	CHECK_ENV(env, "sub/./u.html", "{\"x\":1}", "u<1>");
-	CHECK_ENV_ERR(env, "../secret.html", TMPL_ENOTFOUND, "not found");
-	CHECK_ENV_ERR(env, "sub/../../secret.html", TMPL_ENOTFOUND, "not found");
-	CHECK_ENV_ERR(env, "sub/../t.html", TMPL_ENOTFOUND, "not found");
-	CHECK_ENV_ERR(env, "..", TMPL_ENOTFOUND, "not found");
-	CHECK_ENV_ERR(env, "/etc/passwd", TMPL_ENOTFOUND, "not found");
-	CHECK_ENV_ERR(env, "sub\\..\\..\\secret.html", TMPL_ENOTFOUND, "not found");
-	CHECK_ENV_ERR(env, "", TMPL_ENOTFOUND, "not found");
-	CHECK_ENV_ERR(env, "sub", TMPL_ENOTFOUND, "not found");	 /* a directory */
-	CHECK_ENV_ERR(env, "fifo", TMPL_ENOTFOUND, "not found"); /* must not block */
-	CHECK_ENV_ERR(env, "nope.html", TMPL_ENOTFOUND, "not found");
+	CHECK_ENV_ERR(env, "../secret.html", CH_ENOTFOUND, "not found");
+	CHECK_ENV_ERR(env, "sub/../../secret.html", CH_ENOTFOUND, "not found");
+	CHECK_ENV_ERR(env, "sub/../t.html", CH_ENOTFOUND, "not found");
+	CHECK_ENV_ERR(env, "..", CH_ENOTFOUND, "not found");
+	CHECK_ENV_ERR(env, "/etc/passwd", CH_ENOTFOUND, "not found");
+	CHECK_ENV_ERR(env, "sub\\..\\..\\secret.html", CH_ENOTFOUND, "not found");
+	CHECK_ENV_ERR(env, "", CH_ENOTFOUND, "not found");
+	CHECK_ENV_ERR(env, "sub", CH_ENOTFOUND, "not found");	 /* a directory */
+	CHECK_ENV_ERR(env, "fifo", CH_ENOTFOUND, "not found"); /* must not block */
+	CHECK_ENV_ERR(env, "nope.html", CH_ENOTFOUND, "not found");
 	tmpl_env_free(env);
 
 	snprintf(p, sizeof(p), "rm -rf '%s'", base);
@@ -477,7 +477,7 @@ static void *render_thread(void *p)
 		const char *name = i % 3 == 2 ? "loop.html" : "page.html";
 		const char *want = i % 3 == 2 ? "<part x>1<part &lt;b&gt;>2" : page_expected;
 		int rc = tmpl_render(a->env, name, a->ctx, &out, &len, NULL, 0);
-		if (rc != TMPL_OK || strcmp(out, want) != 0)
+		if (rc != CH_OK || strcmp(out, want) != 0)
 			a->mismatches++;
 		free(out);
 	}
@@ -503,11 +503,40 @@ static void test_threads(void)
 	tmpl_env_free(env);
 }
 
-static void test_strerror(void)
+/* A loader that fails with the code in `ud` (an int). */
+static int failing_load(void *ud, const char *name, char **src, size_t *len)
 {
-	CHECK_STR(tmpl_strerror(TMPL_OK), "success");
-	CHECK_STR(tmpl_strerror(TMPL_EDEPTH), "include/extends nested too deeply");
-	CHECK_STR(tmpl_strerror(12345), "unknown template error");
+	(void)name;
+	(void)src;
+	(void)len;
+	return *(const int *)ud;
+}
+
+/* The loader's code reaches the caller unchanged, and the reason names it:
+ * a loader out of memory is not "template not found" (env.c mapped every
+ * code but CH_ENOMEM to CH_ENOTFOUND and named them all "not found"). */
+static void test_loader_codes_pass_through(void)
+{
+	static const int codes[] = {CH_ENOTFOUND, CH_ENOMEM, CH_EIO};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		struct tmpl_env *env = tmpl_env_new(failing_load, (void *)&codes[i], NULL);
+		char *out = NULL, err[200] = "";
+		size_t outlen = 0;
+		CHECK(env != NULL);
+		CHECK_INT(tmpl_render(env, "page.html", NULL, &out, &outlen, err, sizeof(err)),
+			  codes[i]);
+		CHECK(out == NULL);
+		CHECK_CONTAINS(err, codes[i] == CH_ENOTFOUND ? "template not found"
+							     : ch_strerror(codes[i]));
+		tmpl_env_free(env);
+	}
+}
+
+static void test_ch_strerror(void)
+{
+	CHECK_STR(ch_strerror(CH_OK), "success");
+	CHECK_STR(ch_strerror(CH_EDEPTH), "include/extends nested too deeply");
+	CHECK_STR(ch_strerror(12345), "unknown error");
 }
 
 int main(void)
@@ -524,6 +553,7 @@ int main(void)
 	test_inheritance();
 	test_dir_loader();
 	test_threads();
-	test_strerror();
+	test_loader_codes_pass_through();
+	test_ch_strerror();
 	return check_finish();
 }

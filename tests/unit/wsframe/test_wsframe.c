@@ -529,7 +529,7 @@ static void test_memory(void)
 	/* clear after an error: usable again */
 	struct bytes badf = {0};
 	frame_raw(&badf, 0x81, false, "x", 1);
-	CHECK_INT(feed_copy(&r, badf.p, badf.len, BIG, &got), WSFRAME_EPROTO);
+	CHECK_INT(feed_copy(&r, badf.p, badf.len, BIG, &got), CH_EPROTO);
 	wsframe_reader_clear(&r);
 	CHECK(!r.failed);
 	CHECK_INT(r.err_code, 0);
@@ -544,7 +544,7 @@ static void test_memory(void)
 	frame(&in, false, OP_CONT, big, 1000);
 	frame_raw(&in, 0x80, false, "x", 1); /* unmasked */
 	CHECK_INT(feed_copy(&r, in.p, 1500, BIG, &got), WSFRAME_OK);
-	CHECK_INT(feed_copy(&r, in.p + 1500, in.len - 1500, BIG, &got), WSFRAME_EPROTO);
+	CHECK_INT(feed_copy(&r, in.p + 1500, in.len - 1500, BIG, &got), CH_EPROTO);
 	CHECK_INT(r.err_code, 1002);
 	wsframe_reader_clear(&r);
 	CHECK(idle_and_empty(&r));

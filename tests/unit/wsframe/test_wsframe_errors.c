@@ -31,7 +31,7 @@ static void expect_error(const char *what, const struct bytes *in, size_t max, i
 	struct rec got = {0};
 
 	wsframe_reader_init(&r);
-	CHECK_INT(feed_copy(&r, in->p, in->len, max, &got), WSFRAME_EPROTO);
+	CHECK_INT(feed_copy(&r, in->p, in->len, max, &got), CH_EPROTO);
 	CHECK_INT(r.err_code, code);
 	CHECK_CONTAINS(r.err_reason, why);
 	CHECK_INT(got.n, nev);
@@ -40,10 +40,10 @@ static void expect_error(const char *what, const struct bytes *in, size_t max, i
 
 	struct bytes more = {0};
 	b_text(&more, "valid");
-	CHECK_INT(feed_copy(&r, more.p, more.len, max, &got), WSFRAME_EPROTO);
+	CHECK_INT(feed_copy(&r, more.p, more.len, max, &got), CH_EPROTO);
 	CHECK_INT(r.err_code, code);
 	CHECK(r.err_reason == reason);
-	CHECK_INT(feed_copy(&r, more.p, 0, max, &got), WSFRAME_EPROTO);
+	CHECK_INT(feed_copy(&r, more.p, 0, max, &got), CH_EPROTO);
 	CHECK_INT(got.n, nev);
 	b_free(&more);
 	wsframe_reader_clear(&r);
@@ -54,7 +54,7 @@ static void expect_error(const char *what, const struct bytes *in, size_t max, i
 		wsframe_reader_init(&r);
 		int rc = cut <= in->len ? feed_cuts(&r, in, &cut, 1, max, &got)
 					: feed_bytewise(&r, in, max, &got);
-		if ((rc != WSFRAME_EPROTO || r.err_code != code || got.n != nev) && bad++ < 3)
+		if ((rc != CH_EPROTO || r.err_code != code || got.n != nev) && bad++ < 3)
 			fprintf(stderr, "  cut %zu: rc %d code %d events %zu\n", cut, rc,
 				r.err_code, got.n);
 		wsframe_reader_clear(&r);
@@ -306,7 +306,7 @@ static void expect_utf8_fail_at(const char *what, const struct bytes *in, size_t
 	for (size_t k = 0; k <= in->len; k = k < at + 64 || k == in->len ? k + 1 : in->len) {
 		wsframe_reader_init(&r);
 		int rc = feed_copy(&r, in->p, k, BIG, &got);
-		int want = k < at ? WSFRAME_OK : WSFRAME_EPROTO;
+		int want = k < at ? WSFRAME_OK : CH_EPROTO;
 		if ((rc != want || (rc < 0 && (r.err_code != 1007 || got.n != nev))) && bad++ < 3)
 			fprintf(stderr, "  prefix of %zu (fails at %zu): rc %d code %d events %zu\n",
 				k, at, rc, r.err_code, got.n);
@@ -322,7 +322,7 @@ static void expect_utf8_fail_at(const char *what, const struct bytes *in, size_t
 		for (size_t cut = 0; cut <= k; cut++) {
 			wsframe_reader_init(&r);
 			int rc = feed_cuts(&r, &pre, &cut, 1, BIG, &got);
-			int want = k < at ? WSFRAME_OK : WSFRAME_EPROTO;
+			int want = k < at ? WSFRAME_OK : CH_EPROTO;
 			if ((rc != want || (rc < 0 && r.err_code != 1007)) && bad++ < 3)
 				fprintf(stderr, "  prefix of %zu cut at %zu: rc %d code %d\n", k, cut,
 					rc, r.err_code);
@@ -446,7 +446,7 @@ void test_errors_1009(void)
 	CHECK_INT(in.len, 8 + 1001);
 	expect_error("1001 bytes", &in, max, 1009, "too big", 0);
 	wsframe_reader_init(&r);
-	CHECK_INT(feed_copy(&r, in.p, 8, max, &got), WSFRAME_EPROTO);
+	CHECK_INT(feed_copy(&r, in.p, 8, max, &got), CH_EPROTO);
 	CHECK_INT(r.err_code, 1009);
 	CHECK_CONTAINS(r.err_reason, "too big");
 	CHECK_INT(got.n, 0);
@@ -456,7 +456,7 @@ void test_errors_1009(void)
 	int rc = WSFRAME_OK;
 	for (size_t i = 0; i < 8 && rc == WSFRAME_OK; i++)
 		rc = feed_copy(&r, in.p + i, 1, max, &got);
-	CHECK_INT(rc, WSFRAME_EPROTO);
+	CHECK_INT(rc, CH_EPROTO);
 	CHECK_INT(r.err_code, 1009);
 	wsframe_reader_clear(&r);
 	b_free(&in);
@@ -464,7 +464,7 @@ void test_errors_1009(void)
 	/* a 64-bit length of 1 TiB: refused at once, nothing allocated for it */
 	header64(&in, 0x82, (uint64_t)1 << 40);
 	wsframe_reader_init(&r);
-	CHECK_INT(feed_copy(&r, in.p, in.len, max, &got), WSFRAME_EPROTO);
+	CHECK_INT(feed_copy(&r, in.p, in.len, max, &got), CH_EPROTO);
 	CHECK_INT(r.err_code, 1009);
 	CHECK_INT(got.n, 0);
 	wsframe_reader_clear(&r);
@@ -479,7 +479,7 @@ void test_errors_1009(void)
 	frame(&in, true, OP_CONT, p, 201);
 	expect_error("fragments over the limit", &in, max, 1009, "too big", 1);
 	wsframe_reader_init(&r);
-	CHECK_INT(feed_copy(&r, in.p, before_last + 8, max, &got), WSFRAME_EPROTO);
+	CHECK_INT(feed_copy(&r, in.p, before_last + 8, max, &got), CH_EPROTO);
 	CHECK_INT(r.err_code, 1009);
 	CHECK_INT(got.n, 1);
 	wsframe_reader_clear(&r);

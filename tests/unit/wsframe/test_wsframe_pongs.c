@@ -68,7 +68,7 @@ static void test_in_order(void)
 	CHECK(q && q->n == 1 && q->len == 2 && q->data[0] == 0x8a && q->data[1] == 0);
 	/* not a ping's payload */
 	unsigned char big[126] = {0};
-	CHECK_INT(wsframe_pongs_add(&q, big, 126), WSFRAME_EPROTO);
+	CHECK_INT(wsframe_pongs_add(&q, big, 126), CH_EPROTO);
 	CHECK(q && q->n == 1 && q->len == 2);
 	wsframe_pongs_free(&q);
 }
@@ -85,8 +85,8 @@ static void test_count_limit(void)
 		}
 	CHECK(q && q->n == WSFRAME_PONGS_MAX && q->len == 2 * WSFRAME_PONGS_MAX);
 	/* one more: refused, nothing appended, and again */
-	CHECK_INT(wsframe_pongs_add(&q, NULL, 0), WSFRAME_ELIMIT);
-	CHECK_INT(wsframe_pongs_add(&q, (const unsigned char *)"x", 1), WSFRAME_ELIMIT);
+	CHECK_INT(wsframe_pongs_add(&q, NULL, 0), CH_EQUEUE);
+	CHECK_INT(wsframe_pongs_add(&q, (const unsigned char *)"x", 1), CH_EQUEUE);
 	CHECK(q && q->n == WSFRAME_PONGS_MAX && q->len == 2 * WSFRAME_PONGS_MAX);
 	/* once written (freed), pongs are owed anew */
 	wsframe_pongs_free(&q);
@@ -103,12 +103,12 @@ static void test_byte_limit(void)
 	for (int i = 0; i < 64; i++)
 		CHECK_INT(wsframe_pongs_add(&q, p, 125), 0);
 	CHECK(q && q->len == 64 * 127);
-	CHECK_INT(wsframe_pongs_add(&q, p, 63), WSFRAME_ELIMIT); /* 8193 */
+	CHECK_INT(wsframe_pongs_add(&q, p, 63), CH_EQUEUE); /* 8193 */
 	CHECK(q && q->len == 64 * 127 && q->n == 64);
 	CHECK_INT(wsframe_pongs_add(&q, p, 62), 0); /* exactly the limit */
 	CHECK(q && q->len == WSFRAME_PONGS_MAX_BYTES && q->n == 65);
 	CHECK(q && q->cap == WSFRAME_PONGS_MAX_BYTES); /* never more than the limit */
-	CHECK_INT(wsframe_pongs_add(&q, NULL, 0), WSFRAME_ELIMIT);
+	CHECK_INT(wsframe_pongs_add(&q, NULL, 0), CH_EQUEUE);
 	CHECK(q && q->len == WSFRAME_PONGS_MAX_BYTES && q->n == 65);
 	/* the frames are intact: 64 of 125 'p', one of 62 */
 	size_t at = 0;
