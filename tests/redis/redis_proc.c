@@ -491,3 +491,12 @@ void cmd_result_clear(struct cmd_result *res)
 	free(res->err);
 	res->out = res->err = NULL;
 }
+
+const char *cmd_cli_exe(int argc, char **argv)
+{
+	const char *exe = argc > 3 ? argv[3] : getenv("CHANNELS_CLI_EXE");
+
+	if (!exe)
+		fprintf(stderr, "usage: %s SERVER_EXE SOURCE_ROOT CLI_EXE\n", argv[0]);
+	return exe;
+}

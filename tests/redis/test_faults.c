@@ -518,7 +518,7 @@ static void verdict(struct traffic *t)
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, &check_failed);
-	cli_exe = argc > 3 ? argv[3] : getenv("CHANNELS_CLI_EXE");
+	cli_exe = cmd_cli_exe(argc, argv);
 	if (!cli_exe)
 		return 77;
 	unsetenv("CHANNELS_REDIS");
