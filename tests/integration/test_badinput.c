@@ -15,14 +15,7 @@
 
 #include "check.h"
 #include "harness.h"
-
-#define ROOM "/ws/chat/lobby/"
-
-/* The witness still sends and receives its own message. */
-static void witness_ok(struct h_room *rm, const char *after)
-{
-	CHECK_INT(h_witness_roundtrip(rm, after), 0);
-}
+#include "raw_ws.h"
 
 static struct client_ws *open_client(const struct h_room *rm)
 {
@@ -157,11 +150,10 @@ static void expect_protocol_error(struct h_room *rm, const char *what, const voi
 
 static void test_limits_server(const struct h_server *s)
 {
-	struct h_room rm = {.s = s};
+	struct h_room rm;
 	struct h_jar jw = {0};
 	CHECK_INT(h_login(s, &jw, "witness", "lobby"), 0);
-	CHECK_INT(h_ws_open(s, ROOM, &jw, NULL, &rm.witness, NULL), 0);
-	witness_ok(&rm, "start");
+	witness_open(&rm, s, &jw);
 
 	const char *bad_json = "{\"message\": \"unterminated";
 	expect_close_after(&rm, "invalid JSON", WS_OP_TEXT, bad_json, strlen(bad_json), 1007);
@@ -204,16 +196,13 @@ static void test_limits_server(const struct h_server *s)
 	unsigned char big_ping[4 + 4 + 126] = {0x89, 0x80 | 126, 0, 126};
 	expect_protocol_error(&rm, "oversized ping", big_ping, sizeof(big_ping));
 
-	if (rm.witness)
-		CHECK_INT(client_ws_close(rm.witness, 1000, 3000), 0);
-	client_ws_free(rm.witness);
+	witness_close(&rm);
 }
 
 static void test_rate_limit(const struct h_server *s)
 {
-	struct h_room rm = {.s = s};
-	CHECK_INT(h_ws_open(s, ROOM, NULL, NULL, &rm.witness, NULL), 0);
-	witness_ok(&rm, "start");
+	struct h_room rm;
+	witness_open(&rm, s, NULL);
 	struct client_ws *x = open_client(&rm);
 	if (!x)
 		return;
@@ -246,9 +235,7 @@ static void test_rate_limit(const struct h_server *s)
 	CHECK(delivered >= 1 && delivered <= 10);
 	client_ws_free(x);
 	witness_ok(&rm, "rate limit");
-	if (rm.witness)
-		CHECK_INT(client_ws_close(rm.witness, 1000, 3000), 0);
-	client_ws_free(rm.witness);
+	witness_close(&rm);
 }
 
 /* Receives chat messages on `ws` until the one with `text`. */

@@ -357,18 +357,12 @@ int main(int argc, char **argv)
 		CHECK(!"server with --rate-limit 0 started");
 		return check_finish();
 	}
-	struct h_room rm = {.s = &s};
-	CHECK_INT(h_ws_open(&s, ROOM, NULL, NULL, &rm.witness, NULL), 0);
-	witness_ok(&rm, "start");
+	struct h_room rm;
+	witness_open(&rm, &s, NULL);
 	test_ping_burst(&rm);
 	test_ping_flood(&rm);
 	test_ping_never_read(&rm);
-	CHECK_INT(h_healthz(&s), 0);
-	CHECK(h_server_alive(&s));
-	if (rm.witness)
-		CHECK_INT(client_ws_close(rm.witness, 1000, 3000), 0);
-	client_ws_free(rm.witness);
-	CHECK_INT(h_server_stop(&s), 0);
+	room_server_stop(&rm, &s);
 
 	test_limits();
 	test_limits_big();

@@ -669,9 +669,8 @@ int main(int argc, char **argv)
 		CHECK(!"server with --max-message-size 70000 started");
 		return check_finish();
 	}
-	struct h_room rm = {.s = &s};
-	CHECK_INT(h_ws_open(&s, ROOM, NULL, NULL, &rm.witness, NULL), 0);
-	witness_ok(&rm, "start");
+	struct h_room rm;
+	witness_open(&rm, &s, NULL);
 
 	test_pings(&rm);
 	test_client_close(&rm);
@@ -685,12 +684,7 @@ int main(int argc, char **argv)
 	test_utf8_fail_fast(&rm);
 	test_echo_before_close(&rm);
 
-	CHECK_INT(h_healthz(&s), 0);
-	CHECK(h_server_alive(&s));
-	if (rm.witness)
-		CHECK_INT(client_ws_close(rm.witness, 1000, 3000), 0);
-	client_ws_free(rm.witness);
-	CHECK_INT(h_server_stop(&s), 0);
+	room_server_stop(&rm, &s);
 	test_keepalive();
 	fprintf(stderr, "wsproto: %lld ms\n", (long long)(h_now_ms() - t0));
 	return check_finish();
