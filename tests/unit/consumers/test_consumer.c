@@ -149,6 +149,16 @@ static void test_no_on_connect_accepts(void)
 	ENV_FINISH(&e);
 }
 
+/* No group and no receiver left in the layer. */
+static void check_layer_empty(struct test_env *e)
+{
+	struct layer_stats st;
+
+	layer_get_stats(e->layer, &st);
+	CHECK_INT(st.groups, 0);
+	CHECK_INT(st.receivers, 0);
+}
+
 /* Resets `seen`, sets how on_connect answers, opens `fc` on json_class. */
 static void json_open(struct test_env *e, struct fake_conn *fc, enum connect_mode mode)
 {
@@ -214,10 +224,7 @@ static void test_on_connect_decisions(void)
 	fake_end(&n, 1006);
 	CHECK_INT(seen.disconnects, 0);
 
-	struct layer_stats st;
-	layer_get_stats(e.layer, &st);
-	CHECK_INT(st.groups, 0);
-	CHECK_INT(st.receivers, 0);
+	check_layer_empty(&e);
 	seen_reset();
 	ENV_FINISH(&e);
 }
@@ -334,10 +341,7 @@ static void test_groups_and_dispatch(void)
 	CHECK_INT(seen.disconnect_code, CLOSE_INTERNAL_ERROR);
 
 	/* The class's groups are left on disconnect. */
-	struct layer_stats st;
-	layer_get_stats(e.layer, &st);
-	CHECK_INT(st.groups, 0);
-	CHECK_INT(st.receivers, 0);
+	check_layer_empty(&e);
 	seen_reset();
 	ENV_FINISH(&e);
 }
