@@ -62,20 +62,27 @@ void h_sleep_ms(int ms)
 
 /* ---- the server process ---- */
 
-void h_server_dump(const struct h_server *s)
+int h_file_dump(const char *path, const char *what, const char *detail)
 {
-	FILE *f = fopen(s->log_path, "r");
-	if (!f) {
-		fprintf(stderr, "(no server log at %s)\n", s->log_path);
-		return;
-	}
-	fprintf(stderr, "----- server stderr (pid %d, port %d) -----\n", (int)s->pid, s->port);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	fprintf(stderr, "----- %s %s -----\n", what, detail);
 	char buf[4096];
 	size_t n;
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
 		fwrite(buf, 1, n, stderr);
-	fprintf(stderr, "----- end of server stderr -----\n");
+	fprintf(stderr, "----- end of %s -----\n", what);
 	fclose(f);
+	return 0;
+}
+
+void h_server_dump(const struct h_server *s)
+{
+	char detail[64];
+	snprintf(detail, sizeof(detail), "(pid %d, port %d)", (int)s->pid, s->port);
+	if (h_file_dump(s->log_path, "server stderr", detail) != 0)
+		fprintf(stderr, "(no server log at %s)\n", s->log_path);
 }
 
 bool h_server_log_has(const struct h_server *s, const char *needle)

@@ -81,6 +81,10 @@ int h_server_wait(struct h_server *s, int ms);
 int h_server_stop(struct h_server *s);
 /* Prints the server's stderr so far. */
 void h_server_dump(const struct h_server *s);
+/* Copies the file `path` to stderr between "----- <what> <detail> -----"
+ * and "----- end of <what> -----": 0, or -1 (nothing printed) when it
+ * cannot be opened. */
+int h_file_dump(const char *path, const char *what, const char *detail);
 /* True when the server's stderr so far contains `needle` (the line is
  * printed). */
 bool h_server_log_has(const struct h_server *s, const char *needle);

@@ -65,16 +65,9 @@ static bool answers_ping(const struct redis_proc *r)
 
 static void dump_log(const struct redis_proc *r)
 {
-	FILE *f = fopen(r->log_path, "r");
-	if (!f)
-		return;
-	fprintf(stderr, "----- redis-server log (port %d) -----\n", r->port);
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fprintf(stderr, "----- end of redis-server log -----\n");
-	fclose(f);
+	char detail[32];
+	snprintf(detail, sizeof(detail), "(port %d)", r->port);
+	h_file_dump(r->log_path, "redis-server log", detail);
 }
 
 /* Starts redis-server on r->port; 0 once it answers PING. */
