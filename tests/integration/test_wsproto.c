@@ -472,6 +472,18 @@ static void test_size_limit(struct h_room *rm)
 
 /* ---- 9. UTF-8 fail-fast ---- */
 
+/* Opens a raw connection to the room (the open must succeed) with
+ * TCP_NODELAY; false when it failed. */
+static bool raw_open_nodelay(struct h_room *rm, struct raw *r)
+{
+	CHECK_INT(raw_open(rm->s, r), 0);
+	if (r->fd < 0)
+		return false;
+	int one = 1;
+	setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return true;
+}
+
 /*
  * Sends the first `sent` bytes of the frame stream `all` (nothing more,
  * ever), with TCP_NODELAY, in writes cut at `cuts` (ascending, 20 ms
@@ -482,11 +494,8 @@ static void expect_1007_early(struct h_room *rm, const char *what, const unsigne
 			      size_t sent, const size_t *cuts, size_t ncut)
 {
 	struct raw r;
-	CHECK_INT(raw_open(rm->s, &r), 0);
-	if (r.fd < 0)
+	if (!raw_open_nodelay(rm, &r))
 		return;
-	int one = 1;
-	setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	size_t at = 0;
 	for (size_t i = 0; i <= ncut; i++) {
 		size_t end = i < ncut ? cuts[i] : sent;
@@ -547,11 +556,8 @@ static void test_utf8_fail_fast(struct h_room *rm)
 	size_t mid2 = o;
 	o += frame_build(buf + o, 0x80, "\x98\x80 ok\"}", 7, false);
 	struct raw r;
-	CHECK_INT(raw_open(rm->s, &r), 0);
-	if (r.fd < 0)
+	if (!raw_open_nodelay(rm, &r))
 		return;
-	int one = 1;
-	setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	size_t pieces[] = {0, mid - 1, mid + 7, mid2 + 7, o};
 	for (size_t i = 1; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
 		raw_send_all(&r, buf + pieces[i - 1], pieces[i] - pieces[i - 1]);
