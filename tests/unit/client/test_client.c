@@ -80,6 +80,19 @@ static void ws_close_join(struct client_ws *ws, struct srv *s, int code)
 	srv_join(s);
 }
 
+/* Receives one message within `ms` (must succeed): of opcode `op` (not
+ * checked when negative) with the text `want`. */
+static void expect_msg(struct client_ws *ws, int ms, int op, const char *want)
+{
+	struct client_ws_message m;
+
+	CHECK_INT(client_ws_recv(ws, ms, &m), 0);
+	if (op >= 0)
+		CHECK_INT(m.opcode, op);
+	CHECK_STR(m.data, want);
+	free(m.data);
+}
+
 /* ---- frame codec (pure) ------------------------------------------------- */
 
 static void test_frame_codec(void)
@@ -518,10 +531,7 @@ static void test_ws_fragments_and_pings(void)
 
 	/* Server -> client: fragmented text with a ping between fragments. */
 	ws = ws_open(&s, SRV_FRAGMENTED);
-	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_INT(m.opcode, WS_OP_TEXT);
-	CHECK_STR(m.data, "Hello World");
-	free(m.data);
+	expect_msg(ws, 2000, WS_OP_TEXT, "Hello World");
 	/* Client -> server: fragments echoed one by one, reassembled here; a
 	 * client ping in the middle is answered with a pong. */
 	CHECK_INT(client_ws_send_frame(ws, WS_OP_BINARY, false, "ab", 2), 0);
@@ -541,9 +551,7 @@ static void test_ws_fragments_and_pings(void)
 
 	/* A ping before the first message. */
 	ws = ws_open(&s, SRV_PING_FIRST);
-	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_STR(m.data, "after-ping");
-	free(m.data);
+	expect_msg(ws, 2000, -1, "after-ping");
 	ws_close_join(ws, &s, 1001);
 	CHECK_INT(s.pongs, 1);
 	CHECK_STR(s.pong, "abc");
@@ -554,17 +562,11 @@ static void test_ws_first_frame_with_101(void)
 {
 	struct srv s;
 	struct client_ws *ws = ws_open(&s, SRV_FIRST_FRAME);
-	struct client_ws_message m;
 
 	CHECK(client_ws_pending(ws));
-	CHECK_INT(client_ws_recv(ws, 0, &m), 0);
-	CHECK_INT(m.opcode, WS_OP_TEXT);
-	CHECK_STR(m.data, "early");
-	free(m.data);
+	expect_msg(ws, 0, WS_OP_TEXT, "early");
 	CHECK_INT(client_ws_send_text(ws, "next", 4), 0);
-	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_STR(m.data, "next");
-	free(m.data);
+	expect_msg(ws, 2000, -1, "next");
 	ws_close_join(ws, &s, 1000);
 }
 
@@ -630,9 +632,7 @@ static void test_ws_timeout(void)
 	CHECK_INT(client_ws_recv(ws, 0, &m), CLIENT_ETIMEDOUT);
 	/* Still usable after a timeout. */
 	CHECK_INT(client_ws_send_text(ws, "still here", 10), 0);
-	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_STR(m.data, "still here");
-	free(m.data);
+	expect_msg(ws, 2000, -1, "still here");
 	/* Raw bytes: a masked frame written in pieces by send_raw. */
 	{
 		static const char raw[] = "\x81\x85\x01\x02\x03\x04";
@@ -651,9 +651,7 @@ static void test_ws_timeout(void)
 	/* A frame from the server arriving in pieces across a timeout. */
 	ws = ws_open(&s, SRV_SLOW_FRAME);
 	CHECK_INT(client_ws_recv(ws, 100, &m), CLIENT_ETIMEDOUT);
-	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_STR(m.data, "parts");
-	free(m.data);
+	expect_msg(ws, 2000, -1, "parts");
 	ws_close_join(ws, &s, 1000);
 	CHECK_INT(s.close_code, 1000);
 }
