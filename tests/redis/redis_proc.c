@@ -491,5 +491,9 @@ const char *cmd_cli_exe(int argc, char **argv)
 
 	if (!exe)
 		fprintf(stderr, "usage: %s SERVER_EXE SOURCE_ROOT CLI_EXE\n", argv[0]);
+	unsetenv("CHANNELS_REDIS");
+	unsetenv("CHANNELS_PUBLISH_TOKEN");
+	unsetenv("CHANNELS_PUBLISH_TOKEN_FILE");
+	unsetenv("CHANNELS_URL");
 	return exe;
 }

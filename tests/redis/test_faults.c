@@ -521,8 +521,6 @@ int main(int argc, char **argv)
 	cli_exe = cmd_cli_exe(argc, argv);
 	if (!cli_exe)
 		return 77;
-	unsetenv("CHANNELS_REDIS");
-	unsetenv("CHANNELS_PUBLISH_TOKEN");
 
 	struct redis_proc rp;
 	if (redis_proc_start(&rp) != 0) {

