@@ -156,21 +156,28 @@ static int status_of(int wstatus)
 	return -1;
 }
 
+void h_child_stdio(const char *out_path, const char *err_path, int flags)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGPIPE, SIG_DFL);
+	int out = open(out_path, O_WRONLY | O_CREAT | flags, 0600);
+	int err = strcmp(out_path, err_path) == 0 ? out
+						  : open(err_path, O_WRONLY | O_CREAT | flags, 0600);
+	int null = open("/dev/null", O_RDONLY);
+	if (out < 0 || err < 0 || null < 0)
+		_exit(126);
+	dup2(null, 0);
+	dup2(out, 1);
+	dup2(err, 2);
+}
+
 /* In the forked child: stdin from /dev/null, stdout and stderr to
  * `log_path`, RLIMIT_NOFILE's soft limit set to `nofile` (0: unchanged),
  * then execs the server. Never returns. */
 static _Noreturn void child_exec(const char *log_path, unsigned nofile, const char *const *argv)
 {
 	/* The server must not outlive a test that crashed. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	signal(SIGPIPE, SIG_DFL);
-	int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	int null = open("/dev/null", O_RDONLY);
-	if (log < 0 || null < 0)
-		_exit(126);
-	dup2(null, 0);
-	dup2(log, 1);
-	dup2(log, 2);
+	h_child_stdio(log_path, log_path, O_TRUNC);
 	if (nofile) {
 		struct rlimit rl;
 		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)

@@ -81,6 +81,12 @@ int h_server_wait(struct h_server *s, int ms);
 int h_server_stop(struct h_server *s);
 /* Prints the server's stderr so far. */
 void h_server_dump(const struct h_server *s);
+/* In a forked child, before exec: it dies with its parent (SIGKILL), has
+ * SIGPIPE at its default, stdin from /dev/null, stdout to `out_path` and
+ * stderr to `err_path` (one file when the paths are equal), opened with
+ * O_WRONLY | O_CREAT | `flags` (O_TRUNC or O_APPEND), mode 0600;
+ * _exit(126) when one cannot be opened. */
+void h_child_stdio(const char *out_path, const char *err_path, int flags);
 /* Copies the file `path` to stderr between "----- <what> <detail> -----"
  * and "----- end of <what> -----": 0, or -1 (nothing printed) when it
  * cannot be opened. */

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -85,14 +84,7 @@ static int launch(struct redis_proc *r)
 		return -1;
 	}
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int log = open(r->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		int null = open("/dev/null", O_RDONLY);
-		if (log < 0 || null < 0)
-			_exit(126);
-		dup2(null, 0);
-		dup2(log, 1);
-		dup2(log, 2);
+		h_child_stdio(r->log_path, r->log_path, O_APPEND);
 		execvp("redis-server", (char *const *)argv);
 		dprintf(2, "exec redis-server: %s\n", strerror(errno));
 		_exit(127);
@@ -390,16 +382,7 @@ int cmd_spawn(struct cmd_proc *p, char *const argv[])
 		return -1;
 	}
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		signal(SIGPIPE, SIG_DFL);
-		int out = open(p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int err = open(p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int null = open("/dev/null", O_RDONLY);
-		if (out < 0 || err < 0 || null < 0)
-			_exit(126);
-		dup2(null, 0);
-		dup2(out, 1);
-		dup2(err, 2);
+		h_child_stdio(p->out_path, p->err_path, O_TRUNC);
 		execv(argv[0], argv);
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
