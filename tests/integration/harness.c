@@ -193,6 +193,18 @@ static _Noreturn void child_exec(const char *log_path, unsigned nofile, const ch
 	_exit(127);
 }
 
+int h_with_server(const char *const *extra, void (*test)(const struct h_server *),
+		  const char *what)
+{
+	struct h_server s;
+	if (h_server_start(&s, extra) != 0) {
+		fprintf(stderr, "%s did not start\n", what);
+		return -1;
+	}
+	test(&s);
+	return h_server_stop(&s);
+}
+
 int h_server_start(struct h_server *s, const char *const *extra)
 {
 	return h_server_start_nofile(s, extra, 0);

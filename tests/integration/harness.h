@@ -79,6 +79,12 @@ void h_server_term(struct h_server *s);
 int h_server_wait(struct h_server *s, int ms);
 /* h_server_term() + h_server_wait(s, 5000). */
 int h_server_stop(struct h_server *s);
+/* Starts a server with `extra` (as h_server_start), runs `test` on it and
+ * stops it: the status of h_server_stop (0 when it exited cleanly), or -1
+ * when it did not start (printed, naming `what`). One CHECK_INT(..., 0)
+ * of the result stands for "started, and stopped cleanly". */
+int h_with_server(const char *const *extra, void (*test)(const struct h_server *),
+		  const char *what);
 /* Prints the server's stderr so far. */
 void h_server_dump(const struct h_server *s);
 /* In a forked child, before exec: it dies with its parent (SIGKILL), has

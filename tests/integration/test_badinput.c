@@ -301,31 +301,17 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct h_server s;
 	h_init(argc, argv, &check_failed);
 
 	const char *limits[] = {"--max-message-size", "2048", NULL};
-	if (h_server_start(&s, limits) == 0) {
-		test_limits_server(&s);
-		CHECK_INT(h_server_stop(&s), 0);
-	} else {
-		CHECK(!"server with --max-message-size 2048 started");
-	}
+	CHECK_INT(h_with_server(limits, test_limits_server,
+				"server with --max-message-size 2048"),
+		  0);
 
 	const char *rate[] = {"--rate-limit", "5", "--rate-burst", "5", NULL};
-	if (h_server_start(&s, rate) == 0) {
-		test_rate_limit(&s);
-		CHECK_INT(h_server_stop(&s), 0);
-	} else {
-		CHECK(!"server with --rate-limit 5 started");
-	}
+	CHECK_INT(h_with_server(rate, test_rate_limit, "server with --rate-limit 5"), 0);
 
 	const char *queue[] = {"--max-queue", "65536", "--rate-limit", "0", NULL};
-	if (h_server_start(&s, queue) == 0) {
-		test_slow_reader(&s);
-		CHECK_INT(h_server_stop(&s), 0);
-	} else {
-		CHECK(!"server with --max-queue 65536 started");
-	}
+	CHECK_INT(h_with_server(queue, test_slow_reader, "server with --max-queue 65536"), 0);
 	return check_finish();
 }
