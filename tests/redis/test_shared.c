@@ -32,6 +32,18 @@ static int start_on(struct h_server *s, const char *redis, const char *prefix)
 	return rc;
 }
 
+/* Starts servers `a` and `b` on `redis`: 0, or -1 with `a` stopped again
+ * when either did not start. */
+static int start_pair(struct h_server *a, struct h_server *b, const char *redis,
+		      const char *prefix)
+{
+	if (start_on(a, redis, prefix) != 0 || start_on(b, redis, prefix) != 0) {
+		h_server_stop(a);
+		return -1;
+	}
+	return 0;
+}
+
 static int post(const struct h_server *s, const char *user, const char *text)
 {
 	struct h_jar jar = {0};
@@ -86,8 +98,7 @@ static void test_one_redis(void)
 	if (rp.pid <= 0)
 		return;
 	struct h_server a, b;
-	if (start_on(&a, rp.url, NULL) != 0 || start_on(&b, rp.url, NULL) != 0) {
-		h_server_stop(&a);
+	if (start_pair(&a, &b, rp.url, NULL) != 0) {
 		redis_proc_destroy(&rp);
 		return;
 	}
@@ -238,8 +249,7 @@ static void test_prefix(void)
 	if (rp.pid <= 0)
 		return;
 	struct h_server a, b;
-	if (start_on(&a, rp.url, "other") != 0 || start_on(&b, rp.url, "other") != 0) {
-		h_server_stop(&a);
+	if (start_pair(&a, &b, rp.url, "other") != 0) {
 		redis_proc_destroy(&rp);
 		return;
 	}
@@ -316,8 +326,7 @@ static void test_shards(void)
 	char urls[160];
 	snprintf(urls, sizeof(urls), "%s,%s", r1.url, r2.url);
 	struct h_server a, b;
-	if (start_on(&a, urls, NULL) != 0 || start_on(&b, urls, NULL) != 0) {
-		h_server_stop(&a);
+	if (start_pair(&a, &b, urls, NULL) != 0) {
 		redis_proc_destroy(&r1);
 		redis_proc_destroy(&r2);
 		return;
