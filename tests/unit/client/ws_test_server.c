@@ -353,8 +353,8 @@ static void serve(struct srv *s, int fd)
 		static const char *parts[] = {
 		    "HTTP/1.1 200 OK\r\nX-Cust",
 		    "om: hel",
-		    "lo world\r\n"
-		    "Transfer-Encoding: chunked\r\n\r\n5\r\nhel",
+		    ("lo world\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n5\r\nhel"), /* one write */
 		    "lo\r\n",
 		    "7\r\n, world\r\n0\r\n\r\n",
 		};
