@@ -260,13 +260,19 @@ for l in open(sys.argv[1]):
 print("" if v is None else v)' "$1" "$2" 2>/dev/null || true
 }
 
+# start_or_note SERVER PORT LABEL WORKLOAD PHASE REP: start_server, or, when
+# the server does not start, the error row of that run in $OUT and status 1.
+start_or_note() {
+	start_server "$1" "$2" "$3" && return 0
+	echo "{\"server\":\"$1\",\"workload\":\"$4\",\"phase\":\"$5\",\"repeat\":$6,\"error\":\"server did not start\"}" >>"$OUT"
+	return 1
+}
+
 # chat SERVER WORKLOAD REP ROOMS CLIENTS SENDERS RATE: max, then fixed at half.
 chat() {
 	local s=$1 w=$2 r=$3 rooms=$4 clients=$5 senders=$6 rate=$7 port
 	port=$(free_port)
-	start_server "$s" "$port" "$w-r$r" || {
-		echo "{\"server\":\"$s\",\"workload\":\"$w\",\"phase\":\"max\",\"repeat\":$r,\"error\":\"server did not start\"}" >>"$OUT"
-		return 0; }
+	start_or_note "$s" "$port" "$w-r$r" "$w" max "$r" || return 0
 	local common=(--port "$port" --path '/ws/chat/bench{room}/' --rooms "$rooms"
 		--clients "$clients" --senders "$senders" --duration "$DUR" --warmup "$WARM"
 		--drain "$DRAIN" --server-pid "$(real_pid "$SERVER_PID" "$port")")
@@ -297,9 +303,7 @@ cpu_step() {
 	local r=$1 s port
 	for s in ours ours-w2; do
 		port=$(free_port)
-		start_server "$s" "$port" "M2-cpu-r$r" || {
-			echo "{\"server\":\"$s\",\"workload\":\"M2\",\"phase\":\"cpu\",\"repeat\":$r,\"error\":\"server did not start\"}" >>"$OUT"
-			continue; }
+		start_or_note "$s" "$port" "M2-cpu-r$r" "M2" cpu "$r" || continue
 		local tag="$s-M2-r$r-cpu"
 		bench "$tag" --port "$port" --path '/ws/chat/bench{room}/' --rooms "$M2_ROOMS" \
 			--clients "$M2_CLIENTS" --senders "$M2_SENDERS" --duration "$CPU_DUR" \
@@ -314,9 +318,7 @@ cpu_step() {
 idle() {
 	local s=$1 r=$2 port
 	port=$(free_port)
-	start_server "$s" "$port" "M3-r$r" || {
-		echo "{\"server\":\"$s\",\"workload\":\"M3\",\"phase\":\"idle\",\"repeat\":$r,\"error\":\"server did not start\"}" >>"$OUT"
-		return 0; }
+	start_or_note "$s" "$port" "M3-r$r" "M3" idle "$r" || return 0
 	sleep 0.5 # let the server's RSS settle before the baseline
 	local tag="$s-M3-r$r"
 	bench "$tag" --port "$port" --path /ws/chat/idle/ --mode idle --connections "$M3_CONNS" \
@@ -330,9 +332,7 @@ idle() {
 publish() {
 	local s=$1 r=$2 port
 	port=$(free_port)
-	start_server "$s" "$port" "M4-r$r" || {
-		echo "{\"server\":\"$s\",\"workload\":\"M4\",\"phase\":\"listen\",\"repeat\":$r,\"error\":\"server did not start\"}" >>"$OUT"
-		return 0; }
+	start_or_note "$s" "$port" "M4-r$r" "M4" listen "$r" || return 0
 	local tag="$s-M4-r$r" expect="$LOGS/$s-M4-r$r.expect"
 	# The listener's --duration counts from the end of its connect phase;
 	# the publisher starts once every listener is connected (as the server

@@ -23,16 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond)                                                             \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "fuzz_routing.c:%d: invariant failed: %s\n",  \
-				__LINE__, #cond);                                     \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "fuzz.h"
 
 static const int path_target, re_target;
 
@@ -49,28 +40,28 @@ static const struct route *checked_match(const struct router *r, const char *pat
 {
 	json_t *kw = json_true(); /* must be replaced */
 	const struct route *m = router_match(r, path, &kw);
-	FUZZ_ASSERT((m == NULL) == (kw == NULL));
+	REQUIRE((m == NULL) == (kw == NULL));
 	if (m) {
-		FUZZ_ASSERT(json_is_object(kw));
-		FUZZ_ASSERT(m->target == &path_target || m->target == &re_target);
+		REQUIRE(json_is_object(kw));
+		REQUIRE(m->target == &path_target || m->target == &re_target);
 		const char *key;
 		json_t *v;
 		json_object_foreach(kw, key, v) {
 			if (json_is_integer(v)) {
-				FUZZ_ASSERT(m->kind == ROUTE_PATH);
-				FUZZ_ASSERT(json_integer_value(v) >= 0);
+				REQUIRE(m->kind == ROUTE_PATH);
+				REQUIRE(json_integer_value(v) >= 0);
 			} else {
-				FUZZ_ASSERT(json_is_string(v));
-				FUZZ_ASSERT(strstr(strip1(path), json_string_value(v)) != NULL);
+				REQUIRE(json_is_string(v));
+				REQUIRE(strstr(strip1(path), json_string_value(v)) != NULL);
 			}
 		}
 	}
 	/* deterministic, and the same without kwargs */
 	json_t *kw2 = NULL;
-	FUZZ_ASSERT(router_match(r, path, &kw2) == m);
-	FUZZ_ASSERT(json_equal(kw, kw2) || (!kw && !kw2));
+	REQUIRE(router_match(r, path, &kw2) == m);
+	REQUIRE(json_equal(kw, kw2) || (!kw && !kw2));
 	json_decref(kw2);
-	FUZZ_ASSERT(router_match(r, path, NULL) == m);
+	REQUIRE(router_match(r, path, NULL) == m);
 	*out = kw;
 	return m;
 }
@@ -82,12 +73,12 @@ static struct router *compile_one(enum route_kind kind, const char *pattern, con
 	char err[256] = "";
 	int rc = router_new(&rt, 1, &r, err, sizeof(err));
 	if (rc != 0) {
-		FUZZ_ASSERT(r == NULL);
-		FUZZ_ASSERT(rc == CH_EPATTERN || rc == CH_ENOMEM);
-		FUZZ_ASSERT(strncmp(err, "route 0", 7) == 0);
+		REQUIRE(r == NULL);
+		REQUIRE(rc == CH_EPATTERN || rc == CH_ENOMEM);
+		REQUIRE(strncmp(err, "route 0", 7) == 0);
 		return NULL;
 	}
-	FUZZ_ASSERT(r != NULL);
+	REQUIRE(r != NULL);
 	return r;
 }
 
@@ -99,12 +90,12 @@ static const struct route *check_path_kind(const char *pattern, const char *path
 	struct router *r = compile_one(ROUTE_PATH, pattern, &path_target);
 	*keep = r;
 	if (!regex) {
-		FUZZ_ASSERT(r == NULL);
-		FUZZ_ASSERT(err[0] != '\0');
+		REQUIRE(r == NULL);
+		REQUIRE(err[0] != '\0');
 		return NULL;
 	}
 	size_t rl = strlen(regex);
-	FUZZ_ASSERT(regex[0] == '^' && rl >= 3 && strcmp(regex + rl - 2, "\\z") == 0);
+	REQUIRE(regex[0] == '^' && rl >= 3 && strcmp(regex + rl - 2, "\\z") == 0);
 	free(regex);
 	if (!r)
 		return NULL; /* translated, but PCRE2 refused it (e.g. not UTF-8) */
@@ -113,26 +104,26 @@ static const struct route *check_path_kind(const char *pattern, const char *path
 	const struct route *m = checked_match(r, path, &kw);
 	if (!strchr(pattern, '<')) {
 		/* a literal route matches exactly its text */
-		FUZZ_ASSERT((m != NULL) == (strcmp(strip1(path), pattern) == 0));
+		REQUIRE((m != NULL) == (strcmp(strip1(path), pattern) == 0));
 		if (m)
-			FUZZ_ASSERT(json_object_size(kw) == 0);
+			REQUIRE(json_object_size(kw) == 0);
 
 		size_t n = strlen(pattern);
 		char *slashed = malloc(n + 2);
-		FUZZ_ASSERT(slashed);
+		REQUIRE(slashed);
 		slashed[0] = '/';
 		memcpy(slashed + 1, pattern, n + 1);
 		json_t *kw2;
-		FUZZ_ASSERT(checked_match(r, slashed, &kw2) != NULL);
-		FUZZ_ASSERT(json_object_size(kw2) == 0);
+		REQUIRE(checked_match(r, slashed, &kw2) != NULL);
+		REQUIRE(json_object_size(kw2) == 0);
 		json_decref(kw2);
 		free(slashed);
-		FUZZ_ASSERT((router_match(r, pattern, NULL) != NULL) == (pattern[0] != '/'));
+		REQUIRE((router_match(r, pattern, NULL) != NULL) == (pattern[0] != '/'));
 	} else if (m) {
 		size_t lts = 0;
 		for (const char *p = pattern; *p; p++)
 			lts += *p == '<';
-		FUZZ_ASSERT(json_object_size(kw) >= 1 && json_object_size(kw) <= lts);
+		REQUIRE(json_object_size(kw) >= 1 && json_object_size(kw) <= lts);
 	}
 	json_decref(kw);
 	return m;
@@ -151,7 +142,7 @@ static const struct route *check_re_kind(const char *pattern, const char *path,
 		const char *key;
 		json_t *v;
 		json_object_foreach(kw, key, v)
-			FUZZ_ASSERT(json_is_string(v));
+			REQUIRE(json_is_string(v));
 	}
 	json_decref(kw);
 	return m;
@@ -169,12 +160,12 @@ static void check_pattern(const char *pattern, const char *path)
 			RE_PATH(pattern, &re_target),
 		};
 		struct router *r = NULL;
-		FUZZ_ASSERT(router_new(both, 2, &r, NULL, 0) == 0);
+		REQUIRE(router_new(both, 2, &r, NULL, 0) == 0);
 		json_t *kw;
 		const struct route *m = checked_match(r, path, &kw);
 		const void *want = mp ? (const void *)&path_target : mr ? (const void *)&re_target
 								 : NULL;
-		FUZZ_ASSERT((m ? m->target : NULL) == want);
+		REQUIRE((m ? m->target : NULL) == want);
 		json_decref(kw);
 		router_free(r);
 	}
@@ -190,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (cut < size && data[cut] != '\0' && data[cut] != '\n')
 		cut++;
 	char *pattern = malloc(cut + 1);
-	FUZZ_ASSERT(pattern);
+	REQUIRE(pattern);
 	memcpy(pattern, data, cut);
 	pattern[cut] = '\0';
 	char *path;
@@ -204,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			path[n] = '\0'; /* an embedded NUL just ends the path */
 		}
 	}
-	FUZZ_ASSERT(path);
+	REQUIRE(path);
 	check_pattern(pattern, path);
 	free(pattern);
 	free(path);

@@ -23,16 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond)                                                             \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "fuzz_wire.c:%d: invariant failed: %s\n",     \
-				__LINE__, #cond);                                     \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "fuzz.h"
 
 static void check_reencode(const json_t *v)
 {
@@ -40,19 +31,19 @@ static void check_reencode(const json_t *v)
 	size_t n = 0, n2 = 0;
 	json_t *back = NULL, *back2 = NULL;
 
-	FUZZ_ASSERT(layer_wire_encode(v, LAYER_WIRE_MSGPACK, &out, &n) == 0);
-	FUZZ_ASSERT(layer_wire_decode(out, n, &back) == 0);
-	FUZZ_ASSERT(json_equal(v, back));
-	FUZZ_ASSERT(layer_wire_encode(back, LAYER_WIRE_MSGPACK, &out2, &n2) == 0);
-	FUZZ_ASSERT(n == n2 && memcmp(out, out2, n) == 0);
+	REQUIRE(layer_wire_encode(v, LAYER_WIRE_MSGPACK, &out, &n) == 0);
+	REQUIRE(layer_wire_decode(out, n, &back) == 0);
+	REQUIRE(json_equal(v, back));
+	REQUIRE(layer_wire_encode(back, LAYER_WIRE_MSGPACK, &out2, &n2) == 0);
+	REQUIRE(n == n2 && memcmp(out, out2, n) == 0);
 	free(out);
 	free(out2);
 	json_decref(back);
 
-	FUZZ_ASSERT(layer_wire_encode(v, LAYER_WIRE_JSON, &out, &n) == 0);
-	FUZZ_ASSERT(n > 0 && out[0] == '{');
-	FUZZ_ASSERT(layer_wire_decode(out, n, &back2) == 0);
-	FUZZ_ASSERT(json_equal(v, back2));
+	REQUIRE(layer_wire_encode(v, LAYER_WIRE_JSON, &out, &n) == 0);
+	REQUIRE(n > 0 && out[0] == '{');
+	REQUIRE(layer_wire_decode(out, n, &back2) == 0);
+	REQUIRE(json_equal(v, back2));
 	free(out);
 	json_decref(back2);
 }
@@ -62,17 +53,17 @@ static void check_names(const char *s)
 	char out[64];
 	int rc;
 
-	FUZZ_ASSERT(layer_shard_index(s, 1) == 0);
+	REQUIRE(layer_shard_index(s, 1) == 0);
 	for (unsigned n = 1; n <= 8; n++)
-		FUZZ_ASSERT(layer_shard_index(s, n) < n);
+		REQUIRE(layer_shard_index(s, n) < n);
 
 	rc = layer_group_channel("asgi", s, out, sizeof(out));
-	FUZZ_ASSERT((rc == 0) == (strlen("asgi__group__") + strlen(s) < sizeof(out)));
+	REQUIRE((rc == 0) == (strlen("asgi__group__") + strlen(s) < sizeof(out)));
 	if (rc == 0) {
-		FUZZ_ASSERT(strncmp(out, "asgi__group__", 13) == 0);
-		FUZZ_ASSERT(strcmp(out + 13, s) == 0);
+		REQUIRE(strncmp(out, "asgi__group__", 13) == 0);
+		REQUIRE(strcmp(out + 13, s) == 0);
 	} else {
-		FUZZ_ASSERT(rc == CH_EINVAL && out[0] == '\0');
+		REQUIRE(rc == CH_EINVAL && out[0] == '\0');
 	}
 }
 
@@ -82,19 +73,19 @@ static void check_url(const char *s)
 	char err[96];
 	int rc = layer_redis_url_parse(s, &u, err, sizeof(err));
 
-	FUZZ_ASSERT(memchr(err, '\0', sizeof(err)) != NULL);
+	REQUIRE(memchr(err, '\0', sizeof(err)) != NULL);
 	if (rc) {
-		FUZZ_ASSERT(rc == CH_EINVAL && err[0] != '\0');
+		REQUIRE(rc == CH_EINVAL && err[0] != '\0');
 		return;
 	}
-	FUZZ_ASSERT(err[0] == '\0');
-	FUZZ_ASSERT(u.port >= 1 && u.port <= 65535);
-	FUZZ_ASSERT(u.db >= 0);
-	FUZZ_ASSERT(memchr(u.host, '\0', sizeof(u.host)));
-	FUZZ_ASSERT(memchr(u.unix_path, '\0', sizeof(u.unix_path)));
-	FUZZ_ASSERT(memchr(u.password, '\0', sizeof(u.password)));
-	FUZZ_ASSERT(memchr(u.username, '\0', sizeof(u.username)));
-	FUZZ_ASSERT((u.host[0] != '\0') != (u.unix_path[0] != '\0'));
+	REQUIRE(err[0] == '\0');
+	REQUIRE(u.port >= 1 && u.port <= 65535);
+	REQUIRE(u.db >= 0);
+	REQUIRE(memchr(u.host, '\0', sizeof(u.host)));
+	REQUIRE(memchr(u.unix_path, '\0', sizeof(u.unix_path)));
+	REQUIRE(memchr(u.password, '\0', sizeof(u.password)));
+	REQUIRE(memchr(u.username, '\0', sizeof(u.username)));
+	REQUIRE((u.host[0] != '\0') != (u.unix_path[0] != '\0'));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -105,11 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = layer_wire_decode(data, size, &v);
 	if (rc == 0) {
-		FUZZ_ASSERT(json_is_object(v));
+		REQUIRE(json_is_object(v));
 		check_reencode(v);
 		json_decref(v);
 	} else {
-		FUZZ_ASSERT(rc == CH_EINVAL && v == NULL);
+		REQUIRE(rc == CH_EINVAL && v == NULL);
 	}
 
 	s = malloc(size + 1);

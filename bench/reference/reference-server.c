@@ -216,9 +216,10 @@ static void set_want_out(struct conn *c, int want)
 	c->want_out = want;
 }
 
-static int queue_frame(struct conn *c, unsigned opcode, const char *payload, size_t n)
+/* Writes the header of an unmasked final frame of `n` payload bytes into
+ * hdr (at most 10 bytes); returns its length. */
+static size_t frame_header(unsigned char hdr[10], unsigned opcode, size_t n)
 {
-	unsigned char hdr[10];
 	size_t h = 0;
 	hdr[h++] = (unsigned char)(0x80 | opcode);
 	if (n < 126) {
@@ -232,6 +233,13 @@ static int queue_frame(struct conn *c, unsigned opcode, const char *payload, siz
 		for (int i = 7; i >= 0; i--)
 			hdr[h++] = (unsigned char)((uint64_t)n >> (8 * i));
 	}
+	return h;
+}
+
+static int queue_frame(struct conn *c, unsigned opcode, const char *payload, size_t n)
+{
+	unsigned char hdr[10];
+	size_t h = frame_header(hdr, opcode, n);
 	if (buf_reserve(&c->out, h + n) < 0)
 		return -1;
 	buf_append(&c->out, hdr, h);
@@ -278,19 +286,7 @@ static void broadcast(struct conn *from, const char *msg, size_t msg_len)
 	/* The frame is built once; each member gets a copy in its output buffer. */
 	frame.len = 0;
 	unsigned char hdr[10];
-	size_t h = 0;
-	hdr[h++] = 0x81;
-	if (n < 126) {
-		hdr[h++] = (unsigned char)n;
-	} else if (n < 65536) {
-		hdr[h++] = 126;
-		hdr[h++] = (unsigned char)(n >> 8);
-		hdr[h++] = (unsigned char)n;
-	} else {
-		hdr[h++] = 127;
-		for (int i = 7; i >= 0; i--)
-			hdr[h++] = (unsigned char)((uint64_t)n >> (8 * i));
-	}
+	size_t h = frame_header(hdr, 0x1, n);
 	if (buf_append(&frame, hdr, h) < 0 || buf_append(&frame, head, sizeof(head) - 1) < 0 ||
 	    buf_append(&frame, msg, msg_len) < 0 || buf_append(&frame, tail, (size_t)tn) < 0)
 		return;

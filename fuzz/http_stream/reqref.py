@@ -150,6 +150,18 @@ def _line(data, pos):
     return data[pos:end], nl + 1, bare
 
 
+def _head_line(data, pos, req):
+    """_line() for a line of the head: (line, offset after it) or None if
+    incomplete; a line ended by a bare LF is noted in req.lenient."""
+    got = _line(data, pos)
+    if got is None:
+        return None
+    line, pos, bare = got
+    if bare:
+        req.lenient.append("bare LF")
+    return line, pos
+
+
 def _err(req, why, must=False, status=None):
     req.error = why
     req.must = must
@@ -160,12 +172,10 @@ def _err(req, why, must=False, status=None):
 def _parse_head(data, pos, req):
     """Reads the request line and fields. Returns the offset after the head, or
     None if incomplete; sets req.error on an invalid head."""
-    got = _line(data, pos)
+    got = _head_line(data, pos, req)
     if got is None:
         return None
-    line, pos, bare = got
-    if bare:
-        req.lenient.append("bare LF")
+    line, pos = got
     words = line.replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\x0b", b" ") \
         .replace(b"\x0c", b" ").split(b" ")
     words = [w for w in words if w]
@@ -217,12 +227,10 @@ def _parse_head(data, pos, req):
 
     head_start = req.start
     while True:
-        got = _line(data, pos)
+        got = _head_line(data, pos, req)
         if got is None:
             return None
-        line, pos, bare = got
-        if bare:
-            req.lenient.append("bare LF")
+        line, pos = got
         if line == b"":
             break
         if line[:1] in (b" ", b"\t"):

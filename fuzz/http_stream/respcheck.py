@@ -68,6 +68,28 @@ def _crlf_line(data, pos):
     return line, nl + 1
 
 
+def _field_block(data, pos, fields):
+    """Reads CRLF lines up to the empty one that ends a block of fields (a
+    head, or a chunked body's trailers): the offset after it, or None if
+    incomplete. With a list `fields`, each line must be a field line and is
+    appended as (lower-case name, value); with None, the lines are skipped."""
+    while True:
+        got = _crlf_line(data, pos)
+        if got is None:
+            return None
+        line, pos = got
+        if line == b"":
+            return pos
+        if fields is None:
+            continue
+        colon = line.find(b":")
+        if colon <= 0 or not TCHAR.match(line[:colon]):
+            raise ValueError("bad field line %r" % line[:60])
+        v = line[colon + 1:].strip(b" \t")
+        if not VALUE.match(v):
+            raise ValueError("control byte in field %r" % line[:60])
+        fields.append((line[:colon].lower(), v))
+
 def _frames(data, pos, res, ext):
     """Checks server WebSocket frames from pos; stops quietly at a partial frame."""
     while pos < len(data):
@@ -132,20 +154,9 @@ def parse_responses(data, is_head, eof):
                     raise ValueError("HTTP/1.0 status line %r" % line[:60])
                 raise ValueError("bad status line %r%s" % (line[:60], hint))
             r.status = int(m.group(1))
-            while True:
-                got = _crlf_line(data, pos)
-                if got is None:
-                    return res
-                line, pos = got
-                if line == b"":
-                    break
-                colon = line.find(b":")
-                if colon <= 0 or not TCHAR.match(line[:colon]):
-                    raise ValueError("bad field line %r" % line[:60])
-                v = line[colon + 1:].strip(b" \t")
-                if not VALUE.match(v):
-                    raise ValueError("control byte in field %r" % line[:60])
-                r.headers.append((line[:colon].lower(), v))
+            pos = _field_block(data, pos, r.headers)
+            if pos is None:
+                return res
             cl = r.header(b"content-length")
             te = r.header(b"transfer-encoding")
             if len(cl) > 1 or cl and not re.match(rb"^[0-9]{1,18}$", cl[0]):
@@ -196,13 +207,9 @@ def parse_responses(data, is_head, eof):
                         raise ValueError("response chunk not followed by CRLF")
                     pos += n + 2
                     r.body_len += n
-                while True:
-                    got = _crlf_line(data, pos)
-                    if got is None:
-                        return res
-                    line, pos = got
-                    if line == b"":
-                        break
+                pos = _field_block(data, pos, None)
+                if pos is None:
+                    return res
                 r.complete = True
             elif cl:
                 r.framing = "length"

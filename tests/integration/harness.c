@@ -62,20 +62,27 @@ void h_sleep_ms(int ms)
 
 /* ---- the server process ---- */
 
-void h_server_dump(const struct h_server *s)
+int h_file_dump(const char *path, const char *what, const char *detail)
 {
-	FILE *f = fopen(s->log_path, "r");
-	if (!f) {
-		fprintf(stderr, "(no server log at %s)\n", s->log_path);
-		return;
-	}
-	fprintf(stderr, "----- server stderr (pid %d, port %d) -----\n", (int)s->pid, s->port);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	fprintf(stderr, "----- %s %s -----\n", what, detail);
 	char buf[4096];
 	size_t n;
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
 		fwrite(buf, 1, n, stderr);
-	fprintf(stderr, "----- end of server stderr -----\n");
+	fprintf(stderr, "----- end of %s -----\n", what);
 	fclose(f);
+	return 0;
+}
+
+void h_server_dump(const struct h_server *s)
+{
+	char detail[64];
+	snprintf(detail, sizeof(detail), "(pid %d, port %d)", (int)s->pid, s->port);
+	if (h_file_dump(s->log_path, "server stderr", detail) != 0)
+		fprintf(stderr, "(no server log at %s)\n", s->log_path);
 }
 
 bool h_server_log_has(const struct h_server *s, const char *needle)
@@ -149,21 +156,28 @@ static int status_of(int wstatus)
 	return -1;
 }
 
+void h_child_stdio(const char *out_path, const char *err_path, int flags)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGPIPE, SIG_DFL);
+	int out = open(out_path, O_WRONLY | O_CREAT | flags, 0600);
+	int err = strcmp(out_path, err_path) == 0 ? out
+						  : open(err_path, O_WRONLY | O_CREAT | flags, 0600);
+	int null = open("/dev/null", O_RDONLY);
+	if (out < 0 || err < 0 || null < 0)
+		_exit(126);
+	dup2(null, 0);
+	dup2(out, 1);
+	dup2(err, 2);
+}
+
 /* In the forked child: stdin from /dev/null, stdout and stderr to
  * `log_path`, RLIMIT_NOFILE's soft limit set to `nofile` (0: unchanged),
  * then execs the server. Never returns. */
 static _Noreturn void child_exec(const char *log_path, unsigned nofile, const char *const *argv)
 {
 	/* The server must not outlive a test that crashed. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	signal(SIGPIPE, SIG_DFL);
-	int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	int null = open("/dev/null", O_RDONLY);
-	if (log < 0 || null < 0)
-		_exit(126);
-	dup2(null, 0);
-	dup2(log, 1);
-	dup2(log, 2);
+	h_child_stdio(log_path, log_path, O_TRUNC);
 	if (nofile) {
 		struct rlimit rl;
 		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -177,6 +191,18 @@ static _Noreturn void child_exec(const char *log_path, unsigned nofile, const ch
 	execv(server_exe, (char *const *)argv);
 	dprintf(2, "exec %s: %s\n", server_exe, strerror(errno));
 	_exit(127);
+}
+
+int h_with_server(const char *const *extra, void (*test)(const struct h_server *),
+		  const char *what)
+{
+	struct h_server s;
+	if (h_server_start(&s, extra) != 0) {
+		fprintf(stderr, "%s did not start\n", what);
+		return -1;
+	}
+	test(&s);
+	return h_server_stop(&s);
 }
 
 int h_server_start(struct h_server *s, const char *const *extra)

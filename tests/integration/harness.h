@@ -79,8 +79,24 @@ void h_server_term(struct h_server *s);
 int h_server_wait(struct h_server *s, int ms);
 /* h_server_term() + h_server_wait(s, 5000). */
 int h_server_stop(struct h_server *s);
+/* Starts a server with `extra` (as h_server_start), runs `test` on it and
+ * stops it: the status of h_server_stop (0 when it exited cleanly), or -1
+ * when it did not start (printed, naming `what`). One CHECK_INT(..., 0)
+ * of the result stands for "started, and stopped cleanly". */
+int h_with_server(const char *const *extra, void (*test)(const struct h_server *),
+		  const char *what);
 /* Prints the server's stderr so far. */
 void h_server_dump(const struct h_server *s);
+/* In a forked child, before exec: it dies with its parent (SIGKILL), has
+ * SIGPIPE at its default, stdin from /dev/null, stdout to `out_path` and
+ * stderr to `err_path` (one file when the paths are equal), opened with
+ * O_WRONLY | O_CREAT | `flags` (O_TRUNC or O_APPEND), mode 0600;
+ * _exit(126) when one cannot be opened. */
+void h_child_stdio(const char *out_path, const char *err_path, int flags);
+/* Copies the file `path` to stderr between "----- <what> <detail> -----"
+ * and "----- end of <what> -----": 0, or -1 (nothing printed) when it
+ * cannot be opened. */
+int h_file_dump(const char *path, const char *what, const char *detail);
 /* True when the server's stderr so far contains `needle` (the line is
  * printed). */
 bool h_server_log_has(const struct h_server *s, const char *needle);

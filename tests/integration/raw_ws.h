@@ -377,6 +377,35 @@ static inline void witness_ok(struct h_room *rm, const char *after)
 	CHECK_INT(h_witness_roundtrip(rm, after), 0);
 }
 
+/* Connects the room's witness to ROOM (as `jar`'s user, or anonymous when
+ * NULL) and checks its first round trip. */
+static inline void witness_open(struct h_room *rm, const struct h_server *s,
+				const struct h_jar *jar)
+{
+	*rm = (struct h_room){.s = s};
+	CHECK_INT(h_ws_open(s, ROOM, jar, NULL, &rm->witness, NULL), 0);
+	witness_ok(rm, "start");
+}
+
+/* Closes the witness (the close must succeed when it is connected), frees it. */
+static inline void witness_close(struct h_room *rm)
+{
+	if (rm->witness)
+		CHECK_INT(client_ws_close(rm->witness, 1000, 3000), 0);
+	client_ws_free(rm->witness);
+	rm->witness = NULL;
+}
+
+/* The end of a server that hosted `rm`: it still answers /healthz and runs,
+ * the witness leaves, and it stops cleanly. */
+static inline void room_server_stop(struct h_room *rm, struct h_server *s)
+{
+	CHECK_INT(h_healthz(s), 0);
+	CHECK(h_server_alive(s));
+	witness_close(rm);
+	CHECK_INT(h_server_stop(s), 0);
+}
+
 /* The witness round trip, failing if any message before it is `banned`. */
 static inline void witness_never_got(struct h_room *rm, const char *banned, const char *after)
 {

@@ -15,14 +15,7 @@
 
 #include "check.h"
 #include "harness.h"
-
-#define ROOM "/ws/chat/lobby/"
-
-/* The witness still sends and receives its own message. */
-static void witness_ok(struct h_room *rm, const char *after)
-{
-	CHECK_INT(h_witness_roundtrip(rm, after), 0);
-}
+#include "raw_ws.h"
 
 static struct client_ws *open_client(const struct h_room *rm)
 {
@@ -157,11 +150,10 @@ static void expect_protocol_error(struct h_room *rm, const char *what, const voi
 
 static void test_limits_server(const struct h_server *s)
 {
-	struct h_room rm = {.s = s};
+	struct h_room rm;
 	struct h_jar jw = {0};
 	CHECK_INT(h_login(s, &jw, "witness", "lobby"), 0);
-	CHECK_INT(h_ws_open(s, ROOM, &jw, NULL, &rm.witness, NULL), 0);
-	witness_ok(&rm, "start");
+	witness_open(&rm, s, &jw);
 
 	const char *bad_json = "{\"message\": \"unterminated";
 	expect_close_after(&rm, "invalid JSON", WS_OP_TEXT, bad_json, strlen(bad_json), 1007);
@@ -204,16 +196,13 @@ static void test_limits_server(const struct h_server *s)
 	unsigned char big_ping[4 + 4 + 126] = {0x89, 0x80 | 126, 0, 126};
 	expect_protocol_error(&rm, "oversized ping", big_ping, sizeof(big_ping));
 
-	if (rm.witness)
-		CHECK_INT(client_ws_close(rm.witness, 1000, 3000), 0);
-	client_ws_free(rm.witness);
+	witness_close(&rm);
 }
 
 static void test_rate_limit(const struct h_server *s)
 {
-	struct h_room rm = {.s = s};
-	CHECK_INT(h_ws_open(s, ROOM, NULL, NULL, &rm.witness, NULL), 0);
-	witness_ok(&rm, "start");
+	struct h_room rm;
+	witness_open(&rm, s, NULL);
 	struct client_ws *x = open_client(&rm);
 	if (!x)
 		return;
@@ -246,9 +235,7 @@ static void test_rate_limit(const struct h_server *s)
 	CHECK(delivered >= 1 && delivered <= 10);
 	client_ws_free(x);
 	witness_ok(&rm, "rate limit");
-	if (rm.witness)
-		CHECK_INT(client_ws_close(rm.witness, 1000, 3000), 0);
-	client_ws_free(rm.witness);
+	witness_close(&rm);
 }
 
 /* Receives chat messages on `ws` until the one with `text`. */
@@ -314,31 +301,17 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct h_server s;
 	h_init(argc, argv, &check_failed);
 
 	const char *limits[] = {"--max-message-size", "2048", NULL};
-	if (h_server_start(&s, limits) == 0) {
-		test_limits_server(&s);
-		CHECK_INT(h_server_stop(&s), 0);
-	} else {
-		CHECK(!"server with --max-message-size 2048 started");
-	}
+	CHECK_INT(h_with_server(limits, test_limits_server,
+				"server with --max-message-size 2048"),
+		  0);
 
 	const char *rate[] = {"--rate-limit", "5", "--rate-burst", "5", NULL};
-	if (h_server_start(&s, rate) == 0) {
-		test_rate_limit(&s);
-		CHECK_INT(h_server_stop(&s), 0);
-	} else {
-		CHECK(!"server with --rate-limit 5 started");
-	}
+	CHECK_INT(h_with_server(rate, test_rate_limit, "server with --rate-limit 5"), 0);
 
 	const char *queue[] = {"--max-queue", "65536", "--rate-limit", "0", NULL};
-	if (h_server_start(&s, queue) == 0) {
-		test_slow_reader(&s);
-		CHECK_INT(h_server_stop(&s), 0);
-	} else {
-		CHECK(!"server with --max-queue 65536 started");
-	}
+	CHECK_INT(h_with_server(queue, test_slow_reader, "server with --max-queue 65536"), 0);
 	return check_finish();
 }

@@ -14,15 +14,14 @@
 
 #define TRUSTED "https://trusted.example, http://*.example.net"
 
-/* POST /chat/ (the login form) with a valid token from `jar` and the extra
- * header lines `hdrs`: the status, or -1. `body_has` (may be NULL) must be
- * in the response body. */
-static int post_login(const struct h_server *s, struct h_jar *jar, const char *hdrs,
-		      const char *body_has)
+/* POST /chat/ (the login form) with the cookies of `jar` (may be NULL),
+ * the extra header lines `hdrs` and the form token `token`: the status,
+ * or -1. `body_has` (may be NULL) must be in the response body. */
+static int post_form(const struct h_server *s, struct h_jar *jar, const char *hdrs,
+		     const char *token, const char *body_has)
 {
 	char body[256];
-	snprintf(body, sizeof(body), "username=olga&room=lobby&csrfmiddlewaretoken=%s",
-		 jar->csrftoken);
+	snprintf(body, sizeof(body), "username=olga&room=lobby&csrfmiddlewaretoken=%s", token);
 	struct client_response r;
 	if (h_http(s, "POST", "/chat/", jar, hdrs, body, strlen(body), &r) != 0)
 		return -1;
@@ -31,6 +30,13 @@ static int post_login(const struct h_server *s, struct h_jar *jar, const char *h
 		CHECK_CONTAINS(r.body, body_has);
 	client_response_clear(&r);
 	return status;
+}
+
+/* post_form() with a valid token from `jar`. */
+static int post_login(const struct h_server *s, struct h_jar *jar, const char *hdrs,
+		      const char *body_has)
+{
+	return post_form(s, jar, hdrs, jar->csrftoken, body_has);
 }
 
 static void test_origin(const struct h_server *s)
@@ -113,17 +119,9 @@ static void test_origin(const struct h_server *s)
 static int post_cookies(const struct h_server *s, const char *cookies, const char *token,
 			const char *body_has)
 {
-	char hdr[512], body[256];
+	char hdr[512];
 	snprintf(hdr, sizeof(hdr), "Cookie: %s\r\n", cookies);
-	snprintf(body, sizeof(body), "username=olga&room=lobby&csrfmiddlewaretoken=%s", token);
-	struct client_response r;
-	if (h_http(s, "POST", "/chat/", NULL, hdr, body, strlen(body), &r) != 0)
-		return -1;
-	int status = r.status;
-	if (body_has)
-		CHECK_CONTAINS(r.body, body_has);
-	client_response_clear(&r);
-	return status;
+	return post_form(s, NULL, hdr, token, body_has);
 }
 
 static void test_cookie_tossing(const struct h_server *s)

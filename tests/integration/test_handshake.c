@@ -209,36 +209,19 @@ static void test_refused_upgrades_free_their_slot(const struct h_server *s)
 
 int main(int argc, char **argv)
 {
-	struct h_server s;
 	h_init(argc, argv, &check_failed);
 
-	if (h_server_start(&s, NULL) == 0) {
-		test_routes_and_origin(&s);
-		CHECK_INT(h_server_stop(&s), 0);
-	} else {
-		CHECK(!"server started");
-	}
+	CHECK_INT(h_with_server(NULL, test_routes_and_origin, "server"), 0);
 
 	const char *origins[] = {"--allowed-origins", "http://good.example", NULL};
-	if (h_server_start(&s, origins) == 0) {
-		test_allowed_origins(&s);
-		CHECK_INT(h_server_stop(&s), 0);
-	} else {
-		CHECK(!"server with --allowed-origins started");
-	}
+	CHECK_INT(h_with_server(origins, test_allowed_origins, "server with --allowed-origins"), 0);
 
 	const char *maxconn[] = {"--max-connections", "2", NULL};
-	if (h_server_start(&s, maxconn) == 0) {
-		test_max_connections(&s);
-		CHECK_INT(h_server_stop(&s), 0);
-	} else {
-		CHECK(!"server with --max-connections 2 started");
-	}
-	if (h_server_start(&s, maxconn) == 0) {
-		test_refused_upgrades_free_their_slot(&s);
-		CHECK_INT(h_server_stop(&s), 0);
-	} else {
-		CHECK(!"server with --max-connections 2 started");
-	}
+	CHECK_INT(h_with_server(maxconn, test_max_connections,
+				"server with --max-connections 2"),
+		  0);
+	CHECK_INT(h_with_server(maxconn, test_refused_upgrades_free_their_slot,
+				"server with --max-connections 2"),
+		  0);
 	return check_finish();
 }

@@ -342,33 +342,36 @@ static void test_body_limit(const struct h_server *s)
 	CHECK_INT(h_healthz(s), 0);
 }
 
+/* POST /chat/ (the login form) with `fields` and jar's CSRF token; the
+ * request must get an answer, left in `r`. */
+static void post_login_form(const struct h_server *s, struct h_jar *jar, const char *fields,
+			    struct client_response *r)
+{
+	char body[256];
+	snprintf(body, sizeof(body), "%s&csrfmiddlewaretoken=%s", fields, jar->csrftoken);
+	CHECK_INT(h_http(s, "POST", "/chat/", jar, NULL, body, strlen(body), r), 0);
+}
+
 static void test_login_form(const struct h_server *s)
 {
 	struct client_response r;
 	struct h_jar jar = {0};
-	char body[256];
 
 	CHECK_INT(h_http(s, "GET", "/chat/", &jar, NULL, NULL, 0, &r), 0);
 	client_response_clear(&r);
 
-	snprintf(body, sizeof(body), "username=alice&room=bad+room%%21&csrfmiddlewaretoken=%s",
-		 jar.csrftoken);
-	CHECK_INT(h_http(s, "POST", "/chat/", &jar, NULL, body, strlen(body), &r), 0);
+	post_login_form(s, &jar, "username=alice&room=bad+room%21", &r);
 	CHECK_INT(r.status, 400);
 	CHECK_CONTAINS(r.body, "Room names are 1 to 64 letters, digits or _.");
 	CHECK(h_set_cookie(&r, "sessionid") == NULL);
 	client_response_clear(&r);
 
-	snprintf(body, sizeof(body), "username=+++&room=lobby&csrfmiddlewaretoken=%s",
-		 jar.csrftoken);
-	CHECK_INT(h_http(s, "POST", "/chat/", &jar, NULL, body, strlen(body), &r), 0);
+	post_login_form(s, &jar, "username=+++&room=lobby", &r);
 	CHECK_INT(r.status, 400);
 	CHECK_CONTAINS(r.body, "Pick a display name of 1 to 32 characters.");
 	client_response_clear(&r);
 
-	snprintf(body, sizeof(body), "username=alice&room=lobby&csrfmiddlewaretoken=%s",
-		 jar.csrftoken);
-	CHECK_INT(h_http(s, "POST", "/chat/", &jar, NULL, body, strlen(body), &r), 0);
+	post_login_form(s, &jar, "username=alice&room=lobby", &r);
 	CHECK_INT(r.status, 302);
 	CHECK_STR(client_response_header(&r, "location"), "/chat/lobby/");
 	const char *cookie = h_set_cookie(&r, "sessionid");

@@ -98,6 +98,20 @@ static size_t build_pings(unsigned char *out, long first, long count, size_t ple
 	return o;
 }
 
+/* Opens a raw connection to the room (the open must succeed) and sends
+ * `count` pings of `plen` (< 58) bytes in one write; false when it failed. */
+static bool open_and_ping(struct h_room *rm, struct raw *r, long count, size_t plen)
+{
+	CHECK_INT(raw_open(rm->s, r), 0);
+	if (r->fd < 0)
+		return false;
+	unsigned char *buf = malloc((size_t)count * 64);
+	size_t n = build_pings(buf, 0, count, plen);
+	raw_send_all(r, buf, n);
+	free(buf);
+	return true;
+}
+
 /*
  * One pong per ping, in order, with its payload: ten pings in one write
  * get ten pongs. A flood beyond the backlog (256 pongs owed, 8 KiB) closes
@@ -110,12 +124,8 @@ static size_t build_pings(unsigned char *out, long first, long count, size_t ple
 static void test_ping_burst(struct h_room *rm)
 {
 	struct raw r;
-	CHECK_INT(raw_open(rm->s, &r), 0);
-	if (r.fd < 0)
+	if (!open_and_ping(rm, &r, 10, 12))
 		return;
-	unsigned char *buf = malloc(10 * 64);
-	size_t n = build_pings(buf, 0, 10, 12);
-	raw_send_all(&r, buf, n);
 	struct rframe f;
 	for (int i = 0; i < 10; i++) {
 		char want[16];
@@ -134,7 +144,6 @@ static void test_ping_burst(struct h_room *rm)
 	CHECK_INT(raw_read_frame(&r, 300, &f), RAW_TIMEOUT); /* and no more */
 	free(f.data);
 	raw_close_clean(&r, "ten pings");
-	free(buf);
 	witness_ok(rm, "ten pings in one write");
 }
 
@@ -144,13 +153,8 @@ static const unsigned char bye[] = {0x03, 0xe8};
 static void test_ping_flood(struct h_room *rm)
 {
 	struct raw r;
-	CHECK_INT(raw_open(rm->s, &r), 0);
-	if (r.fd < 0)
+	if (!open_and_ping(rm, &r, 300, 10))
 		return;
-	unsigned char *buf = malloc(300 * 64);
-	size_t n = build_pings(buf, 0, 300, 10);
-	raw_send_all(&r, buf, n);
-	free(buf);
 	int code = 0;
 	long pongs = read_pongs_until_close(&r, 10, 3000, &code, "300 pings in one write");
 	CHECK_INT(pongs, 256);
@@ -357,18 +361,12 @@ int main(int argc, char **argv)
 		CHECK(!"server with --rate-limit 0 started");
 		return check_finish();
 	}
-	struct h_room rm = {.s = &s};
-	CHECK_INT(h_ws_open(&s, ROOM, NULL, NULL, &rm.witness, NULL), 0);
-	witness_ok(&rm, "start");
+	struct h_room rm;
+	witness_open(&rm, &s, NULL);
 	test_ping_burst(&rm);
 	test_ping_flood(&rm);
 	test_ping_never_read(&rm);
-	CHECK_INT(h_healthz(&s), 0);
-	CHECK(h_server_alive(&s));
-	if (rm.witness)
-		CHECK_INT(client_ws_close(rm.witness, 1000, 3000), 0);
-	client_ws_free(rm.witness);
-	CHECK_INT(h_server_stop(&s), 0);
+	room_server_stop(&rm, &s);
 
 	test_limits();
 	test_limits_big();

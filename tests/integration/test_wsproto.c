@@ -472,6 +472,18 @@ static void test_size_limit(struct h_room *rm)
 
 /* ---- 9. UTF-8 fail-fast ---- */
 
+/* Opens a raw connection to the room (the open must succeed) with
+ * TCP_NODELAY; false when it failed. */
+static bool raw_open_nodelay(struct h_room *rm, struct raw *r)
+{
+	CHECK_INT(raw_open(rm->s, r), 0);
+	if (r->fd < 0)
+		return false;
+	int one = 1;
+	setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return true;
+}
+
 /*
  * Sends the first `sent` bytes of the frame stream `all` (nothing more,
  * ever), with TCP_NODELAY, in writes cut at `cuts` (ascending, 20 ms
@@ -482,11 +494,8 @@ static void expect_1007_early(struct h_room *rm, const char *what, const unsigne
 			      size_t sent, const size_t *cuts, size_t ncut)
 {
 	struct raw r;
-	CHECK_INT(raw_open(rm->s, &r), 0);
-	if (r.fd < 0)
+	if (!raw_open_nodelay(rm, &r))
 		return;
-	int one = 1;
-	setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	size_t at = 0;
 	for (size_t i = 0; i <= ncut; i++) {
 		size_t end = i < ncut ? cuts[i] : sent;
@@ -547,11 +556,8 @@ static void test_utf8_fail_fast(struct h_room *rm)
 	size_t mid2 = o;
 	o += frame_build(buf + o, 0x80, "\x98\x80 ok\"}", 7, false);
 	struct raw r;
-	CHECK_INT(raw_open(rm->s, &r), 0);
-	if (r.fd < 0)
+	if (!raw_open_nodelay(rm, &r))
 		return;
-	int one = 1;
-	setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	size_t pieces[] = {0, mid - 1, mid + 7, mid2 + 7, o};
 	for (size_t i = 1; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
 		raw_send_all(&r, buf + pieces[i - 1], pieces[i] - pieces[i - 1]);
@@ -669,9 +675,8 @@ int main(int argc, char **argv)
 		CHECK(!"server with --max-message-size 70000 started");
 		return check_finish();
 	}
-	struct h_room rm = {.s = &s};
-	CHECK_INT(h_ws_open(&s, ROOM, NULL, NULL, &rm.witness, NULL), 0);
-	witness_ok(&rm, "start");
+	struct h_room rm;
+	witness_open(&rm, &s, NULL);
 
 	test_pings(&rm);
 	test_client_close(&rm);
@@ -685,12 +690,7 @@ int main(int argc, char **argv)
 	test_utf8_fail_fast(&rm);
 	test_echo_before_close(&rm);
 
-	CHECK_INT(h_healthz(&s), 0);
-	CHECK(h_server_alive(&s));
-	if (rm.witness)
-		CHECK_INT(client_ws_close(rm.witness, 1000, 3000), 0);
-	client_ws_free(rm.witness);
-	CHECK_INT(h_server_stop(&s), 0);
+	room_server_stop(&rm, &s);
 	test_keepalive();
 	fprintf(stderr, "wsproto: %lld ms\n", (long long)(h_now_ms() - t0));
 	return check_finish();

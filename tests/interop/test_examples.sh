@@ -29,6 +29,13 @@ fail() {
   echo "FAIL: $1"
   failed=$((failed + 1))
 }
+# check WHAT CMD...: runs CMD, counts "WHAT" as passed when it exits 0,
+# else as failed; returns CMD's status.
+check() {
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else local st=$?; fail "$what"; return $st; fi
+}
 dump_logs() {
   for f in "$TMP"/*.log; do echo "----- $f -----"; tail -n 60 "$f"; done
 }
@@ -110,11 +117,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 layer = RedisPubSubChannelLayer(hosts=[os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")])
 async_to_sync(layer.group_send)("gossip", {"type": "name.gossip", "event": "New Post", "sender": "python", "message": "hello"})
 PY
-if $PY "$TMP/publish.py" 2>"$TMP/python.log"; then
-  ok "the Python snippet exits 0"
-else
-  fail "the Python snippet exits 0"; cat "$TMP/python.log"
-fi
+check "the Python snippet exits 0" $PY "$TMP/publish.py" 2>"$TMP/python.log" || cat "$TMP/python.log"
 [ -s "$TMP/python.log" ] && { echo "  python stderr:"; sed 's/^/    /' "$TMP/python.log"; }
 expect "Python RedisPubSubChannelLayer.group_send (msgpack)" python
 
@@ -125,11 +128,7 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
     (cd "$HERE/node" && npm install --no-audit --no-fund --loglevel=error) >"$TMP/npm.log" 2>&1 \
       || { cat "$TMP/npm.log"; }
   fi
-  if node "$HERE/node/publish.mjs" 2>"$TMP/node.log"; then
-    ok "the Node snippet exits 0"
-  else
-    fail "the Node snippet exits 0"; cat "$TMP/node.log"
-  fi
+  check "the Node snippet exits 0" node "$HERE/node/publish.mjs" 2>"$TMP/node.log" || cat "$TMP/node.log"
   expect "Node redis PUBLISH (JSON)" node
 else
   fail "node and npm are installed (scripts/install-deps.sh --test)"
@@ -137,22 +136,14 @@ fi
 
 # ---- 4. channels-cli, through Redis and through the publish endpoint ----
 echo '$ channels-cli --redis ... group-send gossip ...'
-if "$CLI_EXE" --redis "$REDIS_URL" group-send gossip '{"type":"name.gossip","event":"New Post","sender":"cli-redis","message":"hello"}'; then
-  ok "channels-cli --redis exits 0"
-else
-  fail "channels-cli --redis exits 0"
-fi
+check "channels-cli --redis exits 0" "$CLI_EXE" --redis "$REDIS_URL" group-send gossip '{"type":"name.gossip","event":"New Post","sender":"cli-redis","message":"hello"}'
 expect "channels-cli --redis group-send" cli-redis
 echo '$ channels-cli --url ... group-send gossip ...'
-if "$CLI_EXE" --url "http://127.0.0.1:$SERVER_PORT" group-send gossip '{"type":"name.gossip","event":"New Post","sender":"cli-http","message":"hello"}'; then
-  ok "channels-cli --url exits 0"
-else
-  fail "channels-cli --url exits 0"
-fi
+check "channels-cli --url exits 0" "$CLI_EXE" --url "http://127.0.0.1:$SERVER_PORT" group-send gossip '{"type":"name.gossip","event":"New Post","sender":"cli-http","message":"hello"}'
 expect "channels-cli --url group-send (publish endpoint)" cli-http
 
 # ---- the server survived and stops cleanly ----
-if kill -0 "$server_pid" 2>/dev/null; then ok "channels-server still running"; else fail "channels-server still running"; fi
+check "channels-server still running" kill -0 "$server_pid" 2>/dev/null
 kill -TERM "$server_pid"
 for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$server_pid" 2>/dev/null; then

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -65,16 +64,9 @@ static bool answers_ping(const struct redis_proc *r)
 
 static void dump_log(const struct redis_proc *r)
 {
-	FILE *f = fopen(r->log_path, "r");
-	if (!f)
-		return;
-	fprintf(stderr, "----- redis-server log (port %d) -----\n", r->port);
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fprintf(stderr, "----- end of redis-server log -----\n");
-	fclose(f);
+	char detail[32];
+	snprintf(detail, sizeof(detail), "(port %d)", r->port);
+	h_file_dump(r->log_path, "redis-server log", detail);
 }
 
 /* Starts redis-server on r->port; 0 once it answers PING. */
@@ -92,14 +84,7 @@ static int launch(struct redis_proc *r)
 		return -1;
 	}
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int log = open(r->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		int null = open("/dev/null", O_RDONLY);
-		if (log < 0 || null < 0)
-			_exit(126);
-		dup2(null, 0);
-		dup2(log, 1);
-		dup2(log, 2);
+		h_child_stdio(r->log_path, r->log_path, O_APPEND);
 		execvp("redis-server", (char *const *)argv);
 		dprintf(2, "exec redis-server: %s\n", strerror(errno));
 		_exit(127);
@@ -397,16 +382,7 @@ int cmd_spawn(struct cmd_proc *p, char *const argv[])
 		return -1;
 	}
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		signal(SIGPIPE, SIG_DFL);
-		int out = open(p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int err = open(p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int null = open("/dev/null", O_RDONLY);
-		if (out < 0 || err < 0 || null < 0)
-			_exit(126);
-		dup2(null, 0);
-		dup2(out, 1);
-		dup2(err, 2);
+		h_child_stdio(p->out_path, p->err_path, O_TRUNC);
 		execv(argv[0], argv);
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -490,4 +466,17 @@ void cmd_result_clear(struct cmd_result *res)
 	free(res->out);
 	free(res->err);
 	res->out = res->err = NULL;
+}
+
+const char *cmd_cli_exe(int argc, char **argv)
+{
+	const char *exe = argc > 3 ? argv[3] : getenv("CHANNELS_CLI_EXE");
+
+	if (!exe)
+		fprintf(stderr, "usage: %s SERVER_EXE SOURCE_ROOT CLI_EXE\n", argv[0]);
+	unsetenv("CHANNELS_REDIS");
+	unsetenv("CHANNELS_PUBLISH_TOKEN");
+	unsetenv("CHANNELS_PUBLISH_TOKEN_FILE");
+	unsetenv("CHANNELS_URL");
+	return exe;
 }

@@ -90,6 +90,12 @@ int cmd_wait(struct cmd_proc *p, int ms, struct cmd_result *res);
 /* cmd_spawn() + cmd_wait(); prints the command line, status and output. */
 int cmd_run(char *const argv[], int ms, struct cmd_result *res);
 void cmd_result_clear(struct cmd_result *res);
+/* The channels-cli path of a Redis test: argv[3] (SERVER_EXE SOURCE_ROOT
+ * CLI_EXE) or $CHANNELS_CLI_EXE; NULL, with the usage printed, when neither
+ * is given (the test then returns 77, skipped). Also unsets the variables
+ * the CLI would read (CHANNELS_REDIS, CHANNELS_PUBLISH_TOKEN[_FILE],
+ * CHANNELS_URL), so that it runs on its command line only. */
+const char *cmd_cli_exe(int argc, char **argv);
 
 /* A TCP port of 127.0.0.1 that was free a moment ago. 0 on error. */
 int free_tcp_port(void);

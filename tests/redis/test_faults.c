@@ -518,11 +518,9 @@ static void verdict(struct traffic *t)
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, &check_failed);
-	cli_exe = argc > 3 ? argv[3] : getenv("CHANNELS_CLI_EXE");
+	cli_exe = cmd_cli_exe(argc, argv);
 	if (!cli_exe)
 		return 77;
-	unsetenv("CHANNELS_REDIS");
-	unsetenv("CHANNELS_PUBLISH_TOKEN");
 
 	struct redis_proc rp;
 	if (redis_proc_start(&rp) != 0) {

@@ -30,16 +30,9 @@ static const char msg_ok[] = "{\"type\":\"name.gossip\",\"event\":\"New Post\","
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, &check_failed);
-	cli_exe = argc > 3 ? argv[3] : getenv("CHANNELS_CLI_EXE");
-	if (!cli_exe) {
-		fprintf(stderr, "usage: %s SERVER_EXE SOURCE_ROOT CLI_EXE\n", argv[0]);
-		return 77;
-	}
-	/* The CLI must not pick up a Redis or token from the environment. */
-	unsetenv("CHANNELS_REDIS");
-	unsetenv("CHANNELS_PUBLISH_TOKEN");
-	unsetenv("CHANNELS_PUBLISH_TOKEN_FILE");
-	unsetenv("CHANNELS_URL");
+	cli_exe = cmd_cli_exe(argc, argv);
+	if (!cli_exe)
+		return 77; /* the CLI's environment is cleared: it uses its arguments only */
 
 	struct h_server s;
 	if (h_server_start(&s, NULL) != 0) {

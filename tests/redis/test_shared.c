@@ -32,6 +32,18 @@ static int start_on(struct h_server *s, const char *redis, const char *prefix)
 	return rc;
 }
 
+/* Starts servers `a` and `b` on `redis`: 0, or -1 with `a` stopped again
+ * when either did not start. */
+static int start_pair(struct h_server *a, struct h_server *b, const char *redis,
+		      const char *prefix)
+{
+	if (start_on(a, redis, prefix) != 0 || start_on(b, redis, prefix) != 0) {
+		h_server_stop(a);
+		return -1;
+	}
+	return 0;
+}
+
 static int post(const struct h_server *s, const char *user, const char *text)
 {
 	struct h_jar jar = {0};
@@ -48,6 +60,32 @@ static int post(const struct h_server *s, const char *user, const char *text)
 	return status == 302 ? 0 : -1;
 }
 
+/* channels-cli --redis URLS [--layer-prefix PREFIX] group-send gossip of a
+ * name.gossip from `sender` saying `message`; the CLI must exit 0. */
+static void cli_gossip(const char *urls, const char *prefix, const char *sender,
+		       const char *message)
+{
+	char msg[256];
+	char *gs[9] = {(char *)cli_exe, "--redis", (char *)urls};
+	size_t n = 3;
+	struct cmd_result res;
+
+	snprintf(msg, sizeof(msg),
+		 "{\"type\":\"name.gossip\",\"event\":\"New Post\",\"sender\":\"%s\","
+		 "\"message\":\"%s\"}",
+		 sender, message);
+	if (prefix) {
+		gs[n++] = "--layer-prefix";
+		gs[n++] = (char *)prefix;
+	}
+	gs[n++] = "group-send";
+	gs[n++] = "gossip";
+	gs[n++] = msg;
+	gs[n] = NULL;
+	CHECK_INT(cmd_run(gs, 10000, &res), 0);
+	cmd_result_clear(&res);
+}
+
 /*
  * Over 80 lines: one scenario on one Redis and two servers, in order;
  * the subscription counts checked between steps depend on the members
@@ -60,8 +98,7 @@ static void test_one_redis(void)
 	if (rp.pid <= 0)
 		return;
 	struct h_server a, b;
-	if (start_on(&a, rp.url, NULL) != 0 || start_on(&b, rp.url, NULL) != 0) {
-		h_server_stop(&a);
+	if (start_pair(&a, &b, rp.url, NULL) != 0) {
 		redis_proc_destroy(&rp);
 		return;
 	}
@@ -115,12 +152,7 @@ static void test_one_redis(void)
 	CHECK(redis_proc_wait_numsub(&rp, "asgi__group__gossip", 2, 3000));
 
 	/* channels-cli --redis group-send reaches both. */
-	struct cmd_result res;
-	char *gs[] = {(char *)cli_exe, "--redis", rp.url, "group-send", "gossip",
-		      "{\"type\":\"name.gossip\",\"event\":\"New Post\",\"sender\":\"cron\","
-		      "\"message\":\"hi\"}", NULL};
-	CHECK_INT(cmd_run(gs, 10000, &res), 0);
-	cmd_result_clear(&res);
+	cli_gossip(rp.url, NULL, "cron", "hi");
 	expect_gossip(na, "notifications on A", "cron", "hi");
 	expect_gossip(nb, "notifications on B", "cron", "hi");
 
@@ -131,6 +163,7 @@ static void test_one_redis(void)
 
 	/* channels-cli listen prints a post made on A as one JSON line. */
 	long long before = redis_proc_numsub(&rp, "asgi__group__gossip");
+	struct cmd_result res;
 	struct cmd_proc lp;
 	char *ls[] = {(char *)cli_exe, "--redis", rp.url, "listen", "gossip", "--count", "1",
 		      "--timeout", "15", NULL};
@@ -216,8 +249,7 @@ static void test_prefix(void)
 	if (rp.pid <= 0)
 		return;
 	struct h_server a, b;
-	if (start_on(&a, rp.url, "other") != 0 || start_on(&b, rp.url, "other") != 0) {
-		h_server_stop(&a);
+	if (start_pair(&a, &b, rp.url, "other") != 0) {
 		redis_proc_destroy(&rp);
 		return;
 	}
@@ -245,22 +277,13 @@ static void test_prefix(void)
 	const char *chat = "{\"type\":\"chat.message\",\"message\":\"wrong prefix\","
 			   "\"username\":\"x\"}";
 	CHECK_INT(redis_proc_publish(&rp, "asgi__group__chat_lobby", chat, strlen(chat)), 0);
-	struct cmd_result res;
-	char *gs[] = {(char *)cli_exe, "--redis", rp.url, "group-send", "gossip",
-		      "{\"type\":\"name.gossip\",\"event\":\"New Post\",\"sender\":\"asgi\","
-		      "\"message\":\"wrong prefix\"}", NULL};
-	CHECK_INT(cmd_run(gs, 10000, &res), 0);
-	cmd_result_clear(&res);
+	cli_gossip(rp.url, NULL, "asgi", "wrong prefix");
 	CHECK(h_ws_silent(alice, 300, "alice (prefix other)"));
 	CHECK(h_ws_silent(bob, 100, "bob (prefix other)"));
 	CHECK(h_ws_silent(nb, 100, "notifications (prefix other)"));
 
 	/* The same through the right prefix is heard. */
-	char *gs2[] = {(char *)cli_exe, "--redis", rp.url, "--layer-prefix", "other", "group-send",
-		       "gossip", "{\"type\":\"name.gossip\",\"event\":\"New Post\","
-		       "\"sender\":\"other\",\"message\":\"right prefix\"}", NULL};
-	CHECK_INT(cmd_run(gs2, 10000, &res), 0);
-	cmd_result_clear(&res);
+	cli_gossip(rp.url, "other", "other", "right prefix");
 	expect_gossip(nb, "notifications (prefix other)", "other", "right prefix");
 	CHECK_INT(post(&a, "poster", "prefixed+post"), 0);
 	expect_gossip(nb, "notifications (prefix other)", "poster", "prefixed post");
@@ -303,8 +326,7 @@ static void test_shards(void)
 	char urls[160];
 	snprintf(urls, sizeof(urls), "%s,%s", r1.url, r2.url);
 	struct h_server a, b;
-	if (start_on(&a, urls, NULL) != 0 || start_on(&b, urls, NULL) != 0) {
-		h_server_stop(&a);
+	if (start_pair(&a, &b, urls, NULL) != 0) {
 		redis_proc_destroy(&r1);
 		redis_proc_destroy(&r2);
 		return;
@@ -364,12 +386,7 @@ static void test_shards(void)
 		h_sleep_ms(20);
 	CHECK_INT(redis_proc_numsub(expected_shard("asgi__group__gossip", 2) ? &r2 : &r1,
 				    "asgi__group__gossip"), 2);
-	struct cmd_result res;
-	char *gs[] = {(char *)cli_exe, "--redis", urls, "group-send", "gossip",
-		      "{\"type\":\"name.gossip\",\"event\":\"New Post\",\"sender\":\"cron\","
-		      "\"message\":\"sharded\"}", NULL};
-	CHECK_INT(cmd_run(gs, 10000, &res), 0);
-	cmd_result_clear(&res);
+	cli_gossip(urls, NULL, "cron", "sharded");
 	expect_gossip(na, "notifications on A", "cron", "sharded");
 	expect_gossip(nb, "notifications on B", "cron", "sharded");
 	CHECK_INT(post(&b, "poster", "sharded+post"), 0);
@@ -391,11 +408,9 @@ out:
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, &check_failed);
-	cli_exe = argc > 3 ? argv[3] : getenv("CHANNELS_CLI_EXE");
-	if (!cli_exe) {
-		fprintf(stderr, "usage: %s SERVER_EXE SOURCE_ROOT CLI_EXE\n", argv[0]);
+	cli_exe = cmd_cli_exe(argc, argv);
+	if (!cli_exe)
 		return 77;
-	}
 	fprintf(stderr, "== two servers, one Redis ==\n");
 	test_one_redis();
 	fprintf(stderr, "== --layer-prefix other ==\n");

@@ -10,6 +10,19 @@
 
 #include "layer_harness.h"
 
+/* Each of the `n` names must be valid (`want`) or invalid by `valid`; a
+ * failing check names the name. */
+static void names_judged(bool (*valid)(const char *), const char *kind,
+			 const char *const *names, size_t n, bool want)
+{
+	for (size_t i = 0; i < n; i++)
+		if (valid(names[i]) != want) {
+			CHECK(valid(names[i]) == want);
+			fprintf(stderr, "    %s %s \"%s\"\n", want ? "rejected" : "accepted", kind,
+				names[i]);
+		}
+}
+
 /* The name rules on lists of valid and invalid channel and group names. */
 static void names_listed(void)
 {
@@ -26,26 +39,14 @@ static void names_listed(void)
 		"", "a!b", "foo!", "a b", "\xc2\xaf\\_(\xe3\x83\x84)_/\xc2\xaf", "chat\n", "g/h",
 	};
 
-	for (size_t i = 0; i < sizeof(good_channels) / sizeof(*good_channels); i++)
-		if (!layer_valid_channel_name(good_channels[i])) {
-			CHECK(layer_valid_channel_name(good_channels[i]));
-			fprintf(stderr, "    rejected channel \"%s\"\n", good_channels[i]);
-		}
-	for (size_t i = 0; i < sizeof(bad_channels) / sizeof(*bad_channels); i++)
-		if (layer_valid_channel_name(bad_channels[i])) {
-			CHECK(!layer_valid_channel_name(bad_channels[i]));
-			fprintf(stderr, "    accepted channel \"%s\"\n", bad_channels[i]);
-		}
-	for (size_t i = 0; i < sizeof(good_groups) / sizeof(*good_groups); i++)
-		if (!layer_valid_group_name(good_groups[i])) {
-			CHECK(layer_valid_group_name(good_groups[i]));
-			fprintf(stderr, "    rejected group \"%s\"\n", good_groups[i]);
-		}
-	for (size_t i = 0; i < sizeof(bad_groups) / sizeof(*bad_groups); i++)
-		if (layer_valid_group_name(bad_groups[i])) {
-			CHECK(!layer_valid_group_name(bad_groups[i]));
-			fprintf(stderr, "    accepted group \"%s\"\n", bad_groups[i]);
-		}
+	names_judged(layer_valid_channel_name, "channel", good_channels,
+		     sizeof(good_channels) / sizeof(*good_channels), true);
+	names_judged(layer_valid_channel_name, "channel", bad_channels,
+		     sizeof(bad_channels) / sizeof(*bad_channels), false);
+	names_judged(layer_valid_group_name, "group", good_groups,
+		     sizeof(good_groups) / sizeof(*good_groups), true);
+	names_judged(layer_valid_group_name, "group", bad_groups,
+		     sizeof(bad_groups) / sizeof(*bad_groups), false);
 	CHECK(!layer_valid_channel_name(NULL));
 	CHECK(!layer_valid_group_name(NULL));
 }

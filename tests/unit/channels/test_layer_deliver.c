@@ -39,19 +39,29 @@ static json_t *message(int seq)
 	return json_pack("{s:s,s:i}", "type", "t.m", "seq", seq);
 }
 
-static void test_memory(void)
+/* A memory layer of capacity 10 on `loop` (initialised here) with a new
+ * channel, written into ch[LAYER_NAME_MAX], that `r` receives and that is
+ * in group "g". */
+static struct layer *open_layer(uv_loop_t *loop, char *ch, struct rx *r)
 {
-	uv_loop_t loop;
-	uv_loop_init(&loop);
+	uv_loop_init(loop);
 	struct layer_config cfg;
 	layer_config_init(&cfg);
 	cfg.capacity = 10;
-	struct layer *l = layer_memory_new(&loop, &cfg);
-	char ch[LAYER_NAME_MAX];
-	CHECK_INT(layer_new_channel(l, "specific", ch, sizeof(ch)), 0);
-	struct rx r = {.l = l, .last_seq = -1, .in_order = true, .nested = true};
-	CHECK_INT(layer_receiver_add(l, ch, on_msg, &r), 0);
+	struct layer *l = layer_memory_new(loop, &cfg);
+	CHECK_INT(layer_new_channel(l, "specific", ch, LAYER_NAME_MAX), 0);
+	r->l = l;
+	CHECK_INT(layer_receiver_add(l, ch, on_msg, r), 0);
 	CHECK_INT(layer_group_add(l, "g", ch), 0);
+	return l;
+}
+
+static void test_memory(void)
+{
+	uv_loop_t loop;
+	char ch[LAYER_NAME_MAX];
+	struct rx r = {.last_seq = -1, .in_order = true, .nested = true};
+	struct layer *l = open_layer(&loop, ch, &r);
 
 	/* Without layer_deliver the 11th message of a turn does not fit. */
 	for (int i = 0; i < 10; i++) {
@@ -116,16 +126,9 @@ static void on_poll(uv_timer_t *t)
 static void test_threadsafe(void)
 {
 	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct layer_config cfg;
-	layer_config_init(&cfg);
-	cfg.capacity = 10;
-	struct layer *l = layer_memory_new(&loop, &cfg);
 	char ch[LAYER_NAME_MAX];
-	CHECK_INT(layer_new_channel(l, "specific", ch, sizeof(ch)), 0);
-	struct rx r = {.l = l, .last_seq = -1, .in_order = true};
-	CHECK_INT(layer_receiver_add(l, ch, on_msg, &r), 0);
-	CHECK_INT(layer_group_add(l, "g", ch), 0);
+	struct rx r = {.last_seq = -1, .in_order = true};
+	struct layer *l = open_layer(&loop, ch, &r);
 
 	/* 200 messages from another thread, all queued before the loop runs:
 	 * one async callback hands over 20x the capacity. */

@@ -531,25 +531,30 @@ static void test_http_publish(void)
 	CHECK_CONTAINS(err, "answered 400");
 	CHECK_CONTAINS(err, "message needs a \"type\"");
 
-	CHECK_INT(publish_via("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
-			      "group-send", "g", "t", &f, err, sizeof(err)), CLI_EXIT_REFUSED);
-	CHECK_CONTAINS(err, "401");
-	CHECK_CONTAINS(err, "token was refused");
-	CHECK_INT(publish_via("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
-			      "group-send", "g", "", &f, err, sizeof(err)), CLI_EXIT_REFUSED);
-	CHECK_CONTAINS(err, "no token");
-	CHECK_INT(publish_via("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
-			      "group-send", "g", "t", &f, err, sizeof(err)), CLI_EXIT_REFUSED);
-	CHECK_CONTAINS(err, "loopback");
-	CHECK_INT(publish_via("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-			      "group-send", "g", "t", &f, err, sizeof(err)), CLI_EXIT_REFUSED);
-	CHECK_CONTAINS(err, "no publish endpoint");
-	CHECK_INT(publish_via("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n",
-			      "group-send", "g", "t", &f, err, sizeof(err)), CLI_EXIT_REFUSED);
-	CHECK_CONTAINS(err, "too large");
-	CHECK_INT(publish_via("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
-			      "group-send", "g", "t", &f, err, sizeof(err)), CLI_EXIT_UNREACHABLE);
-	CHECK_CONTAINS(err, "channel layer");
+	/* Refusals: the status, the exit code, what the message says. */
+	static const struct {
+		const char *status; /* the status line, without CRLF */
+		const char *token;
+		int exit;
+		const char *says, *says_too;
+	} refused[] = {
+	    {"401 Unauthorized", "t", CLI_EXIT_REFUSED, "401", "token was refused"},
+	    {"401 Unauthorized", "", CLI_EXIT_REFUSED, "no token", NULL},
+	    {"403 Forbidden", "t", CLI_EXIT_REFUSED, "loopback", NULL},
+	    {"404 Not Found", "t", CLI_EXIT_REFUSED, "no publish endpoint", NULL},
+	    {"413 Payload Too Large", "t", CLI_EXIT_REFUSED, "too large", NULL},
+	    {"503 Service Unavailable", "t", CLI_EXIT_UNREACHABLE, "channel layer", NULL},
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char resp[128];
+		snprintf(resp, sizeof(resp), "HTTP/1.1 %s\r\nContent-Length: 0\r\n\r\n",
+			 refused[i].status);
+		CHECK_INT(publish_via(resp, "group-send", "g", refused[i].token, &f, err, sizeof(err)),
+			  refused[i].exit);
+		CHECK_CONTAINS(err, refused[i].says);
+		if (refused[i].says_too)
+			CHECK_CONTAINS(err, refused[i].says_too);
+	}
 }
 
 /* A loopback port with nothing listening (bound, then closed). */

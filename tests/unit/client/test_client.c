@@ -45,6 +45,54 @@ static struct client_ws *ws_open(struct srv *s, int mode)
 	return ws;
 }
 
+/* One HTTP exchange with a one-connection server in `mode`: starts it,
+ * sends the request, waits for it; returns client_http_request's code. */
+static int http_once(struct srv *s, int mode, const char *method, const char *target,
+		     const char *headers, const void *body, size_t body_len, struct client_response *r)
+{
+	int rc;
+
+	srv_start(s, mode);
+	rc = client_http_request("127.0.0.1", s->port, method, target, headers, body, body_len,
+				 2000, r);
+	srv_join(s);
+	return rc;
+}
+
+/* A WebSocket handshake with a one-connection server in `mode` that ends
+ * with it (refused, or answered and closed); returns client_ws_connect's. */
+static int ws_once(struct srv *s, int mode, const char *target, const struct client_ws_options *o,
+		   struct client_ws **ws, struct client_response *r)
+{
+	int rc;
+
+	srv_start(s, mode);
+	rc = client_ws_connect("127.0.0.1", s->port, target, o, ws, r);
+	srv_join(s);
+	return rc;
+}
+
+/* Closes `ws` with `code` (the close must succeed), frees it, joins `s`. */
+static void ws_close_join(struct client_ws *ws, struct srv *s, int code)
+{
+	CHECK_INT(client_ws_close(ws, code, 2000), 0);
+	client_ws_free(ws);
+	srv_join(s);
+}
+
+/* Receives one message within `ms` (must succeed): of opcode `op` (not
+ * checked when negative) with the text `want`. */
+static void expect_msg(struct client_ws *ws, int ms, int op, const char *want)
+{
+	struct client_ws_message m;
+
+	CHECK_INT(client_ws_recv(ws, ms, &m), 0);
+	if (op >= 0)
+		CHECK_INT(m.opcode, op);
+	CHECK_STR(m.data, want);
+	free(m.data);
+}
+
 /* ---- frame codec (pure) ------------------------------------------------- */
 
 static void test_frame_codec(void)
@@ -207,10 +255,8 @@ static void test_http_length(void)
 	char port_hdr[64];
 	int rc;
 
-	srv_start(&s, SRV_HTTP_LENGTH);
-	rc = client_http_request("127.0.0.1", s.port, "POST", "/echo?x=1", "X-Test: yes\r\n",
-				 "hello\0body", 10, 2000, &r);
-	srv_join(&s);
+	rc = http_once(&s, SRV_HTTP_LENGTH, "POST", "/echo?x=1", "X-Test: yes\r\n", "hello\0body",
+		       10, &r);
 	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 200);
 	CHECK_INT(r.body_len, 10);
@@ -240,10 +286,7 @@ static void test_http_head_and_host(void)
 	struct client_response r;
 	int rc;
 
-	srv_start(&s, SRV_HTTP_LENGTH);
-	rc = client_http_request("127.0.0.1", s.port, "HEAD", "/", "host: example.test\r\n", NULL,
-				 0, 2000, &r);
-	srv_join(&s);
+	rc = http_once(&s, SRV_HTTP_LENGTH, "HEAD", "/", "host: example.test\r\n", NULL, 0, &r);
 	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 200);
 	CHECK_INT(r.body_len, 0);
@@ -260,9 +303,7 @@ static void test_http_chunked(void)
 	struct client_response r;
 	int rc;
 
-	srv_start(&s, SRV_HTTP_CHUNKED);
-	rc = client_http_request("127.0.0.1", s.port, "GET", "/chunked", NULL, NULL, 0, 2000, &r);
-	srv_join(&s);
+	rc = http_once(&s, SRV_HTTP_CHUNKED, "GET", "/chunked", NULL, NULL, 0, &r);
 	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 200);
 	CHECK_STR(r.body, "hello, world");
@@ -281,17 +322,13 @@ static void test_http_eof_and_100(void)
 	struct client_response r;
 	int rc;
 
-	srv_start(&s, SRV_HTTP_EOF);
-	rc = client_http_request("127.0.0.1", s.port, "GET", "/", NULL, NULL, 0, 2000, &r);
-	srv_join(&s);
+	rc = http_once(&s, SRV_HTTP_EOF, "GET", "/", NULL, NULL, 0, &r);
 	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 200);
 	CHECK_STR(r.body, "until the connection closes");
 	client_response_clear(&r);
 
-	srv_start(&s, SRV_HTTP_100);
-	rc = client_http_request("127.0.0.1", s.port, "PUT", "/x", NULL, "ab", 2, 2000, &r);
-	srv_join(&s);
+	rc = http_once(&s, SRV_HTTP_100, "PUT", "/x", NULL, "ab", 2, &r);
 	CHECK_INT(rc, CH_OK);
 	CHECK_INT(r.status, 201);
 	CHECK_STR(r.body, "ok");
@@ -380,9 +417,7 @@ static void test_ws_handshake_request(void)
 	CHECK_STR(client_response_header(&r, "sec-websocket-protocol"), "chat");
 	client_response_clear(&r);
 	CHECK(client_ws_fd(ws) >= 0);
-	CHECK_INT(client_ws_close(ws, 1000, 2000), 0);
-	client_ws_free(ws);
-	srv_join(&s);
+	ws_close_join(ws, &s, 1000);
 	snprintf(host, sizeof(host), "Host: 127.0.0.1:%d\r\n", s.port);
 	CHECK(strncmp(s.request, "GET /ws/chat/lobby/?a=b HTTP/1.1\r\n", 34) == 0);
 	CHECK_CONTAINS(s.request, host);
@@ -397,16 +432,12 @@ static void test_ws_handshake_request(void)
 	CHECK_INT(s.close_code, 1000);
 
 	/* A subprotocol that was not offered is refused. */
-	srv_start(&s, SRV_BAD_SUBPROTO);
-	rc = client_ws_connect("127.0.0.1", s.port, "/", &o, &ws, NULL);
-	srv_join(&s);
+	rc = ws_once(&s, SRV_BAD_SUBPROTO, "/", &o, &ws, NULL);
 	CHECK_INT(rc, CH_EPROTO);
 	CHECK(ws == NULL);
 
 	/* Wrong Sec-WebSocket-Accept. */
-	srv_start(&s, SRV_BAD_ACCEPT);
-	rc = client_ws_connect("127.0.0.1", s.port, "/", NULL, &ws, &r);
-	srv_join(&s);
+	rc = ws_once(&s, SRV_BAD_ACCEPT, "/", NULL, &ws, &r);
 	CHECK_INT(rc, CH_EPROTO);
 	CHECK_INT(r.status, 101);
 	client_response_clear(&r);
@@ -419,9 +450,7 @@ static void test_ws_404(void)
 	struct client_response r;
 	int rc;
 
-	srv_start(&s, SRV_404);
-	rc = client_ws_connect("127.0.0.1", s.port, "/nowhere/", NULL, &ws, &r);
-	srv_join(&s);
+	rc = ws_once(&s, SRV_404, "/nowhere/", NULL, &ws, &r);
 	CHECK_INT(rc, CH_EHANDSHAKE);
 	CHECK(ws == NULL);
 	CHECK_INT(r.status, 404);
@@ -502,10 +531,7 @@ static void test_ws_fragments_and_pings(void)
 
 	/* Server -> client: fragmented text with a ping between fragments. */
 	ws = ws_open(&s, SRV_FRAGMENTED);
-	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_INT(m.opcode, WS_OP_TEXT);
-	CHECK_STR(m.data, "Hello World");
-	free(m.data);
+	expect_msg(ws, 2000, WS_OP_TEXT, "Hello World");
 	/* Client -> server: fragments echoed one by one, reassembled here; a
 	 * client ping in the middle is answered with a pong. */
 	CHECK_INT(client_ws_send_frame(ws, WS_OP_BINARY, false, "ab", 2), 0);
@@ -518,21 +544,15 @@ static void test_ws_fragments_and_pings(void)
 	CHECK_INT(client_ws_pongs(ws), 1);
 	free(m.data);
 	CHECK_INT(client_ws_send_frame(ws, 16, true, "", 0), CH_EINVAL);
-	CHECK_INT(client_ws_close(ws, 0, 2000), 0);
-	client_ws_free(ws);
-	srv_join(&s);
+	ws_close_join(ws, &s, 0);
 	CHECK_INT(s.pongs, 1);
 	CHECK_STR(s.pong, "mid");
 	CHECK_INT(s.close_code, 1005); /* close without a code */
 
 	/* A ping before the first message. */
 	ws = ws_open(&s, SRV_PING_FIRST);
-	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_STR(m.data, "after-ping");
-	free(m.data);
-	CHECK_INT(client_ws_close(ws, 1001, 2000), 0);
-	client_ws_free(ws);
-	srv_join(&s);
+	expect_msg(ws, 2000, -1, "after-ping");
+	ws_close_join(ws, &s, 1001);
 	CHECK_INT(s.pongs, 1);
 	CHECK_STR(s.pong, "abc");
 	CHECK_INT(s.close_code, 1001);
@@ -542,20 +562,12 @@ static void test_ws_first_frame_with_101(void)
 {
 	struct srv s;
 	struct client_ws *ws = ws_open(&s, SRV_FIRST_FRAME);
-	struct client_ws_message m;
 
 	CHECK(client_ws_pending(ws));
-	CHECK_INT(client_ws_recv(ws, 0, &m), 0);
-	CHECK_INT(m.opcode, WS_OP_TEXT);
-	CHECK_STR(m.data, "early");
-	free(m.data);
+	expect_msg(ws, 0, WS_OP_TEXT, "early");
 	CHECK_INT(client_ws_send_text(ws, "next", 4), 0);
-	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_STR(m.data, "next");
-	free(m.data);
-	CHECK_INT(client_ws_close(ws, 1000, 2000), 0);
-	client_ws_free(ws);
-	srv_join(&s);
+	expect_msg(ws, 2000, -1, "next");
+	ws_close_join(ws, &s, 1000);
 }
 
 static void test_ws_close_codes(void)
@@ -620,9 +632,7 @@ static void test_ws_timeout(void)
 	CHECK_INT(client_ws_recv(ws, 0, &m), CH_ETIMEDOUT);
 	/* Still usable after a timeout. */
 	CHECK_INT(client_ws_send_text(ws, "still here", 10), 0);
-	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_STR(m.data, "still here");
-	free(m.data);
+	expect_msg(ws, 2000, -1, "still here");
 	/* Raw bytes: a masked frame written in pieces by send_raw. */
 	{
 		static const char raw[] = "\x81\x85\x01\x02\x03\x04";
@@ -636,19 +646,13 @@ static void test_ws_timeout(void)
 		CHECK_STR(m.data, "parts");
 		free(m.data);
 	}
-	CHECK_INT(client_ws_close(ws, 1000, 2000), 0);
-	client_ws_free(ws);
-	srv_join(&s);
+	ws_close_join(ws, &s, 1000);
 
 	/* A frame from the server arriving in pieces across a timeout. */
 	ws = ws_open(&s, SRV_SLOW_FRAME);
 	CHECK_INT(client_ws_recv(ws, 100, &m), CH_ETIMEDOUT);
-	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_STR(m.data, "parts");
-	free(m.data);
-	CHECK_INT(client_ws_close(ws, 1000, 2000), 0);
-	client_ws_free(ws);
-	srv_join(&s);
+	expect_msg(ws, 2000, -1, "parts");
+	ws_close_join(ws, &s, 1000);
 	CHECK_INT(s.close_code, 1000);
 }
 

@@ -18,30 +18,13 @@
 /* Opcodes, spelled out so this file does not depend on client.h. */
 enum { OP_CONT = 0x0, OP_TEXT = 0x1, OP_CLOSE = 0x8, OP_PING = 0x9, OP_PONG = 0xA };
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-
-		if (w <= 0) {
-			if (w < 0 && errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_full(int fd, void *p, size_t n)
+/* Sends (`out`) or reads all `n` bytes; -1 on an error or EOF. */
+static int io_all(int fd, void *p, size_t n, bool out)
 {
 	char *c = p;
 
 	while (n) {
-		ssize_t r = read(fd, c, n);
+		ssize_t r = out ? send(fd, c, n, MSG_NOSIGNAL) : read(fd, c, n);
 
 		if (r <= 0) {
 			if (r < 0 && errno == EINTR)
@@ -52,6 +35,16 @@ static int read_full(int fd, void *p, size_t n)
 		n -= (size_t)r;
 	}
 	return 0;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	return io_all(fd, (void *)p, n, true);
+}
+
+static int read_full(int fd, void *p, size_t n)
+{
+	return io_all(fd, p, n, false);
 }
 
 /* Copies the value of header `name` from the request head into `out`. */
@@ -210,8 +203,15 @@ static int srv_handshake(struct srv *s, int fd, const char *accept_override, con
 	return write_all(fd, resp, n + extra_len);
 }
 
-/* Echoes frames until the client's close (answered) or EOF. */
-static void echo_loop(struct srv *s, int fd)
+/* The plain handshake: no override, no subprotocol, nothing after it. */
+static int ws_accept(struct srv *s, int fd)
+{
+	return srv_handshake(s, fd, NULL, NULL, NULL, 0);
+}
+
+/* Reads client frames until its close frame (answered when `echo`) or EOF;
+ * with `echo`, answers a ping with a pong, records a pong and echoes data. */
+static void recv_loop(struct srv *s, int fd, bool echo)
 {
 	for (;;) {
 		uint8_t *d;
@@ -223,39 +223,40 @@ static void echo_loop(struct srv *s, int fd)
 			return;
 		if (op == OP_CLOSE) {
 			s->close_code = len >= 2 ? (d[0] << 8 | d[1]) : 1005;
-			srv_send(fd, OP_CLOSE, true, d, len);
+			if (echo)
+				srv_send(fd, OP_CLOSE, true, d, len);
 			free(d);
 			return;
 		}
-		if (op == OP_PING) {
+		if (echo && op == OP_PING) {
 			srv_send(fd, OP_PONG, true, d, len);
-		} else if (op == OP_PONG) {
+		} else if (echo && op == OP_PONG) {
 			s->pongs++;
 			snprintf(s->pong, sizeof(s->pong), "%s", (char *)d);
-		} else {
+		} else if (echo) {
 			srv_send(fd, op, fin, d, len);
 		}
 		free(d);
 	}
 }
 
+/* Echoes frames until the client's close (answered) or EOF. */
+static void echo_loop(struct srv *s, int fd)
+{
+	recv_loop(s, fd, true);
+}
+
 /* Reads client frames until its close frame or EOF. */
 static void wait_close(struct srv *s, int fd)
 {
-	for (;;) {
-		uint8_t *d;
-		size_t len;
-		int op;
-		bool fin;
+	recv_loop(s, fd, false);
+}
 
-		if (srv_recv(s, fd, &op, &fin, &d, &len) < 0)
-			return;
-		if (op == OP_CLOSE)
-			s->close_code = len >= 2 ? (d[0] << 8 | d[1]) : 1005;
-		free(d);
-		if (op == OP_CLOSE)
-			return;
-	}
+/* Reads the request, then writes the canned response `r`. */
+static void reply(struct srv *s, int fd, const char *r)
+{
+	if (read_request(s, fd) == 0)
+		write_all(fd, r, strlen(r));
 }
 
 /* Over 80 lines: one case per scripted mode (enum srv_mode), a few lines
@@ -270,12 +271,11 @@ static void serve(struct srv *s, int fd)
 
 	switch (s->mode) {
 	case SRV_ECHO:
-		if (srv_handshake(s, fd, NULL, NULL, NULL, 0) == 0)
+		if (ws_accept(s, fd) == 0)
 			echo_loop(s, fd);
 		break;
 	case SRV_404:
-		if (read_request(s, fd) == 0)
-			write_all(fd, not_found, strlen(not_found));
+		reply(s, fd, not_found);
 		break;
 	case SRV_FIRST_FRAME:
 		n = frame_head(early, OP_TEXT, true, 5);
@@ -284,7 +284,7 @@ static void serve(struct srv *s, int fd)
 			echo_loop(s, fd);
 		break;
 	case SRV_FRAGMENTED:
-		if (srv_handshake(s, fd, NULL, NULL, NULL, 0) < 0)
+		if (ws_accept(s, fd) < 0)
 			break;
 		srv_send(fd, OP_TEXT, false, "Hel", 3);
 		srv_send(fd, OP_PING, true, "mid", 3);
@@ -294,14 +294,14 @@ static void serve(struct srv *s, int fd)
 		echo_loop(s, fd);
 		break;
 	case SRV_PING_FIRST:
-		if (srv_handshake(s, fd, NULL, NULL, NULL, 0) < 0)
+		if (ws_accept(s, fd) < 0)
 			break;
 		srv_send(fd, OP_PING, true, "abc", 3);
 		srv_send(fd, OP_TEXT, true, "after-ping", 10);
 		echo_loop(s, fd);
 		break;
 	case SRV_CLOSE_CODE:
-		if (srv_handshake(s, fd, NULL, NULL, NULL, 0) < 0)
+		if (ws_accept(s, fd) < 0)
 			break;
 		srv_send(fd, OP_CLOSE, true,
 			 "\x0f\xa1"
@@ -310,7 +310,7 @@ static void serve(struct srv *s, int fd)
 		wait_close(s, fd);
 		break;
 	case SRV_CLOSE_EMPTY:
-		if (srv_handshake(s, fd, NULL, NULL, NULL, 0) < 0)
+		if (ws_accept(s, fd) < 0)
 			break;
 		srv_send(fd, OP_CLOSE, true, "", 0);
 		wait_close(s, fd);
@@ -318,7 +318,7 @@ static void serve(struct srv *s, int fd)
 	case SRV_HUGE_LEN: {
 		static const uint8_t huge[] = {0x82, 127, 0, 0, 1, 0, 0, 0, 0, 0}; /* 2^40 */
 
-		if (srv_handshake(s, fd, NULL, NULL, NULL, 0) < 0)
+		if (ws_accept(s, fd) < 0)
 			break;
 		write_all(fd, huge, sizeof(huge));
 		wait_close(s, fd);
@@ -327,14 +327,14 @@ static void serve(struct srv *s, int fd)
 	case SRV_MASKED: {
 		static const uint8_t masked[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2};
 
-		if (srv_handshake(s, fd, NULL, NULL, NULL, 0) < 0)
+		if (ws_accept(s, fd) < 0)
 			break;
 		write_all(fd, masked, sizeof(masked));
 		wait_close(s, fd);
 		break;
 	}
 	case SRV_BAD_UTF8:
-		if (srv_handshake(s, fd, NULL, NULL, NULL, 0) < 0)
+		if (ws_accept(s, fd) < 0)
 			break;
 		srv_send(fd, OP_TEXT, true, "ok\xc0\xafno", 6);
 		wait_close(s, fd);
@@ -353,8 +353,8 @@ static void serve(struct srv *s, int fd)
 		static const char *parts[] = {
 		    "HTTP/1.1 200 OK\r\nX-Cust",
 		    "om: hel",
-		    "lo world\r\n"
-		    "Transfer-Encoding: chunked\r\n\r\n5\r\nhel",
+		    ("lo world\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n5\r\nhel"), /* one write */
 		    "lo\r\n",
 		    "7\r\n, world\r\n0\r\n\r\n",
 		};
@@ -388,23 +388,15 @@ static void serve(struct srv *s, int fd)
 		break;
 	}
 	case SRV_HTTP_EOF:
-		if (read_request(s, fd) == 0) {
-			const char *r = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"
-					"until the connection closes";
-
-			write_all(fd, r, strlen(r));
-		}
+		reply(s, fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+			     "until the connection closes");
 		break;
 	case SRV_HTTP_100:
-		if (read_request(s, fd) == 0) {
-			const char *r = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n"
-					"Content-Length: 2\r\n\r\nok";
-
-			write_all(fd, r, strlen(r));
-		}
+		reply(s, fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n"
+			     "Content-Length: 2\r\n\r\nok");
 		break;
 	case SRV_SLOW_FRAME:
-		if (srv_handshake(s, fd, NULL, NULL, NULL, 0) < 0)
+		if (ws_accept(s, fd) < 0)
 			break;
 		write_all(fd, "\x81\x05pa", 4);
 		usleep(300000);

@@ -113,17 +113,30 @@ static void check_frames(int frames, int i, bool shared)
 	}
 }
 
+/* Opens N members of group "bc", sends them one message of `type` and runs
+ * the loop: every member's handler ran, no send failed. Returns the message
+ * when `keep` (the caller drops it), else drops it before the loop runs. */
+static json_t *send_to_all(struct test_env *e, const char *type, bool keep)
+{
+	open_all(e, N);
+	json_t *m = bc_msg(type);
+	CHECK_INT(layer_group_send(e->layer, "bc", m), 0);
+	if (!keep) {
+		json_decref(m);
+		m = NULL;
+	}
+	env_spin(e, 2);
+	CHECK_INT(handler_calls, N);
+	CHECK_INT(bad_rc, 0);
+	return m;
+}
+
 static void test_send_json_shared(void)
 {
 	struct test_env e;
 
 	env_init(&e);
-	open_all(&e, N);
-	json_t *m = bc_msg("bc.send");
-	CHECK_INT(layer_group_send(e.layer, "bc", m), 0);
-	env_spin(&e, 2);
-	CHECK_INT(handler_calls, N);
-	CHECK_INT(bad_rc, 0);
+	json_t *m = send_to_all(&e, "bc.send", true);
 	check_frames(1, 0, true);
 	json_t *got = fake_json(&conns[N - 1], 0);
 	CHECK(json_equal(got, m));
@@ -142,13 +155,7 @@ static void test_forward_json_shared(void)
 	struct test_env e;
 
 	env_init(&e);
-	open_all(&e, N);
-	json_t *m = bc_msg("bc.forward");
-	CHECK_INT(layer_group_send(e.layer, "bc", m), 0);
-	json_decref(m);
-	env_spin(&e, 2);
-	CHECK_INT(handler_calls, N);
-	CHECK_INT(bad_rc, 0);
+	send_to_all(&e, "bc.forward", false);
 	check_frames(1, 0, true);
 	json_t *got = fake_json(&conns[7], 0);
 	CHECK_INT(json_object_size(got), 2);
@@ -165,12 +172,7 @@ static void test_non_layer_object_not_shared(void)
 	struct test_env e;
 
 	env_init(&e);
-	open_all(&e, N);
-	json_t *m = bc_msg("bc.copy");
-	CHECK_INT(layer_group_send(e.layer, "bc", m), 0);
-	env_spin(&e, 2);
-	CHECK_INT(handler_calls, N);
-	CHECK_INT(bad_rc, 0);
+	json_t *m = send_to_all(&e, "bc.copy", true);
 	check_frames(1, 0, false);
 	json_t *got = fake_json(&conns[3], 0);
 	CHECK(json_equal(got, m));

@@ -149,6 +149,35 @@ static void test_no_on_connect_accepts(void)
 	ENV_FINISH(&e);
 }
 
+/* No group and no receiver left in the layer. */
+static void check_layer_empty(struct test_env *e)
+{
+	struct layer_stats st;
+
+	layer_get_stats(e->layer, &st);
+	CHECK_INT(st.groups, 0);
+	CHECK_INT(st.receivers, 0);
+}
+
+/* Resets `seen`, sets how on_connect answers, opens `fc` on json_class. */
+static void json_open(struct test_env *e, struct fake_conn *fc, enum connect_mode mode)
+{
+	seen_reset();
+	seen.mode = mode;
+	fake_open(fc, &json_class, NULL, e->layer, &e->loop);
+}
+
+/* Sends a message of `type` to fc's own channel (the send must succeed)
+ * and runs the loop until it is handled. */
+static void send_to(struct test_env *e, struct fake_conn *fc, const char *type)
+{
+	json_t *m = msg_new(type, NULL, NULL);
+
+	CHECK_INT(layer_send(e->layer, consumer_channel_name(fc->c), m), 0);
+	json_decref(m);
+	env_spin(e, 2);
+}
+
 static void test_on_connect_decisions(void)
 {
 	struct test_env e;
@@ -157,9 +186,7 @@ static void test_on_connect_decisions(void)
 
 	/* accepts */
 	struct fake_conn a = {0};
-	seen_reset();
-	seen.mode = CM_ACCEPT;
-	fake_open(&a, &json_class, NULL, e.layer, &e.loop);
+	json_open(&e, &a, CM_ACCEPT);
 	CHECK(a.res.accepted);
 	CHECK_INT(seen.connects, 1);
 	CHECK_INT(seen.accept_rc, 0);
@@ -175,9 +202,7 @@ static void test_on_connect_decisions(void)
 
 	/* closes: rejected with 403, no transport close, no on_disconnect */
 	struct fake_conn b = {0};
-	seen_reset();
-	seen.mode = CM_CLOSE;
-	fake_open(&b, &json_class, NULL, e.layer, &e.loop);
+	json_open(&e, &b, CM_CLOSE);
 	CHECK(!b.res.accepted);
 	CHECK_INT(b.res.close_code, 403);
 	CHECK_INT(b.closes, 0);
@@ -193,18 +218,13 @@ static void test_on_connect_decisions(void)
 
 	/* neither: rejected */
 	struct fake_conn n = {0};
-	seen_reset();
-	seen.mode = CM_NOTHING;
-	fake_open(&n, &json_class, NULL, e.layer, &e.loop);
+	json_open(&e, &n, CM_NOTHING);
 	CHECK(!n.res.accepted);
 	CHECK_INT(n.res.close_code, 403);
 	fake_end(&n, 1006);
 	CHECK_INT(seen.disconnects, 0);
 
-	struct layer_stats st;
-	layer_get_stats(e.layer, &st);
-	CHECK_INT(st.groups, 0);
-	CHECK_INT(st.receivers, 0);
+	check_layer_empty(&e);
 	seen_reset();
 	ENV_FINISH(&e);
 }
@@ -282,9 +302,7 @@ static void test_groups_and_dispatch(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	seen_reset();
-	seen.mode = CM_ACCEPT;
-	fake_open(&fc, &json_class, NULL, e.layer, &e.loop);
+	json_open(&e, &fc, CM_ACCEPT);
 	CHECK(fc.res.accepted);
 
 	/* Auto-joined groups receive group_send. */
@@ -298,19 +316,13 @@ static void test_groups_and_dispatch(void)
 	CHECK_INT(seen.handler_abc, 0);
 
 	/* Exact type match: "a.bc" is not "a.b" and vice versa. */
-	m = msg_new("a.bc", NULL, NULL);
-	CHECK_INT(layer_send(e.layer, consumer_channel_name(fc.c), m), 0);
-	json_decref(m);
-	env_spin(&e, 2);
+	send_to(&e, &fc, "a.bc");
 	CHECK_INT(seen.handler_ab, 2);
 	CHECK_INT(seen.handler_abc, 1);
 	CHECK_INT(fc.closes, 0);
 
 	/* No handler (a prefix of a handled type): close 1011. */
-	m = msg_new("a", NULL, NULL);
-	CHECK_INT(layer_send(e.layer, consumer_channel_name(fc.c), m), 0);
-	json_decref(m);
-	env_spin(&e, 2);
+	send_to(&e, &fc, "a");
 	CHECK_INT(seen.handler_ab, 2);
 	CHECK_INT(seen.handler_abc, 1);
 	CHECK_INT(fc.closes, 1);
@@ -329,10 +341,7 @@ static void test_groups_and_dispatch(void)
 	CHECK_INT(seen.disconnect_code, CLOSE_INTERNAL_ERROR);
 
 	/* The class's groups are left on disconnect. */
-	struct layer_stats st;
-	layer_get_stats(e.layer, &st);
-	CHECK_INT(st.groups, 0);
-	CHECK_INT(st.receivers, 0);
+	check_layer_empty(&e);
 	seen_reset();
 	ENV_FINISH(&e);
 }
@@ -344,9 +353,7 @@ static void test_message_after_close_dropped(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	seen_reset();
-	seen.mode = CM_ACCEPT;
-	fake_open(&fc, &json_class, NULL, e.layer, &e.loop);
+	json_open(&e, &fc, CM_ACCEPT);
 	json_t *m = msg_new("a.b", NULL, NULL);
 	CHECK_INT(layer_group_send(e.layer, "g1", m), 0);
 	json_decref(m);
@@ -365,9 +372,7 @@ static void test_receive_json(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	seen_reset();
-	seen.mode = CM_ACCEPT;
-	fake_open(&fc, &json_class, NULL, e.layer, &e.loop);
+	json_open(&e, &fc, CM_ACCEPT);
 
 	const char *ok = "{\"x\": [1, 2], \"s\": \"h\\u00e9\"}";
 	consumer_receive(fc.c, ok, strlen(ok), false);

@@ -55,6 +55,15 @@ static int parse(const struct server_app *const apps[], json_t **settings, const
 	return rc;
 }
 
+/* parse() must refuse `args` (a usage error: -1). */
+static void expect_refused(const struct server_app *const apps[], const char **args)
+{
+	json_t *st = NULL;
+
+	CHECK_INT(parse(apps, &st, args), -1);
+	json_decref(st);
+}
+
 static long long int_of(json_t *settings, const char *key)
 {
 	json_t *v = json_object_get(settings, key);
@@ -98,29 +107,22 @@ static void test_defaults_env_flags(void)
 	const char *empty[] = {"--blog-title", "", NULL};
 	const char *latin1[] = {"--blog-title", "caf\xe9", NULL};
 	const char *edge[] = {"--poll-interval", "10", NULL};
-	CHECK_INT(parse(apps, &st, low), -1);
-	json_decref(st);
-	CHECK_INT(parse(apps, &st, high), -1);
-	json_decref(st);
-	CHECK_INT(parse(apps, &st, junk), -1);
-	json_decref(st);
-	CHECK_INT(parse(apps, &st, empty), -1);
-	json_decref(st);
-	CHECK_INT(parse(apps, &st, latin1), -1);
-	json_decref(st);
+	expect_refused(apps, low);
+	expect_refused(apps, high);
+	expect_refused(apps, junk);
+	expect_refused(apps, empty);
+	expect_refused(apps, latin1);
 	CHECK_INT(parse(apps, &st, edge), 0);
 	CHECK_INT(int_of(st, "POLL_MS"), 10);
 	json_decref(st);
 	setenv("TEST_BLOG_POLL", "5", 1);
-	CHECK_INT(parse(apps, &st, NULL), -1);
-	json_decref(st);
+	expect_refused(apps, NULL);
 	unsetenv("TEST_BLOG_POLL");
 
 	/* Without the app its flags are unknown. */
 	const struct server_app *const none[] = {NULL};
 	const char *poll[] = {"--poll-interval", "20", NULL};
-	CHECK_INT(parse(none, &st, poll), -1);
-	json_decref(st);
+	expect_refused(none, poll);
 }
 
 static void test_clashes(void)
@@ -238,10 +240,8 @@ static void test_installed_settings(void)
 	const char *zero[] = {"--test-views", "0", NULL};
 	const char *big[] = {"--chart-points", "100000001", NULL};
 	const char *max[] = {"--chart-points", "100000000", NULL};
-	CHECK_INT(parse(apps_installed, &st, zero), -1);
-	json_decref(st);
-	CHECK_INT(parse(apps_installed, &st, big), -1);
-	json_decref(st);
+	expect_refused(apps_installed, zero);
+	expect_refused(apps_installed, big);
 	CHECK_INT(parse(apps_installed, &st, max), 0);
 	json_decref(st);
 	setenv("CHANNELS_CHART_INTERVAL", "70", 1);
