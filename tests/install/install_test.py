@@ -13,7 +13,9 @@ tree only:
      a page and a static file from the installed data dir (a marker is
      added to the installed copies; the source tree has none) and logs that
      folder;
-  4. each installed man page renders without a warning (groff -ww, man
+  4. libchannels-c.so exports exactly the functions and variables the
+     installed headers declare (libchannels-c.map), no internal name;
+  5. each installed man page renders without a warning (groff -ww, man
      --warnings).
 Options (from tests/install/meson.build): --build-dir --source-dir --prefix
 --libdir --bindir --datadir --mandir --includedir --meson --cc [--cflag F]...
@@ -23,6 +25,7 @@ import base64
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -202,6 +205,26 @@ def check_installed_server(root, bindir, data_dir, work):
     print(f"ok: installed channels-server serves templates and static files from {real}")
 
 
+def check_abi(libdir, incdir):
+    idents = set()
+    for h in os.listdir(incdir):
+        with open(os.path.join(incdir, h)) as f:
+            text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+        idents |= set(re.findall(r"\b[A-Za-z_]\w*\b", text))
+    def defined(args):
+        out = run(["nm", *args]).stdout
+        return {l.split()[2].split("@")[0] for l in out.splitlines()
+                if len(l.split()) == 3 and l.split()[1] in "TDBRVW"}
+    in_archive = defined(["-g", "--defined-only", os.path.join(libdir, "libchannels-c.a")])
+    exported = defined(["-D", "--defined-only", os.path.join(libdir, "libchannels-c.so")])
+    exported.discard("CHANNELS_C_0")
+    missing = sorted((idents & in_archive) - exported)
+    extra = sorted(exported - idents)
+    if missing or extra:
+        fail(f"libchannels-c.so: declared but not exported {missing}; exported, not declared {extra}")
+    print(f"ok: libchannels-c.so exports the {len(exported)} names its headers declare, no other")
+
+
 def check_man(mandir):
     pages = sorted(glob.glob(os.path.join(mandir, "man1", "*.1")))
     names = [os.path.basename(p) for p in pages]
@@ -274,6 +297,7 @@ def main():
             os.mkdir(cwd)
             check_hello(os.path.join(ex, exe), data_dir, cwd, run_env)
         check_installed_server(root, bindir, data_dir, work)
+        check_abi(libdir, incdir)
         check_man(mandir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
