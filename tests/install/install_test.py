@@ -178,6 +178,28 @@ def check_hello(exe, data_dir, cwd, env):
     print(f"ok: {os.path.basename(exe)}: view, consumer (2 members of group hello), --greeting")
 
 
+def check_default_data_dir(exe, want, cwd, env):
+    """`exe` started without --static-dir names `want` (its default) in its
+    log, whether it then serves (the folder exists) or stops (it does not)."""
+    log_path = os.path.join(cwd, "default.log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([exe, "--port", "0", "--port-file", os.path.join(cwd, "dport"),
+                                 "--workers", "1"], cwd=cwd, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while time.time() < deadline and proc.poll() is None and \
+                not os.path.exists(os.path.join(cwd, "dport")):
+            time.sleep(0.05)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+    with open(log_path) as f:
+        text = f.read()
+    if f"static files from {want}/static" not in text and f"static dir {want}/static" not in text:
+        fail(f"{exe} without --static-dir should use {want}/static:\n{text}")
+    print(f"ok: {os.path.basename(exe)} in {os.path.dirname(exe)}: default data dir {want}")
+
+
 def check_installed_server(root, bindir, data_dir, work):
     # Markers in the installed copies only: what is served must come from them.
     with open(os.path.join(data_dir, "templates", "base.html"), "a") as f:
@@ -296,6 +318,13 @@ def main():
             cwd = os.path.join(work, exe + "-cwd")
             os.mkdir(cwd)
             check_hello(os.path.join(ex, exe), data_dir, cwd, run_env)
+        # A program of one's own: anywhere, the configured <prefix>/<datadir>;
+        # installed in bindir beside channels-server, the staged data dir.
+        check_default_data_dir(os.path.join(ex, "hello-static"),
+                               os.path.join(p(a.datadir), "channels-c"), ex, run_env)
+        shutil.copy(os.path.join(ex, "hello-static"), bindir)
+        check_default_data_dir(os.path.join(bindir, "hello-static"),
+                               os.path.realpath(data_dir), ex, run_env)
         check_installed_server(root, bindir, data_dir, work)
         check_abi(libdir, incdir)
         check_man(mandir)
