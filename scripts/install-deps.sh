@@ -4,7 +4,8 @@
 # something is missing.
 #   scripts/install-deps.sh          build + run
 #   scripts/install-deps.sh --test   also what the tests use (redis, chromium,
-#                                    Django Channels for interop, node/npm)
+#                                    Django Channels for interop, node/npm; make,
+#                                    groff and man for the install test)
 set -euo pipefail
 
 pkgs=(gcc meson ninja-build pkg-config libwebsockets-dev libuv1-dev libhiredis-dev
@@ -12,7 +13,7 @@ pkgs=(gcc meson ninja-build pkg-config libwebsockets-dev libuv1-dev libhiredis-d
       zlib1g-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(redis-server chromium python3 python3-channels-redis python3-django-channels daphne
-        python3-websockets)
+        python3-websockets make groff-base man-db binutils)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 

@@ -14,10 +14,6 @@
 #include "log.h"
 #include "server_int.h"
 
-#ifndef CHANNELS_DATA_DIR
-#define CHANNELS_DATA_DIR "."
-#endif
-
 enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_LOG, OPT_BOOL, OPT_FORMAT };
 
 struct opt {
@@ -70,8 +66,7 @@ void server_config_init(struct server_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->host = "127.0.0.1";
 	cfg->port = 8000;
-	cfg->static_dir = CHANNELS_DATA_DIR "/static";
-	cfg->templates_dir = CHANNELS_DATA_DIR "/templates";
+	server__data_dirs(&cfg->static_dir, &cfg->templates_dir);
 	cfg->max_message_size = 1 << 20;
 	cfg->max_body_size = 1 << 20;
 	cfg->max_header_size = 32 << 10;

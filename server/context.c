@@ -570,6 +570,8 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 	    "channels-server %s listening on http://%s:%d/ (%u worker%s, layer: %s%s%s)",
 	    CHANNELS_VERSION, cfg->host, workers[0].port, n, n > 1 ? "s" : "",
 	    layer_backend_name(workers[0].layer), cfg->redis ? " " : "", cfg->redis ? cfg->redis : "");
+	LOG(LOG_INFO, "server", "static files from %s, templates from %s", shared.static_root,
+	    cfg->templates_dir);
 	if (cfg->port_file)
 		write_port_file(cfg->port_file, workers[0].port);
 

@@ -150,8 +150,9 @@ struct server_app {
 struct server_config {
 	const char *host;              /* default "127.0.0.1" */
 	int port;                      /* default 8000; 0 picks a free port */
-	const char *static_dir;        /* default: the source tree's static/ */
-	const char *templates_dir;     /* default: the source tree's templates/ */
+	const char *static_dir;        /* default: <datadir>/channels-c/static, installed; the
+	                                  source tree's static/, run from the build tree */
+	const char *templates_dir;     /* default: likewise, templates/ */
 	const char *secret_key;        /* signs session cookies; NULL: random per process */
 	const char *allowed_origins;   /* comma-separated origins ("https://a.example"), "*" for any;
 	                                  NULL: same host as the request's Host header */

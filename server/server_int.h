@@ -10,6 +10,7 @@
  *               transport, send queues, our frame reader, limits
  *   session.c   signed session, CSRF token, user, render helper, settings
  *   config.c    flags and environment variables (the server's and the apps')
+ *   data_dir.c  the default static and templates folders (installed or source tree)
  *   lws_log.c   lws' log lines into util's sink
  *   app.c       the apps: their tables checked, routes joined, identity hook
  *   main.c      server_main()
@@ -237,6 +238,12 @@ void server__identity(enum server_scope_type type, const json_t *session, struct
  * "csrftoken", or a new one) and the user into `req`. Any thread.
  */
 void server__session_load(struct server *s, struct http_request *req);
+
+/* The default --static-dir and --templates-dir: the installed data dir
+ * or, for a program run from the build tree, the source tree (data_dir.c
+ * says how it is chosen). Any thread; the strings live as long as the
+ * process. */
+void server__data_dirs(const char **static_dir, const char **templates_dir);
 
 /* The scope user of a WebSocket handshake: server__identity() for
  * SERVER_SCOPE_WEBSOCKET. *username is malloc'd, or NULL (no name). */

@@ -4,7 +4,11 @@
  * printed by --help, and clashes are refused; the shipped apps declare
  * --chart-interval, --chart-points and --test-views as channels-server
  * always had them, and the chat's identity hook is the one of the list.
+ * The default --static-dir and --templates-dir of a program run from the
+ * build tree (this test) are the source tree's (server/data_dir.c; the
+ * installed cases are tests/install's).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -300,8 +304,21 @@ static void test_installed_identity(void)
 	free(v.username);
 }
 
+/* Run from the build tree: the source tree's static/ and templates/. */
+static void test_data_dirs_build_tree(void)
+{
+	struct server_config cfg;
+	server_config_init(&cfg);
+	char got[PATH_MAX], want[PATH_MAX];
+	CHECK(realpath(cfg.static_dir, got) && realpath(TEST_SOURCE_DIR "/static", want));
+	CHECK_STR(got, want);
+	CHECK(realpath(cfg.templates_dir, got) && realpath(TEST_SOURCE_DIR "/templates", want));
+	CHECK_STR(got, want);
+}
+
 int main(void)
 {
+	test_data_dirs_build_tree();
 	test_defaults_env_flags();
 	test_clashes();
 	test_help();
