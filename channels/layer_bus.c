@@ -324,28 +324,43 @@ static int b_flush(struct layer *l)
 	return layer_flush(b->local);
 }
 
+/* Worker `index` registered (on) or removed (off) the receiver of
+ * `channel`. Off only removes a record of that worker. */
+int layer__bus_channel(struct layer_bus *bus, unsigned index, const char *channel, bool on)
+{
+	struct bus_chan *c = NULL;
+	if (on) {
+		size_t n = strlen(channel);
+		c = calloc(1, sizeof(*c) + n + 1);
+		if (!c)
+			return LAYER_ENOMEM;
+		memcpy(c->name, channel, n + 1);
+		c->worker = index;
+	}
+	uv_mutex_lock(&bus->lock);
+	struct bus_chan *old = (struct bus_chan *)find(&bus->chans, channel);
+	/* on: another worker registered the same name: the newest wins */
+	bool drop = old && (on || old->worker == index);
+	if (drop)
+		layer__hash_remove(&bus->chans, &old->node);
+	if (c)
+		layer__hash_insert(&bus->chans, &c->node);
+	uv_mutex_unlock(&bus->lock);
+	if (drop)
+		free(old);
+	return 0;
+}
+
 static int b_receiver_add(struct layer *l, const char *channel, layer_message_cb cb, void *ud)
 {
 	struct bus_layer *b = B(l);
 	int rc = layer_receiver_add(b->local, channel, cb, ud);
 	if (rc != 0)
 		return rc;
-	size_t n = strlen(channel);
-	struct bus_chan *c = calloc(1, sizeof(*c) + n + 1);
-	if (!c) {
+	if (layer__bus_channel(b->bus, b->index, channel, true) != 0) {
 		layer_receiver_remove(b->local, channel);
 		return LAYER_ENOMEM;
 	}
-	memcpy(c->name, channel, n + 1);
-	c->worker = b->index;
-	uv_mutex_lock(&b->bus->lock);
-	struct layer__hnode *old = find(&b->bus->chans, channel);
-	if (old) { /* another worker registered the same name: the newest wins */
-		layer__hash_remove(&b->bus->chans, old);
-		free(old);
-	}
-	layer__hash_insert(&b->bus->chans, &c->node);
-	uv_mutex_unlock(&b->bus->lock);
 	upstream(b->bus, UP_WANT, channel, NULL); /* a remote send must reach it */
 	return 0;
 }
@@ -359,16 +374,10 @@ static int b_receiver_remove(struct layer *l, const char *channel)
 {
 	struct bus_layer *b = B(l);
 	int rc = layer_receiver_remove(b->local, channel);
-	uv_mutex_lock(&b->bus->lock);
-	struct bus_chan *c = (struct bus_chan *)find(&b->bus->chans, channel);
-	bool mine = c && c->worker == b->index;
-	if (mine) {
-		layer__hash_remove(&b->bus->chans, &c->node);
-		free(c);
-	}
-	uv_mutex_unlock(&b->bus->lock);
-	if (mine)
+	if (rc == 0) {
+		layer__bus_channel(b->bus, b->index, channel, false);
 		upstream(b->bus, UP_UNWANT, channel, NULL);
+	}
 	return rc;
 }
 

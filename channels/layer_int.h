@@ -115,9 +115,10 @@ unsigned layer__memory_group_size(struct layer *mem, const char *group);
 /*
  * The worker bus (layer_bus.c), for backends whose local fan-out is an
  * in-memory layer per worker: the bus knows each worker's in-memory layer
- * and which workers have members in each group. The Redis backend uses it
- * only while Redis is down, so that group traffic between the workers of
- * one process keeps flowing. All of these take the bus lock; any thread.
+ * and which workers have members in each group and which worker registered
+ * each channel. Worker 0's Redis layer is on it too: the workers of one
+ * process reach each other through the bus, never through Redis. All of
+ * these take the bus lock; any thread.
  */
 void layer__bus_attach(struct layer_bus *bus, unsigned index, struct layer *local);
 /* After this returns no thread queues onto that worker's layer. */
@@ -161,6 +162,12 @@ void layer__bus_set_reachable(struct layer_bus *bus, bool reachable);
  * Any thread.
  */
 void layer__log_local_only(const char *name);
+
+/* Worker `index` registered (on) or removed (off) the local receiver of
+ * `channel`: what layer__bus_send() routes by. Every backend on a bus
+ * (the bus layers, worker 0's Redis layer) calls it from its receiver_add
+ * and receiver_remove. 0 or LAYER_ENOMEM (on). */
+int layer__bus_channel(struct layer_bus *bus, unsigned index, const char *channel, bool on);
 
 /* Forwards `msg` for `channel` to the worker (not `index`) that registered
  * it. Returns true when one did. */

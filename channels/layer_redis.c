@@ -289,7 +289,9 @@ void layer__redis_on_sub_reply(redisAsyncContext *ac, void *reply, void *privdat
 static int r_send(struct layer *l, const char *channel, json_t *msg)
 {
 	struct redis_layer *r = R(l);
-	if (sub_find(shard_for(r, channel), channel))
+	if (r->bus && layer__bus_send(r->bus, r->worker, channel, msg))
+		return 0; /* another worker's (it may be subscribed through us) */
+	if (layer_receiver_name(r->local, channel))
 		return layer_send(r->local, channel, msg); /* ours: no round trip */
 	int rc = publish(r, channel, msg);
 	if (rc == LAYER_EUNAVAIL)
@@ -399,6 +401,10 @@ static int r_receiver_add(struct layer *l, const char *channel, layer_message_cb
 {
 	struct redis_layer *r = R(l);
 	int rc = layer_receiver_add(r->local, channel, cb, ud);
+	if (rc == 0 && r->bus && layer__bus_channel(r->bus, r->worker, channel, true) != 0) {
+		layer_receiver_remove(r->local, channel);
+		return LAYER_ENOMEM;
+	}
 	if (rc == 0)
 		rc = want(r, channel);
 	return rc;
@@ -413,6 +419,8 @@ static int r_receiver_remove(struct layer *l, const char *channel)
 {
 	struct redis_layer *r = R(l);
 	int rc = layer_receiver_remove(r->local, channel);
+	if (rc == 0 && r->bus)
+		layer__bus_channel(r->bus, r->worker, channel, false);
 	if (rc == 0)
 		unwant(r, channel);
 	return rc;
