@@ -250,6 +250,11 @@ static int b_group_discard(struct layer *l, const char *group, const char *chann
 	return rc;
 }
 
+static int b_group_discard_all(struct layer *l, const char *channel)
+{
+	return layer__group_discard_all_via(l, B(l)->local, channel);
+}
+
 static int b_group_send(struct layer *l, const char *group, json_t *msg)
 {
 	struct bus_layer *b = B(l);
@@ -412,6 +417,7 @@ static const struct layer_ops bus_ops = {
 	.send = b_send,
 	.group_add = b_group_add,
 	.group_discard = b_group_discard,
+	.group_discard_all = b_group_discard_all,
 	.group_send = b_group_send,
 	.flush = b_flush,
 	.deliver = b_deliver,
@@ -443,6 +449,7 @@ struct layer *layer_bus_memory_new(struct layer_bus *bus, unsigned index, uv_loo
 		layer_free(&b->base);
 		return NULL;
 	}
+	b->base.inner = b->local;
 	layer__bus_attach(bus, index, b->local);
 	return &b->base;
 }

@@ -49,6 +49,7 @@ struct layer_ops {
 	int (*send)(struct layer *l, const char *channel, json_t *msg);
 	int (*group_add)(struct layer *l, const char *group, const char *channel);
 	int (*group_discard)(struct layer *l, const char *group, const char *channel);
+	int (*group_discard_all)(struct layer *l, const char *channel);
 	/* Takes a reference to `msg` for each queued copy (or shares one). */
 	int (*group_send)(struct layer *l, const char *group, json_t *msg);
 	int (*flush)(struct layer *l);
@@ -81,6 +82,16 @@ struct layer {
 	 * `dropped`, `groups` and `receivers` up to date (or fills them in
 	 * ops->stats). */
 	struct layer_stats stats;
+	/* The delivery policy (layer_input_done()): units of input since the
+	 * last layer_deliver(), and how many make a batch. */
+	unsigned input_since_deliver;
+	unsigned deliver_every;
+	/* A backend that delivers through an inner in-memory layer (bus,
+	 * Redis) sets `inner`; the round hook lives on the innermost layer,
+	 * the one whose rounds call the receivers. */
+	struct layer *inner;
+	layer_round_cb round_cb;
+	void *round_ud;
 
 	/* The thread-safe queue: any thread appends under ts_lock, then calls
 	 * uv_async_send(&ts_async); the loop thread drains it in order. */
@@ -105,6 +116,17 @@ int layer__init(struct layer *l, const struct layer_ops *ops, uv_loop_t *loop,
  * Overwrites h->data.
  */
 void layer__close_handle(struct layer *l, uv_handle_t *h);
+
+/* The in-memory layer's end of a delivery round: calls the round hook. */
+void layer__round_end(struct layer *l);
+
+/* The name of one group `channel` belongs to in an in-memory layer, NULL
+ * when it is in none. Valid until the membership changes. */
+const char *layer__memory_first_group(struct layer *mem, const char *channel);
+
+/* group_discard_all for a backend wrapping the in-memory layer `inner`:
+ * l's own group_discard for each group `inner` records for `channel`. */
+int layer__group_discard_all_via(struct layer *l, struct layer *inner, const char *channel);
 
 /* The number of local members of `group` in an in-memory layer (0 when the
  * group does not exist). The Redis backend builds on an in-memory layer for

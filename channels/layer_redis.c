@@ -246,13 +246,8 @@ static void deliver(struct redis_layer *r, struct shard *s, const char *name, co
 		LOG(LOG_DEBUG, "redis", "message on %s not delivered: %s", name, layer_strerror(rc));
 	json_decref(msg);
 	/* One read from Redis may carry more messages than a channel holds:
-	 * deliver every half capacity of them (each adds at most one per
-	 * channel), so such a batch does not overflow a channel by itself. */
-	unsigned every = r->base.cfg.capacity / 2 ? r->base.cfg.capacity / 2 : 1;
-	if (++r->since_deliver >= every) {
-		r->since_deliver = 0;
-		layer_deliver(r->local);
-	}
+	 * the layer's delivery policy keeps it from overflowing one. */
+	layer_input_done(&r->base);
 }
 
 void layer__redis_on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -337,6 +332,11 @@ static int r_group_discard(struct layer *l, const char *group, const char *chann
 			layer__bus_set_member(r->bus, group, r->worker, false);
 	}
 	return rc;
+}
+
+static int r_group_discard_all(struct layer *l, const char *channel)
+{
+	return layer__group_discard_all_via(l, R(l)->local, channel);
 }
 
 static int r_group_send(struct layer *l, const char *group, json_t *msg)
@@ -487,6 +487,7 @@ static const struct layer_ops redis_ops = {
 	.send = r_send,
 	.group_add = r_group_add,
 	.group_discard = r_group_discard,
+	.group_discard_all = r_group_discard_all,
 	.group_send = r_group_send,
 	.flush = r_flush,
 	.deliver = r_deliver,
@@ -533,6 +534,7 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 		return NULL;
 	}
 	r->local = layer_memory_new(loop, &r->base.cfg);
+	r->base.inner = r->local;
 	r->format = rcfg->format;
 	r->bus = rcfg->bus;
 	r->worker = rcfg->worker;

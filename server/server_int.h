@@ -56,8 +56,6 @@ struct server {
 	unsigned n_dirty, dirty_cap;
 	int rx_epfd;               /* established WebSockets we read ourselves (ws_conn.c) */
 	uv_poll_t rx_poll;         /* rx_epfd on the loop */
-	unsigned rx_since_deliver; /* messages received since the last layer_deliver() */
-	unsigned rx_deliver_every; /* half the layer capacity, at most 512 */
 	uv_timer_t keepalive;      /* pings silent WebSockets, drops dead ones */
 	const struct server_config *cfg;
 	uv_loop_t *loop;

@@ -309,7 +309,6 @@ int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request 
 
 #define RX_READ (64 * 1024)
 #define RX_EVENTS 256
-#define RX_DELIVER_EVERY 512
 
 static void conn_fail(struct ws_conn *wc, int code, const char *reason)
 {
@@ -374,17 +373,11 @@ static void on_message(struct ws_conn *wc, const unsigned char *p, size_t len, b
 		return;
 	}
 	consumer_receive(wc->consumer, (const char *)p, len, binary);
-	/* A 64 KiB read may hold hundreds of messages: hand what they queued
-	 * to the receivers every half channel capacity (at most
-	 * RX_DELIVER_EVERY) of them, so what this worker's clients send adds
-	 * at most that much to a channel between deliveries (a handler that
-	 * sends once per message adds one per channel); bursts no longer
-	 * overflow --layer-capacity by themselves. Writing still waits for
-	 * the flush. */
-	if (++wc->s->rx_since_deliver >= wc->s->rx_deliver_every) {
-		wc->s->rx_since_deliver = 0;
-		layer_deliver(wc->s->layer);
-	}
+	/* A 64 KiB read may hold hundreds of messages: the layer decides when
+	 * what they queued goes to the receivers (layer_input_done()), so a
+	 * burst does not overflow --layer-capacity by itself. Writing still
+	 * waits for the flush. */
+	layer_input_done(wc->s->layer);
 }
 
 static int on_frame(void *ctx, const struct wsframe_event *ev)
@@ -487,8 +480,7 @@ static void on_rx_ready(uv_poll_t *h, int status, int events)
 			if (wc->reading)
 				read_conn(wc);
 		}
-		s->rx_since_deliver = 0;
-		layer_deliver(s->layer);
+		layer_deliver(s->layer); /* the end of this round's input */
 		if (n < RX_EVENTS)
 			break;
 	}
@@ -496,8 +488,6 @@ static void on_rx_ready(uv_poll_t *h, int status, int events)
 
 int server__ws_rx_start(struct server *s)
 {
-	unsigned every = s->cfg->layer_capacity / 2;
-	s->rx_deliver_every = every < 1 ? 1 : every > RX_DELIVER_EVERY ? RX_DELIVER_EVERY : every;
 	s->rx_epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->rx_epfd < 0)
 		return -1;
