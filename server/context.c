@@ -374,6 +374,9 @@ static int worker_init(struct server *w, int port)
 	w->layer = make_layer(w, w->loop);
 	if (!w->layer)
 		return -1;
+	w->consumers = consumer_worker_new(w->layer);
+	if (!w->consumers)
+		return -1;
 
 	void *foreign[1] = {w->loop};
 	struct lws_context_creation_info info;
@@ -451,6 +454,8 @@ static void worker_run(struct server *w)
 		lws_context_destroy(w->lws);
 		uv_run(w->loop, UV_RUN_DEFAULT);
 	}
+	consumer_worker_free(w->consumers); /* every consumer was closed with its wsi */
+	w->consumers = NULL;
 	if (w->layer)
 		layer_free(w->layer);
 	w->layer = NULL;

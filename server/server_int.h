@@ -63,6 +63,7 @@ struct server {
 	struct lws_protocols *protocols; /* the one protocol every raw socket is bound to */
 	char *allowed_hosts;       /* --allowed-hosts, or the default list (server_run) */
 	struct layer *layer;
+	struct consumer_worker *consumers; /* on `layer`; freed before it */
 	struct router *http_router;
 	struct router *ws_router;
 	struct tmpl_env *tmpl;

@@ -244,7 +244,7 @@ int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request 
 	}
 
 	struct consumer_open_result res;
-	wc->consumer = consumer_open(cls, &scope, s->layer, s->loop, &transport, wc, &res);
+	wc->consumer = consumer_open(cls, &scope, s->consumers, &transport, wc, &res);
 	if (!wc->consumer || !res.accepted) {
 		/* no consumer at all: out of memory, a server error */
 		int st = !wc->consumer || res.close_code == 500 ? 500 : 403;
@@ -676,7 +676,6 @@ static int on_writeable(struct ws_conn *wc)
 void server__ws_flush(uv_prepare_t *h)
 {
 	struct server *s = h->data;
-	consumer_turn_end(); /* the queues hold their own frame references */
 	/* Entries added meanwhile are served too; freed ones are NULL. */
 	for (unsigned i = 0; i < s->n_dirty; i++) {
 		struct ws_conn *wc = s->dirty[i];

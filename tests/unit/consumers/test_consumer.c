@@ -134,10 +134,10 @@ static void test_no_on_connect_accepts(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	CHECK(fake_open(&fc, &bare_class, NULL, e.layer, &e.loop) != NULL);
+	CHECK(fake_open(&fc, &bare_class, NULL, &e) != NULL);
 	CHECK(fc.res.accepted);
 	CHECK(fc.res.subprotocol == NULL);
-	CHECK_INT(consumer_count(), 1);
+	CHECK_INT(consumer_worker_count(e.cw), 1);
 	/* The state block of a class with state_size 0 is still usable as a pointer. */
 	CHECK(consumer_state(fc.c) != NULL);
 	CHECK(layer_valid_channel_name(consumer_channel_name(fc.c)));
@@ -145,7 +145,7 @@ static void test_no_on_connect_accepts(void)
 	CHECK_INT(fc.nframes, 1);
 	fake_end(&fc, 1000);
 	fake_clear(&fc);
-	CHECK_INT(consumer_count(), 0);
+	CHECK_INT(consumer_worker_count(e.cw), 0);
 	ENV_FINISH(&e);
 }
 
@@ -159,7 +159,7 @@ static void test_on_connect_decisions(void)
 	struct fake_conn a = {0};
 	seen_reset();
 	seen.mode = CM_ACCEPT;
-	fake_open(&a, &json_class, NULL, e.layer, &e.loop);
+	fake_open(&a, &json_class, NULL, &e);
 	CHECK(a.res.accepted);
 	CHECK_INT(seen.connects, 1);
 	CHECK_INT(seen.accept_rc, 0);
@@ -177,11 +177,11 @@ static void test_on_connect_decisions(void)
 	struct fake_conn b = {0};
 	seen_reset();
 	seen.mode = CM_CLOSE;
-	fake_open(&b, &json_class, NULL, e.layer, &e.loop);
+	fake_open(&b, &json_class, NULL, &e);
 	CHECK(!b.res.accepted);
 	CHECK_INT(b.res.close_code, 403);
 	CHECK_INT(b.closes, 0);
-	CHECK_INT(consumer_count(), 1); /* a rejected consumer lives until consumer_closed */
+	CHECK_INT(consumer_worker_count(e.cw), 1); /* a rejected consumer lives until consumer_closed */
 	/* A rejected consumer gets no layer messages (its groups were joined first). */
 	json_t *m = msg_new("a.b", NULL, NULL);
 	CHECK_INT(layer_group_send(e.layer, "g1", m), 0);
@@ -195,7 +195,7 @@ static void test_on_connect_decisions(void)
 	struct fake_conn n = {0};
 	seen_reset();
 	seen.mode = CM_NOTHING;
-	fake_open(&n, &json_class, NULL, e.layer, &e.loop);
+	fake_open(&n, &json_class, NULL, &e);
 	CHECK(!n.res.accepted);
 	CHECK_INT(n.res.close_code, 403);
 	fake_end(&n, 1006);
@@ -218,7 +218,7 @@ static void open_with_subprotocols(struct test_env *e, struct fake_conn *fc, con
 	seen_reset();
 	seen.mode = CM_SUBPROTO;
 	seen.want_subproto = want;
-	fake_open(fc, &json_class, &scope, e->layer, &e->loop);
+	fake_open(fc, &json_class, &scope, e);
 	CHECK(scope.subprotocols == NULL); /* ownership taken, struct zeroed */
 }
 
@@ -284,7 +284,7 @@ static void test_groups_and_dispatch(void)
 	env_init(&e);
 	seen_reset();
 	seen.mode = CM_ACCEPT;
-	fake_open(&fc, &json_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &json_class, NULL, &e);
 	CHECK(fc.res.accepted);
 
 	/* Auto-joined groups receive group_send. */
@@ -346,7 +346,7 @@ static void test_message_after_close_dropped(void)
 	env_init(&e);
 	seen_reset();
 	seen.mode = CM_ACCEPT;
-	fake_open(&fc, &json_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &json_class, NULL, &e);
 	json_t *m = msg_new("a.b", NULL, NULL);
 	CHECK_INT(layer_group_send(e.layer, "g1", m), 0);
 	json_decref(m);
@@ -367,7 +367,7 @@ static void test_receive_json(void)
 	env_init(&e);
 	seen_reset();
 	seen.mode = CM_ACCEPT;
-	fake_open(&fc, &json_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &json_class, NULL, &e);
 
 	const char *ok = "{\"x\": [1, 2], \"s\": \"h\\u00e9\"}";
 	consumer_receive(fc.c, ok, strlen(ok), false);
@@ -391,7 +391,7 @@ static void test_receive_json(void)
 	fake_end(&fc, CLOSE_INVALID_PAYLOAD);
 
 	struct fake_conn b = {0};
-	fake_open(&b, &json_class, NULL, e.layer, &e.loop);
+	fake_open(&b, &json_class, NULL, &e);
 	consumer_receive(b.c, "{}", 2, true);
 	CHECK_INT(seen.receives, 2);
 	CHECK_INT(b.closes, 1);
@@ -409,7 +409,7 @@ static void test_receive_text_class(void)
 
 	env_init(&e);
 	seen_reset();
-	fake_open(&fc, &text_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &text_class, NULL, &e);
 	CHECK(fc.res.accepted);
 
 	consumer_receive(fc.c, "{not json", 9, false);
@@ -439,7 +439,7 @@ static void test_sends(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	fake_open(&fc, &bare_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &bare_class, NULL, &e);
 
 	CHECK_INT(consumer_send_text(fc.c, "hello", 5), 0);
 	const unsigned char raw[] = {1, 0, 2};
