@@ -151,17 +151,14 @@ static void on_ts_async(uv_async_t *a)
 {
 	struct layer *l = a->data;
 	struct layer_ts_op *op = ts_take(l, false), *next;
-	unsigned every = l->cfg.capacity / 2 ? l->cfg.capacity / 2 : 1, n = 0;
 	int rc;
 
 	for (; op; op = next) {
 		next = op->next;
 		/* Another thread may have handed over more messages than a
-		 * channel holds: deliver every half capacity of them (each adds
-		 * at most one per channel), so such a batch does not overflow a
-		 * channel by itself. */
-		if (++n % every == 0)
-			layer_deliver(l);
+		 * channel holds: the layer's delivery policy keeps such a batch
+		 * from overflowing a channel by itself. */
+		layer_input_done(l);
 		rc = CH_ECLOSED;
 		if (!l->closing && op->call) {
 			op->call(l, op->name, op->msg);
@@ -200,6 +197,11 @@ int layer__init(struct layer *l, const struct layer_ops *ops, uv_loop_t *loop,
 	if (!prefix)
 		return CH_ENOMEM;
 	l->cfg.prefix = prefix;
+	l->deliver_every = l->cfg.capacity / 2;
+	if (l->deliver_every < 1)
+		l->deliver_every = 1;
+	if (l->deliver_every > LAYER_DELIVER_EVERY_MAX)
+		l->deliver_every = LAYER_DELIVER_EVERY_MAX;
 	if (uv_mutex_init(&l->ts_lock) != 0) {
 		free(prefix);
 		return CH_ENOMEM;
@@ -298,6 +300,43 @@ int layer_group_discard(struct layer *l, const char *group, const char *channel)
 	return l->ops->group_discard(l, group, channel);
 }
 
+int layer_group_discard_all(struct layer *l, const char *channel)
+{
+	if (!layer_valid_channel_name(channel))
+		return CH_EINVAL;
+	if (l->closing)
+		return CH_ECLOSED;
+	return l->ops->group_discard_all(l, channel);
+}
+
+int layer__group_discard_all_via(struct layer *l, struct layer *inner, const char *channel)
+{
+	char group[LAYER_NAME_MAX];
+	const char *g;
+	/* Each round removes one membership of `inner` (or fails): it ends. */
+	while ((g = layer__memory_first_group(inner, channel))) {
+		snprintf(group, sizeof(group), "%s", g);
+		int rc = l->ops->group_discard(l, group, channel);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+void layer_round_hook_set(struct layer *l, layer_round_cb cb, void *ud)
+{
+	while (l->inner)
+		l = l->inner;
+	l->round_cb = cb;
+	l->round_ud = ud;
+}
+
+void layer__round_end(struct layer *l)
+{
+	if (l->round_cb)
+		l->round_cb(l->round_ud);
+}
+
 int layer_group_send(struct layer *l, const char *group, json_t *msg)
 {
 	int rc;
@@ -321,8 +360,15 @@ int layer_flush(struct layer *l)
 
 void layer_deliver(struct layer *l)
 {
+	l->input_since_deliver = 0;
 	if (!l->closing && l->ops->deliver)
 		l->ops->deliver(l);
+}
+
+void layer_input_done(struct layer *l)
+{
+	if (++l->input_since_deliver >= l->deliver_every)
+		layer_deliver(l);
 }
 
 int layer_receiver_add(struct layer *l, const char *channel, layer_message_cb cb, void *ud)

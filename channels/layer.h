@@ -105,6 +105,14 @@ int layer_group_add(struct layer *l, const char *group, const char *channel);
 int layer_group_discard(struct layer *l, const char *group, const char *channel);
 
 /*
+ * Removes `channel` from every group it belongs to (what a consumer does
+ * when its connection ends). The layer is the process's one record of
+ * which channels are in which group: a caller keeps no list of its own
+ * and asks this instead. Being in no group is not an error.
+ */
+int layer_group_discard_all(struct layer *l, const char *channel);
+
+/*
  * Queues `msg` once for every member of `group` (members whose channel is
  * full are skipped, as in Channels). Takes a reference to `msg`; the same
  * json_t is handed to every local member's receiver. Returns CH_ELOCAL
@@ -118,12 +126,39 @@ int layer_flush(struct layer *l);
 
 /*
  * Delivers now, to the local receivers, what is queued for them, as the
- * next loop turn would. For a caller that queues many messages in one turn
- * (a server reading whole sockets): channel queues then hold one batch, not
- * a turn's, and stay under their capacity. Not from inside a receiver
- * callback (a no-op there). Loop thread only.
+ * next loop turn would: for a caller at the end of a batch of input (a
+ * server after a read round), so the batch goes out before the loop polls.
+ * Not from inside a receiver callback (a no-op there). Loop thread only.
  */
 void layer_deliver(struct layer *l);
+
+/*
+ * The delivery policy, the one place it is written: a caller that queues
+ * many messages in one turn (the server's socket reader, the Redis reader,
+ * the thread-safe queue) calls this once per unit of input it handled (a
+ * message read, whatever its handler sent). The layer counts them since
+ * its last delivery and delivers by itself (layer_deliver()) every
+ * min(capacity / 2, LAYER_DELIVER_EVERY_MAX) of them (at least 1).
+ * Each unit adds at most one message per channel (a handler that sends
+ * once per message), so a burst never overflows a channel by itself, and
+ * channel queues hold one batch, not a turn's. Loop thread only.
+ */
+void layer_input_done(struct layer *l);
+
+#define LAYER_DELIVER_EVERY_MAX 512
+
+/*
+ * A delivery round is one batch of receiver callbacks: a layer_deliver(),
+ * or the layer's own delivery on a loop turn. `cb(ud)` runs on the loop
+ * thread at the end of every round, after the last receiver callback of
+ * the batch returned (not when the layer is being freed). A receiver that
+ * keeps something per round (the consumers' broadcast cache, see
+ * consumer.h) drops it there: nobody has to remember an end-of-turn call.
+ * The hook must not deliver (layer_deliver() is a no-op in it). One hook
+ * per layer: setting it again replaces it; cb NULL removes it.
+ */
+typedef void (*layer_round_cb)(void *ud);
+void layer_round_hook_set(struct layer *l, layer_round_cb cb, void *ud);
 
 /*
  * Registers the local receiver for `channel`: messages queued for it (and

@@ -250,6 +250,11 @@ static int b_group_discard(struct layer *l, const char *group, const char *chann
 	return rc;
 }
 
+static int b_group_discard_all(struct layer *l, const char *channel)
+{
+	return layer__group_discard_all_via(l, B(l)->local, channel);
+}
+
 static int b_group_send(struct layer *l, const char *group, json_t *msg)
 {
 	struct bus_layer *b = B(l);
@@ -324,28 +329,43 @@ static int b_flush(struct layer *l)
 	return layer_flush(b->local);
 }
 
+/* Worker `index` registered (on) or removed (off) the receiver of
+ * `channel`. Off only removes a record of that worker. */
+int layer__bus_channel(struct layer_bus *bus, unsigned index, const char *channel, bool on)
+{
+	struct bus_chan *c = NULL;
+	if (on) {
+		size_t n = strlen(channel);
+		c = calloc(1, sizeof(*c) + n + 1);
+		if (!c)
+			return CH_ENOMEM;
+		memcpy(c->name, channel, n + 1);
+		c->worker = index;
+	}
+	uv_mutex_lock(&bus->lock);
+	struct bus_chan *old = (struct bus_chan *)find(&bus->chans, channel);
+	/* on: another worker registered the same name: the newest wins */
+	bool drop = old && (on || old->worker == index);
+	if (drop)
+		layer__hash_remove(&bus->chans, &old->node);
+	if (c)
+		layer__hash_insert(&bus->chans, &c->node);
+	uv_mutex_unlock(&bus->lock);
+	if (drop)
+		free(old);
+	return 0;
+}
+
 static int b_receiver_add(struct layer *l, const char *channel, layer_message_cb cb, void *ud)
 {
 	struct bus_layer *b = B(l);
 	int rc = layer_receiver_add(b->local, channel, cb, ud);
 	if (rc != 0)
 		return rc;
-	size_t n = strlen(channel);
-	struct bus_chan *c = calloc(1, sizeof(*c) + n + 1);
-	if (!c) {
+	if (layer__bus_channel(b->bus, b->index, channel, true) != 0) {
 		layer_receiver_remove(b->local, channel);
 		return CH_ENOMEM;
 	}
-	memcpy(c->name, channel, n + 1);
-	c->worker = b->index;
-	uv_mutex_lock(&b->bus->lock);
-	struct layer__hnode *old = find(&b->bus->chans, channel);
-	if (old) { /* another worker registered the same name: the newest wins */
-		layer__hash_remove(&b->bus->chans, old);
-		free(old);
-	}
-	layer__hash_insert(&b->bus->chans, &c->node);
-	uv_mutex_unlock(&b->bus->lock);
 	upstream(b->bus, UP_WANT, channel, NULL); /* a remote send must reach it */
 	return 0;
 }
@@ -359,16 +379,10 @@ static int b_receiver_remove(struct layer *l, const char *channel)
 {
 	struct bus_layer *b = B(l);
 	int rc = layer_receiver_remove(b->local, channel);
-	uv_mutex_lock(&b->bus->lock);
-	struct bus_chan *c = (struct bus_chan *)find(&b->bus->chans, channel);
-	bool mine = c && c->worker == b->index;
-	if (mine) {
-		layer__hash_remove(&b->bus->chans, &c->node);
-		free(c);
-	}
-	uv_mutex_unlock(&b->bus->lock);
-	if (mine)
+	if (rc == 0) {
+		layer__bus_channel(b->bus, b->index, channel, false);
 		upstream(b->bus, UP_UNWANT, channel, NULL);
+	}
 	return rc;
 }
 
@@ -403,6 +417,7 @@ static const struct layer_ops bus_ops = {
 	.send = b_send,
 	.group_add = b_group_add,
 	.group_discard = b_group_discard,
+	.group_discard_all = b_group_discard_all,
 	.group_send = b_group_send,
 	.flush = b_flush,
 	.deliver = b_deliver,
@@ -434,6 +449,7 @@ struct layer *layer_bus_memory_new(struct layer_bus *bus, unsigned index, uv_loo
 		layer_free(&b->base);
 		return NULL;
 	}
+	b->base.inner = b->local;
 	layer__bus_attach(bus, index, b->local);
 	return &b->base;
 }

@@ -49,6 +49,7 @@ struct layer_ops {
 	int (*send)(struct layer *l, const char *channel, json_t *msg);
 	int (*group_add)(struct layer *l, const char *group, const char *channel);
 	int (*group_discard)(struct layer *l, const char *group, const char *channel);
+	int (*group_discard_all)(struct layer *l, const char *channel);
 	/* Takes a reference to `msg` for each queued copy (or shares one). */
 	int (*group_send)(struct layer *l, const char *group, json_t *msg);
 	int (*flush)(struct layer *l);
@@ -81,6 +82,16 @@ struct layer {
 	 * `dropped`, `groups` and `receivers` up to date (or fills them in
 	 * ops->stats). */
 	struct layer_stats stats;
+	/* The delivery policy (layer_input_done()): units of input since the
+	 * last layer_deliver(), and how many make a batch. */
+	unsigned input_since_deliver;
+	unsigned deliver_every;
+	/* A backend that delivers through an inner in-memory layer (bus,
+	 * Redis) sets `inner`; the round hook lives on the innermost layer,
+	 * the one whose rounds call the receivers. */
+	struct layer *inner;
+	layer_round_cb round_cb;
+	void *round_ud;
 
 	/* The thread-safe queue: any thread appends under ts_lock, then calls
 	 * uv_async_send(&ts_async); the loop thread drains it in order. */
@@ -106,6 +117,17 @@ int layer__init(struct layer *l, const struct layer_ops *ops, uv_loop_t *loop,
  */
 void layer__close_handle(struct layer *l, uv_handle_t *h);
 
+/* The in-memory layer's end of a delivery round: calls the round hook. */
+void layer__round_end(struct layer *l);
+
+/* The name of one group `channel` belongs to in an in-memory layer, NULL
+ * when it is in none. Valid until the membership changes. */
+const char *layer__memory_first_group(struct layer *mem, const char *channel);
+
+/* group_discard_all for a backend wrapping the in-memory layer `inner`:
+ * l's own group_discard for each group `inner` records for `channel`. */
+int layer__group_discard_all_via(struct layer *l, struct layer *inner, const char *channel);
+
 /* The number of local members of `group` in an in-memory layer (0 when the
  * group does not exist). The Redis backend builds on an in-memory layer for
  * its local fan-out and uses this to subscribe on the first member and
@@ -115,13 +137,10 @@ unsigned layer__memory_group_size(struct layer *mem, const char *group);
 /*
  * The worker bus (layer_bus.c), for backends whose local fan-out is an
  * in-memory layer per worker: the bus knows each worker's in-memory layer
- * and which workers have members in each group. With --redis and
- * --workers N, worker 0's Redis layer uses it all the time: it forwards
- * group messages (from Redis and from its own members) to the other workers
- * with members, hands a message for a channel another worker registered to
- * that worker, and is the other workers' upstream (their subscriptions and
- * publishes go out through its Redis connections). All of these take the
- * bus lock; any thread.
+ * and which workers have members in each group and which worker registered
+ * each channel. Worker 0's Redis layer is on it too: the workers of one
+ * process reach each other through the bus, never through Redis. All of
+ * these take the bus lock; any thread.
  */
 void layer__bus_attach(struct layer_bus *bus, unsigned index, struct layer *local);
 /* After this returns no thread queues onto that worker's layer. */
@@ -165,6 +184,12 @@ void layer__bus_set_reachable(struct layer_bus *bus, bool reachable);
  * Any thread.
  */
 void layer__log_local_only(const char *name);
+
+/* Worker `index` registered (on) or removed (off) the local receiver of
+ * `channel`: what layer__bus_send() routes by. Every backend on a bus
+ * (the bus layers, worker 0's Redis layer) calls it from its receiver_add
+ * and receiver_remove. 0 or CH_ENOMEM (on). */
+int layer__bus_channel(struct layer_bus *bus, unsigned index, const char *channel, bool on);
 
 /* Forwards `msg` for `channel` to the worker (not `index`) that registered
  * it. Returns true when one did. */

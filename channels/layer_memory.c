@@ -439,11 +439,13 @@ static void on_deliver(uv_idle_t *h)
 		chan_update_list(m, c);
 		chan_maybe_free(m, c);
 	}
-	m->delivering = false;
 	if (m->base.closing) {
+		m->delivering = false;
 		mem_teardown(m);
 		return;
 	}
+	layer__round_end(&m->base); /* still `delivering`: layer_deliver() is a no-op */
+	m->delivering = false;
 	if (list_empty(&m->pending))
 		uv_idle_stop(h);
 }
@@ -548,6 +550,25 @@ static int mem_group_discard(struct layer *l, const char *group, const char *cha
 		chan_maybe_free(m, c);
 	}
 	return 0;
+}
+
+static int mem_group_discard_all(struct layer *l, const char *channel)
+{
+	struct mem_layer *m = (struct mem_layer *)l;
+	struct chan *c = chan_find(m, channel);
+
+	if (c && c->members) {
+		chan_leave_groups(m, c);
+		chan_maybe_free(m, c);
+	}
+	return 0;
+}
+
+const char *layer__memory_first_group(struct layer *l, const char *channel)
+{
+	struct chan *c = chan_find((struct mem_layer *)l, channel);
+
+	return c && c->members ? c->members->group->name : NULL;
 }
 
 static int mem_group_send(struct layer *l, const char *group, json_t *msg)
@@ -713,6 +734,7 @@ static const struct layer_ops mem_ops = {
 	.send = mem_send,
 	.group_add = mem_group_add,
 	.group_discard = mem_group_discard,
+	.group_discard_all = mem_group_discard_all,
 	.group_send = mem_group_send,
 	.flush = mem_flush,
 	.deliver = mem_deliver,

@@ -246,13 +246,8 @@ static void deliver(struct redis_layer *r, struct shard *s, const char *name, co
 		LOG(LOG_DEBUG, "redis", "message on %s not delivered: %s", name, ch_strerror(rc));
 	json_decref(msg);
 	/* One read from Redis may carry more messages than a channel holds:
-	 * deliver every half capacity of them (each adds at most one per
-	 * channel), so such a batch does not overflow a channel by itself. */
-	unsigned every = r->base.cfg.capacity / 2 ? r->base.cfg.capacity / 2 : 1;
-	if (++r->since_deliver >= every) {
-		r->since_deliver = 0;
-		layer_deliver(r->local);
-	}
+	 * the layer's delivery policy keeps it from overflowing one. */
+	layer_input_done(&r->base);
 }
 
 void layer__redis_on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -289,7 +284,9 @@ void layer__redis_on_sub_reply(redisAsyncContext *ac, void *reply, void *privdat
 static int r_send(struct layer *l, const char *channel, json_t *msg)
 {
 	struct redis_layer *r = R(l);
-	if (sub_find(shard_for(r, channel), channel))
+	if (r->bus && layer__bus_send(r->bus, r->worker, channel, msg))
+		return 0; /* another worker's (it may be subscribed through us) */
+	if (layer_receiver_name(r->local, channel))
 		return layer_send(r->local, channel, msg); /* ours: no round trip */
 	int rc = publish(r, channel, msg);
 	if (rc == CH_EUNAVAIL)
@@ -335,6 +332,11 @@ static int r_group_discard(struct layer *l, const char *group, const char *chann
 			layer__bus_set_member(r->bus, group, r->worker, false);
 	}
 	return rc;
+}
+
+static int r_group_discard_all(struct layer *l, const char *channel)
+{
+	return layer__group_discard_all_via(l, R(l)->local, channel);
 }
 
 static int r_group_send(struct layer *l, const char *group, json_t *msg)
@@ -399,6 +401,10 @@ static int r_receiver_add(struct layer *l, const char *channel, layer_message_cb
 {
 	struct redis_layer *r = R(l);
 	int rc = layer_receiver_add(r->local, channel, cb, ud);
+	if (rc == 0 && r->bus && layer__bus_channel(r->bus, r->worker, channel, true) != 0) {
+		layer_receiver_remove(r->local, channel);
+		return CH_ENOMEM;
+	}
 	if (rc == 0)
 		rc = want(r, channel);
 	return rc;
@@ -413,6 +419,8 @@ static int r_receiver_remove(struct layer *l, const char *channel)
 {
 	struct redis_layer *r = R(l);
 	int rc = layer_receiver_remove(r->local, channel);
+	if (rc == 0 && r->bus)
+		layer__bus_channel(r->bus, r->worker, channel, false);
 	if (rc == 0)
 		unwant(r, channel);
 	return rc;
@@ -479,6 +487,7 @@ static const struct layer_ops redis_ops = {
 	.send = r_send,
 	.group_add = r_group_add,
 	.group_discard = r_group_discard,
+	.group_discard_all = r_group_discard_all,
 	.group_send = r_group_send,
 	.flush = r_flush,
 	.deliver = r_deliver,
@@ -525,6 +534,7 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 		return NULL;
 	}
 	r->local = layer_memory_new(loop, &r->base.cfg);
+	r->base.inner = r->local;
 	r->format = rcfg->format;
 	r->bus = rcfg->bus;
 	r->worker = rcfg->worker;

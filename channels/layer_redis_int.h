@@ -96,7 +96,6 @@ struct shard {
 struct redis_layer {
 	struct layer base; /* first */
 	struct layer *local;
-	unsigned since_deliver; /* messages from Redis since the last layer_deliver() */
 	struct layer_bus *bus;  /* the process's workers, or NULL */
 	unsigned worker;
 	enum layer_wire_format format;

@@ -13,8 +13,6 @@
 
 #include "log.h"
 
-/* Consumers alive on this thread; the last one frees the broadcast cache. */
-static _Thread_local unsigned live_consumers;
 
 /* ---- accessors ---- */
 
@@ -31,11 +29,6 @@ struct layer *consumer_layer(struct consumer *c)
 uv_loop_t *consumer_loop(struct consumer *c)
 {
 	return layer_loop(c->layer);
-}
-
-unsigned consumer_count(void)
-{
-	return live_consumers;
 }
 
 struct consumer_extra *consumer__extra(struct consumer *c)
@@ -56,9 +49,8 @@ static void consumer_free(struct consumer *c)
 		free(c->extra->subprotocol);
 	}
 	free(c->extra);
+	c->w->live--;
 	free(c);
-	if (--live_consumers == 0)
-		consumer__cache_free();
 }
 
 bool consumer__leave(struct consumer *c)
@@ -71,10 +63,10 @@ bool consumer__leave(struct consumer *c)
 }
 
 struct consumer *consumer_open(const struct consumer_class *cls, struct consumer_scope *scope,
-			       struct layer *layer, uv_loop_t *loop,
-			       const struct consumer_transport *tp, void *conn,
-			       struct consumer_open_result *res)
+			       struct consumer_worker *w, const struct consumer_transport *tp,
+			       void *conn, struct consumer_open_result *res)
 {
+	struct layer *layer = w->layer;
 	char channel[LAYER_NAME_MAX];
 	int rc = layer_new_channel(layer, "specific", channel, sizeof(channel));
 	memset(res, 0, sizeof(*res));
@@ -87,7 +79,8 @@ struct consumer *consumer_open(const struct consumer_class *cls, struct consumer
 		consumer_scope_clear(scope);
 		return NULL;
 	}
-	live_consumers++;
+	c->w = w;
+	w->live++;
 	if (scope->session) {
 		c->extra->session = scope->session;
 		scope->session = NULL;
@@ -95,7 +88,6 @@ struct consumer *consumer_open(const struct consumer_class *cls, struct consumer
 	c->is_authenticated = scope->is_authenticated;
 	consumer_scope_clear(scope);
 	c->layer = layer;
-	assert(loop == layer_loop(layer));
 	c->tp = tp;
 	c->conn = conn;
 	c->channel = "";
@@ -162,7 +154,8 @@ void consumer_closed(struct consumer *c, int code)
 	}
 	c->state = CONSUMER__ST_GONE;
 	const char *channel = c->channel; /* valid until the receiver is removed, last */
-	consumer__groups_leave(c, channel);
+	if (c->receiving) /* the layer knows its groups: every one is left */
+		layer_group_discard_all(c->layer, channel);
 	if (c->extra) {
 		consumer__timers_release(c->extra);
 		consumer__jobs_detach(c->extra);

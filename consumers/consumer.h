@@ -4,8 +4,8 @@
  * A consumer class is a static const table: optional callbacks plus a table
  * of channel-layer message handlers keyed by "type". One struct consumer
  * exists per WebSocket connection; it owns a per-connection state block of
- * `state_size` bytes (zeroed), a unique channel name on the layer, the
- * groups it joined, its timers and its offloaded jobs.
+ * `state_size` bytes (zeroed), a unique channel name on the layer (the
+ * layer records the groups it joined), its timers and its offloaded jobs.
  *
  *   static const struct consumer_handler room_handlers[] = {
  *       {"chat.message", chat_message},
@@ -180,7 +180,8 @@ struct consumer_class {
 	/* A decoded JSON message (borrowed); JSON classes. */
 	void (*on_receive_json)(struct consumer *c, json_t *content);
 	/* Fires once, last, with the close code (1006 when the peer vanished).
-	 * Groups joined with consumer_group_add() are left after it returns. */
+	 * Every group the channel is in (`groups`, consumer_group_add()) is
+	 * left after it returns. */
 	void (*on_disconnect)(struct consumer *c, int code);
 	/* {type, fn} pairs ending with {NULL, NULL}. A message whose type has
 	 * no handler closes the connection with 1011, as Channels raises. */
@@ -205,8 +206,8 @@ int consumer_close(struct consumer *c, int code, const char *reason);
 int consumer_send_text(struct consumer *c, const char *text, size_t len);
 int consumer_send_bytes(struct consumer *c, const void *data, size_t len);
 /* Encodes `content` compactly. When `content` is the layer message being
- * dispatched right now, the encoded frame is shared by every connection it
- * is sent to in this batch (encoded once). Does not steal `content`.
+ * dispatched right now, the encoded frame is shared by every connection of
+ * this worker it is sent to in this delivery round (encoded once). Does not steal `content`.
  * CH_EINVAL for a document nested over 64 levels (the decoder of
  * received JSON accepts 2048: do not echo a client's document blindly). */
 int consumer_send_json(struct consumer *c, json_t *content);
@@ -258,35 +259,51 @@ struct consumer_open_result {
 };
 
 /*
- * Creates the consumer for a new connection and runs on_connect. Takes
- * ownership of `scope`'s members (the struct is zeroed). On return
- * `res` says whether to complete the handshake. A rejected consumer must
- * still be ended with consumer_closed(). `loop` must be layer_loop(layer)
- * (the consumer keeps only the layer).
- * NULL on ENOMEM (the scope is cleared).
+ * What the consumers of one loop thread share: its layer, their count and
+ * the broadcast cache (the frames encoded from the layer message being
+ * delivered, shared by every member it is forwarded to). One per worker
+ * (loop thread), made by the worker and passed to consumer_open(); loop
+ * thread only.
+ *
+ * The cache needs no end-of-turn call: consumer_worker_new() sets the
+ * layer's delivery-round hook (layer_round_hook_set()), and the cache is
+ * emptied when each round ends, so it holds at most one round's messages
+ * and each message is encoded once per round (a group message reaches all
+ * of a worker's members in one round). The worker owns that hook while it
+ * lives: nothing else may set one on `layer`.
+ */
+struct consumer_worker;
+
+/* A worker's consumer state on `layer` (borrowed: it must outlive the
+ * worker). NULL on ENOMEM. */
+struct consumer_worker *consumer_worker_new(struct layer *layer);
+
+/* After its last consumer was freed (consumer_closed()), before
+ * layer_free(): removes the hook and frees the cache. NULL is a no-op. */
+void consumer_worker_free(struct consumer_worker *w);
+
+/* Consumers opened on `w` and not yet freed (tests, metrics). */
+unsigned consumer_worker_count(const struct consumer_worker *w);
+
+/*
+ * Creates the consumer for a new connection on worker `w` (its layer and
+ * loop) and runs on_connect. Takes ownership of `scope`'s members (the
+ * struct is zeroed). On return `res` says whether to complete the
+ * handshake. A rejected consumer must still be ended with
+ * consumer_closed(). NULL on ENOMEM (the scope is cleared).
  */
 struct consumer *consumer_open(const struct consumer_class *cls, struct consumer_scope *scope,
-			       struct layer *layer, uv_loop_t *loop,
-			       const struct consumer_transport *tp, void *conn,
-			       struct consumer_open_result *res);
+			       struct consumer_worker *w, const struct consumer_transport *tp,
+			       void *conn, struct consumer_open_result *res);
 
 /* A complete message from the client. Closes the connection itself on
  * invalid input (1007/1003). */
 void consumer_receive(struct consumer *c, const char *data, size_t len, bool binary);
 
-/* The connection is gone: runs on_disconnect (if accepted), leaves groups,
+/* The connection is gone: runs on_disconnect (if accepted), leaves every
+ * group its channel is in (layer_group_discard_all()),
  * stops timers, orphans offloads, and frees the consumer. `c` is invalid
  * after this returns. */
 void consumer_closed(struct consumer *c, int code);
-
-/* Ends a loop turn on this thread: empties the broadcast cache (the frames
- * shared by the connections a message was forwarded to). The server calls
- * it once per turn after the layer's deliveries; without it the cache
- * keeps every message dispatched since the last call alive (it grows with
- * them), until the thread's last consumer is freed. */
-void consumer_turn_end(void);
-
-/* Live consumers on this thread (tests, metrics). */
-unsigned consumer_count(void);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * consumer_dispatch.c - the broadcast fast path: layer messages dispatched
- * to their consumer's handler by type, and the per-turn cache that lets
- * every member forwarding one message share one encoded frame.
+ * to their consumer's handler by type, and the per-round cache (one per
+ * worker: struct consumer_worker) that lets every member forwarding one
+ * message share one encoded frame.
  */
 #include "consumer_int.h"
 
@@ -10,19 +11,8 @@
 
 #include "log.h"
 
-/*
- * The broadcast cache: frames encoded from the layer messages dispatched in
- * this loop turn, keyed by (message, fields), and each message's type.
- * The layer hands each channel all its queued messages in turn (A, B, ...
- * to the first member, then A, B, ... to the next), so the cache holds a
- * whole turn's messages: an open-addressing table (linear probing) that
- * doubles while a turn fills it past half, emptied by consumer_turn_end()
- * (the server calls it once per loop turn, so memory is bounded by one
- * turn's messages) and freed with the last consumer of the thread. An entry
- * holds a reference to its message, so a pointer cannot be reused while
- * cached. One per loop thread. If the table cannot grow, messages are
- * simply encoded again (correct, slower).
- */
+/* The broadcast cache (struct consumer_worker in consumer_int.h): its
+ * first size, in slots. */
 #define CACHE_MIN 1024
 
 struct cache_entry {
@@ -44,14 +34,6 @@ struct cache_entry {
 
 static const char type_key; /* the key of message entries */
 
-static _Thread_local json_t *dispatching;
-static _Thread_local struct cache_entry *dispatch_entry; /* dispatching's, while cache_gen is */
-static _Thread_local unsigned dispatch_gen;
-static _Thread_local unsigned cache_gen; /* changes whenever entries move or go */
-static _Thread_local struct cache_entry *cache;
-static _Thread_local unsigned *cache_used; /* slots in use, to empty them */
-static _Thread_local unsigned cache_cap, cache_n;
-
 static unsigned cache_hash(const void *msg, const void *key)
 {
 	uint64_t h = (uint64_t)(uintptr_t)msg * 0x9e3779b97f4a7c15ull ^ (uintptr_t)key;
@@ -70,108 +52,129 @@ static void entry_release(struct cache_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static void cache_clear(void)
+/* The layer's round hook: the round that filled the cache is over. */
+static void cache_clear(void *ud)
 {
-	cache_gen++;
-	for (unsigned k = 0; k < cache_n; k++)
-		entry_release(&cache[cache_used[k]]);
-	cache_n = 0;
+	struct consumer_worker *w = ud;
+	if (!w->cache_n)
+		return;
+	w->cache_gen++;
+	for (unsigned k = 0; k < w->cache_n; k++)
+		entry_release(&w->cache[w->cache_used[k]]);
+	w->cache_n = 0;
 }
 
-void consumer__cache_free(void)
+struct consumer_worker *consumer_worker_new(struct layer *layer)
 {
-	cache_clear();
-	free(cache);
-	free(cache_used);
-	cache = NULL;
-	cache_used = NULL;
-	cache_cap = 0;
+	struct consumer_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->layer = layer;
+	layer_round_hook_set(layer, cache_clear, w);
+	return w;
 }
 
-void consumer_turn_end(void)
+void consumer_worker_free(struct consumer_worker *w)
 {
-	cache_clear();
+	if (!w)
+		return;
+	if (w->live)
+		LOG(LOG_ERROR, "consumer", "consumer_worker_free: %u consumer(s) still open", w->live);
+	layer_round_hook_set(w->layer, NULL, NULL);
+	cache_clear(w);
+	free(w->cache);
+	free(w->cache_used);
+	free(w);
+}
+
+unsigned consumer_worker_count(const struct consumer_worker *w)
+{
+	return w->live;
 }
 
 /* The slot of (msg, key), or of the empty slot where it would go. */
-static struct cache_entry *cache_slot(const void *msg, const void *key)
+static struct cache_entry *cache_slot(struct consumer_worker *w, const void *msg,
+				      const void *key)
 {
-	unsigned mask = cache_cap - 1;
+	unsigned mask = w->cache_cap - 1;
 	for (unsigned i = cache_hash(msg, key) & mask;; i = (i + 1) & mask) {
-		struct cache_entry *e = &cache[i];
+		struct cache_entry *e = &w->cache[i];
 		if (!e->msg || (e->msg == msg && e->key == key))
 			return e;
 	}
 }
 
 /* Makes room for one more entry: false when the table cannot grow. */
-static bool cache_reserve(void)
+static bool cache_reserve(struct consumer_worker *w)
 {
-	if (cache_cap && (cache_n + 1) * 2 <= cache_cap)
+	if (w->cache_cap && (w->cache_n + 1) * 2 <= w->cache_cap)
 		return true;
-	unsigned cap = cache_cap ? cache_cap * 2 : CACHE_MIN;
+	unsigned cap = w->cache_cap ? w->cache_cap * 2 : CACHE_MIN;
 	struct cache_entry *t = calloc(cap, sizeof(*t));
 	unsigned *used = malloc(cap / 2 * sizeof(*used));
-	if (!t || !used || cap < cache_cap) {
+	if (!t || !used || cap < w->cache_cap) {
 		free(t);
 		free(used);
 		return false;
 	}
-	struct cache_entry *old = cache;
-	unsigned *old_used = cache_used, n = cache_n;
-	cache_gen++;
-	cache = t;
-	cache_used = used;
-	cache_cap = cap;
-	cache_n = 0;
+	struct cache_entry *old = w->cache;
+	unsigned *old_used = w->cache_used, n = w->cache_n;
+	w->cache_gen++;
+	w->cache = t;
+	w->cache_used = used;
+	w->cache_cap = cap;
+	w->cache_n = 0;
 	for (unsigned k = 0; k < n; k++) {
-		struct cache_entry *from = &old[old_used[k]], *to = cache_slot(from->msg, from->key);
+		struct cache_entry *from = &old[old_used[k]];
+		struct cache_entry *to = cache_slot(w, from->msg, from->key);
 		*to = *from;
-		cache_used[cache_n++] = (unsigned)(to - cache);
+		w->cache_used[w->cache_n++] = (unsigned)(to - w->cache);
 	}
 	free(old);
 	free(old_used);
 	return true;
 }
 
-static struct consumer_frame *cache_find(json_t *msg, const char *const *fields)
+static struct consumer_frame *cache_find(struct consumer_worker *w, json_t *msg,
+					 const char *const *fields)
 {
-	if (!cache_n)
+	if (!w->cache_n)
 		return NULL;
-	struct cache_entry *e = cache_slot(msg, fields);
+	struct cache_entry *e = cache_slot(w, msg, fields);
 	return e->msg ? e->v.frame : NULL;
 }
 
 /* Caches `f` (its reference goes to the cache) and returns true, or
  * returns false (the caller keeps its reference) when the table is full. */
-static bool cache_put(json_t *msg, const char *const *fields, struct consumer_frame *f)
+static bool cache_put(struct consumer_worker *w, json_t *msg, const char *const *fields,
+		      struct consumer_frame *f)
 {
-	if (!cache_reserve())
+	if (!cache_reserve(w))
 		return false;
-	struct cache_entry *e = cache_slot(msg, fields);
+	struct cache_entry *e = cache_slot(w, msg, fields);
 	e->msg = json_incref(msg);
 	e->key = fields;
 	e->v.frame = f;
-	cache_used[cache_n++] = (unsigned)(e - cache);
+	w->cache_used[w->cache_n++] = (unsigned)(e - w->cache);
 	return true;
 }
 
 /* The message's entry (its "type" read once per turn), or NULL when the
  * table is full. Valid until the table changes (cache_gen). */
-static struct cache_entry *message_entry(json_t *msg)
+static struct cache_entry *message_entry(struct consumer_worker *w, json_t *msg)
 {
-	if (cache_n) {
-		struct cache_entry *e = cache_slot(msg, &type_key);
+	if (w->cache_n) {
+		struct cache_entry *e = cache_slot(w, msg, &type_key);
 		if (e->msg)
 			return e;
 	}
-	if (!cache_reserve())
+	if (!cache_reserve(w))
 		return NULL;
-	struct cache_entry *e = cache_slot(msg, &type_key);
+	struct cache_entry *e = cache_slot(w, msg, &type_key);
 	e->msg = json_incref(msg);
 	e->key = &type_key;
 	e->v.type = json_string_value(json_object_get(msg, "type"));
-	cache_used[cache_n++] = (unsigned)(e - cache);
+	w->cache_used[w->cache_n++] = (unsigned)(e - w->cache);
 	return e;
 }
 
@@ -183,11 +186,12 @@ static int send_json_shared(struct consumer *c, json_t *msg, const char *const *
 		return CH_EINVAL;
 	if (c->state != CONSUMER__ST_OPEN)
 		return c->state == CONSUMER__ST_CONNECTING ? CH_ESTATE : CH_ECLOSED;
-	if (msg == dispatching) {
+	struct consumer_worker *w = c->w;
+	if (msg == w->dispatching) {
 		/* The immutable layer message: encode once per batch, share the
 		 * frame. Its first frame hangs on its message entry (no lookup);
 		 * frames with other fields go through the table. */
-		struct cache_entry *e = dispatch_gen == cache_gen ? dispatch_entry : NULL;
+		struct cache_entry *e = w->dispatch_gen == w->cache_gen ? w->dispatch_entry : NULL;
 		if (e && e->fframe && e->ffields == fields)
 			return consumer__send_frame(c, e->fframe);
 		int err;
@@ -198,12 +202,12 @@ static int send_json_shared(struct consumer *c, json_t *msg, const char *const *
 			e->ffields = fields;
 			return consumer__send_frame(c, e->fframe);
 		}
-		struct consumer_frame *f = cache_find(msg, fields);
+		struct consumer_frame *f = cache_find(w, msg, fields);
 		if (!f) {
 			f = consumer__frame_from_json(msg, fields, &err);
 			if (!f)
 				return err;
-			if (!cache_put(msg, fields, f)) {
+			if (!cache_put(w, msg, fields, f)) {
 				int rc = consumer__send_frame(c, f);
 				consumer_frame_unref(f);
 				return rc;
@@ -240,7 +244,8 @@ void consumer__on_layer_message(void *ud, const char *channel, json_t *msg)
 	(void)channel;
 	if (c->state != CONSUMER__ST_OPEN)
 		return; /* not accepted yet, or closing: Channels would not deliver either */
-	struct cache_entry *e = message_entry(msg);
+	struct consumer_worker *w = c->w;
+	struct cache_entry *e = message_entry(w, msg);
 	const char *type = e ? e->v.type : json_string_value(json_object_get(msg, "type"));
 	const struct consumer_handler *h;
 	if (e && e->cls == c->cls) {
@@ -262,17 +267,17 @@ void consumer__on_layer_message(void *ud, const char *channel, json_t *msg)
 		consumer_close(c, CLOSE_INTERNAL_ERROR, "no handler for message type");
 		return;
 	}
-	json_t *outer = dispatching;
-	struct cache_entry *outer_entry = dispatch_entry;
-	unsigned outer_gen = dispatch_gen;
-	dispatching = msg;
-	dispatch_entry = e;
-	dispatch_gen = cache_gen;
+	json_t *outer = w->dispatching;
+	struct cache_entry *outer_entry = w->dispatch_entry;
+	unsigned outer_gen = w->dispatch_gen;
+	w->dispatching = msg;
+	w->dispatch_entry = e;
+	w->dispatch_gen = w->cache_gen;
 	consumer__enter(c);
 	h->fn(c, msg);
-	dispatching = outer;
-	dispatch_entry = outer_entry;
-	dispatch_gen = outer_gen;
+	w->dispatching = outer;
+	w->dispatch_entry = outer_entry;
+	w->dispatch_gen = outer_gen;
 	consumer__leave(c);
 }
 

@@ -16,26 +16,44 @@ struct timer;
 struct job;
 
 /*
- * A group name interned per loop thread: the consumers of one group share
- * one copy (a chat room of 10,000 members holds its name once).
+ * One per worker (loop thread): what the consumers of that loop share.
+ * Owned by whoever made it (consumer_worker_new(): the server's worker, a
+ * test's environment); every consumer opened on it points to it. Loop
+ * thread only.
+ *
+ * The broadcast cache: frames encoded from the layer messages dispatched
+ * in the current delivery round, keyed by (message, fields), and each
+ * message's type and handler. The layer hands each channel all its queued
+ * messages in turn (A, B, ... to the first member, then A, B, ... to the
+ * next), so the cache holds a whole round's messages: an open-addressing
+ * table (linear probing) that doubles while a round fills it past half.
+ * It is emptied by the layer's round hook (layer_round_hook_set()) when
+ * the round ends, so its entries live exactly as long as the round that
+ * made them and nobody calls anything at the end of a turn. An entry holds
+ * a reference to its message, so a pointer cannot be reused while cached.
+ * If the table cannot grow, messages are simply encoded again (correct,
+ * slower).
  */
-struct gname {
-	struct gname *next; /* hash chain */
-	unsigned refs;
-	uint32_t hash;
-	char name[];
-};
+struct cache_entry;
 
-struct group_ref {
-	struct group_ref *next;
-	struct gname *g;
+struct consumer_worker {
+	struct layer *layer;
+	unsigned live;            /* consumers opened on it and not yet freed */
+	/* the message being dispatched now, and its cache entry while
+	 * dispatch_gen == cache_gen */
+	json_t *dispatching;
+	struct cache_entry *dispatch_entry;
+	unsigned dispatch_gen;
+	unsigned cache_gen;       /* changes whenever entries move or go */
+	struct cache_entry *cache;
+	unsigned *cache_used;     /* slots in use, to empty them */
+	unsigned cache_cap, cache_n;
 };
 
 /* What few consumers use, allocated on first use. */
 struct consumer_extra {
 	json_t *session;          /* owned; NULL when none */
 	char *channel;            /* a copy of the channel name when the layer keeps none */
-	struct group_ref *groups; /* groups after the first one */
 	struct timer *timers;
 	struct job *jobs;
 	char *subprotocol; /* owned copy of the accepted token, NUL-terminated */
@@ -66,13 +84,13 @@ enum consumer_state_kind {
  */
 struct consumer {
 	const struct consumer_class *cls;
-	struct layer *layer;  /* on the consumer's loop: layer_loop() */
+	struct layer *layer;  /* w->layer, on the consumer's loop: layer_loop() */
+	struct consumer_worker *w; /* its worker's shared state (borrowed) */
 	const struct consumer_transport *tp;
 	void *conn;
 	/* The layer's copy of the channel name (layer_receiver_name()) while the
 	 * receiver is registered, else extra->channel, else "". */
 	const char *channel;
-	struct gname *group;  /* the first group joined (most consumers join one) */
 	struct consumer_extra *extra; /* NULL until needed */
 	uint16_t reject_code;
 	uint16_t busy;        /* callbacks of the class on the stack */
@@ -125,15 +143,6 @@ struct consumer_frame *consumer__frame_from_json(json_t *content, const char *co
  */
 void consumer__on_layer_message(void *ud, const char *channel, json_t *msg);
 
-/* Frees this thread's broadcast cache (when its last consumer goes). */
-void consumer__cache_free(void);
-
-/* ---- consumer_group.c ---- */
-
-/* Discards the consumer from every group it joined (`channel` is its
- * channel name, still valid) and forgets them. */
-void consumer__groups_leave(struct consumer *c, const char *channel);
-
 /* ---- consumer_timer.c, consumer_offload.c ---- */
 
 /* Stops and releases every timer of `x` (their callbacks never run again). */
@@ -143,11 +152,6 @@ void consumer__timers_release(struct consumer_extra *x);
 void consumer__jobs_detach(struct consumer_extra *x);
 
 /* ---- consumer_scope.c ---- */
-
-/* A reference to the interned group `name` (per thread), NULL on ENOMEM. */
-struct gname *consumer__gname_get(const char *name);
-/* Drops a reference from consumer__gname_get(). */
-void consumer__gname_put(struct gname *g);
 
 /*
  * A new consumer of `cls` (malloc'd: header and state block zeroed, `cls`

@@ -1,7 +1,7 @@
 /*
  * consumer_scope.c - a consumer's scope packed into its own allocation
  * (one block per connection instead of a dozen small ones and a JSON
- * object), its accessors, and the interned group names.
+ * object) and its accessors.
  */
 #include "consumer_int.h"
 
@@ -33,84 +33,6 @@ static const char *const known_values[] = {
 };
 #define N_KNOWN_VALUES (sizeof(known_values) / sizeof(known_values[0]))
 _Static_assert(N_KNOWN_VALUES <= CODE_ESC, "codes are control characters");
-
-/* ---- interned group names ---- */
-
-static _Thread_local struct gname **gnames; /* buckets; NULL while empty */
-static _Thread_local size_t gnames_mask, gnames_count;
-
-static uint32_t name_hash(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static void gnames_grow(void)
-{
-	size_t nb = gnames ? (gnames_mask + 1) * 2 : 16;
-	struct gname **b = calloc(nb, sizeof(*b));
-	if (!b)
-		return; /* stays denser */
-	for (size_t i = 0; gnames && i <= gnames_mask; i++) {
-		for (struct gname *g = gnames[i], *next; g; g = next) {
-			next = g->next;
-			g->next = b[g->hash & (nb - 1)];
-			b[g->hash & (nb - 1)] = g;
-		}
-	}
-	free(gnames);
-	gnames = b;
-	gnames_mask = nb - 1;
-}
-
-/* A reference to the interned `name`, or NULL on ENOMEM. */
-struct gname *consumer__gname_get(const char *name)
-{
-	uint32_t h = name_hash(name);
-	if (gnames) {
-		for (struct gname *g = gnames[h & gnames_mask]; g; g = g->next) {
-			if (g->hash == h && strcmp(g->name, name) == 0) {
-				g->refs++;
-				return g;
-			}
-		}
-	}
-	if (!gnames || gnames_count > gnames_mask)
-		gnames_grow();
-	if (!gnames)
-		return NULL;
-	size_t n = strlen(name);
-	struct gname *g = malloc(sizeof(*g) + n + 1);
-	if (!g)
-		return NULL;
-	memcpy(g->name, name, n + 1);
-	g->refs = 1;
-	g->hash = h;
-	g->next = gnames[h & gnames_mask];
-	gnames[h & gnames_mask] = g;
-	gnames_count++;
-	return g;
-}
-
-void consumer__gname_put(struct gname *g)
-{
-	if (--g->refs > 0)
-		return;
-	struct gname **pp = &gnames[g->hash & gnames_mask];
-	while (*pp != g)
-		pp = &(*pp)->next;
-	*pp = g->next;
-	free(g);
-	if (--gnames_count == 0) {
-		free(gnames);
-		gnames = NULL;
-		gnames_mask = 0;
-	}
-}
 
 /* ---- scope ---- */
 

@@ -106,7 +106,7 @@ static int routes_join(const struct server_app *const apps[], bool websocket,
 	return 0;
 }
 
-int server__apps_start(struct server *s, const struct server_app *const apps[], char *err,
+int server__apps_start(struct server_process *p, const struct server_app *const apps[], char *err,
 		       size_t errlen)
 {
 	if (server__apps_check(apps, err, errlen) != 0)
@@ -120,15 +120,15 @@ int server__apps_start(struct server *s, const struct server_app *const apps[], 
 	 * The router keeps copies of the entries: the joined arrays go. */
 	struct route *http = NULL, *ws = NULL;
 	size_t n_http = 0, n_ws = 0;
-	size_t n_own = s->cfg->publish_endpoint ? 2 : 0;
+	size_t n_own = p->cfg->publish_endpoint ? 2 : 0;
 	int rc = -1;
 	if (routes_join(apps, false, server__publish_routes, n_own, &http, &n_http) != 0 ||
 	    routes_join(apps, true, NULL, 0, &ws, &n_ws) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (router_new(http, n_http, &s->http_router, err, errlen) == 0 &&
-	    router_new(ws, n_ws, &s->ws_router, err, errlen) == 0)
+	if (router_new(http, n_http, &p->http_router, err, errlen) == 0 &&
+	    router_new(ws, n_ws, &p->ws_router, err, errlen) == 0)
 		rc = 0;
 out:
 	free(http);

@@ -26,7 +26,7 @@ static int on_lws_event(struct lws *wsi, enum lws_callback_reasons reason, void 
 			size_t len)
 {
 	struct lws_context *ctx = lws_get_context(wsi);
-	struct server *s = ctx ? lws_context_user(ctx) : NULL;
+	struct server_worker *s = ctx ? lws_context_user(ctx) : NULL;
 	(void)user;
 	if (!s)
 		return 0;
@@ -63,11 +63,11 @@ static struct lws_protocols *build_protocols(void)
 	return pr;
 }
 
-static void begin_stop(struct server *s, const char *why);
+static void begin_stop(struct server_worker *s, const char *why);
 
 static void on_signal(uv_signal_t *h, int signum)
 {
-	struct server *s = h->data;
+	struct server_worker *s = h->data;
 	if (signum == SIGHUP) {
 		/* Never exits. Log reopening and config reload come later. */
 		LOG(LOG_INFO, "server", "SIGHUP: reload (nothing is reloadable yet: no config file, "
@@ -88,7 +88,7 @@ static void on_sighup_closed(uv_handle_t *h)
 /* Another worker (worker 0, which owns the signals) asks this one to stop. */
 static void on_stop_async(uv_async_t *a)
 {
-	struct server *s = a->data;
+	struct server_worker *s = a->data;
 	begin_stop(s, "stop");
 }
 
@@ -156,7 +156,7 @@ static void on_listen_readable(uv_poll_t *h, int status, int events);
 
 static void on_accept_resume(uv_timer_t *t)
 {
-	struct server *w = t->data;
+	struct server_worker *w = t->data;
 	if (!w->stopping)
 		uv_poll_start(&w->listen_poll, UV_READABLE, on_listen_readable);
 }
@@ -171,7 +171,7 @@ static void on_accept_resume(uv_timer_t *t)
  * descriptor to accept-and-close with: a client would get an error for a
  * shortage that may last less than its own patience.
  */
-static void accept_pause(struct server *w, int err)
+static void accept_pause(struct server_worker *w, int err)
 {
 	static struct log_limit lim = LOG_LIMIT_INIT(10);
 	w->accept_pause_ms = w->accept_pause_ms ? w->accept_pause_ms * 2 : 100;
@@ -188,7 +188,7 @@ static void accept_pause(struct server *w, int err)
 
 static void on_listen_readable(uv_poll_t *h, int status, int events)
 {
-	struct server *w = h->data;
+	struct server_worker *w = h->data;
 	(void)events;
 	if (status < 0 || w->stopping)
 		return;
@@ -231,12 +231,12 @@ static void on_listen_readable(uv_poll_t *h, int status, int events)
 
 static void on_listen_closed(uv_handle_t *h)
 {
-	struct server *w = h->data;
+	struct server_worker *w = h->data;
 	close(w->listen_fd);
 	w->listen_fd = -1;
 }
 
-static void finish_stop(struct server *s)
+static void finish_stop(struct server_worker *s)
 {
 	if (!s->lws || s->destroying)
 		return;
@@ -263,13 +263,13 @@ static void finish_stop(struct server *s)
 
 static void on_shutdown_tick(uv_timer_t *t)
 {
-	struct server *s = t->data;
+	struct server_worker *s = t->data;
 	/* Wait until every WebSocket has finished its closing handshake, or 3 s. */
 	if (s->n_ws == 0 || ++s->shutdown_ticks > 60)
 		finish_stop(s);
 }
 
-static void begin_stop(struct server *s, const char *why)
+static void begin_stop(struct server_worker *s, const char *why)
 {
 	if (s->stopping) {
 		LOG(LOG_WARN, "server", "%s again: stopping now", why);
@@ -280,28 +280,28 @@ static void begin_stop(struct server *s, const char *why)
 	uv_poll_stop(&s->listen_poll); /* no new connections */
 	if (s->index == 0) {
 		LOG(LOG_INFO, "server", "%s: closing %u WebSocket(s) with 1001 and stopping", why,
-		    atomic_load(s->ws_total));
-		for (unsigned i = 1; i < s->n_workers; i++)
-			uv_async_send(&s->workers[i].stop_async);
+		    atomic_load(&s->proc->ws_total));
+		for (unsigned i = 1; i < s->proc->n_workers; i++)
+			uv_async_send(&s->proc->workers[i].stop_async);
 	}
 	server__ws_close_all(s, CLOSE_GOING_AWAY, "server shutdown");
 	uv_timer_start(&s->shutdown_timer, on_shutdown_tick, 0, 50);
 }
 
 /* Splits --redis at commas into the layer's shard list. */
-static struct layer *make_layer(struct server *s, uv_loop_t *loop)
+static struct layer *make_layer(struct server_worker *s, uv_loop_t *loop)
 {
 	struct layer_config lcfg;
 	layer_config_init(&lcfg);
-	lcfg.prefix = s->cfg->layer_prefix;
-	lcfg.capacity = s->cfg->layer_capacity;
+	lcfg.prefix = s->proc->cfg->layer_prefix;
+	lcfg.capacity = s->proc->cfg->layer_capacity;
 	/* Worker 0 holds the process's Redis connections (one SUBSCRIBE per
 	 * group per process); the other workers reach Redis through it. */
-	if (!s->cfg->redis || !*s->cfg->redis || s->index > 0)
-		return s->bus ? layer_bus_memory_new(s->bus, s->index, loop, &lcfg)
+	if (!s->proc->cfg->redis || !*s->proc->cfg->redis || s->index > 0)
+		return s->proc->bus ? layer_bus_memory_new(s->proc->bus, s->index, loop, &lcfg)
 			      : layer_memory_new(loop, &lcfg);
 
-	char *copy = strdup(s->cfg->redis);
+	char *copy = strdup(s->proc->cfg->redis);
 	const char *urls[64];
 	size_t n = 0;
 	for (char *save = NULL, *tok = strtok_r(copy, ", ", &save); tok && n < 64;
@@ -310,10 +310,10 @@ static struct layer *make_layer(struct server *s, uv_loop_t *loop)
 	struct layer_redis_config rcfg = {
 		.urls = urls,
 		.n_urls = n,
-		.format = (enum layer_wire_format)s->cfg->redis_format,
-		.bus = s->bus,
+		.format = (enum layer_wire_format)s->proc->cfg->redis_format,
+		.bus = s->proc->bus,
 		.worker = s->index,
-		.timeout = s->cfg->redis_timeout,
+		.timeout = s->proc->cfg->redis_timeout,
 	};
 	char err[256] = "";
 	struct layer *l = layer_redis_new(loop, &lcfg, &rcfg, err, sizeof(err));
@@ -323,28 +323,28 @@ static struct layer *make_layer(struct server *s, uv_loop_t *loop)
 	return l;
 }
 
-static int load_secret(struct server *s)
+static int load_secret(struct server_process *p)
 {
-	const char *key = s->cfg->secret_key;
+	const char *key = p->cfg->secret_key;
 	if (key && *key) {
 		size_t n = strlen(key);
 		if (n < 16) {
 			LOG(LOG_ERROR, "server", "--secret-key must be at least 16 characters");
 			return -1;
 		}
-		if (n > sizeof(s->secret))
-			n = sizeof(s->secret); /* HMAC keys longer than a block are hashed anyway */
-		memcpy(s->secret, key, n);
-		s->secret_len = n;
+		if (n > sizeof(p->secret))
+			n = sizeof(p->secret); /* HMAC keys longer than a block are hashed anyway */
+		memcpy(p->secret, key, n);
+		p->secret_len = n;
 		return 0;
 	}
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	ssize_t got = fd >= 0 ? read(fd, s->secret, 32) : -1;
+	ssize_t got = fd >= 0 ? read(fd, p->secret, 32) : -1;
 	if (fd >= 0)
 		close(fd);
 	if (got != 32)
 		return -1;
-	s->secret_len = 32;
+	p->secret_len = 32;
 	LOG(LOG_WARN, "server", "no --secret-key (CHANNELS_SECRET_KEY): sessions are signed with a "
 				"random key and end when the server restarts");
 	return 0;
@@ -364,9 +364,9 @@ static void write_port_file(const char *path, int port)
 
 /* Creates worker `w`'s loop, layer, lws context and listening socket on
  * `port` (0: any; the other workers then use worker 0's). Main thread. */
-static int worker_init(struct server *w, int port)
+static int worker_init(struct server_worker *w, int port)
 {
-	const struct server_config *cfg = w->cfg;
+	const struct server_config *cfg = w->proc->cfg;
 	if (uv_loop_init(&w->loop_storage) != 0)
 		return -1;
 	w->loop = &w->loop_storage;
@@ -374,12 +374,15 @@ static int worker_init(struct server *w, int port)
 	w->layer = make_layer(w, w->loop);
 	if (!w->layer)
 		return -1;
+	w->consumers = consumer_worker_new(w->layer);
+	if (!w->consumers)
+		return -1;
 
 	void *foreign[1] = {w->loop};
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* we listen: see listen_socket() */
-	info.protocols = w->protocols;
+	info.protocols = w->proc->protocols;
 	info.foreign_loops = foreign;
 	info.pcontext = &w->lws;
 	info.user = w;
@@ -392,7 +395,7 @@ static int worker_init(struct server *w, int port)
 	 * into lws' sorted list. Our keepalive is server__ws_keepalive. */
 	static const lws_retry_bo_t no_validity = {0};
 	info.retry_and_idle_policy = &no_validity;
-	w->listen_fd = listen_socket(cfg->host, port, &w->port, w->index == 0);
+	w->listen_fd = listen_socket(cfg->host, port, &w->proc->port, w->index == 0);
 	if (w->listen_fd < 0)
 		return -1;
 	w->lws = lws_create_context(&info);
@@ -441,7 +444,7 @@ static int worker_init(struct server *w, int port)
 }
 
 /* Runs a worker's loop until it stopped, then tears it down. */
-static void worker_run(struct server *w)
+static void worker_run(struct server_worker *w)
 {
 	if (w->lws)
 		uv_run(w->loop, UV_RUN_DEFAULT);
@@ -451,6 +454,8 @@ static void worker_run(struct server *w)
 		lws_context_destroy(w->lws);
 		uv_run(w->loop, UV_RUN_DEFAULT);
 	}
+	consumer_worker_free(w->consumers); /* every consumer was closed with its wsi */
+	w->consumers = NULL;
 	if (w->layer)
 		layer_free(w->layer);
 	w->layer = NULL;
@@ -466,7 +471,7 @@ static void worker_thread(void *arg)
 }
 
 /* Closes what worker_init() opened on a worker that never ran. */
-static void worker_abandon(struct server *w)
+static void worker_abandon(struct server_worker *w)
 {
 	if (!w->loop_ready)
 		return;
@@ -494,26 +499,24 @@ static unsigned worker_count(const struct server_config *cfg)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
-/* Makes the n_workers workers, copies of `shared`, with their loops,
- * listeners and the publish token; on failure closes what was opened.
- * 0 or -1. Main thread. */
-static int workers_init(struct server *workers, const struct server *shared)
+/* Makes the process's n_workers workers, with their loops, listeners and
+ * the publish token; on failure closes what was opened. 0 or -1. Main
+ * thread. */
+static int workers_init(struct server_process *p)
 {
-	const struct server_config *cfg = shared->cfg;
-	unsigned n = shared->n_workers;
+	const struct server_config *cfg = p->cfg;
+	struct server_worker *workers = p->workers;
+	unsigned n = p->n_workers;
 	int ok = 1;
 	for (unsigned i = 0; i < n && ok; i++) {
-		workers[i] = *shared;
+		workers[i].proc = p;
 		workers[i].index = i;
-		workers[i].workers = workers;
-		ok = worker_init(&workers[i], i == 0 ? cfg->port : workers[0].port) == 0;
+		workers[i].rx_epfd = -1;
+		/* worker 0 binds cfg->port (0: any) into p->port; the others reuse it */
+		ok = worker_init(&workers[i], i == 0 ? cfg->port : p->port) == 0;
 	}
-	if (ok && cfg->publish_endpoint) {
+	if (ok && cfg->publish_endpoint)
 		ok = server__publish_start(&workers[0]) == 0;
-		for (unsigned i = 1; ok && i < n; i++)
-			memcpy(workers[i].publish_token, workers[0].publish_token,
-			       sizeof(workers[i].publish_token));
-	}
 	if (!ok)
 		for (unsigned i = 0; i < n; i++)
 			worker_abandon(&workers[i]);
@@ -522,58 +525,55 @@ static int workers_init(struct server *workers, const struct server *shared)
 
 int server_run(const struct server_config *cfg, const struct server_app *const apps[])
 {
-	struct server shared;
-	struct server *s = &shared;
-	struct server *workers = NULL;
-	atomic_uint ws_total = 0;
+	struct server_process proc;
+	struct server_process *p = &proc;
 	unsigned n = worker_count(cfg);
 	char err[256];
 	int rc = -1;
 
-	/* What every worker shares (read-only once running): filled here,
-	 * then copied into each worker. */
-	memset(s, 0, sizeof(*s));
-	s->cfg = cfg;
-	s->rx_epfd = -1;
-	s->n_workers = n;
-	s->ws_total = &ws_total;
+	/* What every worker shares: filled here, read-only once they run. */
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->n_workers = n;
+	atomic_init(&p->ws_total, 0);
 	log_set_level(cfg->log_level);
 	server__settings_set(cfg->settings);
 	log_route_lws();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN); /* until worker 0 handles it (worker_init): never exit on it */
 
-	if (load_secret(s) != 0)
+	if (load_secret(p) != 0)
 		return -1;
-	if (!realpath(cfg->static_dir, s->static_root)) {
+	if (!realpath(cfg->static_dir, p->static_root)) {
 		LOG(LOG_ERROR, "server", "static dir %s: %s", cfg->static_dir, strerror(errno));
 		return -1;
 	}
-	if (server__apps_start(s, apps, err, sizeof(err)) != 0) {
+	if (server__apps_start(p, apps, err, sizeof(err)) != 0) {
 		LOG(LOG_ERROR, "server", "apps: %s", err);
 		goto out;
 	}
-	s->tmpl = tmpl_env_new_dir(cfg->templates_dir, "/static/");
-	s->protocols = build_protocols();
-	s->allowed_hosts = cfg->allowed_hosts ? strdup(cfg->allowed_hosts)
+	p->tmpl = tmpl_env_new_dir(cfg->templates_dir, "/static/");
+	p->protocols = build_protocols();
+	p->allowed_hosts = cfg->allowed_hosts ? strdup(cfg->allowed_hosts)
 					      : server__default_allowed_hosts(cfg->host);
 	if (n > 1)
-		s->bus = layer_bus_new(n);
-	workers = calloc(n, sizeof(*workers));
-	if (!s->tmpl || !s->protocols || !s->allowed_hosts || !workers || (n > 1 && !s->bus))
+		p->bus = layer_bus_new(n);
+	p->workers = calloc(n, sizeof(*p->workers));
+	if (!p->tmpl || !p->protocols || !p->allowed_hosts || !p->workers || (n > 1 && !p->bus))
 		goto out;
 
-	if (workers_init(workers, &shared) != 0)
+	struct server_worker *workers = p->workers;
+	if (workers_init(p) != 0)
 		goto out;
 
 	LOG(LOG_INFO, "server",
 	    "channels-server %s listening on http://%s:%d/ (%u worker%s, layer: %s%s%s)",
-	    CHANNELS_VERSION, cfg->host, workers[0].port, n, n > 1 ? "s" : "",
+	    CHANNELS_VERSION, cfg->host, p->port, n, n > 1 ? "s" : "",
 	    layer_backend_name(workers[0].layer), cfg->redis ? " " : "", cfg->redis ? cfg->redis : "");
-	LOG(LOG_INFO, "server", "static files from %s, templates from %s", shared.static_root,
+	LOG(LOG_INFO, "server", "static files from %s, templates from %s", p->static_root,
 	    cfg->templates_dir);
 	if (cfg->port_file)
-		write_port_file(cfg->port_file, workers[0].port);
+		write_port_file(cfg->port_file, p->port);
 
 	for (unsigned i = 1; i < n; i++)
 		uv_thread_create(&workers[i].thread, worker_thread, &workers[i]);
@@ -583,12 +583,12 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 	server__publish_stop(&workers[0]);
 	rc = 0;
 out:
-	free(workers);
-	layer_bus_free(s->bus);
-	tmpl_env_free(s->tmpl);
-	free(s->protocols);
-	free(s->allowed_hosts);
-	router_free(s->http_router);
-	router_free(s->ws_router);
+	free(p->workers);
+	layer_bus_free(p->bus);
+	tmpl_env_free(p->tmpl);
+	free(p->protocols);
+	free(p->allowed_hosts);
+	router_free(p->http_router);
+	router_free(p->ws_router);
 	return rc;
 }

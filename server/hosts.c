@@ -52,7 +52,7 @@ static bool host_part(const char *v, char *out, size_t n)
 /* Django's ALLOWED_HOSTS matching: "*" any, ".a.example" a.example and
  * its subdomains, anything else exactly (case-insensitive). An HTTP/1.0
  * request without Host passes (there is nothing to check). */
-bool server__host_allowed(const struct server *s, const char *host)
+bool server__host_allowed(const struct server_worker *s, const char *host)
 {
 	if (!host)
 		return true;
@@ -62,7 +62,7 @@ bool server__host_allowed(const struct server *s, const char *host)
 	size_t hl = strlen(h);
 	if (hl && h[hl - 1] == '.')
 		h[--hl] = '\0'; /* a fully qualified "example.com." */
-	const char *p = s->allowed_hosts;
+	const char *p = s->proc->allowed_hosts;
 	while (p && *p) {
 		while (*p == ',' || *p == ' ')
 			p++;

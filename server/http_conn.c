@@ -54,7 +54,7 @@ enum hc_state {
 struct http_conn {
 	enum conn_kind kind; /* CONN_HTTP: first, shares the layout test with ws_conn */
 	enum hc_state state;
-	struct server *s;
+	struct server_worker *s;
 	struct lws *wsi;
 	struct http1 *rd;
 	struct http_buf in; /* received, not parsed yet */
@@ -78,7 +78,7 @@ struct http_conn {
 struct view_job {
 	uv_work_t work;
 	struct http_conn *hc; /* NULL once the connection has gone */
-	struct server *s;
+	struct server_worker *s;
 	const struct view *view;
 	int error_status;
 	const char *error_detail;
@@ -200,10 +200,10 @@ static int request_fill(struct http_conn *hc, const struct http1_request *r,
 static void render_error(struct http_request *req, struct http_response *resp, int status,
 			 const char *detail)
 {
-	struct server *s = req->app;
+	struct server_worker *s = req->app;
 	char name[32], path[PATH_MAX];
 	snprintf(name, sizeof(name), "errors/%d.html", status);
-	snprintf(path, sizeof(path), "%s/%s", s->cfg->templates_dir, name);
+	snprintf(path, sizeof(path), "%s/%s", s->proc->cfg->templates_dir, name);
 	if (access(path, R_OK) != 0)
 		snprintf(name, sizeof(name), "errors/error.html");
 	json_t *ctx = json_pack("{s:i,s:s,s:s}", "status", status, "reason",
@@ -240,7 +240,7 @@ static void on_job_work(uv_work_t *w)
 {
 	struct view_job *job = (struct view_job *)w;
 	struct http_request *req = &job->req;
-	struct server *s = job->s;
+	struct server_worker *s = job->s;
 	bool csrf_new = false;
 
 	server__session_load(s, req);
@@ -485,7 +485,7 @@ static int response_done(struct http_conn *hc)
 	hc->started = 0;
 	hc->head_only = hc->http10 = hc->unread = false;
 	hc->state = HC_READ;
-	lws_set_timeout(hc->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, hc->s->cfg->http_timeout);
+	lws_set_timeout(hc->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, hc->s->proc->cfg->http_timeout);
 	if (!hc->peer_eof)
 		hc_watch(hc, true);
 	return process(hc);
@@ -567,7 +567,7 @@ static int upgrade(struct http_conn *hc)
 static int on_request(struct http_conn *hc)
 {
 	const struct http1_request *r = http1_request(hc->rd);
-	struct server *s = hc->s;
+	struct server_worker *s = hc->s;
 	hc->started = uv_now(s->loop);
 	hc->head_only = strcmp(r->method, "HEAD") == 0;
 	hc->http10 = r->minor == 0;
@@ -596,7 +596,7 @@ static int on_request(struct http_conn *hc)
 		return serve_static(hc, hc->req.path + 8);
 	}
 	json_t *kwargs = NULL;
-	const struct route *rt = router_match(s->http_router, hc->req.path, &kwargs);
+	const struct route *rt = router_match(s->proc->http_router, hc->req.path, &kwargs);
 	if (!rt)
 		return dispatch(hc, NULL, 404, NULL, 0);
 	json_decref(hc->req.kwargs);
@@ -710,9 +710,9 @@ static void hc_free(struct http_conn *hc)
 	free(hc);
 }
 
-static int on_adopt(struct server *s, struct lws *wsi)
+static int on_adopt(struct server_worker *s, struct lws *wsi)
 {
-	const struct server_config *cfg = s->cfg;
+	const struct server_config *cfg = s->proc->cfg;
 	struct http1_limits lim = {
 		.max_target = 8192,
 		.max_head = cfg->max_header_size,
@@ -741,7 +741,7 @@ static int on_adopt(struct server *s, struct lws *wsi)
 	return 0;
 }
 
-int server__http_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
+int server__http_callback(struct server_worker *s, struct lws *wsi, enum lws_callback_reasons reason,
 			  void *in, size_t len)
 {
 	struct http_conn *hc = lws_get_opaque_user_data(wsi);

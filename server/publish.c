@@ -60,17 +60,17 @@ static bool is_loopback(const char *addr)
 
 static void publish(struct http_request *req, struct http_response *resp, bool group)
 {
-	struct server *s = req->app;
+	struct server_worker *s = req->app;
 	const char *name = json_string_value(json_object_get(req->kwargs, "name"));
 
-	if (!s->cfg->publish_allow_remote && !is_loopback(req->client_addr)) {
+	if (!s->proc->cfg->publish_allow_remote && !is_loopback(req->client_addr)) {
 		answer(resp, 403, "error", "the publish endpoint only answers loopback clients");
 		return;
 	}
 	const char *auth = http_request_header(req, "authorization");
-	size_t tlen = strlen(s->publish_token);
+	size_t tlen = strlen(s->proc->publish_token);
 	if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != tlen ||
-	    CRYPTO_memcmp(auth + 7, s->publish_token, tlen) != 0) {
+	    CRYPTO_memcmp(auth + 7, s->proc->publish_token, tlen) != 0) {
 		static struct log_limit lim_token = LOG_LIMIT_INIT(10);
 		LOG_LIMITED(&lim_token, LOG_INFO, "publish", "refused a publish from %s: bad or missing token",
 		    req->client_addr);
@@ -131,49 +131,49 @@ void server__publish_token_path(int port, char *out, size_t outlen)
 	snprintf(out, outlen, "/tmp/channels-server-%u-%d.token", (unsigned)getuid(), port);
 }
 
-int server__publish_start(struct server *s)
+int server__publish_start(struct server_worker *s)
 {
-	const char *given = s->cfg->publish_token;
+	const char *given = s->proc->cfg->publish_token;
 	if (given && *given) {
-		if (strlen(given) < 16 || strlen(given) >= sizeof(s->publish_token)) {
+		if (strlen(given) < 16 || strlen(given) >= sizeof(s->proc->publish_token)) {
 			LOG(LOG_ERROR, "publish", "--publish-token must be 16 to 127 characters");
 			return -1;
 		}
-		snprintf(s->publish_token, sizeof(s->publish_token), "%s", given);
+		snprintf(s->proc->publish_token, sizeof(s->proc->publish_token), "%s", given);
 		return 0;
 	}
-	server_random_hex(s->publish_token, 32);
-	server__publish_token_path(s->port, s->token_file, sizeof(s->token_file));
+	server_random_hex(s->proc->publish_token, 32);
+	server__publish_token_path(s->proc->port, s->proc->token_file, sizeof(s->proc->token_file));
 	/* Replace only a stale file of ours; never follow a link someone planted. */
 	struct stat st;
-	if (lstat(s->token_file, &st) == 0) {
+	if (lstat(s->proc->token_file, &st) == 0) {
 		if (!S_ISREG(st.st_mode) || st.st_uid != getuid()) {
 			LOG(LOG_ERROR, "publish", "%s exists and is not ours: not writing the token",
-			    s->token_file);
-			s->token_file[0] = '\0';
+			    s->proc->token_file);
+			s->proc->token_file[0] = '\0';
 			return 0;
 		}
-		unlink(s->token_file);
+		unlink(s->proc->token_file);
 	}
-	int fd = open(s->token_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = open(s->proc->token_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		LOG(LOG_WARN, "publish", "cannot write %s: %s", s->token_file, strerror(errno));
-		s->token_file[0] = '\0';
+		LOG(LOG_WARN, "publish", "cannot write %s: %s", s->proc->token_file, strerror(errno));
+		s->proc->token_file[0] = '\0';
 		return 0;
 	}
-	size_t n = strlen(s->publish_token);
-	bool ok = write(fd, s->publish_token, n) == (ssize_t)n && write(fd, "\n", 1) == 1;
+	size_t n = strlen(s->proc->publish_token);
+	bool ok = write(fd, s->proc->publish_token, n) == (ssize_t)n && write(fd, "\n", 1) == 1;
 	close(fd);
 	if (!ok) {
-		unlink(s->token_file);
-		s->token_file[0] = '\0';
+		unlink(s->proc->token_file);
+		s->proc->token_file[0] = '\0';
 	}
 	return 0;
 }
 
-void server__publish_stop(struct server *s)
+void server__publish_stop(struct server_worker *s)
 {
-	if (s->token_file[0])
-		unlink(s->token_file);
-	s->token_file[0] = '\0';
+	if (s->proc->token_file[0])
+		unlink(s->proc->token_file);
+	s->proc->token_file[0] = '\0';
 }

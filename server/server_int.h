@@ -32,21 +32,49 @@ struct ws_conn;
 struct http_conn;
 
 /*
- * One per worker: a loop thread with its own lws context (all listening on
- * the port through SO_REUSEPORT), layer and connections. The shared,
- * read-only parts (cfg, routers, templates, secret, protocols, token) are
- * the same in every worker. Lives for the duration of server_run().
+ * The process: what every worker shares. One exists per server_run(), on
+ * its stack, from start to the last worker's end. Filled on the main
+ * thread before any worker starts; from then on every field is read-only
+ * (any thread, views on the pool included) except `ws_total` (an atomic).
+ * Owned: what server_run() allocates here it frees after the workers
+ * ended.
  */
-struct server {
-	unsigned index;            /* worker number; 0 runs on the main thread, owns signals */
-	struct server *workers;    /* all of them */
+struct server_process {
+	const struct server_config *cfg; /* borrowed from server_run()'s caller */
+	struct server_worker *workers;   /* owned: n_workers of them */
 	unsigned n_workers;
+	atomic_uint ws_total;      /* open WebSockets over all workers (--max-connections);
+				    * any thread, atomic */
+	struct layer_bus *bus;     /* owned: joins the workers' layers; NULL with 1 worker
+				    * (itself guarded by its own mutex) */
+	int port;                  /* the bound port (worker 0 binds it, the others reuse it) */
+	struct lws_protocols *protocols; /* owned: the one protocol every raw socket is bound to */
+	char *allowed_hosts;       /* owned: --allowed-hosts, or the default list */
+	struct router *http_router; /* owned: the publish endpoint's and the apps' routes */
+	struct router *ws_router;   /* owned: the apps' WebSocket routes */
+	struct tmpl_env *tmpl;      /* owned: the page templates */
+	unsigned char secret[64];   /* signs sessions */
+	size_t secret_len;
+	char static_root[PATH_MAX]; /* realpath of cfg->static_dir */
+	char publish_token[128];    /* set by server__publish_start() before workers run */
+	char token_file[PATH_MAX];  /* written by us; removed at exit */
+};
+
+/*
+ * One per worker: a loop thread with its own lws context (all listening on
+ * the port through SO_REUSEPORT), layer, consumers and connections. Every
+ * field is owned by the worker and used on its loop thread only, except
+ * `stop_async` (any thread may uv_async_send it) and what the main thread
+ * sets up before the loop runs and joins after (loop, thread). Lives for
+ * the duration of server_run(), in proc->workers.
+ */
+struct server_worker {
+	struct server_process *proc; /* shared, read-only (see above) */
+	unsigned index;            /* worker number; 0 runs on the main thread, owns signals */
 	uv_loop_t loop_storage;
 	bool loop_ready;
-	uv_async_t stop_async;     /* worker 0 asks the others to stop */
-	uv_thread_t thread;
-	atomic_uint *ws_total;     /* open WebSockets over all workers (--max-connections) */
-	struct layer_bus *bus;     /* joins the workers' layers; NULL with 1 worker */
+	uv_async_t stop_async;     /* worker 0 asks the others to stop (any thread) */
+	uv_thread_t thread;        /* main thread: created and joined there */
 	int listen_fd;             /* this worker's SO_REUSEPORT listening socket */
 	uv_poll_t listen_poll;
 	uv_timer_t accept_timer;   /* resumes listen_poll after an out-of-descriptors pause */
@@ -57,21 +85,11 @@ struct server {
 	unsigned n_dirty, dirty_cap;
 	int rx_epfd;               /* established WebSockets we read ourselves (ws_conn.c) */
 	uv_poll_t rx_poll;         /* rx_epfd on the loop */
-	unsigned rx_since_deliver; /* messages received since the last layer_deliver() */
-	unsigned rx_deliver_every; /* half the layer capacity, at most 512 */
 	uv_timer_t keepalive;      /* pings silent WebSockets, drops dead ones */
-	const struct server_config *cfg;
-	uv_loop_t *loop;
+	uv_loop_t *loop;           /* &loop_storage */
 	struct lws_context *lws;
-	struct lws_protocols *protocols; /* the one protocol every raw socket is bound to */
-	char *allowed_hosts;       /* --allowed-hosts, or the default list (server_run) */
-	struct layer *layer;
-	struct router *http_router;
-	struct router *ws_router;
-	struct tmpl_env *tmpl;
-	unsigned char secret[64];
-	size_t secret_len;
-	char static_root[PATH_MAX]; /* realpath of cfg->static_dir */
+	struct layer *layer;       /* this worker's channel layer (on the bus with N > 1) */
+	struct consumer_worker *consumers; /* on `layer`; freed before it */
 	uv_signal_t sig_int, sig_term, sig_hup; /* worker 0 only */
 	uv_timer_t shutdown_timer;
 	int shutdown_ticks;        /* 50 ms ticks since the stop began */
@@ -79,9 +97,6 @@ struct server {
 	bool destroying;           /* lws_context_destroy() has begun */
 	unsigned n_ws;             /* open (accepted or handshaking) WebSockets */
 	struct ws_conn *ws_head;   /* all WebSockets, for shutdown */
-	int port;                  /* bound port */
-	char publish_token[128];
-	char token_file[PATH_MAX]; /* written by us; removed at exit */
 };
 
 /* What lws_get_opaque_user_data() holds for a wsi: which of the two. */
@@ -92,7 +107,7 @@ enum conn_kind { CONN_HTTP = 1, CONN_WS = 2 };
 /* LWS_CALLBACK_RAW_ADOPT, RAW_RX, RAW_WRITEABLE and RAW_CLOSE of a
  * connection that is not (yet) a WebSocket (the switch in context.c
  * forwards them). Returns what the lws callback must return. */
-int server__http_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
+int server__http_callback(struct server_worker *s, struct lws *wsi, enum lws_callback_reasons reason,
 			  void *in, size_t len);
 
 /* The worker's epoll set says `hc`'s socket is readable (ws_conn.c's
@@ -107,7 +122,7 @@ void server__request_clear(struct http_request *req);
 /* True when `host` (a Host field value, "name[:port]") is one the server
  * answers: --allowed-hosts, or the default list. NULL (HTTP/1.0 without
  * Host) passes. Any thread. */
-bool server__host_allowed(const struct server *s, const char *host);
+bool server__host_allowed(const struct server_worker *s, const char *host);
 
 /* The default list (malloc'd, comma-separated): localhost, .localhost,
  * 127.0.0.1, [::1] and `listen_host`; for a wildcard listen address also
@@ -122,7 +137,7 @@ char *server__default_allowed_hosts(const char *listen_host);
  * its length, the caller streams and closes it), -2 for 304 (nothing to
  * send), or -1 when there is no such file (a 404 for the caller).
  */
-int server__static_open(const struct server *s, const char *rel, const struct http_request *req,
+int server__static_open(const struct server_worker *s, const char *rel, const struct http_request *req,
 			struct http_response *resp, off_t *size);
 
 /* ---- ws_conn.c ---- */
@@ -138,7 +153,7 @@ int server__static_open(const struct server *s, const char *rel, const struct ht
  * *status (400, 403, 404, 426, 500, 503) with *why; -1 on a failure that
  * must close the connection. `req` stays the caller's.
  */
-int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request *req,
+int server__ws_handshake(struct server_worker *s, struct lws *wsi, struct http_request *req,
 			 bool trailing, int *status, const char **why);
 
 /* ---- ws_handshake.c ---- */
@@ -151,7 +166,7 @@ int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request 
  * HTTP status to refuse with (400, 403, 404, 426, 503) and *why. Logged
  * (rate-limited) when refused.
  */
-int server__ws_handshake_check(struct server *s, struct http_request *req,
+int server__ws_handshake_check(struct server_worker *s, struct http_request *req,
 			       const struct consumer_class **cls, json_t **kwargs,
 			       const char **choice, const char **why);
 
@@ -166,7 +181,7 @@ int server__ws_write_accept(struct lws *wsi, const char *key, const char *subpro
 void server__ws_refused(int status, const char *why, const char *path);
 
 /* RAW_RX, RAW_WRITEABLE and RAW_CLOSE of a WebSocket. */
-int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
+int server__ws_callback(struct server_worker *s, struct lws *wsi, enum lws_callback_reasons reason,
 			void *in, size_t len);
 
 /* uv_prepare callback: writes every dirty connection's queued frames
@@ -174,13 +189,13 @@ int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_rea
 void server__ws_flush(uv_prepare_t *h);
 
 /* Frees the list of connections to flush (at worker teardown). */
-void server__ws_dirty_free(struct server *s);
+void server__ws_dirty_free(struct server_worker *s);
 
 /* The worker's WebSocket reader: an epoll set of established sockets,
  * polled by the loop. start: 0 or -1; stop: closes it (the handle closes
  * on the loop; sockets still in it are dropped from it as they close). */
-int server__ws_rx_start(struct server *s);
-void server__ws_rx_stop(struct server *s);
+int server__ws_rx_start(struct server_worker *s);
+void server__ws_rx_stop(struct server_worker *s);
 
 /* uv_timer callback: pings each WebSocket silent for --ping-interval s and
  * drops one still silent --ping-timeout s later (a scan of this worker's
@@ -188,7 +203,7 @@ void server__ws_rx_stop(struct server *s);
 void server__ws_keepalive(uv_timer_t *t);
 
 /* Starts closing every WebSocket with `code` (shutdown: 1001). */
-void server__ws_close_all(struct server *s, int code, const char *reason);
+void server__ws_close_all(struct server_worker *s, int code, const char *reason);
 
 /* ---- publish.c ---- */
 
@@ -199,8 +214,8 @@ extern const struct route server__publish_routes[2];
 void server__publish_token_path(int port, char *out, size_t outlen);
 
 /* Sets the token (given, or random + token file). 0, or -1 on a bad token. */
-int server__publish_start(struct server *s);
-void server__publish_stop(struct server *s);
+int server__publish_start(struct server_worker *s);
+void server__publish_stop(struct server_worker *s);
 
 /* ---- lws_log.c ---- */
 
@@ -218,13 +233,13 @@ void log_route_lws(void);
 int server__apps_check(const struct server_app *const apps[], char *err, size_t errlen);
 
 /*
- * server__apps_check(), then s->http_router (the publish endpoint's routes
- * when enabled, then every app's, in list order) and s->ws_router (every
+ * server__apps_check(), then p->http_router (the publish endpoint's routes
+ * when enabled, then every app's, in list order) and p->ws_router (every
  * app's), and makes the apps' identity hook the process's. 0, or -1 with
- * the reason in `err` (the routers made so far are s's to free).
+ * the reason in `err` (the routers made so far are p's to free).
  * Main thread, before any worker starts.
  */
-int server__apps_start(struct server *s, const struct server_app *const apps[], char *err,
+int server__apps_start(struct server_process *p, const struct server_app *const apps[], char *err,
 		       size_t errlen);
 
 /* The identity hook's answer for `session` (user zeroed first; left
@@ -237,7 +252,7 @@ void server__identity(enum server_scope_type type, const json_t *session, struct
  * Loads the session (signed cookie "sessionid"), the CSRF token (cookie
  * "csrftoken", or a new one) and the user into `req`. Any thread.
  */
-void server__session_load(struct server *s, struct http_request *req);
+void server__session_load(struct server_worker *s, struct http_request *req);
 
 /* The default --static-dir and --templates-dir: the installed data dir
  * or, for a program run from the build tree, the source tree (data_dir.c
@@ -251,7 +266,7 @@ void server__session_user(const json_t *session, char **username, bool *is_authe
 
 /* Adds Set-Cookie headers to `resp` for a modified session and a new CSRF
  * token. Any thread. */
-void server__session_save(struct server *s, struct http_request *req, struct http_response *resp,
+void server__session_save(struct server_worker *s, struct http_request *req, struct http_response *resp,
 			  bool csrf_is_new);
 
 /*
@@ -274,6 +289,6 @@ bool server__csrf_check(const struct http_request *req, char *why, size_t whylen
 void server__settings_set(json_t *settings);
 
 /* Checks the Origin header of a WebSocket handshake against the policy. */
-bool server__origin_allowed(const struct server *s, const char *origin, const char *host);
+bool server__origin_allowed(const struct server_worker *s, const char *origin, const char *host);
 
 #endif

@@ -39,12 +39,12 @@ void server_random_hex(char *out, size_t n)
 	out[2 * n] = '\0';
 }
 
-void server__session_load(struct server *s, struct http_request *req)
+void server__session_load(struct server_worker *s, struct http_request *req)
 {
 	const char *cookie = json_string_value(json_object_get(req->cookies, SESSION_COOKIE));
 	json_t *session = NULL;
 	if (cookie) {
-		int rc = http_unsign_json(s->secret, s->secret_len, cookie, (long long)time(NULL),
+		int rc = http_unsign_json(s->proc->secret, s->proc->secret_len, cookie, (long long)time(NULL),
 					  SESSION_MAX_AGE, &session);
 		if (rc != 0)
 			LOG(LOG_DEBUG, "session", "session cookie refused: %s", ch_strerror(rc));
@@ -74,11 +74,11 @@ static int add_cookie(struct http_response *resp, const char *name, const char *
 	return rc;
 }
 
-void server__session_save(struct server *s, struct http_request *req, struct http_response *resp,
+void server__session_save(struct server_worker *s, struct http_request *req, struct http_response *resp,
 			  bool csrf_is_new)
 {
 	if (req->session_modified) {
-		char *v = http_sign_json(s->secret, s->secret_len, req->session, (long long)time(NULL));
+		char *v = http_sign_json(s->proc->secret, s->proc->secret_len, req->session, (long long)time(NULL));
 		if (v)
 			add_cookie(resp, SESSION_COOKIE, v, SESSION_MAX_AGE, true);
 		free(v);
@@ -102,8 +102,8 @@ static bool csrf_fail(char *why, size_t whylen, const char *reason)
 
 bool server__csrf_check(const struct http_request *req, char *why, size_t whylen)
 {
-	const struct server *s = req->app;
-	const char *trusted = s ? s->cfg->csrf_trusted_origins : NULL;
+	const struct server_worker *s = req->app;
+	const char *trusted = s ? s->proc->cfg->csrf_trusted_origins : NULL;
 	const char *host = http_request_header(req, "host");
 	bool secure = request_is_secure(req);
 
@@ -168,12 +168,12 @@ static void origin_hostport(const char *origin, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-bool server__origin_allowed(const struct server *s, const char *origin, const char *host)
+bool server__origin_allowed(const struct server_worker *s, const char *origin, const char *host)
 {
 	/* No Origin: not a browser, so no cross-site hijacking to prevent. */
 	if (!origin || !*origin)
 		return true;
-	const char *list = s->cfg->allowed_origins;
+	const char *list = s->proc->cfg->allowed_origins;
 	if (list && *list) {
 		const char *p = list;
 		while (*p) {
@@ -199,7 +199,7 @@ bool server__origin_allowed(const struct server *s, const char *origin, const ch
 int server_render(struct http_request *req, struct http_response *resp, const char *template_name,
 		  json_t *ctx)
 {
-	struct server *s = req->app;
+	struct server_worker *s = req->app;
 	char err[256];
 	char *out = NULL;
 	size_t outlen = 0;
@@ -220,7 +220,7 @@ int server_render(struct http_request *req, struct http_response *resp, const ch
 	json_object_set_new(ctx, "csrf_token", json_string(req->csrf_token ? req->csrf_token : ""));
 	json_object_set_new(ctx, "static_url", json_string("/static/"));
 
-	int rc = tmpl_render(s->tmpl, template_name, ctx, &out, &outlen, err, sizeof(err));
+	int rc = tmpl_render(s->proc->tmpl, template_name, ctx, &out, &outlen, err, sizeof(err));
 	json_decref(ctx);
 	if (rc != 0) {
 		LOG(LOG_ERROR, "template", "%s: %s", template_name, err);
@@ -240,7 +240,7 @@ void server_request_user(const struct http_request *req, struct server_user *use
 
 int server_group_send(struct http_request *req, const char *group, json_t *msg)
 {
-	struct server *s = req->app;
+	struct server_worker *s = req->app;
 	return layer_group_send_threadsafe(s->layer, group, msg);
 }
 

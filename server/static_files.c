@@ -37,7 +37,7 @@ static const char *mime_type(const char *path)
 
 /* Refuses anything but plain relative names below static/: no "..", no
  * hidden segments, no backslashes; then realpath() must stay inside. */
-static bool static_resolve(const struct server *s, const char *rel, char *out)
+static bool static_resolve(const struct server_worker *s, const char *rel, char *out)
 {
 	if (!*rel || *rel == '/' || strchr(rel, '\\'))
 		return false;
@@ -48,15 +48,15 @@ static bool static_resolve(const struct server *s, const char *rel, char *out)
 			return false; /* ".", "..", ".hidden" */
 	}
 	char full[PATH_MAX];
-	if ((size_t)snprintf(full, sizeof(full), "%s/%s", s->static_root, rel) >= sizeof(full))
+	if ((size_t)snprintf(full, sizeof(full), "%s/%s", s->proc->static_root, rel) >= sizeof(full))
 		return false;
 	if (!realpath(full, out))
 		return false;
-	size_t n = strlen(s->static_root);
-	return strncmp(out, s->static_root, n) == 0 && out[n] == '/';
+	size_t n = strlen(s->proc->static_root);
+	return strncmp(out, s->proc->static_root, n) == 0 && out[n] == '/';
 }
 
-int server__static_open(const struct server *s, const char *rel, const struct http_request *req,
+int server__static_open(const struct server_worker *s, const char *rel, const struct http_request *req,
 			struct http_response *resp, off_t *size)
 {
 	char real[PATH_MAX];

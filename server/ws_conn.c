@@ -24,7 +24,7 @@
 struct ws_conn {
 	enum conn_kind kind; /* CONN_WS: first, as in http_conn */
 	uint32_t rx_at;      /* loop time (ms, wraps) the socket last had bytes for us */
-	struct server *s;
+	struct server_worker *s;
 	struct lws *wsi;
 	struct consumer *consumer;
 	struct ws_conn *prev, *next;
@@ -80,7 +80,7 @@ static void queue_drop(struct ws_conn *wc)
  * turn. Without memory for the list it goes the WRITEABLE way instead. */
 static void dirty_add(struct ws_conn *wc)
 {
-	struct server *s = wc->s;
+	struct server_worker *s = wc->s;
 	if (s->n_dirty == s->dirty_cap) {
 		unsigned cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
 		struct ws_conn **d = realloc(s->dirty, cap * sizeof(*d));
@@ -98,7 +98,7 @@ static void dirty_add(struct ws_conn *wc)
 /* Only for a connection freed while on the list (rare): a scan. */
 static void dirty_del(struct ws_conn *wc)
 {
-	struct server *s = wc->s;
+	struct server_worker *s = wc->s;
 	if (!wc->dirty)
 		return;
 	for (unsigned i = 0; i < s->n_dirty; i++)
@@ -115,7 +115,7 @@ static int tp_send(void *conn, struct consumer_frame *f)
 	/* Inclusive: a frame passes when its payload and what already waits
 	 * (payloads, plus QUEUE_ENTRY_COST each) are at most --max-queue, so
 	 * one message of exactly --max-queue bytes passes an empty queue. */
-	if (wc->q_bytes + f->len > wc->s->cfg->max_queue_bytes)
+	if (wc->q_bytes + f->len > wc->s->proc->cfg->max_queue_bytes)
 		return CH_EQUEUE;
 	if (wc->q_len == wc->q_cap) {
 		unsigned cap = wc->q_cap ? wc->q_cap * 2 : 8;
@@ -167,7 +167,7 @@ static const struct consumer_transport transport = {
 
 static void wc_unlink_free(struct ws_conn *wc)
 {
-	struct server *s = wc->s;
+	struct server_worker *s = wc->s;
 	dirty_del(wc);
 	if (wc->prev)
 		wc->prev->next = wc->next;
@@ -176,7 +176,7 @@ static void wc_unlink_free(struct ws_conn *wc)
 	if (wc->next)
 		wc->next->prev = wc->prev;
 	s->n_ws--;
-	atomic_fetch_sub(s->ws_total, 1);
+	atomic_fetch_sub(&s->proc->ws_total, 1);
 	queue_drop(wc);
 	free(wc->q);
 	wsframe_reader_clear(&wc->rd);
@@ -185,7 +185,7 @@ static void wc_unlink_free(struct ws_conn *wc)
 	free(wc);
 }
 
-void server__ws_close_all(struct server *s, int code, const char *reason)
+void server__ws_close_all(struct server_worker *s, int code, const char *reason)
 {
 	for (struct ws_conn *wc = s->ws_head; wc; wc = wc->next) {
 		if (wc->consumer && !wc->close_requested)
@@ -201,7 +201,7 @@ static void conn_end(struct ws_conn *wc);
 static bool write_due(const struct ws_conn *wc);
 
 /* A new WebSocket of `s` on `wsi`, counted and on the worker's list. */
-static struct ws_conn *wc_new(struct server *s, struct lws *wsi)
+static struct ws_conn *wc_new(struct server_worker *s, struct lws *wsi)
 {
 	struct ws_conn *wc = calloc(1, sizeof(*wc));
 	if (!wc)
@@ -209,18 +209,18 @@ static struct ws_conn *wc_new(struct server *s, struct lws *wsi)
 	wc->kind = CONN_WS;
 	wc->s = s;
 	wc->wsi = wsi;
-	wc->tokens = (float)s->cfg->rate_burst;
+	wc->tokens = (float)s->proc->cfg->rate_burst;
 	wc->tokens_at = (uint32_t)uv_now(s->loop);
 	wc->next = s->ws_head;
 	if (s->ws_head)
 		s->ws_head->prev = wc;
 	s->ws_head = wc;
 	s->n_ws++;
-	atomic_fetch_add(s->ws_total, 1);
+	atomic_fetch_add(&s->proc->ws_total, 1);
 	return wc;
 }
 
-int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request *req,
+int server__ws_handshake(struct server_worker *s, struct lws *wsi, struct http_request *req,
 			 bool trailing, int *status, const char **why)
 {
 	const struct consumer_class *cls = NULL;
@@ -244,7 +244,7 @@ int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request 
 	}
 
 	struct consumer_open_result res;
-	wc->consumer = consumer_open(cls, &scope, s->layer, s->loop, &transport, wc, &res);
+	wc->consumer = consumer_open(cls, &scope, s->consumers, &transport, wc, &res);
 	if (!wc->consumer || !res.accepted) {
 		/* no consumer at all: out of memory, a server error */
 		int st = !wc->consumer || res.close_code == 500 ? 500 : 403;
@@ -309,7 +309,6 @@ int server__ws_handshake(struct server *s, struct lws *wsi, struct http_request 
 
 #define RX_READ (64 * 1024)
 #define RX_EVENTS 256
-#define RX_DELIVER_EVERY 512
 
 static void conn_fail(struct ws_conn *wc, int code, const char *reason)
 {
@@ -345,7 +344,7 @@ static void conn_end(struct ws_conn *wc)
 
 static bool rate_ok(struct ws_conn *wc)
 {
-	const struct server_config *cfg = wc->s->cfg;
+	const struct server_config *cfg = wc->s->proc->cfg;
 	if (cfg->rate_limit <= 0)
 		return true;
 	uint32_t now = (uint32_t)uv_now(wc->s->loop);
@@ -369,22 +368,16 @@ static void on_message(struct ws_conn *wc, const unsigned char *p, size_t len, b
 	if (!rate_ok(wc)) {
 		static struct log_limit lim_rate = LOG_LIMIT_INIT(10);
 		LOG_LIMITED(&lim_rate, LOG_INFO, "ws", "%s: over %.0f messages/s, closing 1008",
-		    consumer_channel_name(wc->consumer), wc->s->cfg->rate_limit);
+		    consumer_channel_name(wc->consumer), wc->s->proc->cfg->rate_limit);
 		tp_close(wc, CLOSE_POLICY, "rate limit exceeded");
 		return;
 	}
 	consumer_receive(wc->consumer, (const char *)p, len, binary);
-	/* A 64 KiB read may hold hundreds of messages: hand what they queued
-	 * to the receivers every half channel capacity (at most
-	 * RX_DELIVER_EVERY) of them, so what this worker's clients send adds
-	 * at most that much to a channel between deliveries (a handler that
-	 * sends once per message adds one per channel); bursts no longer
-	 * overflow --layer-capacity by themselves. Writing still waits for
-	 * the flush. */
-	if (++wc->s->rx_since_deliver >= wc->s->rx_deliver_every) {
-		wc->s->rx_since_deliver = 0;
-		layer_deliver(wc->s->layer);
-	}
+	/* A 64 KiB read may hold hundreds of messages: the layer decides when
+	 * what they queued goes to the receivers (layer_input_done()), so a
+	 * burst does not overflow --layer-capacity by itself. Writing still
+	 * waits for the flush. */
+	layer_input_done(wc->s->layer);
 }
 
 static int on_frame(void *ctx, const struct wsframe_event *ev)
@@ -450,7 +443,7 @@ static void read_conn(struct ws_conn *wc)
 	}
 	wc->rx_at = (uint32_t)uv_now(wc->s->loop);
 	wc->ping_out = false;
-	int rc = wsframe_feed(&wc->rd, buf, (size_t)n, wc->s->cfg->max_message_size, on_frame, wc);
+	int rc = wsframe_feed(&wc->rd, buf, (size_t)n, wc->s->proc->cfg->max_message_size, on_frame, wc);
 	if (rc < 0) {
 		/* any client can send bad frames as often as it connects */
 		static struct log_limit bad_frames = LOG_LIMIT_INIT(10);
@@ -464,7 +457,7 @@ static void read_conn(struct ws_conn *wc)
 
 static void on_rx_ready(uv_poll_t *h, int status, int events)
 {
-	struct server *s = h->data;
+	struct server_worker *s = h->data;
 	struct epoll_event ev[RX_EVENTS];
 	(void)status;
 	(void)events;
@@ -487,17 +480,14 @@ static void on_rx_ready(uv_poll_t *h, int status, int events)
 			if (wc->reading)
 				read_conn(wc);
 		}
-		s->rx_since_deliver = 0;
-		layer_deliver(s->layer);
+		layer_deliver(s->layer); /* the end of this round's input */
 		if (n < RX_EVENTS)
 			break;
 	}
 }
 
-int server__ws_rx_start(struct server *s)
+int server__ws_rx_start(struct server_worker *s)
 {
-	unsigned every = s->cfg->layer_capacity / 2;
-	s->rx_deliver_every = every < 1 ? 1 : every > RX_DELIVER_EVERY ? RX_DELIVER_EVERY : every;
 	s->rx_epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->rx_epfd < 0)
 		return -1;
@@ -509,12 +499,12 @@ int server__ws_rx_start(struct server *s)
 
 static void on_rx_poll_closed(uv_handle_t *h)
 {
-	struct server *s = h->data;
+	struct server_worker *s = h->data;
 	close(s->rx_epfd);
 	s->rx_epfd = -1;
 }
 
-void server__ws_rx_stop(struct server *s)
+void server__ws_rx_stop(struct server_worker *s)
 {
 	if (s->rx_epfd >= 0 && !uv_is_closing((uv_handle_t *)&s->rx_poll))
 		uv_close((uv_handle_t *)&s->rx_poll, on_rx_poll_closed);
@@ -537,8 +527,8 @@ static void start_reading(struct ws_conn *wc)
 
 void server__ws_keepalive(uv_timer_t *t)
 {
-	struct server *s = t->data;
-	const struct server_config *cfg = s->cfg;
+	struct server_worker *s = t->data;
+	const struct server_config *cfg = s->proc->cfg;
 	uint32_t now = (uint32_t)uv_now(s->loop);
 	for (struct ws_conn *wc = s->ws_head; wc; wc = wc->next) {
 		if (!wc->reading || wc->close_requested)
@@ -685,8 +675,7 @@ static int on_writeable(struct ws_conn *wc)
  */
 void server__ws_flush(uv_prepare_t *h)
 {
-	struct server *s = h->data;
-	consumer_turn_end(); /* the queues hold their own frame references */
+	struct server_worker *s = h->data;
 	/* Entries added meanwhile are served too; freed ones are NULL. */
 	for (unsigned i = 0; i < s->n_dirty; i++) {
 		struct ws_conn *wc = s->dirty[i];
@@ -710,14 +699,14 @@ void server__ws_flush(uv_prepare_t *h)
 	s->n_dirty = 0;
 }
 
-void server__ws_dirty_free(struct server *s)
+void server__ws_dirty_free(struct server_worker *s)
 {
 	free(s->dirty);
 	s->dirty = NULL;
 	s->n_dirty = s->dirty_cap = 0;
 }
 
-int server__ws_callback(struct server *s, struct lws *wsi, enum lws_callback_reasons reason,
+int server__ws_callback(struct server_worker *s, struct lws *wsi, enum lws_callback_reasons reason,
 			void *in, size_t len)
 {
 	struct ws_conn *wc = lws_get_opaque_user_data(wsi);

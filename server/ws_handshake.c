@@ -114,7 +114,7 @@ int server__ws_write_accept(struct lws *wsi, const char *key, const char *subpro
 	return lws_write(wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
-int server__ws_handshake_check(struct server *s, struct http_request *req,
+int server__ws_handshake_check(struct server_worker *s, struct http_request *req,
 			       const struct consumer_class **cls_out, json_t **kwargs_out,
 			       const char **choice_out, const char **why)
 {
@@ -144,11 +144,11 @@ int server__ws_handshake_check(struct server *s, struct http_request *req,
 		return refuse(400, "a WebSocket handshake has no body", path, why);
 	if (s->stopping)
 		return refuse(503, "server shutting down", path, why);
-	if (atomic_load(s->ws_total) >= s->cfg->max_connections)
+	if (atomic_load(&s->proc->ws_total) >= s->proc->cfg->max_connections)
 		return refuse(503, "too many connections", path, why);
 
 	json_t *kwargs = NULL;
-	const struct route *rt = router_match(s->ws_router, path, &kwargs);
+	const struct route *rt = router_match(s->proc->ws_router, path, &kwargs);
 	if (!rt)
 		return refuse(404, "no WebSocket route", path, why);
 	if (!server__origin_allowed(s, http_request_header(req, "origin"),

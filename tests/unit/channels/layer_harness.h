@@ -130,4 +130,10 @@ void test_send_in_callback(const struct backend_factory *bf);
 void test_free_with_pending(const struct backend_factory *bf);
 void test_threadsafe(const struct backend_factory *bf);
 
+/* conformance_policy.c: the one record of membership, the one delivery
+ * policy, the delivery-round hook */
+void test_group_discard_all(const struct backend_factory *bf);
+void test_input_done(const struct backend_factory *bf);
+void test_round_hook(const struct backend_factory *bf);
+
 #endif

@@ -32,6 +32,9 @@ struct worker {
 static struct layer_bus *bus;
 static struct worker workers[W];
 static json_t *shared_msg;
+/* The second group_send's: worker 2 must not touch the json_t worker 0's
+ * queue may still be releasing (jansson's refcount is not for threads). */
+static json_t *second_msg;
 
 static void on_msg(void *ud, const char *channel, json_t *msg)
 {
@@ -91,6 +94,11 @@ static void op_group_send(struct worker *w)
 	CHECK_INT(layer_group_send(w->layer, "room", shared_msg), 0);
 }
 
+static void op_group_send_second(struct worker *w)
+{
+	CHECK_INT(layer_group_send(w->layer, "room", second_msg), 0);
+}
+
 static void op_leave(struct worker *w)
 {
 	CHECK_INT(layer_group_discard(w->layer, "room", w->channel), 0);
@@ -134,6 +142,7 @@ int main(void)
 	/* One group_send from worker 0 reaches every worker: worker 0's members
 	 * get the sender's json_t, the others an equal copy of their own. */
 	shared_msg = json_pack("{s:s,s:i}", "type", "room.message", "n", 1);
+	second_msg = json_pack("{s:s,s:i}", "type", "room.message", "n", 2);
 	run_on(0, op_group_send);
 	for (unsigned i = 0; i < W; i++) {
 		CHECK(wait_received(i, 1));
@@ -142,7 +151,7 @@ int main(void)
 	}
 	/* Worker 1 leaves: the next message reaches 0 and 2 only. */
 	run_on(1, op_leave);
-	run_on(2, op_group_send);
+	run_on(2, op_group_send_second);
 	CHECK(wait_received(0, 2));
 	CHECK(wait_received(2, 2));
 	uv_sleep(50);
@@ -161,6 +170,7 @@ int main(void)
 		CHECK_INT(uv_loop_close(&workers[i].loop), 0);
 	}
 	json_decref(shared_msg);
+	json_decref(second_msg);
 	layer_bus_free(bus);
 	return check_finish();
 }

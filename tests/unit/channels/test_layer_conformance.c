@@ -138,5 +138,8 @@ int main(int argc, char **argv)
 	test_threadsafe(bf);
 	test_new_channel(bf);
 	test_receiver_name(bf);
+	test_group_discard_all(bf);
+	test_input_done(bf);
+	test_round_hook(bf);
 	return check_finish();
 }

@@ -44,12 +44,11 @@ const struct consumer_transport fake_transport = {
 };
 
 struct consumer *fake_open(struct fake_conn *fc, const struct consumer_class *cls,
-			   struct consumer_scope *scope, struct layer *layer, uv_loop_t *loop)
+			   struct consumer_scope *scope, struct test_env *e)
 {
 	struct consumer_scope empty = {0};
 
-	fc->c = consumer_open(cls, scope ? scope : &empty, layer, loop, &fake_transport, fc,
-			      &fc->res);
+	fc->c = consumer_open(cls, scope ? scope : &empty, e->cw, &fake_transport, fc, &fc->res);
 	return fc->c;
 }
 
@@ -95,6 +94,9 @@ void env_init(struct test_env *e)
 	e->layer = layer_memory_new(&e->loop, &cfg);
 	if (!e->layer)
 		abort();
+	e->cw = consumer_worker_new(e->layer);
+	if (!e->cw)
+		abort();
 }
 
 /* Reports a handle left on the loop and closes it (its memory is leaked on
@@ -110,7 +112,9 @@ static void walk_report(uv_handle_t *h, void *arg)
 
 void env_teardown(struct test_env *e, unsigned *consumers_left, int *loop_close_rc)
 {
-	*consumers_left = consumer_count();
+	*consumers_left = consumer_worker_count(e->cw);
+	consumer_worker_free(e->cw);
+	e->cw = NULL;
 	layer_free(e->layer);
 	e->layer = NULL;
 	uv_run(&e->loop, UV_RUN_NOWAIT);

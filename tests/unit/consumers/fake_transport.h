@@ -35,9 +35,12 @@ struct fake_conn {
 
 extern const struct consumer_transport fake_transport;
 
-/* Opens a consumer of `cls` on `fc` with `scope` (may be NULL: empty). */
+struct test_env;
+
+/* Opens a consumer of `cls` on `fc` with `scope` (may be NULL: empty), on
+ * the environment's worker. */
 struct consumer *fake_open(struct fake_conn *fc, const struct consumer_class *cls,
-			   struct consumer_scope *scope, struct layer *layer, uv_loop_t *loop);
+			   struct consumer_scope *scope, struct test_env *e);
 
 /* consumer_closed(fc->c, code) if it is still open. */
 void fake_end(struct fake_conn *fc, int code);
@@ -54,11 +57,12 @@ json_t *fake_json(struct fake_conn *fc, int i);
 struct test_env {
 	uv_loop_t loop;
 	struct layer *layer;
+	struct consumer_worker *cw; /* the consumers' worker state on `layer` */
 };
 
 void env_init(struct test_env *e);
-/* Frees the layer and drains the loop; reports what is left: consumers
- * (consumer_count()) and uv_loop_close()'s result (0: no handle left). */
+/* Frees the worker state and the layer and drains the loop; reports what
+ * is left: consumers (consumer_worker_count()) and uv_loop_close()'s result (0: no handle left). */
 void env_teardown(struct test_env *e, unsigned *consumers_left, int *loop_close_rc);
 
 /* The end of every test (in the test's file, whose check.h counters count). */

@@ -58,14 +58,14 @@ static void test_chat(void)
 
 	env_init(&e);
 	s = chat_scope("lobby", "alice");
-	fake_open(&alice, &chat_room_consumer, &s, e.layer, &e.loop);
+	fake_open(&alice, &chat_room_consumer, &s, &e);
 	CHECK(alice.res.accepted);
 	CHECK_STR(consumer_username(alice.c), "alice");
 	s = chat_scope("lobby", "bob");
-	fake_open(&bob, &chat_room_consumer, &s, e.layer, &e.loop);
+	fake_open(&bob, &chat_room_consumer, &s, &e);
 	CHECK(bob.res.accepted);
 	s = chat_scope("kitchen", "carol");
-	fake_open(&other, &chat_room_consumer, &s, e.layer, &e.loop);
+	fake_open(&other, &chat_room_consumer, &s, &e);
 	CHECK(other.res.accepted);
 
 	json_t *lobby = rooms_entry("lobby");
@@ -133,7 +133,7 @@ static void test_chat_rejects_bad_rooms(void)
 		struct fake_conn fc = {0};
 		struct consumer_scope s = chat_scope(bad[i], "alice");
 
-		fake_open(&fc, &chat_room_consumer, &s, e.layer, &e.loop);
+		fake_open(&fc, &chat_room_consumer, &s, &e);
 		CHECK(!fc.res.accepted);
 		CHECK_INT(fc.res.close_code, 403);
 		fake_end(&fc, 1006);
@@ -150,8 +150,8 @@ static void test_gossip(void)
 	struct fake_conn a = {0}, b = {0};
 
 	env_init(&e);
-	fake_open(&a, &gossip_consumer, NULL, e.layer, &e.loop);
-	fake_open(&b, &gossip_consumer, NULL, e.layer, &e.loop);
+	fake_open(&a, &gossip_consumer, NULL, &e);
+	fake_open(&b, &gossip_consumer, NULL, &e);
 	CHECK(a.res.accepted && b.res.accepted);
 	json_t *ev = json_pack("{s:s,s:s,s:s,s:s}", "type", "name.gossip", "event", "New Post",
 			       "sender", "alice", "message", "hello \xe2\x9c\x93");
@@ -183,7 +183,7 @@ static void test_chart_first_point(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	fake_open(&fc, &chart_consumer, NULL, e.layer, &e.loop);
+	fake_open(&fc, &chart_consumer, NULL, &e);
 	CHECK(fc.res.accepted);
 	env_spin(&e, 1); /* a 0 ms timer: the first loop turn */
 	CHECK_INT(fc.nframes, 1);

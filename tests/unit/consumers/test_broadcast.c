@@ -69,7 +69,7 @@ static void open_all(struct test_env *e, int n)
 {
 	memset(conns, 0, sizeof(conns));
 	for (int i = 0; i < n; i++) {
-		fake_open(&conns[i], &bc_class, NULL, e->layer, &e->loop);
+		fake_open(&conns[i], &bc_class, NULL, e);
 		CHECK(conns[i].res.accepted);
 	}
 	handler_calls = 0;
@@ -216,6 +216,28 @@ static void test_two_messages_one_batch(void)
 	ENV_FINISH(&e);
 }
 
+/* The cache lives as long as the delivery round that filled it: once the
+ * layer delivered (no end-of-turn call from anybody), the only references
+ * left to the message are the sender's, and to the frame the members'. */
+static void test_cache_ends_with_round(void)
+{
+	struct test_env e;
+
+	env_init(&e);
+	open_all(&e, N);
+	json_t *m = bc_msg("bc.send");
+	CHECK_INT(layer_group_send(e.layer, "bc", m), 0);
+	layer_deliver(e.layer);
+	CHECK_INT(handler_calls, N);
+	CHECK_INT(m->refcount, 1);
+	CHECK(conns[0].nframes == 1);
+	if (conns[0].nframes == 1)
+		CHECK_INT(conns[0].frames[0]->refs, N);
+	json_decref(m);
+	close_all(N);
+	ENV_FINISH(&e);
+}
+
 /* ---- slow consumers ---- */
 
 static void test_equeue_closes_1013(void)
@@ -224,7 +246,7 @@ static void test_equeue_closes_1013(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	fake_open(&fc, &bc_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &bc_class, NULL, &e);
 	fc.send_rc = CH_EQUEUE;
 	CHECK_INT(consumer_send_text(fc.c, "x", 1), CH_EQUEUE);
 	CHECK_INT(fc.send_calls, 1);
@@ -263,7 +285,7 @@ static void test_equeue_in_broadcast(void)
 	CHECK_INT(conns[1].closes, 1);
 	CHECK_INT(conns[1].close_code, CLOSE_TRY_AGAIN_LATER);
 	CHECK(conns[1].c == NULL);
-	CHECK_INT(consumer_count(), 2);
+	CHECK_INT(consumer_worker_count(e.cw), 2);
 
 	/* The closed one left the group: the next broadcast reaches two. */
 	m = bc_msg("bc.send");
@@ -281,6 +303,7 @@ int main(void)
 	test_forward_json_shared();
 	test_non_layer_object_not_shared();
 	test_two_messages_one_batch();
+	test_cache_ends_with_round();
 	test_equeue_closes_1013();
 	test_equeue_in_broadcast();
 	return check_finish();

@@ -134,10 +134,10 @@ static void test_no_on_connect_accepts(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	CHECK(fake_open(&fc, &bare_class, NULL, e.layer, &e.loop) != NULL);
+	CHECK(fake_open(&fc, &bare_class, NULL, &e) != NULL);
 	CHECK(fc.res.accepted);
 	CHECK(fc.res.subprotocol == NULL);
-	CHECK_INT(consumer_count(), 1);
+	CHECK_INT(consumer_worker_count(e.cw), 1);
 	/* The state block of a class with state_size 0 is still usable as a pointer. */
 	CHECK(consumer_state(fc.c) != NULL);
 	CHECK(layer_valid_channel_name(consumer_channel_name(fc.c)));
@@ -145,7 +145,7 @@ static void test_no_on_connect_accepts(void)
 	CHECK_INT(fc.nframes, 1);
 	fake_end(&fc, 1000);
 	fake_clear(&fc);
-	CHECK_INT(consumer_count(), 0);
+	CHECK_INT(consumer_worker_count(e.cw), 0);
 	ENV_FINISH(&e);
 }
 
@@ -164,7 +164,7 @@ static void json_open(struct test_env *e, struct fake_conn *fc, enum connect_mod
 {
 	seen_reset();
 	seen.mode = mode;
-	fake_open(fc, &json_class, NULL, e->layer, &e->loop);
+	fake_open(fc, &json_class, NULL, e);
 }
 
 /* Sends a message of `type` to fc's own channel (the send must succeed)
@@ -206,7 +206,7 @@ static void test_on_connect_decisions(void)
 	CHECK(!b.res.accepted);
 	CHECK_INT(b.res.close_code, 403);
 	CHECK_INT(b.closes, 0);
-	CHECK_INT(consumer_count(), 1); /* a rejected consumer lives until consumer_closed */
+	CHECK_INT(consumer_worker_count(e.cw), 1); /* a rejected consumer lives until consumer_closed */
 	/* A rejected consumer gets no layer messages (its groups were joined first). */
 	json_t *m = msg_new("a.b", NULL, NULL);
 	CHECK_INT(layer_group_send(e.layer, "g1", m), 0);
@@ -238,7 +238,7 @@ static void open_with_subprotocols(struct test_env *e, struct fake_conn *fc, con
 	seen_reset();
 	seen.mode = CM_SUBPROTO;
 	seen.want_subproto = want;
-	fake_open(fc, &json_class, &scope, e->layer, &e->loop);
+	fake_open(fc, &json_class, &scope, e);
 	CHECK(scope.subprotocols == NULL); /* ownership taken, struct zeroed */
 }
 
@@ -396,7 +396,7 @@ static void test_receive_json(void)
 	fake_end(&fc, CLOSE_INVALID_PAYLOAD);
 
 	struct fake_conn b = {0};
-	fake_open(&b, &json_class, NULL, e.layer, &e.loop);
+	fake_open(&b, &json_class, NULL, &e);
 	consumer_receive(b.c, "{}", 2, true);
 	CHECK_INT(seen.receives, 2);
 	CHECK_INT(b.closes, 1);
@@ -414,7 +414,7 @@ static void test_receive_text_class(void)
 
 	env_init(&e);
 	seen_reset();
-	fake_open(&fc, &text_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &text_class, NULL, &e);
 	CHECK(fc.res.accepted);
 
 	consumer_receive(fc.c, "{not json", 9, false);
@@ -444,7 +444,7 @@ static void test_sends(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	fake_open(&fc, &bare_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &bare_class, NULL, &e);
 
 	CHECK_INT(consumer_send_text(fc.c, "hello", 5), 0);
 	const unsigned char raw[] = {1, 0, 2};
@@ -517,7 +517,7 @@ static void test_layer_codes_pass_through(void)
 	env_init(&e);
 	seen_reset();
 	seen.mode = CM_ACCEPT;
-	fake_open(&fc, &json_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &json_class, NULL, &e);
 	CHECK(fc.res.accepted);
 
 	json_t *m = msg_new("a.b", NULL, NULL);

@@ -51,7 +51,7 @@ static void test_timers(void)
 	int tag;
 
 	env_init(&e);
-	fake_open(&fc, &plain_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &plain_class, NULL, &e);
 	fired_a = fired_b = fired_rep = 0;
 
 	int one = consumer_timer_start(fc.c, 5, 0, cb_a, &tag);
@@ -90,7 +90,7 @@ static void test_timers_cancelled_on_close(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	fake_open(&fc, &plain_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &plain_class, NULL, &e);
 	fired_a = fired_rep = 0;
 	CHECK(consumer_timer_start(fc.c, 2, 2, cb_rep, NULL) > 0);
 	CHECK(consumer_timer_start(fc.c, 60000, 0, cb_a, NULL) > 0);
@@ -123,7 +123,7 @@ static void test_timer_closes_itself(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	fake_open(&fc, &plain_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &plain_class, NULL, &e);
 	fc.close_sync = true;
 	self_closer = &fc;
 	fired_rep = 0;
@@ -141,7 +141,7 @@ static void test_timer_closes_itself(void)
 	int at_end = fired_rep;
 	env_run_for(&e, 20);
 	CHECK_INT(fired_rep, at_end);
-	CHECK_INT(consumer_count(), 0);
+	CHECK_INT(consumer_worker_count(e.cw), 0);
 	ENV_FINISH(&e);
 }
 
@@ -190,7 +190,7 @@ static void test_offload(void)
 	struct job_rec j = {0};
 
 	env_init(&e);
-	fake_open(&fc, &plain_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &plain_class, NULL, &e);
 	CHECK_INT(consumer_offload(fc.c, NULL, done_fn, &j), CH_EINVAL);
 	CHECK_INT(consumer_offload(fc.c, work_fn, NULL, &j), CH_EINVAL);
 	CHECK_INT(consumer_offload(fc.c, work_fn, done_fn, &j), 0);
@@ -214,7 +214,7 @@ static void test_offload_orphaned(void)
 	struct job_rec j = {0};
 
 	env_init(&e);
-	fake_open(&fc, &plain_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &plain_class, NULL, &e);
 	gate_open = false;
 	j.wait_gate = true;
 	j.done_c = (struct consumer *)&j; /* not NULL: done must set it */
@@ -284,8 +284,8 @@ static void test_disconnect_leaves_groups(void)
 
 	env_init(&e);
 	disconnects = member_msgs = 0;
-	fake_open(&a, &grp_class, NULL, e.layer, &e.loop);
-	fake_open(&b, &grp_class, NULL, e.layer, &e.loop);
+	fake_open(&a, &grp_class, NULL, &e);
+	fake_open(&b, &grp_class, NULL, &e);
 	CHECK(a.res.accepted && b.res.accepted);
 
 	json_t *m = msg_new("room.msg", NULL, NULL);
@@ -398,7 +398,7 @@ static void test_closed_inside_callbacks(void)
 	closer_disconnects = 0;
 
 	/* From a layer message handler, with a second message already queued. */
-	fake_open(&a, &closer_class, NULL, e.layer, &e.loop);
+	fake_open(&a, &closer_class, NULL, &e);
 	a.close_sync = true;
 	json_t *m = msg_new("close.me", NULL, NULL);
 	CHECK_INT(layer_send(e.layer, consumer_channel_name(a.c), m), 0);
@@ -411,22 +411,22 @@ static void test_closed_inside_callbacks(void)
 	CHECK_INT(closer_disconnects, 1);
 	CHECK_INT(closer_code, 4002);
 	CHECK_INT(late_rc_handler, CH_ECLOSED);
-	CHECK_INT(consumer_count(), 0);
+	CHECK_INT(consumer_worker_count(e.cw), 0);
 	layer_get_stats(e.layer, &st);
 	CHECK_INT(st.groups, 0); /* also the group added in the handler */
 
 	/* From on_receive. */
-	fake_open(&b, &closer_class, NULL, e.layer, &e.loop);
+	fake_open(&b, &closer_class, NULL, &e);
 	b.close_sync = true;
 	consumer_receive(b.c, "x", 1, false);
 	CHECK(b.c == NULL);
 	CHECK_INT(b.close_code, 4003);
 	CHECK_INT(closer_disconnects, 2);
 	CHECK_INT(late_rc_receive, CH_ECLOSED);
-	CHECK_INT(consumer_count(), 0);
+	CHECK_INT(consumer_worker_count(e.cw), 0);
 
 	/* From an offload's done. */
-	fake_open(&d, &closer_class, NULL, e.layer, &e.loop);
+	fake_open(&d, &closer_class, NULL, &e);
 	d.close_sync = true;
 	CHECK_INT(consumer_offload(d.c, noop_work, closer_done, &j), 0);
 	env_run_until(&e, &j.dones, 1, 5000);
@@ -438,7 +438,7 @@ static void test_closed_inside_callbacks(void)
 
 	/* A slow consumer ended synchronously by a send outside any callback. */
 	struct fake_conn s = {0};
-	fake_open(&s, &closer_class, NULL, e.layer, &e.loop);
+	fake_open(&s, &closer_class, NULL, &e);
 	s.close_sync = true;
 	s.send_rc = CH_EQUEUE;
 	CHECK_INT(consumer_send_text(s.c, "x", 1), CH_EQUEUE);
@@ -448,14 +448,14 @@ static void test_closed_inside_callbacks(void)
 
 	/* A consumer ended with consumer_close() outside any callback. */
 	struct fake_conn o = {0};
-	fake_open(&o, &closer_class, NULL, e.layer, &e.loop);
+	fake_open(&o, &closer_class, NULL, &e);
 	o.close_sync = true;
 	CHECK_INT(consumer_close(o.c, 0, NULL), 0);
 	CHECK(o.c == NULL);
 	CHECK_INT(o.close_code, CLOSE_NORMAL); /* 0 means 1000 */
 	CHECK_INT(closer_disconnects, 5);
 
-	CHECK_INT(consumer_count(), 0);
+	CHECK_INT(consumer_worker_count(e.cw), 0);
 	ENV_FINISH(&e);
 }
 

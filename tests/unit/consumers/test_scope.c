@@ -95,7 +95,7 @@ static void test_full_scope(void)
 	s.username = strdup("alice");
 	s.is_authenticated = true;
 
-	fake_open(&fc, &probe_class, &s, e.layer, &e.loop);
+	fake_open(&fc, &probe_class, &s, &e);
 	CHECK(fc.res.accepted);
 	CHECK(s.path == NULL && s.headers == NULL && s.kwargs == NULL && s.session == NULL);
 	struct consumer *c = fc.c;
@@ -153,7 +153,7 @@ static void test_empty_scope(void)
 	struct fake_conn fc = {0};
 
 	env_init(&e);
-	fake_open(&fc, &plain_class, NULL, e.layer, &e.loop);
+	fake_open(&fc, &plain_class, NULL, &e);
 	CHECK(fc.res.accepted);
 	struct consumer *c = fc.c;
 	CHECK_STR(consumer_scope_path(c), "");
@@ -188,7 +188,7 @@ static void test_groups(void)
 	env_init(&e);
 	memset(fc, 0, sizeof(fc));
 	for (int i = 0; i < N; i++) {
-		fake_open(&fc[i], &plain_class, NULL, e.layer, &e.loop);
+		fake_open(&fc[i], &plain_class, NULL, &e);
 		CHECK_INT(consumer_group_add(fc[i].c, "room"), 0);
 		CHECK_INT(consumer_group_add(fc[i].c, "room"), 0); /* again: no-op */
 		if (i % 2)
