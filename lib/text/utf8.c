@@ -1,0 +1,148 @@
+/*
+ * utf8.c - UTF-8 (RFC 3629) as one state machine (see text.h): the state
+ * says what the next byte must be, so input is refused at its first byte
+ * that no continuation could make valid, wherever it is cut. The streaming
+ * check, the whole-buffer check and the one-character decoder all run on
+ * the same table, so they cannot disagree.
+ */
+#include "text.h"
+
+#include <string.h>
+
+/* States: TEXT_UTF8_ACCEPT (between characters), then the continuation
+ * bytes still owed, with the range the next one must be in. */
+enum {
+	U_1 = 1, /* 1 continuation byte owed: 80..BF */
+	U_2,     /* 2 owed: 80..BF, then U_1 */
+	U_3,     /* 3 owed */
+	U_E0,    /* after E0: A0..BF (no overlongs), then U_1 */
+	U_ED,    /* after ED: 80..9F (no surrogates), then U_1 */
+	U_F0,    /* after F0: 90..BF (no overlongs), then U_2 */
+	U_F4,    /* after F4: 80..8F (nothing above U+10FFFF), then U_2 */
+};
+
+_Static_assert(TEXT_UTF8_ACCEPT == 0 && TEXT_UTF8_REJECT > U_F4 && TEXT_UTF8_REJECT <= 255,
+	       "UTF-8 states");
+
+static const struct {
+	unsigned char lo, hi, next;
+} cont[] = {
+    [U_1] = {0x80, 0xbf, TEXT_UTF8_ACCEPT},
+    [U_2] = {0x80, 0xbf, U_1},
+    [U_3] = {0x80, 0xbf, U_2},
+    [U_E0] = {0xa0, 0xbf, U_1},
+    [U_ED] = {0x80, 0x9f, U_1},
+    [U_F0] = {0x90, 0xbf, U_2},
+    [U_F4] = {0x80, 0x8f, U_2},
+};
+
+/* The state after lead byte c (>= 0x80). */
+static unsigned lead(unsigned c)
+{
+	if (c >= 0xc2 && c <= 0xdf)
+		return U_1;
+	if (c >= 0xe0 && c <= 0xef)
+		return c == 0xe0 ? U_E0 : c == 0xed ? U_ED : U_2;
+	if (c >= 0xf0 && c <= 0xf4)
+		return c == 0xf0 ? U_F0 : c == 0xf4 ? U_F4 : U_3;
+	return TEXT_UTF8_REJECT; /* continuation, C0, C1, F5..FF */
+}
+
+unsigned text_utf8_scan(unsigned state, const void *data, size_t len)
+{
+	const unsigned char *s = data;
+	size_t i = 0;
+	if (state == TEXT_UTF8_REJECT)
+		return state;
+	while (i < len) {
+		if (state == TEXT_UTF8_ACCEPT) {
+			/* ASCII runs 8 bytes at a time */
+			while (i + 8 <= len) {
+				uint64_t v;
+				memcpy(&v, s + i, 8);
+				if (v & 0x8080808080808080ull)
+					break;
+				i += 8;
+			}
+			for (; i < len && s[i] < 0x80; i++)
+				;
+			if (i == len)
+				break;
+			state = lead(s[i++]);
+			if (state == TEXT_UTF8_REJECT)
+				return state;
+			continue;
+		}
+		unsigned c = s[i++];
+		if (c < cont[state].lo || c > cont[state].hi)
+			return TEXT_UTF8_REJECT;
+		state = cont[state].next;
+	}
+	return state;
+}
+
+bool text_utf8_valid(const void *s, size_t len)
+{
+	return text_utf8_scan(TEXT_UTF8_ACCEPT, s, len) == TEXT_UTF8_ACCEPT;
+}
+
+size_t text_utf8_decode(const void *data, size_t len, uint32_t *cp)
+{
+	const unsigned char *s = data;
+	unsigned c = s[0];
+	if (c < 0x80) {
+		if (cp)
+			*cp = c;
+		return 1;
+	}
+	unsigned state = lead(c);
+	if (state == TEXT_UTF8_REJECT)
+		return 0;
+	/* the lead byte's payload bits: 5 for 2 bytes, 4 for 3, 3 for 4 */
+	uint32_t v = c & (c >= 0xf0 ? 0x07u : c >= 0xe0 ? 0x0fu : 0x1fu);
+	size_t i = 1;
+	while (state != TEXT_UTF8_ACCEPT) {
+		if (i == len || s[i] < cont[state].lo || s[i] > cont[state].hi)
+			return 0;
+		v = v << 6 | (s[i++] & 0x3fu);
+		state = cont[state].next;
+	}
+	if (cp)
+		*cp = v;
+	return i;
+}
+
+size_t text_utf8_encode(char *out, uint32_t cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	if (cp > 0x10ffff)
+		return 0;
+	out[0] = (char)(0xf0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+size_t text_utf8_count(const void *data, size_t len)
+{
+	const unsigned char *s = data;
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += (s[i] & 0xc0) != 0x80;
+	return n;
+}
