@@ -13,6 +13,7 @@
 
 #include "apps.h"
 #include "log.h"
+#include "text.h"
 
 #define ROOM_NAME_MAX 64
 #define USERNAME_MAX 32
@@ -70,25 +71,15 @@ json_t *chat_rooms_snapshot(void)
 
 long apps_text_length(const char *s)
 {
-	long n = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		unsigned char ch = *p;
-		if (ch < 0x20 && ch != '\t' && ch != '\n')
+	size_t n = strlen(s);
+	if (!text_utf8_valid(s, n))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if ((ch < 0x20 && ch != '\t' && ch != '\n') || ch == 0x7f)
 			return -1;
-		if (ch == 0x7f)
-			return -1;
-		int extra = ch < 0x80 ? 0 : (ch & 0xe0) == 0xc0 ? 1 : (ch & 0xf0) == 0xe0 ? 2
-			: (ch & 0xf8) == 0xf0 ? 3 : -1;
-		if (extra < 0)
-			return -1;
-		p++;
-		for (int i = 0; i < extra; i++, p++)
-			if ((*p & 0xc0) != 0x80)
-				return -1;
-		n++;
 	}
-	return n;
+	return (long)text_utf8_count(s, n);
 }
 
 static bool valid_room_name(const char *s)

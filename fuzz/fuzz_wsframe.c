@@ -83,7 +83,8 @@ static void pongs_flush(struct run *r)
 	uint64_t h = 0xcbf29ce484222325ull;
 	size_t at = 0, n = 0;
 	while (q && at < q->len) {
-		REQUIRE(q->len - at >= 2 && q->data[at] == 0x8a && q->data[at + 1] <= 125);
+		REQUIRE(q->len - at >= 2 && q->data[at] == (0x80 | WSFRAME_OP_PONG) &&
+			q->data[at + 1] <= 125);
 		size_t len = q->data[at + 1];
 		REQUIRE(q->len - at - 2 >= len);
 		h = pong_mix(h, q->data + at + 2, len);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "text.h"    /* struct text_buf */
 #include "wsframe.h" /* the opcodes (WSFRAME_OP_*) and the frame header writer */
 
 enum client_error {
@@ -177,8 +178,7 @@ int client_close_parse(const uint8_t *p, size_t len, int *code);
 struct client_assembler {
 	size_t max_len;
 	int opcode; /* opcode of the fragmented message in progress, 0: none */
-	char *buf;
-	size_t len, cap;
+	struct text_buf msg; /* its fragments so far */
 };
 
 enum client_asm_event {

@@ -105,43 +105,21 @@ static int asm_append(struct client_assembler *a, const uint8_t *p, size_t n)
 {
 	size_t max = a->max_len ? a->max_len : CLIENT_MAX_MESSAGE;
 
-	if (n > max || a->len > max - n)
+	if (n > max || a->msg.len > max - n)
 		return CLIENT_EPROTO;
-	if (a->len + n + 1 > a->cap) {
-		size_t cap = a->cap ? a->cap : 256;
-		char *nb;
-
-		while (cap < a->len + n + 1)
-			cap *= 2;
-		nb = realloc(a->buf, cap);
-		if (!nb)
-			return CLIENT_ENOMEM;
-		a->buf = nb;
-		a->cap = cap;
-	}
-	if (n)
-		memcpy(a->buf + a->len, p, n);
-	a->len += n;
-	a->buf[a->len] = '\0';
-	return 0;
+	return text_buf_append(&a->msg, p, n) ? CLIENT_ENOMEM : 0;
 }
 
 /* Hands the assembled buffer to `msg` and resets the assembler. */
 static int asm_take(struct client_assembler *a, struct client_ws_message *msg)
 {
-	int rc;
+	char *data = text_buf_take(&a->msg, &msg->len); /* "" when empty */
 
-	if (!a->buf) {
-		rc = asm_append(a, NULL, 0);
-		if (rc)
-			return rc;
-	}
+	if (!data)
+		return CLIENT_ENOMEM;
 	msg->opcode = a->opcode;
-	msg->data = a->buf;
-	msg->len = a->len;
+	msg->data = data;
 	msg->close_code = 0;
-	a->buf = NULL;
-	a->len = a->cap = 0;
 	a->opcode = 0;
 	return CLIENT_ASM_MESSAGE;
 }
@@ -180,7 +158,7 @@ int client_assembler_feed(struct client_assembler *a, const struct client_frame_
 		if (a->opcode)
 			return CLIENT_EPROTO;
 		a->opcode = h->opcode;
-		a->len = 0;
+		text_buf_reset(&a->msg);
 		break;
 	case WSFRAME_OP_CONT:
 		if (!a->opcode)
@@ -194,16 +172,14 @@ int client_assembler_feed(struct client_assembler *a, const struct client_frame_
 		return rc;
 	if (!h->fin)
 		return CLIENT_ASM_MORE;
-	if (a->opcode == WSFRAME_OP_TEXT && !text_utf8_valid((const uint8_t *)a->buf, a->len))
+	if (a->opcode == WSFRAME_OP_TEXT && !text_utf8_valid(a->msg.data, a->msg.len))
 		return CLIENT_EPROTO;
 	return asm_take(a, msg);
 }
 
 void client_assembler_clear(struct client_assembler *a)
 {
-	free(a->buf);
-	a->buf = NULL;
-	a->len = a->cap = 0;
+	text_buf_free(&a->msg);
 	a->opcode = 0;
 }
 

@@ -194,11 +194,28 @@ static void test_chart_first_point(void)
 	ENV_FINISH(&e); /* its repeating timer is gone */
 }
 
+/* apps_text_length: characters of valid UTF-8 without control characters
+ * (tab and newline allowed). The overlong, surrogate and out-of-range
+ * cases passed before it used lib/text's check (it counted 1 character). */
+static void test_text_length(void)
+{
+	CHECK_INT(apps_text_length(""), 0);
+	CHECK_INT(apps_text_length("hi there"), 8);
+	CHECK_INT(apps_text_length("h\xc3\xa9 \xe2\x82\xac\t\xf0\x9f\x98\x80\n"), 7);
+	CHECK_INT(apps_text_length("a\x01"), -1);
+	CHECK_INT(apps_text_length("\x7f"), -1);
+	CHECK_INT(apps_text_length("\xc3"), -1);
+	CHECK_INT(apps_text_length("\xc0\xaf"), -1);         /* overlong '/' */
+	CHECK_INT(apps_text_length("\xed\xa0\x80"), -1);     /* surrogate */
+	CHECK_INT(apps_text_length("\xf4\x90\x80\x80"), -1); /* > U+10FFFF */
+}
+
 int main(void)
 {
 	test_chat();
 	test_chat_rejects_bad_rooms();
 	test_gossip();
 	test_chart_first_point();
+	test_text_length();
 	return check_finish();
 }
