@@ -24,6 +24,9 @@
  * would overflow size_t) latches `failed`: the buffer keeps what it had,
  * later appends do nothing and fail too, so a writer may append freely and
  * check once at the end. text_buf_reset() and text_buf_free() clear it.
+ * A reader that consumes bytes from the front may move the rest down and
+ * lower `len` itself (a connection's input buffer does); data[len] is then
+ * '\0' again after the next append.
  */
 struct text_buf {
 	char *data;
@@ -107,9 +110,9 @@ unsigned text_utf8_scan(unsigned state, const void *s, size_t len);
  */
 size_t text_utf8_decode(const void *s, size_t len, uint32_t *cp);
 
-/* Writes code point `cp` (at most U+10FFFF; a surrogate is written as
- * is, as CESU would) as 1-4 bytes at `out` (room for 4); returns that
- * count, 0 for cp > U+10FFFF. */
+/* Writes code point `cp` as 1-4 bytes at `out` (room for 4); returns that
+ * count, 0 for cp > U+10FFFF. Callers pass Unicode scalar values: a
+ * surrogate (D800..DFFF) would come out as 3 bytes that are not UTF-8. */
 size_t text_utf8_encode(char *out, uint32_t cp);
 
 /* Characters in valid UTF-8 s[0..len) (bytes that are not continuation

@@ -69,7 +69,10 @@ bool wsframe_reader_busy(const struct wsframe_reader *r)
 
 /* Appends n bytes to a buffer that doubles as data arrives, up to `limit`
  * bytes (the size of what is being put together, when known: a header
- * announcing a large frame reserves nothing until its payload comes). */
+ * announcing a large frame reserves nothing until its payload comes).
+ * Not a struct text_buf (lib/text): these grow to a known bound, not by
+ * doubling past it, and their 32-bit sizes keep the reader 48 bytes per
+ * WebSocket. */
 static int append(unsigned char **buf, uint32_t *len, uint32_t *cap, const unsigned char *p,
 		  size_t n, size_t limit)
 {
