@@ -137,7 +137,7 @@ static const char *string(struct in *in, size_t *len, char **owned)
 		} else if (c < 0x80) {
 			in->p++;
 		} else {
-			size_t n = text_utf8_decode(in->p, (size_t)(in->end - in->p), NULL);
+			size_t n = text_utf8_char_len(in->p, (size_t)(in->end - in->p));
 			if (!n)
 				return fail(in, "invalid UTF-8"), NULL;
 			in->p += n;

@@ -103,6 +103,39 @@ bool text_utf8_valid(const void *s, size_t len);
 unsigned text_utf8_scan(unsigned state, const void *s, size_t len);
 
 /*
+ * The length (2-4) of the valid character that starts at s[0] (a byte >=
+ * 0x80) in s[0..len), or 0 when s does not start with one (an invalid
+ * byte, or a character cut by the end of s). Inline: the per-character
+ * rule the parsers' loops run (consumers/jsondec.c on every message); the
+ * streaming state machine in utf8.c applies the same ranges a byte at a
+ * time, and tests/unit/text checks that the two agree.
+ */
+static inline size_t text_utf8_char_len(const unsigned char *s, size_t len)
+{
+	unsigned c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		lo = c == 0xe0 ? 0xa0 : 0x80; /* no overlongs */
+		hi = c == 0xed ? 0x9f : 0xbf; /* no surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		lo = c == 0xf0 ? 0x90 : 0x80; /* no overlongs */
+		hi = c == 0xf4 ? 0x8f : 0xbf; /* nothing above U+10FFFF */
+	} else {
+		return 0; /* ASCII, a continuation byte, C0, C1, F5..FF */
+	}
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t k = 2; k < n; k++)
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
  * Decodes the character at the start of s[0..len) (len >= 1): returns its
  * length (1-4) and stores its code point in *cp (when cp is not NULL), or
  * returns 0 when s does not start with a valid character (an invalid byte,

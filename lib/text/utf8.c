@@ -1,9 +1,11 @@
 /*
  * utf8.c - UTF-8 (RFC 3629) as one state machine (see text.h): the state
  * says what the next byte must be, so input is refused at its first byte
- * that no continuation could make valid, wherever it is cut. The streaming
- * check, the whole-buffer check and the one-character decoder all run on
- * the same table, so they cannot disagree.
+ * that no continuation could make valid, wherever it is cut (as wsframe
+ * needs: across reads, frames and fragments). text_utf8_char_len() in
+ * text.h is the same ranges a character at a time (for the decoder and the
+ * parsers' loops, where inlined branches run faster than the table); the
+ * unit test checks the two agree.
  */
 #include "text.h"
 
@@ -89,27 +91,17 @@ bool text_utf8_valid(const void *s, size_t len)
 size_t text_utf8_decode(const void *data, size_t len, uint32_t *cp)
 {
 	const unsigned char *s = data;
-	unsigned c = s[0];
-	if (c < 0x80) {
-		if (cp)
-			*cp = c;
-		return 1;
+	uint32_t v = s[0];
+	size_t n = v < 0x80 ? 1 : text_utf8_char_len(s, len);
+	if (n > 1) {
+		/* the lead byte's payload bits: 5 for 2 bytes, 4 for 3, 3 for 4 */
+		v &= 0x7fu >> n;
+		for (size_t i = 1; i < n; i++)
+			v = v << 6 | (s[i] & 0x3fu);
 	}
-	unsigned state = lead(c);
-	if (state == TEXT_UTF8_REJECT)
-		return 0;
-	/* the lead byte's payload bits: 5 for 2 bytes, 4 for 3, 3 for 4 */
-	uint32_t v = c & (c >= 0xf0 ? 0x07u : c >= 0xe0 ? 0x0fu : 0x1fu);
-	size_t i = 1;
-	while (state != TEXT_UTF8_ACCEPT) {
-		if (i == len || s[i] < cont[state].lo || s[i] > cont[state].hi)
-			return 0;
-		v = v << 6 | (s[i++] & 0x3fu);
-		state = cont[state].next;
-	}
-	if (cp)
+	if (n && cp)
 		*cp = v;
-	return i;
+	return n;
 }
 
 size_t text_utf8_encode(char *out, uint32_t cp)

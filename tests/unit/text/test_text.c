@@ -544,6 +544,24 @@ static void test_utf8_decode_encode(void)
 	CHECK_INT(text_utf8_count("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15), 9);
 	CHECK_INT(text_utf8_count("", 0), 0);
 
+	/* text_utf8_char_len (the inline per-character rule) agrees with the
+	 * state machine: at a byte >= 0x80 it is the shortest valid prefix of
+	 * 2-4 bytes, or 0 when there is none */
+	for (int t = 0; t < 200000; t++) {
+		unsigned char c[4];
+		c[0] = (unsigned char)(0x80 | rnd());
+		for (int i = 1; i < 4; i++)
+			c[i] = (unsigned char)(rnd() % 4 ? 0x80 + rnd() % 0x40 : rnd());
+		size_t len = 1 + rnd() % 4, want = 0;
+		for (size_t j = 2; j <= len && !want; j++)
+			if (text_utf8_scan(TEXT_UTF8_ACCEPT, c, j) == TEXT_UTF8_ACCEPT)
+				want = j;
+		if (text_utf8_char_len(c, len) != want && wrong++ < 5)
+			fprintf(stderr, "  char_len %02x %02x %02x %02x (len %zu): %zu, not %zu\n",
+				c[0], c[1], c[2], c[3], len, text_utf8_char_len(c, len), want);
+	}
+	CHECK_INT(wrong, 0);
+
 	/* walking by decode accepts exactly what text_utf8_valid accepts */
 	unsigned char buf[24];
 	wrong = 0;
