@@ -35,6 +35,7 @@
  * with free() in both formats.
  */
 #include "layer.h"
+#include "text.h"
 
 #include <limits.h>
 #include <math.h>
@@ -150,47 +151,6 @@ int layer_wire_encode(const json_t *msg, enum layer_wire_format fmt, char **out,
 
 /* ---- decoding ---- */
 
-/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, <= U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		size_t k;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			k = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i - 1 < k)
-			return 0;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + j] & 0x3f);
-		}
-		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += k + 1;
-	}
-	return 1;
-}
-
 struct rd {
 	const unsigned char *p;
 	const unsigned char *end;
@@ -246,7 +206,7 @@ static int rd_map(struct rd *r, uint64_t n, int depth, json_t **out)
 			klen = c & 0x1f;
 		else if (c < 0xd9 || c > 0xdb || !rd_be(r, 1u << (c - 0xd9), &klen))
 			goto einval;
-		if (!rd_body(r, klen, &key) || !utf8_valid(key, klen) || memchr(key, 0, klen))
+		if (!rd_body(r, klen, &key) || !text_utf8_valid(key, klen) || memchr(key, 0, klen))
 			goto einval;
 		rc = rd_value(r, depth + 1, &v);
 		if (rc) {
@@ -343,7 +303,7 @@ static int rd_value(struct rd *r, int depth, json_t **out)
 	case 0xc4: case 0xc5: case 0xc6: /* bin 8/16/32 */
 		if (!rd_be(r, 1u << (c - 0xc4), &len) || !rd_body(r, len, &body))
 			return CH_EINVAL;
-		if (!utf8_valid(body, len))
+		if (!text_utf8_valid(body, len))
 			return 0;
 		return mk(json_stringn_nocheck((const char *)body, len), out);
 	case 0xc7: case 0xc8: case 0xc9: /* ext 8/16/32: length, type, data */
@@ -406,7 +366,7 @@ static int rd_value(struct rd *r, int depth, json_t **out)
 		return CH_EINVAL;
 	}
 str:
-	if (!rd_body(r, len, &body) || !utf8_valid(body, len))
+	if (!rd_body(r, len, &body) || !text_utf8_valid(body, len))
 		return CH_EINVAL;
 	return mk(json_stringn_nocheck((const char *)body, len), out);
 }
@@ -492,42 +452,11 @@ static int url_fail(char *err, size_t errlen, const char *why, const char *what)
 	return CH_EINVAL;
 }
 
-static int hexval(char c)
+/* Decodes a percent-encoded part (user, password, [IPv6] host) into out;
+ * nonzero when an escape is malformed, decodes to NUL, or it does not fit. */
+static int url_part(const char *s, size_t n, char *out, size_t cap)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes s[0..n) into out (NUL-terminated); 0 when an escape is
- * malformed, decodes to NUL, or the result does not fit. */
-static int pct_decode(const char *s, size_t n, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (n - i < 3 || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
-				return 0;
-			c = (char)(hi * 16 + lo);
-			if (!c)
-				return 0;
-			i += 2;
-		}
-		if (o + 1 >= outlen)
-			return 0;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return 1;
+	return text_pct_decode(s, n, out, cap, TEXT_PCT_STRICT, NULL);
 }
 
 /* A decimal number of s[0..n) in [min, max]; 0 if not. */
@@ -565,7 +494,7 @@ static int parse_query(const char *q, struct layer_redis_url *u, char *err, size
 			if (!parse_num(val, vlen, 0, INT_MAX, &u->db))
 				return url_fail(err, errlen, "bad db number in the query", NULL);
 		} else if (klen == 8 && !memcmp(q, "password", 8)) {
-			if (!pct_decode(val, vlen, u->password, sizeof(u->password)))
+			if (url_part(val, vlen, u->password, sizeof(u->password)))
 				return url_fail(err, errlen, "bad password in the query", NULL);
 		} else if (n) {
 			return url_fail(err, errlen, "unsupported query parameter", NULL);
@@ -634,10 +563,10 @@ static int parse_tcp(const char *s, struct layer_redis_url *u, char *err, size_t
 		const char *colon = memchr(s, ':', (size_t)(at - s));
 		size_t ulen = colon ? (size_t)(colon - s) : (size_t)(at - s);
 
-		if (!pct_decode(s, ulen, u->username, sizeof(u->username)))
+		if (url_part(s, ulen, u->username, sizeof(u->username)))
 			return url_fail(err, errlen, "bad user name", NULL);
-		if (colon && !pct_decode(colon + 1, (size_t)(at - colon - 1), u->password,
-					 sizeof(u->password)))
+		if (colon && url_part(colon + 1, (size_t)(at - colon - 1), u->password,
+				       sizeof(u->password)))
 			return url_fail(err, errlen, "bad password", NULL);
 		host = at + 1;
 	}
@@ -655,7 +584,7 @@ static int parse_tcp(const char *s, struct layer_redis_url *u, char *err, size_t
 	if (hend == host)
 		return url_fail(err, errlen, "empty host", NULL);
 	if (ipv6) {
-		if (!pct_decode(host, (size_t)(hend - host), u->host, sizeof(u->host)))
+		if (url_part(host, (size_t)(hend - host), u->host, sizeof(u->host)))
 			return url_fail(err, errlen, "bad [IPv6] host (or too long)", NULL);
 	} else {
 		if ((size_t)(hend - host) >= sizeof(u->host))

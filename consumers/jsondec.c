@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "consumer_int.h"
+#include "text.h"
 
 #define JSONDEC_MAX_DEPTH 2048
 
@@ -39,74 +40,17 @@ static json_t *fail(struct in *in, const char *why)
 	return NULL;
 }
 
-/* Length of the UTF-8 sequence at p (RFC 3629), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t n;
-	unsigned lo = 0x80, hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		lo = c == 0xe0 ? 0xa0 : 0x80;
-		hi = c == 0xed ? 0x9f : 0xbf;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		lo = c == 0xf0 ? 0x90 : 0x80;
-		hi = c == 0xf4 ? 0x8f : 0xbf;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t k = 2; k < n; k++)
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 static int hex4(const unsigned char *p, unsigned *out)
 {
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
-		unsigned c = p[i], d;
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
+		int d = text_hex_digit(p[i]);
+		if (d < 0)
 			return -1;
-		v = v << 4 | d;
+		v = v << 4 | (unsigned)d;
 	}
 	*out = v;
 	return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
 }
 
 /*
@@ -154,7 +98,7 @@ static char *unescape(const unsigned char *s, const unsigned char *e, size_t *le
 			}
 			if (cp == 0)
 				goto bad; /* as jansson without JSON_ALLOW_NUL */
-			w += put_utf8(w, cp);
+			w += text_utf8_encode(w, cp);
 			break;
 		}
 		default:
@@ -193,7 +137,7 @@ static const char *string(struct in *in, size_t *len, char **owned)
 		} else if (c < 0x80) {
 			in->p++;
 		} else {
-			size_t n = utf8_len(in->p, in->end);
+			size_t n = text_utf8_char_len(in->p, (size_t)(in->end - in->p));
 			if (!n)
 				return fail(in, "invalid UTF-8"), NULL;
 			in->p += n;

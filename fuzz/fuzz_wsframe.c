@@ -16,8 +16,9 @@
  *   - a reader that is not busy holds no buffer;
  *   - fail-fast UTF-8: after a feed that did not fail, the text message
  *     received so far (assembled fragments and the payload of a frame cut
- *     by the read) is the start of valid UTF-8, by an independent decoder
- *     here: invalid text fails the feed that brought its first bad byte
+ *     by the read) is the start of valid UTF-8 (lib/text's streaming
+ *     check, itself fuzzed against the RFC's grammar in fuzz_text.c):
+ *     invalid text fails the feed that brought its first bad byte
  *     (checked after every feed, but only every 61st byte by byte);
  *   - each PING goes to a pong backlog (wsframe_pongs_add): it is refused
  *     exactly when it would make more than WSFRAME_PONGS_MAX pongs or
@@ -29,6 +30,7 @@
  */
 #include "wsframe.h"
 #include "fuzz.h"
+#include "text.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -81,7 +83,8 @@ static void pongs_flush(struct run *r)
 	uint64_t h = 0xcbf29ce484222325ull;
 	size_t at = 0, n = 0;
 	while (q && at < q->len) {
-		REQUIRE(q->len - at >= 2 && q->data[at] == 0x8a && q->data[at + 1] <= 125);
+		REQUIRE(q->len - at >= 2 && q->data[at] == (0x80 | WSFRAME_OP_PONG) &&
+			q->data[at + 1] <= 125);
 		size_t len = q->data[at + 1];
 		REQUIRE(q->len - at - 2 >= len);
 		h = pong_mix(h, q->data + at + 2, len);
@@ -118,7 +121,7 @@ static int on_event(void *ctx, const struct wsframe_event *ev)
 	REQUIRE(ev->len == 0 || ev->data != NULL);
 	switch (ev->kind) {
 	case WSFRAME_TEXT:
-		REQUIRE(wsframe_utf8_valid(ev->data, ev->len));
+		REQUIRE(text_utf8_valid(ev->data, ev->len));
 		/* fall through */
 	case WSFRAME_BINARY:
 		REQUIRE(ev->len <= MAX_MESSAGE);
@@ -133,7 +136,7 @@ static int on_event(void *ctx, const struct wsframe_event *ev)
 	case WSFRAME_CLOSE:
 		REQUIRE(ev->code == 1005 ? ev->len == 0 : close_code_ok(ev->code));
 		REQUIRE(ev->len <= 123);
-		REQUIRE(wsframe_utf8_valid(ev->data, ev->len));
+		REQUIRE(text_utf8_valid(ev->data, ev->len));
 		r->closed = true;
 		break;
 	default:
@@ -150,69 +153,6 @@ static int on_event(void *ctx, const struct wsframe_event *ev)
 		r->prefix[r->n] = r->hash;
 	r->n++;
 	return r->stop_at && r->n >= r->stop_at;
-}
-
-/* An independent UTF-8 decoder: true when s[0..len) is valid. */
-static bool utf8_ref(const unsigned char *s, size_t len)
-{
-	for (size_t i = 0; i < len;) {
-		unsigned c = s[i];
-		size_t n;
-		uint32_t cp, min;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 2, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 3, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 4, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (len - i < n)
-			return false;
-		for (size_t k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n;
-	}
-	return true;
-}
-
-/* True when a (alen bytes) then b (blen) start valid UTF-8: valid, or
- * valid once 1-3 bytes complete the last character (the first of them 80,
- * 90 or A0, which suit every lead byte, the others 80). */
-static bool utf8_ref_prefix(const unsigned char *a, size_t alen, const unsigned char *b,
-			    size_t blen)
-{
-	static unsigned char buf[2 * MAX_MESSAGE + 8];
-	REQUIRE(alen + blen <= 2 * MAX_MESSAGE);
-	if (alen)
-		memcpy(buf, a, alen);
-	if (blen)
-		memcpy(buf + alen, b, blen);
-	size_t len = alen + blen;
-	/* only the last character can be incomplete: the rest must be valid */
-	size_t start = len > 3 ? len - 3 : 0;
-	while (start > 0 && (buf[start] & 0xc0) == 0x80)
-		start--;
-	if (!utf8_ref(buf, start))
-		return false;
-	static const unsigned char first[] = {0x80, 0x90, 0xa0};
-	for (size_t k = 0; k <= 3; k++)
-		for (size_t f = 0; f < (k ? sizeof(first) : 1); f++) {
-			for (size_t i = 0; i < k; i++)
-				buf[len + i] = i ? 0x80 : first[f];
-			if (utf8_ref(buf + start, len - start + k))
-				return true;
-		}
-	return false;
 }
 
 /* The fail-fast invariant: the text message so far starts valid UTF-8. */
@@ -232,8 +172,10 @@ static void check_text_so_far(const struct wsframe_reader *rd)
 			text = true;
 		}
 	}
-	if (text)
-		REQUIRE(utf8_ref_prefix(rd->msg, rd->msg_len, pay, plen));
+	if (text) {
+		unsigned st = text_utf8_scan(TEXT_UTF8_ACCEPT, rd->msg, rd->msg_len);
+		REQUIRE(text_utf8_scan(st, pay, plen) != TEXT_UTF8_REJECT);
+	}
 }
 
 /* Checks the reader after a feed that returned rc. */

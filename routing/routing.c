@@ -25,6 +25,7 @@
  * is allocated per router_match() call.
  */
 #include "routing.h"
+#include "text.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -89,46 +90,13 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A growable string; `oom` latches the first allocation failure. */
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void buf_put(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_puts(struct buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
-}
-
 /* Python's re.escape(): backslash before each of these, all else as is. */
-static void buf_escape(struct buf *b, const char *s, size_t n)
+static void buf_escape(struct text_buf *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] && strchr("()[]{}?*+-|^$\\.&~# \t\n\r\v\f", s[i]))
-			buf_put(b, "\\", 1);
-		buf_put(b, s + i, 1);
+			text_buf_putc(b, '\\');
+		text_buf_putc(b, s[i]);
 	}
 }
 
@@ -234,13 +202,13 @@ static int path_translate(const char *pattern, char **regex, unsigned char **con
 	size_t max_params = plen / 3 + 1; /* each parameter takes at least "<x>" */
 	struct param *params = malloc(max_params * sizeof(*params));
 	unsigned char *cv = malloc(max_params);
-	struct buf b = {0};
+	struct text_buf b = {0};
 	uint32_t np = 0;
 	int rc = CH_ENOMEM;
 
 	if (!params || !cv)
 		goto fail;
-	buf_puts(&b, "^");
+	text_buf_puts(&b, "^");
 	const char *s = pattern;
 	for (;;) {
 		const char *lt = strchr(s, '<');
@@ -267,19 +235,19 @@ static int path_translate(const char *pattern, char **regex, unsigned char **con
 		cv[np++] = (unsigned char)conv;
 
 		buf_escape(&b, s, (size_t)(lt - s));
-		buf_puts(&b, "(?P<");
-		buf_put(&b, pname, pnlen);
-		buf_puts(&b, ">");
-		buf_puts(&b, converters[conv].regex);
-		buf_puts(&b, ")");
+		text_buf_puts(&b, "(?P<");
+		text_buf_append(&b, pname, pnlen);
+		text_buf_puts(&b, ">");
+		text_buf_puts(&b, converters[conv].regex);
+		text_buf_puts(&b, ")");
 		s = gt + 1;
 	}
-	buf_puts(&b, "\\z");
+	text_buf_puts(&b, "\\z");
 	rc = CH_ENOMEM;
-	if (b.oom)
+	if (b.failed)
 		goto fail;
 	free(params);
-	*regex = b.p;
+	*regex = b.data;
 	if (convs) {
 		if (np == 0) {
 			free(cv);
@@ -298,7 +266,7 @@ fail:
 		set_err(err, errlen, "path(\"%s\"): out of memory", pattern);
 	free(params);
 	free(cv);
-	free(b.p);
+	text_buf_free(&b);
 	return rc;
 }
 

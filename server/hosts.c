@@ -86,16 +86,16 @@ bool server__host_allowed(const struct server_worker *s, const char *host)
  * addresses (what a client can reach it by). A malloc'd list. */
 char *server__default_allowed_hosts(const char *host)
 {
-	struct http_buf b = {0};
-	http_buf_printf(&b, "localhost,.localhost,127.0.0.1,[::1]");
+	struct text_buf b = {0};
+	text_buf_printf(&b, "localhost,.localhost,127.0.0.1,[::1]");
 	bool wildcard = !host || !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
 	if (!wildcard)
-		http_buf_printf(&b, strchr(host, ':') ? ",[%s]" : ",%s", host);
+		text_buf_printf(&b, strchr(host, ':') ? ",[%s]" : ",%s", host);
 	if (wildcard) {
 		char name[256];
 		if (gethostname(name, sizeof(name)) == 0) {
 			name[sizeof(name) - 1] = '\0';
-			http_buf_printf(&b, ",%s", name);
+			text_buf_printf(&b, ",%s", name);
 		}
 		struct ifaddrs *ifs = NULL;
 		if (getifaddrs(&ifs) == 0) {
@@ -106,15 +106,15 @@ char *server__default_allowed_hosts(const char *host)
 				if (i->ifa_addr->sa_family == AF_INET &&
 				    inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a,
 					      sizeof(a)))
-					http_buf_printf(&b, ",%s", a);
+					text_buf_printf(&b, ",%s", a);
 				else if (i->ifa_addr->sa_family == AF_INET6 &&
 					 inet_ntop(AF_INET6,
 						   &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a,
 						   sizeof(a)))
-					http_buf_printf(&b, ",[%s]", a);
+					text_buf_printf(&b, ",[%s]", a);
 			}
 			freeifaddrs(ifs);
 		}
 	}
-	return b.data;
+	return text_buf_take(&b, NULL); /* NULL on ENOMEM */
 }

@@ -57,7 +57,7 @@ struct http_conn {
 	struct server_worker *s;
 	struct lws *wsi;
 	struct http1 *rd;
-	struct http_buf in; /* received, not parsed yet */
+	struct text_buf in; /* received, not parsed yet */
 	size_t in_off;
 	bool reading;       /* in the worker's epoll set (s->rx_epfd) */
 	bool peer_eof;      /* the client shut its side: answer what is read, then close */
@@ -68,7 +68,7 @@ struct http_conn {
 	struct http_request req; /* the request answered (filled at its end) */
 	struct view_job *job;    /* in flight on the pool */
 	struct http_response resp;
-	struct http_buf out;     /* the serialized head (and body) to write */
+	struct text_buf out;     /* the serialized head (and body) to write */
 	size_t out_off;
 	int file_fd;             /* a static file's body, streamed after `out` */
 	off_t file_left;
@@ -390,39 +390,39 @@ static bool static_response(const struct http_conn *hc)
 static int serialize_head(struct http_conn *hc)
 {
 	struct http_response *r = &hc->resp;
-	struct http_buf *o = &hc->out;
+	struct text_buf *o = &hc->out;
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	static const char pre[LWS_PRE];
-	int rc = http_buf_append(o, pre, sizeof(pre));
-	rc |= http_buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\n", r->status,
+	int rc = text_buf_append(o, pre, sizeof(pre));
+	rc |= text_buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\n", r->status,
 			      http_status_reason(r->status), date);
 	if (r->content_type)
-		rc |= http_buf_printf(o, "Content-Type: %s\r\n", r->content_type);
-	rc |= http_buf_printf(o, "X-Content-Type-Options: nosniff\r\n");
+		rc |= text_buf_printf(o, "Content-Type: %s\r\n", r->content_type);
+	rc |= text_buf_printf(o, "X-Content-Type-Options: nosniff\r\n");
 	if (!static_response(hc))
-		rc |= http_buf_printf(
+		rc |= text_buf_printf(
 			o, "X-Frame-Options: DENY\r\nReferrer-Policy: same-origin\r\n"
 			   "Cache-Control: no-cache\r\n"
 			   "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src "
 			   "'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
 			   "frame-ancestors 'none'; base-uri 'self'; form-action 'self'\r\n");
 	for (size_t i = 0; i < r->n_headers; i++)
-		rc |= http_buf_printf(o, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
+		rc |= text_buf_printf(o, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
 	if (r->status != 304 && r->status >= 200 && r->status != 204)
-		rc |= http_buf_printf(o, "Content-Length: %llu\r\n",
+		rc |= text_buf_printf(o, "Content-Length: %llu\r\n",
 				      hc->file_fd >= 0 ? (unsigned long long)hc->file_left
 						       : (unsigned long long)r->body.len);
 	if (hc->close_after)
-		rc |= http_buf_printf(o, "Connection: close\r\n");
+		rc |= text_buf_printf(o, "Connection: close\r\n");
 	else if (hc->http10)
-		rc |= http_buf_printf(o, "Connection: keep-alive\r\n");
-	rc |= http_buf_append(o, "\r\n", 2);
+		rc |= text_buf_printf(o, "Connection: keep-alive\r\n");
+	rc |= text_buf_append(o, "\r\n", 2);
 	if (!hc->head_only && hc->file_fd < 0 && r->body.len && r->status != 304)
-		rc |= http_buf_append(o, r->body.data, r->body.len);
+		rc |= text_buf_append(o, r->body.data, r->body.len);
 	hc->out_off = LWS_PRE;
 	return rc ? -1 : 0;
 }
@@ -461,7 +461,7 @@ static int response_done(struct http_conn *hc)
 	server__request_clear(&hc->req);
 	http_response_clear(&hc->resp);
 	http_response_init(&hc->resp);
-	http_buf_free(&hc->out);
+	text_buf_free(&hc->out);
 	hc->out_off = 0;
 	if (hc->file_fd >= 0)
 		close(hc->file_fd);
@@ -552,7 +552,7 @@ static int upgrade(struct http_conn *hc)
 	if (rc == 0) {
 		server__request_clear(&hc->req);
 		http1_free(hc->rd);
-		http_buf_free(&hc->in);
+		text_buf_free(&hc->in);
 		http_response_clear(&hc->resp);
 		free(hc);
 		return 0;
@@ -661,7 +661,7 @@ static int on_rx(struct http_conn *hc, const void *in, size_t len)
 		hc->in.len -= hc->in_off;
 		hc->in_off = 0;
 	}
-	if (http_buf_append(&hc->in, in, len))
+	if (text_buf_append(&hc->in, in, len))
 		return -1;
 	if (hc->state == HC_READ)
 		return process(hc) ? -1 : 0;
@@ -702,8 +702,8 @@ static void hc_free(struct http_conn *hc)
 		hc->job->hc = NULL; /* the job frees itself when the view returns */
 	server__request_clear(&hc->req);
 	http_response_clear(&hc->resp);
-	http_buf_free(&hc->out);
-	http_buf_free(&hc->in);
+	text_buf_free(&hc->out);
+	text_buf_free(&hc->in);
 	http1_free(hc->rd);
 	if (hc->file_fd >= 0)
 		close(hc->file_fd);

@@ -36,8 +36,8 @@ static void answer(struct http_response *resp, int status, const char *key, cons
 	resp->content_type = "application/json";
 	resp->body.len = 0;
 	if (s) {
-		http_buf_append(&resp->body, s, strlen(s));
-		http_buf_append(&resp->body, "\n", 1);
+		text_buf_append(&resp->body, s, strlen(s));
+		text_buf_append(&resp->body, "\n", 1);
 	}
 	free(s);
 	json_decref(body);

@@ -228,7 +228,7 @@ int server_render(struct http_request *req, struct http_response *resp, const ch
 		return -1;
 	}
 	resp->body.len = 0;
-	http_buf_append(&resp->body, out, outlen);
+	text_buf_append(&resp->body, out, outlen);
 	free(out);
 	return 0;
 }

@@ -15,7 +15,7 @@ const char *ch_strerror(int err)
 	case CH_EEXIST: return "a receiver is already registered for this channel";
 	case CH_ECHANFULL: return "channel is full";
 	case CH_EUNAVAIL: return "channel layer backend unavailable";
-	case CH_ETOOBIG: return "message too big";
+	case CH_ETOOBIG: return "too big";
 	case CH_ELOCAL:
 		return "delivered in this process only, not published beyond it: Redis is down, "
 		       "stalled or refusing commands";

@@ -46,7 +46,9 @@ enum ch_error {
 	CH_ECHANFULL = -7,
 	/* The backend cannot be reached right now (e.g. Redis down). */
 	CH_EUNAVAIL = -8,
-	/* A message over the backend's size limit. */
+	/* A value over a size limit: a message over the backend's size
+	 * limit, a decoded text that does not fit the buffer it is given
+	 * (lib/text). */
 	CH_ETOOBIG = -9,
 	/* group_send: this process's own members have it, but it was NOT
 	 * published beyond this process (Redis down, stalled, refusing, or its

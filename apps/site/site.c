@@ -17,7 +17,7 @@ static void healthz(struct http_request *req, struct http_response *resp)
 {
 	(void)req;
 	resp->content_type = "text/plain; charset=utf-8";
-	http_buf_append(&resp->body, "ok\n", 3);
+	text_buf_append(&resp->body, "ok\n", 3);
 }
 
 /* Only with --test-views (setting TEST_VIEWS, 0 = off): a view that blocks its pool
@@ -35,7 +35,7 @@ static void test_sleep(struct http_request *req, struct http_response *resp)
 	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 	resp->content_type = "text/plain; charset=utf-8";
-	http_buf_printf(&resp->body, "slept %lld ms\n", (long long)ms);
+	text_buf_printf(&resp->body, "slept %lld ms\n", (long long)ms);
 }
 
 static const struct view home_view = {"home", home, VIEW_GET, false};

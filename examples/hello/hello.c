@@ -73,7 +73,7 @@ static void hello_view_fn(struct http_request *req, struct http_response *resp)
 		http_response_error(resp, 500, NULL);
 	} else {
 		resp->content_type = "application/json";
-		http_buf_append(&resp->body, text, strlen(text));
+		text_buf_append(&resp->body, text, strlen(text));
 	}
 	free(text);
 	json_decref(body);

@@ -1,6 +1,5 @@
 /*
- * b64.c - unpadded base64url (RFC 4648 section 5) for signed values, and
- * the UTF-8 check the parsers use before handing strings to jansson.
+ * b64.c - unpadded base64url (RFC 4648 section 5) for signed values.
  */
 #include "http_int.h"
 
@@ -88,47 +87,4 @@ unsigned char *http__b64url_decode(const char *src, size_t len, size_t *out_len)
 bad:
 	free(out);
 	return NULL;
-}
-
-bool http__utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = p[i];
-		uint32_t cp;
-		size_t n;
-
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i - 1 < n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
-	return true;
 }

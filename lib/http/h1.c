@@ -25,9 +25,9 @@ struct http1 {
 	struct http1_limits lim;
 	struct http1_request req;
 	size_t hdr_cap;
-	struct http_buf target;
-	struct http_buf name, value; /* the field being read */
-	struct http_buf body;
+	struct text_buf target;
+	struct text_buf name, value; /* the field being read */
+	struct text_buf body;
 	size_t head_bytes;
 	int n_host;
 	bool has_te; /* a Transfer-Encoding field, whatever its value */
@@ -119,7 +119,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 			return fail(h, 400, "white space or a control byte in the request target");
 	if (h->target.len + len > h->lim.max_target)
 		return fail(h, 414, "request target too long");
-	return http_buf_append(&h->target, at, len) ? fail(h, 500, "out of memory") : 0;
+	return text_buf_append(&h->target, at, len) ? fail(h, 500, "out of memory") : 0;
 }
 
 /* Stores the field just read (name lower-cased, value without the
@@ -136,7 +136,8 @@ static int field_end(struct http1 *h)
 	if (!is_token(h->name.data, h->name.len))
 		return fail(h, 400, "a field name that is not a token");
 	if (h->in_trailer) { /* trailer fields are checked, then dropped */
-		h->name.len = h->value.len = 0;
+		text_buf_reset(&h->name);
+		text_buf_reset(&h->value);
 		return 0;
 	}
 	struct http1_request *r = &h->req;
@@ -180,7 +181,8 @@ static int field_end(struct http1 *h)
 		h->n_host++;
 	if (strcmp(n, "transfer-encoding") == 0)
 		h->has_te = true;
-	h->name.len = h->value.len = 0;
+	text_buf_reset(&h->name);
+	text_buf_reset(&h->value);
 	return 0;
 }
 
@@ -190,14 +192,14 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	int rc = field_end(h);
 	if (rc)
 		return rc;
-	return http_buf_append(&h->name, at, len) ? fail(h, 500, "out of memory") : 0;
+	return text_buf_append(&h->name, at, len) ? fail(h, 500, "out of memory") : 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct http1 *h = H(p);
 	h->in_value = true;
-	return http_buf_append(&h->value, at, len) ? fail(h, 500, "out of memory") : 0;
+	return text_buf_append(&h->value, at, len) ? fail(h, 500, "out of memory") : 0;
 }
 
 /* Called at the end of every field line, also one with an empty value
@@ -275,7 +277,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 	}
 	if (h->body.len + len > h->lim.max_body)
 		return fail(h, 413, "request body too large");
-	return http_buf_append(&h->body, at, len) ? fail(h, 500, "out of memory") : 0;
+	return text_buf_append(&h->body, at, len) ? fail(h, 500, "out of memory") : 0;
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -326,8 +328,10 @@ static void request_clear(struct http1 *h)
 	struct http_header *keep = h->req.headers;
 	memset(&h->req, 0, sizeof(h->req));
 	h->req.headers = keep;
-	h->target.len = h->name.len = h->value.len = 0;
-	http_buf_free(&h->body);
+	text_buf_reset(&h->target);
+	text_buf_reset(&h->name);
+	text_buf_reset(&h->value);
+	text_buf_free(&h->body);
 	h->head_bytes = 0;
 	h->n_host = 0;
 	h->has_te = false;
@@ -344,9 +348,9 @@ void http1_free(struct http1 *h)
 		return;
 	request_clear(h);
 	free(h->req.headers);
-	http_buf_free(&h->target);
-	http_buf_free(&h->name);
-	http_buf_free(&h->value);
+	text_buf_free(&h->target);
+	text_buf_free(&h->name);
+	text_buf_free(&h->value);
 	free(h);
 }
 

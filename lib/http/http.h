@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "text.h"
 
 /* ---- parsers (pure: bytes in, result out) ---- */
 
@@ -72,17 +73,6 @@ bool http_cookie_ambiguous(const char *header, const char *name);
 bool http_csrf_origin_ok(const char *origin, const char *good_origin, const char *trusted);
 const char *http_csrf_referer_check(const char *referer, const char *good_host,
 				    const char *trusted, char *buf, size_t buflen);
-
-/* Appends `s` HTML-escaped (& < > " ') to `*buf` (see struct http_buf). */
-struct http_buf {
-	char *data; /* malloc'd, NUL-terminated when len > 0 */
-	size_t len;
-	size_t cap;
-};
-int http_buf_append(struct http_buf *b, const char *s, size_t len);
-int http_buf_printf(struct http_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int http_buf_append_escaped(struct http_buf *b, const char *s, size_t len);
-void http_buf_free(struct http_buf *b);
 
 /* ---- signing (Django's signing.dumps/loads in spirit) ---- */
 
@@ -148,7 +138,8 @@ struct http_response {
 	int status;                  /* default 200 */
 	struct http_header *headers; /* extra headers, in order */
 	size_t n_headers;
-	struct http_buf body;
+	struct text_buf body;        /* lib/text's buffer: text_buf_append(), text_buf_printf(),
+	                                text_html_escape() fill it */
 	const char *content_type;    /* default "text/html; charset=utf-8"; static string */
 };
 

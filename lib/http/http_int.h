@@ -10,10 +10,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* True when `len` bytes of `s` are well-formed UTF-8 (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF) with no NUL byte. */
-bool http__utf8_valid(const char *s, size_t len);
-
 /* Length of the unpadded base64url encoding of `len` bytes. */
 size_t http__b64url_len(size_t len);
 

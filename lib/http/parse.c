@@ -8,46 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Sets *res to the decoded string; CH_EINVAL for a NUL byte. */
+/* Sets *res to the decoded string (malloc'd); CH_EINVAL for a NUL byte. */
 static int url_decode(const char *src, size_t len, bool plus_is_space, char **res)
 {
-	char *out = malloc(len + 1);
-	size_t o = 0;
-
-	*res = NULL;
-	if (!out)
+	*res = malloc(len + 1);
+	if (!*res)
 		return CH_ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)src[i];
-		if (c == '%' && len - i >= 3) {
-			int hi = hex_value((unsigned char)src[i + 1]);
-			int lo = hex_value((unsigned char)src[i + 2]);
-			if (hi >= 0 && lo >= 0) {
-				c = (unsigned char)(hi << 4 | lo);
-				i += 2;
-			}
-		} else if (c == '+' && plus_is_space) {
-			c = ' ';
-		}
-		if (c == '\0') {
-			free(out);
-			return CH_EINVAL;
-		}
-		out[o++] = (char)c;
+	if (text_pct_decode(src, len, *res, len + 1, plus_is_space ? TEXT_PCT_PLUS : 0, NULL)) {
+		free(*res);
+		*res = NULL;
+		return CH_EINVAL;
 	}
-	out[o] = '\0';
-	*res = out;
 	return CH_OK;
 }
 
@@ -59,6 +30,12 @@ char *http_url_decode(const char *src, size_t len, bool plus_is_space)
 	return out;
 }
 
+/* True when s[0..n) can be a JSON string here: UTF-8 without NUL. */
+static bool json_text_ok(const char *s, size_t n)
+{
+	return text_utf8_valid(s, n) && !memchr(s, 0, n);
+}
+
 /*
  * Sets obj[key] = value for one decoded pair. Pairs that cannot be JSON
  * (a NUL, invalid UTF-8) are skipped. Returns CH_ENOMEM or CH_OK.
@@ -66,7 +43,7 @@ char *http_url_decode(const char *src, size_t len, bool plus_is_space)
 static int set_string(json_t *obj, const char *key, size_t klen, const char *val, size_t vlen,
 		      bool first_wins)
 {
-	if (klen == 0 || !http__utf8_valid(key, klen) || !http__utf8_valid(val, vlen))
+	if (klen == 0 || !json_text_ok(key, klen) || !json_text_ok(val, vlen))
 		return CH_OK;
 	if (first_wins && json_object_get(obj, key))
 		return CH_OK;

@@ -57,7 +57,7 @@ void http_response_clear(struct http_response *resp)
 		free(resp->headers[i].value);
 	}
 	free(resp->headers);
-	http_buf_free(&resp->body);
+	text_buf_free(&resp->body);
 	http_response_init(resp);
 }
 
@@ -107,25 +107,25 @@ int http_response_add_header(struct http_response *resp, const char *name, const
 void http_response_error(struct http_response *resp, int status, const char *detail)
 {
 	const char *reason = http_status_reason(status);
-	struct http_buf *b = &resp->body;
+	struct text_buf *b = &resp->body;
 
 	resp->status = status;
 	resp->content_type = default_content_type;
-	http_buf_free(b);
-	int rc = http_buf_printf(b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	text_buf_free(b);
+	int rc = text_buf_printf(b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 				 "<title>%d %s</title></head>\n<body><h1>%d %s</h1>\n",
 				 status, reason, status, reason);
 	if (!rc && detail && *detail) {
-		rc = http_buf_append(b, "<p>", 3);
+		rc = text_buf_append(b, "<p>", 3);
 		if (!rc)
-			rc = http_buf_append_escaped(b, detail, strlen(detail));
+			rc = text_html_escape(b, detail, strlen(detail));
 		if (!rc)
-			rc = http_buf_append(b, "</p>\n", 5);
+			rc = text_buf_append(b, "</p>\n", 5);
 	}
 	if (!rc)
-		rc = http_buf_append(b, "</body></html>\n", 15);
+		rc = text_buf_append(b, "</body></html>\n", 15);
 	if (rc)
-		http_buf_free(b); /* ENOMEM: an empty body still carries the status */
+		text_buf_free(b); /* ENOMEM: an empty body still carries the status */
 }
 
 int http_response_redirect(struct http_response *resp, const char *location)

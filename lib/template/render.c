@@ -134,13 +134,13 @@ static int render_var(struct tmpl_rstate *rs, const struct tmpl_node *n)
 	if (v.safe || json_is_number(v.j) || json_is_boolean(v.j)) {
 		tmpl__buf_display(rs->out, v.j);
 	} else if (json_is_string(v.j)) {
-		tmpl__buf_escape(rs->out, json_string_value(v.j), json_string_length(v.j));
+		text_html_escape(rs->out, json_string_value(v.j), json_string_length(v.j));
 	} else {
-		struct tmpl_buf d = {0};
+		struct text_buf d = {0};
 		tmpl__buf_display(&d, v.j);
-		tmpl__buf_escape(rs->out, d.p ? d.p : "", d.len);
-		rs->out->oom |= d.oom;
-		free(d.p);
+		text_html_escape(rs->out, d.data ? d.data : "", d.len);
+		rs->out->failed |= d.failed;
+		free(d.data);
 	}
 	tmpl__val_drop(&v);
 	return 0;
@@ -261,19 +261,19 @@ static int load_ref(struct tmpl_rstate *rs, const struct tmpl_node *n, const str
 	struct tmpl_val v;
 	if (tmpl__eval_fexpr(rs, n->expr, &v, false, n->line))
 		return -1;
-	struct tmpl_buf name = {0};
+	struct text_buf name = {0};
 	tmpl__buf_display(&name, v.j);
-	tmpl__buf_put(&name, "", 1);
+	text_buf_reserve(&name, 0); /* data, NUL-terminated, even when empty */
 	tmpl__val_drop(&v);
-	if (name.oom) {
-		free(name.p);
+	if (name.failed) {
+		free(name.data);
 		return tmpl__rfail(rs, CH_ENOMEM, n->line, "out of memory");
 	}
 	char msg[256];
-	int rc = tmpl__env_get(rs->env, name.p, out, msg, sizeof(msg));
+	int rc = tmpl__env_get(rs->env, name.data, out, msg, sizeof(msg));
 	if (rc != CH_OK)
-		tmpl__rfail(rs, rc, n->line, "%s \"%s\": %s", what, name.p, msg);
-	free(name.p);
+		tmpl__rfail(rs, rc, n->line, "%s \"%s\": %s", what, name.data, msg);
+	free(name.data);
 	return rc == CH_OK ? 0 : -1;
 }
 
@@ -319,27 +319,27 @@ static int render_extends(struct tmpl_rstate *rs, const struct tmpl_node *n,
 	return rs->rc ? -1 : 0;
 }
 
-static void render_static(struct tmpl_rstate *rs, const struct tmpl_buf *path)
+static void render_static(struct tmpl_rstate *rs, const struct text_buf *path)
 {
-	struct tmpl_buf url = {0};
-	const char *p = path->p ? path->p : "";
+	struct text_buf url = {0};
+	const char *p = path->data ? path->data : "";
 	size_t len = path->len;
 	while (len && *p == '/') {
 		p++;
 		len--;
 	}
-	tmpl__buf_puts(&url, rs->static_url);
+	text_buf_puts(&url, rs->static_url);
 	tmpl__buf_uri(&url, p, len);
-	tmpl__buf_escape(rs->out, url.p ? url.p : "", url.len);
-	rs->out->oom |= url.oom;
-	free(url.p);
+	text_html_escape(rs->out, url.data ? url.data : "", url.len);
+	rs->out->failed |= url.failed;
+	free(url.data);
 }
 
 static int render_node(struct tmpl_rstate *rs, const struct tmpl_node *n)
 {
 	switch (n->kind) {
 	case TMPL_N_TEXT:
-		tmpl__buf_put(rs->out, n->text, n->len);
+		text_buf_append(rs->out, n->text, n->len);
 		return 0;
 	case TMPL_N_VAR:
 		return render_var(rs, n);
@@ -363,7 +363,7 @@ static int render_node(struct tmpl_rstate *rs, const struct tmpl_node *n)
 	case TMPL_N_STATIC:
 	case TMPL_N_CSRF: {
 		struct tmpl_val v;
-		struct tmpl_buf d = {0};
+		struct text_buf d = {0};
 		if (n->kind == TMPL_N_STATIC) {
 			if (tmpl__eval_fexpr(rs, n->expr, &v, false, n->line))
 				return -1;
@@ -377,15 +377,15 @@ static int render_node(struct tmpl_rstate *rs, const struct tmpl_node *n)
 			if (tmpl__lookup(rs, &tok, &v, n->line))
 				return -1;
 			tmpl__buf_display(&d, v.j);
-			if (d.len && !(d.len == 11 && !memcmp(d.p, "NOTPROVIDED", 11))) {
-				tmpl__buf_puts(rs->out, "<input type=\"hidden\" "
+			if (d.len && !(d.len == 11 && !memcmp(d.data, "NOTPROVIDED", 11))) {
+				text_buf_puts(rs->out, "<input type=\"hidden\" "
 							"name=\"csrfmiddlewaretoken\" value=\"");
-				tmpl__buf_escape(rs->out, d.p, d.len);
-				tmpl__buf_puts(rs->out, "\">");
+				text_html_escape(rs->out, d.data, d.len);
+				text_buf_puts(rs->out, "\">");
 			}
 		}
-		rs->out->oom |= d.oom;
-		free(d.p);
+		rs->out->failed |= d.failed;
+		free(d.data);
 		tmpl__val_drop(&v);
 		return 0;
 	}
@@ -396,7 +396,7 @@ static int render_node(struct tmpl_rstate *rs, const struct tmpl_node *n)
 static int render_list(struct tmpl_rstate *rs, const struct tmpl_node *n)
 {
 	for (; n; n = n->next) {
-		if (rs->out->oom)
+		if (rs->out->failed)
 			return tmpl__rfail(rs, CH_ENOMEM, n->line, "out of memory");
 		if (render_node(rs, n))
 			return -1;
@@ -419,7 +419,7 @@ int tmpl__render(struct tmpl_env *env, const struct tmpl *t, json_t *ctx, const 
 			return CH_ENOMEM;
 		ctx = empty;
 	}
-	struct tmpl_buf buf = {0};
+	struct text_buf buf = {0};
 	struct tmpl_rstate rs = {.env = env,
 			    .static_url = static_url ? static_url : "/static/",
 			    .ctx = ctx,
@@ -427,19 +427,15 @@ int tmpl__render(struct tmpl_env *env, const struct tmpl *t, json_t *ctx, const 
 			    .err = err,
 			    .errlen = errlen};
 	render_list(&rs, t->nodes);
-	if (!rs.rc && buf.oom)
-		tmpl__rfail(&rs, CH_ENOMEM, 0, "out of memory");
-	tmpl__buf_put(&buf, "", 1);
-	if (!rs.rc && buf.oom)
-		tmpl__rfail(&rs, CH_ENOMEM, 0, "out of memory");
 	json_decref(empty);
+	char *text = rs.rc ? NULL : text_buf_take(&buf, outlen);
+	if (!rs.rc && !text)
+		tmpl__rfail(&rs, CH_ENOMEM, 0, "out of memory");
 	if (rs.rc) {
-		free(buf.p);
+		text_buf_free(&buf);
 		return rs.rc;
 	}
-	*out = buf.p;
-	if (outlen)
-		*outlen = buf.len - 1;
+	*out = text;
 	return CH_OK;
 }
 

@@ -23,13 +23,13 @@ static int block_super(struct tmpl_rstate *rs, const struct tmpl_scope *sc, stru
 		tmpl__val_own(v, json_string(""), false);
 		return v->j ? 0 : tmpl__rfail(rs, CH_ENOMEM, line, "out of memory");
 	}
-	struct tmpl_buf tmp = {0}, *saved = rs->out;
+	struct text_buf tmp = {0}, *saved = rs->out;
 	rs->out = &tmp;
 	int r = tmpl__render_block(rs, sc->block, sc->blocklen, NULL);
 	rs->out = saved;
-	if (r == 0 && !tmp.oom)
-		tmpl__val_own(v, json_stringn_nocheck(tmp.p ? tmp.p : "", tmp.len), true);
-	free(tmp.p);
+	if (r == 0 && !tmp.failed)
+		tmpl__val_own(v, json_stringn_nocheck(tmp.data ? tmp.data : "", tmp.len), true);
+	free(tmp.data);
 	if (r)
 		return r;
 	return v->j ? 0 : tmpl__rfail(rs, CH_ENOMEM, line, "out of memory");
@@ -174,18 +174,10 @@ static int eval_operand(struct tmpl_rstate *rs, const struct tmpl_operand *o, st
 
 /* ---- filters ---- */
 
-static size_t utf8_len(const char *s, size_t n)
-{
-	size_t c = 0;
-	for (size_t k = 0; k < n; k++)
-		c += ((unsigned char)s[k] & 0xC0) != 0x80;
-	return c;
-}
-
 static size_t length_of(const json_t *j)
 {
 	if (json_is_string(j))
-		return utf8_len(json_string_value(j), json_string_length(j));
+		return text_utf8_count(json_string_value(j), json_string_length(j));
 	if (json_is_array(j))
 		return json_array_size(j);
 	if (json_is_object(j))
@@ -194,13 +186,13 @@ static size_t length_of(const json_t *j)
 }
 
 /* Builds a new string value from a buffer; consumes the buffer. */
-static int own_buf(struct tmpl_rstate *rs, struct tmpl_val *v, struct tmpl_buf *b, bool safe,
+static int own_buf(struct tmpl_rstate *rs, struct tmpl_val *v, struct text_buf *b, bool safe,
 		   int line)
 {
-	if (!b->oom)
-		tmpl__val_own(v, json_stringn_nocheck(b->p ? b->p : "", b->len), safe);
-	free(b->p);
-	if (b->oom || !v->j)
+	if (!b->failed)
+		tmpl__val_own(v, json_stringn_nocheck(b->data ? b->data : "", b->len), safe);
+	free(b->data);
+	if (b->failed || !v->j)
 		return tmpl__rfail(rs, CH_ENOMEM, line, "out of memory");
 	return 0;
 }
@@ -208,7 +200,7 @@ static int own_buf(struct tmpl_rstate *rs, struct tmpl_val *v, struct tmpl_buf *
 static int apply_filter(struct tmpl_rstate *rs, const struct tmpl_filter *f, struct tmpl_val *v,
 			int line)
 {
-	struct tmpl_buf b = {0};
+	struct text_buf b = {0};
 	switch (f->id) {
 	case TMPL_F_SAFE:
 		v->safe = true;
@@ -216,11 +208,11 @@ static int apply_filter(struct tmpl_rstate *rs, const struct tmpl_filter *f, str
 	case TMPL_F_ESCAPE: {
 		if (v->safe)
 			return 0;
-		struct tmpl_buf d = {0};
+		struct text_buf d = {0};
 		tmpl__buf_display(&d, v->j);
-		tmpl__buf_escape(&b, d.p ? d.p : "", d.len);
-		b.oom |= d.oom;
-		free(d.p);
+		text_html_escape(&b, d.data ? d.data : "", d.len);
+		b.failed |= d.failed;
+		free(d.data);
 		return own_buf(rs, v, &b, true, line);
 	}
 	case TMPL_F_DEFAULT:
@@ -237,11 +229,11 @@ static int apply_filter(struct tmpl_rstate *rs, const struct tmpl_filter *f, str
 	case TMPL_F_LOWER: {
 		tmpl__buf_display(&b, v->j);
 		for (size_t k = 0; k < b.len; k++) {
-			char c = b.p[k];
+			char c = b.data[k];
 			if (f->id == TMPL_F_UPPER && c >= 'a' && c <= 'z')
-				b.p[k] = (char)(c - 'a' + 'A');
+				b.data[k] = (char)(c - 'a' + 'A');
 			else if (f->id == TMPL_F_LOWER && c >= 'A' && c <= 'Z')
-				b.p[k] = (char)(c - 'A' + 'a');
+				b.data[k] = (char)(c - 'A' + 'a');
 		}
 		return own_buf(rs, v, &b, f->id == TMPL_F_LOWER && v->safe, line);
 	}
@@ -249,18 +241,18 @@ static int apply_filter(struct tmpl_rstate *rs, const struct tmpl_filter *f, str
 		struct tmpl_val id = {0};
 		if (eval_operand(rs, &f->arg, &id, line))
 			return -1;
-		struct tmpl_buf d = {0};
+		struct text_buf d = {0};
 		tmpl__buf_display(&d, id.j);
-		tmpl__buf_puts(&b, "<script id=\"");
+		text_buf_puts(&b, "<script id=\"");
 		if (id.safe)
-			tmpl__buf_put(&b, d.p ? d.p : "", d.len);
+			text_buf_append(&b, d.data ? d.data : "", d.len);
 		else
-			tmpl__buf_escape(&b, d.p ? d.p : "", d.len);
-		tmpl__buf_puts(&b, "\" type=\"application/json\">");
+			text_html_escape(&b, d.data ? d.data : "", d.len);
+		text_buf_puts(&b, "\" type=\"application/json\">");
 		tmpl__buf_json(&b, v->j, true, true);
-		tmpl__buf_puts(&b, "</script>");
-		b.oom |= d.oom;
-		free(d.p);
+		text_buf_puts(&b, "</script>");
+		b.failed |= d.failed;
+		free(d.data);
 		tmpl__val_drop(&id);
 		return own_buf(rs, v, &b, true, line);
 	}

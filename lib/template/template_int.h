@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "template.h"
+#include "text.h"
 
 #define TMPL_MAX_DEPTH	  16 /* include/extends levels below the rendered template */
 #define TMPL_MAX_NEST	  64 /* tag nesting inside one template (bounds recursion) */
@@ -144,31 +145,23 @@ struct tmpl {
 	size_t nblocks;
 };
 
-/* Growable output buffer; `oom` latches the first allocation failure. */
-struct tmpl_buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
+/* Output goes to a struct text_buf (lib/text: text_buf_append, text_html_escape);
+ * its `failed` latches the first allocation failure. */
 
-void tmpl__buf_put(struct tmpl_buf *b, const char *s, size_t n);
-void tmpl__buf_puts(struct tmpl_buf *b, const char *s);
-/* Appends `s` HTML-escaped like Django's escape(): & < > " ' */
-void tmpl__buf_escape(struct tmpl_buf *b, const char *s, size_t n);
 /* Appends a double as Python's repr() prints it ("0.1", "1e+16", "2.0"), or with
  * `django` as a template shows it (no exponent unless huge: "10000000000000000"). */
-void tmpl__buf_real(struct tmpl_buf *b, double d, bool django);
+void tmpl__buf_real(struct text_buf *b, double d, bool django);
 /*
  * Appends `j` as Python's json.dumps would: ", " and ": " separators.
  * `ascii` escapes non-ASCII (ensure_ascii); `script` also turns < > & into
  * \u003C \u003E \u0026 (Django's json_script). NULL prints null.
  */
-void tmpl__buf_json(struct tmpl_buf *b, const json_t *j, bool ascii, bool script);
+void tmpl__buf_json(struct text_buf *b, const json_t *j, bool ascii, bool script);
 /* Appends the text a value renders as: strings raw, null "", True/False, numbers,
  * containers as JSON. `j` may be NULL (missing): nothing. */
-void tmpl__buf_display(struct tmpl_buf *b, const json_t *j);
+void tmpl__buf_display(struct text_buf *b, const json_t *j);
 /* Appends `s` percent-encoded like Django's filepath_to_uri(). */
-void tmpl__buf_uri(struct tmpl_buf *b, const char *s, size_t n);
+void tmpl__buf_uri(struct text_buf *b, const char *s, size_t n);
 
 /*
  * Finds (loading, compiling and caching on first use) template `name` of
@@ -282,7 +275,7 @@ struct tmpl_rstate {
 	struct tmpl_env *env;
 	const char *static_url;
 	json_t *ctx;
-	struct tmpl_buf *out;
+	struct text_buf *out;
 	const struct tmpl_scope *scope;
 	struct tmpl_bctx *bctx; /* NULL unless rendering through {% extends %} */
 	int depth;

@@ -1,5 +1,5 @@
 /*
- * value.c - the output buffer and how values print: HTML escaping, Python's
+ * value.c - how values print into a text_buf (lib/text): Python's
  * float repr, Python's json.dumps, and Django's filepath_to_uri.
  */
 #include <math.h>
@@ -10,78 +10,17 @@
 
 #include "template_int.h"
 
-void tmpl__buf_put(struct tmpl_buf *b, const char *s, size_t n)
-{
-	if (b->oom || n == 0)
-		return;
-	if (b->cap - b->len < n) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap - b->len < n) {
-			if (cap > SIZE_MAX / 2) {
-				b->oom = true;
-				return;
-			}
-			cap *= 2;
-		}
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-void tmpl__buf_puts(struct tmpl_buf *b, const char *s)
-{
-	tmpl__buf_put(b, s, strlen(s));
-}
-
-void tmpl__buf_escape(struct tmpl_buf *b, const char *s, size_t n)
-{
-	size_t run = 0;
-	for (size_t k = 0; k < n; k++) {
-		const char *rep;
-		switch (s[k]) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		case '\'':
-			rep = "&#x27;";
-			break;
-		default:
-			continue;
-		}
-		tmpl__buf_put(b, s + run, k - run);
-		tmpl__buf_puts(b, rep);
-		run = k + 1;
-	}
-	tmpl__buf_put(b, s + run, n - run);
-}
-
 /* Over 80 lines: one number formatter that mirrors Python's float repr and Django's
  * number_format case by case (nan/inf, scientific, leading zeros, integral, fractional)
  * over shared digit and output buffers. */
-void tmpl__buf_real(struct tmpl_buf *b, double d, bool django)
+void tmpl__buf_real(struct text_buf *b, double d, bool django)
 {
 	if (isnan(d)) {
-		tmpl__buf_puts(b, "nan");
+		text_buf_puts(b, "nan");
 		return;
 	}
 	if (isinf(d)) {
-		tmpl__buf_puts(b, d < 0 ? "-inf" : "inf");
+		text_buf_puts(b, d < 0 ? "-inf" : "inf");
 		return;
 	}
 	/* shortest digits that round-trip, as Python's repr */
@@ -118,9 +57,9 @@ void tmpl__buf_real(struct tmpl_buf *b, double d, bool django)
 			if (decpt > 0) {
 				memcpy(out + o, digits, nd);
 				o += nd;
-				tmpl__buf_put(b, out, o);
+				text_buf_append(b, out, o);
 				for (int z = (int)nd; z < decpt; z++)
-					tmpl__buf_put(b, "0", 1);
+					text_buf_append(b, "0", 1);
 				return;
 			}
 			sci = false;
@@ -138,9 +77,9 @@ void tmpl__buf_real(struct tmpl_buf *b, double d, bool django)
 	} else if (decpt <= 0) {
 		out[o++] = '0';
 		out[o++] = '.';
-		tmpl__buf_put(b, out, o);
+		text_buf_append(b, out, o);
 		for (int z = 0; z < -decpt; z++)
-			tmpl__buf_put(b, "0", 1);
+			text_buf_append(b, "0", 1);
 		o = 0;
 		memcpy(out + o, digits, nd);
 		o += nd;
@@ -158,56 +97,23 @@ void tmpl__buf_real(struct tmpl_buf *b, double d, bool django)
 		memcpy(out + o, digits + decpt, nd - (size_t)decpt);
 		o += nd - (size_t)decpt;
 	}
-	tmpl__buf_put(b, out, o);
+	text_buf_append(b, out, o);
 }
 
-/* Decodes one UTF-8 sequence at s[*k]; invalid bytes give U+FFFD. */
+/* Decodes one UTF-8 sequence at s[*k]; an invalid byte gives U+FFFD. */
 static unsigned utf8_next(const unsigned char *s, size_t n, size_t *k)
 {
-	unsigned c = s[*k], min;
-	size_t need;
-	if (c < 0x80) {
-		(*k)++;
-		return c;
-	}
-	if (c >= 0xC2 && c < 0xE0) {
-		need = 1;
-		min = 0x80;
-	} else if (c >= 0xE0 && c < 0xF0) {
-		need = 2;
-		min = 0x800;
-	} else if (c >= 0xF0 && c < 0xF5) {
-		need = 3;
-		min = 0x10000;
-	} else {
-		(*k)++;
-		return 0xFFFD;
-	}
-	if (n - *k <= need) {
-		(*k)++;
-		return 0xFFFD;
-	}
-	unsigned cp = c & (0x3Fu >> need);
-	for (size_t m = 1; m <= need; m++) {
-		if ((s[*k + m] & 0xC0) != 0x80) {
-			(*k)++;
-			return 0xFFFD;
-		}
-		cp = (cp << 6) | (s[*k + m] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-		(*k)++;
-		return 0xFFFD;
-	}
-	*k += need + 1;
-	return cp;
+	uint32_t cp;
+	size_t len = text_utf8_decode(s + *k, n - *k, &cp);
+	*k += len ? len : 1;
+	return len ? cp : 0xFFFD;
 }
 
-static void json_str(struct tmpl_buf *b, const char *str, size_t n, bool ascii, bool script)
+static void json_str(struct text_buf *b, const char *str, size_t n, bool ascii, bool script)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	char esc[16];
-	tmpl__buf_put(b, "\"", 1);
+	text_buf_append(b, "\"", 1);
 	size_t k = 0, run = 0;
 	while (k < n) {
 		unsigned char c = s[k];
@@ -233,13 +139,13 @@ static void json_str(struct tmpl_buf *b, const char *str, size_t n, bool ascii, 
 		else if (script && c == '&')
 			rep = "\\u0026";
 		if (rep || c < 0x20 || (ascii && c >= 0x7F)) {
-			tmpl__buf_put(b, str + run, k - run);
+			text_buf_append(b, str + run, k - run);
 			if (rep) {
-				tmpl__buf_puts(b, rep);
+				text_buf_puts(b, rep);
 				k++;
 			} else if (c < 0x80) {
 				snprintf(esc, sizeof(esc), "\\u%04x", c);
-				tmpl__buf_puts(b, esc);
+				text_buf_puts(b, esc);
 				k++;
 			} else {
 				unsigned cp = utf8_next(s, n, &k);
@@ -250,22 +156,22 @@ static void json_str(struct tmpl_buf *b, const char *str, size_t n, bool ascii, 
 				} else {
 					snprintf(esc, sizeof(esc), "\\u%04x", cp);
 				}
-				tmpl__buf_puts(b, esc);
+				text_buf_puts(b, esc);
 			}
 			run = k;
 			continue;
 		}
 		k++;
 	}
-	tmpl__buf_put(b, str + run, n - run);
-	tmpl__buf_put(b, "\"", 1);
+	text_buf_append(b, str + run, n - run);
+	text_buf_append(b, "\"", 1);
 }
 
-void tmpl__buf_json(struct tmpl_buf *b, const json_t *j, bool ascii, bool script)
+void tmpl__buf_json(struct text_buf *b, const json_t *j, bool ascii, bool script)
 {
 	char num[32];
 	if (!j) {
-		tmpl__buf_puts(b, "null"); /* a missing value, e.g. an unknown filter argument */
+		text_buf_puts(b, "null"); /* a missing value, e.g. an unknown filter argument */
 		return;
 	}
 	switch (json_typeof(j)) {
@@ -273,79 +179,79 @@ void tmpl__buf_json(struct tmpl_buf *b, const json_t *j, bool ascii, bool script
 		const char *key;
 		json_t *v;
 		bool first = true;
-		tmpl__buf_put(b, "{", 1);
+		text_buf_append(b, "{", 1);
 		json_object_foreach((json_t *)j, key, v)
 		{
 			if (!first)
-				tmpl__buf_put(b, ", ", 2);
+				text_buf_append(b, ", ", 2);
 			first = false;
 			json_str(b, key, json_object_iter_key_len(json_object_key_to_iter(key)),
 				 ascii, script);
-			tmpl__buf_put(b, ": ", 2);
+			text_buf_append(b, ": ", 2);
 			tmpl__buf_json(b, v, ascii, script);
 		}
-		tmpl__buf_put(b, "}", 1);
+		text_buf_append(b, "}", 1);
 		break;
 	}
 	case JSON_ARRAY:
-		tmpl__buf_put(b, "[", 1);
+		text_buf_append(b, "[", 1);
 		for (size_t k = 0; k < json_array_size(j); k++) {
 			if (k)
-				tmpl__buf_put(b, ", ", 2);
+				text_buf_append(b, ", ", 2);
 			tmpl__buf_json(b, json_array_get(j, k), ascii, script);
 		}
-		tmpl__buf_put(b, "]", 1);
+		text_buf_append(b, "]", 1);
 		break;
 	case JSON_STRING:
 		json_str(b, json_string_value(j), json_string_length(j), ascii, script);
 		break;
 	case JSON_INTEGER:
 		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-		tmpl__buf_puts(b, num);
+		text_buf_puts(b, num);
 		break;
 	case JSON_REAL: {
 		double d = json_real_value(j);
 		if (isnan(d))
-			tmpl__buf_puts(b, "NaN");
+			text_buf_puts(b, "NaN");
 		else if (isinf(d))
-			tmpl__buf_puts(b, d < 0 ? "-Infinity" : "Infinity");
+			text_buf_puts(b, d < 0 ? "-Infinity" : "Infinity");
 		else
 			tmpl__buf_real(b, d, false);
 		break;
 	}
 	case JSON_TRUE:
-		tmpl__buf_puts(b, "true");
+		text_buf_puts(b, "true");
 		break;
 	case JSON_FALSE:
-		tmpl__buf_puts(b, "false");
+		text_buf_puts(b, "false");
 		break;
 	case JSON_NULL:
-		tmpl__buf_puts(b, "null");
+		text_buf_puts(b, "null");
 		break;
 	}
 }
 
-void tmpl__buf_display(struct tmpl_buf *b, const json_t *j)
+void tmpl__buf_display(struct text_buf *b, const json_t *j)
 {
 	char num[32];
 	if (!j)
 		return;
 	switch (json_typeof(j)) {
 	case JSON_STRING:
-		tmpl__buf_put(b, json_string_value(j), json_string_length(j));
+		text_buf_append(b, json_string_value(j), json_string_length(j));
 		break;
 	case JSON_INTEGER:
 		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-		tmpl__buf_puts(b, num);
+		text_buf_puts(b, num);
 		break;
 	case JSON_REAL:
 		tmpl__buf_real(b, json_real_value(j), true);
 		break;
 	case JSON_TRUE:
-		tmpl__buf_puts(b, "True");
+		text_buf_puts(b, "True");
 		break;
 	case JSON_FALSE:
-		tmpl__buf_puts(b, "False");
+		text_buf_puts(b, "False");
 		break;
 	case JSON_NULL:
 		break;
@@ -355,7 +261,7 @@ void tmpl__buf_display(struct tmpl_buf *b, const json_t *j)
 	}
 }
 
-void tmpl__buf_uri(struct tmpl_buf *b, const char *s, size_t n)
+void tmpl__buf_uri(struct text_buf *b, const char *s, size_t n)
 {
 	static const char safe[] = "/~!*()'_.-";
 	char esc[4];
@@ -363,12 +269,12 @@ void tmpl__buf_uri(struct tmpl_buf *b, const char *s, size_t n)
 		unsigned char c = (unsigned char)s[k];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    (c && strchr(safe, c))) {
-			tmpl__buf_put(b, s + k, 1);
+			text_buf_append(b, s + k, 1);
 		} else if (c == '\\') {
-			tmpl__buf_put(b, "/", 1);
+			text_buf_append(b, "/", 1);
 		} else {
 			snprintf(esc, sizeof(esc), "%%%02X", c);
-			tmpl__buf_put(b, esc, 3);
+			text_buf_append(b, esc, 3);
 		}
 	}
 }

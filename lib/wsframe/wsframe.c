@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "wsframe.h"
 
 /* A parsed frame header. */
@@ -68,7 +69,10 @@ bool wsframe_reader_busy(const struct wsframe_reader *r)
 
 /* Appends n bytes to a buffer that doubles as data arrives, up to `limit`
  * bytes (the size of what is being put together, when known: a header
- * announcing a large frame reserves nothing until its payload comes). */
+ * announcing a large frame reserves nothing until its payload comes).
+ * Not a struct text_buf (lib/text): these grow to a known bound, not by
+ * doubling past it, and their 32-bit sizes keep the reader 48 bytes per
+ * WebSocket. */
 static int append(unsigned char **buf, uint32_t *len, uint32_t *cap, const unsigned char *p,
 		  size_t n, size_t limit)
 {
@@ -190,8 +194,8 @@ static int payload_arrived(struct wsframe_reader *r, const struct hdr *h, unsign
 		mask[i] = h->mask[(off + (size_t)i) & 3];
 	wsframe_unmask(p, n, mask);
 	if (text_payload(r, h)) {
-		r->utf8 = (uint8_t)wsframe_utf8_scan(r->utf8, p, n);
-		if (r->utf8 == WSFRAME_UTF8_REJECT)
+		r->utf8 = (uint8_t)text_utf8_scan(r->utf8, p, n);
+		if (r->utf8 == TEXT_UTF8_REJECT)
 			return fail(r, 1007, "text message is not UTF-8");
 	}
 	return WSFRAME_OK;
@@ -214,7 +218,7 @@ static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p
 		if (plen >= 2 && !close_code_valid(code))
 			return fail(r, 1002, "invalid close code");
 		size_t rlen = plen >= 2 ? plen - 2 : 0;
-		if (!wsframe_utf8_valid(p + (plen >= 2 ? 2 : 0), rlen))
+		if (!text_utf8_valid(p + (plen >= 2 ? 2 : 0), rlen))
 			return fail(r, 1007, "close reason is not UTF-8");
 		r->closed = true; /* nothing follows a close frame */
 		emit(cb, ctx, WSFRAME_CLOSE, p + (plen >= 2 ? 2 : 0), rlen, code);
@@ -228,7 +232,7 @@ static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p
 	case WSFRAME_OP_BINARY:
 		if (h->fin) {
 			/* a code point cut by the end of the message */
-			if (h->opcode == WSFRAME_OP_TEXT && r->utf8 != WSFRAME_UTF8_ACCEPT)
+			if (h->opcode == WSFRAME_OP_TEXT && r->utf8 != TEXT_UTF8_ACCEPT)
 				return fail(r, 1007, "text message is not UTF-8");
 			return emit(cb, ctx,
 				    h->opcode == WSFRAME_OP_TEXT ? WSFRAME_TEXT : WSFRAME_BINARY, p,
@@ -243,7 +247,7 @@ static int frame(struct wsframe_reader *r, const struct hdr *h, unsigned char *p
 		if (!h->fin)
 			return WSFRAME_OK;
 		bool text = r->msg_opcode == WSFRAME_OP_TEXT;
-		if (text && r->utf8 != WSFRAME_UTF8_ACCEPT)
+		if (text && r->utf8 != TEXT_UTF8_ACCEPT)
 			return fail(r, 1007, "text message is not UTF-8");
 		/* an empty message holds no buffer: its data is "" */
 		const unsigned char *data = r->msg ? r->msg : (const unsigned char *)"";
@@ -331,101 +335,33 @@ void wsframe_unmask(unsigned char *p, size_t len, const unsigned char mask[4])
 		p[i] ^= mask[i & 3];
 }
 
-/*
- * UTF-8 (RFC 3629) as a state machine: the state says what the next byte
- * must be, so input is refused at its first byte that no continuation
- * could make valid (0xE0 0x80 at the 0x80, not at the end), wherever it is
- * cut. States: ACCEPT (between characters), then the continuation bytes
- * still owed, with the range the next one must be in.
- */
-enum {
-	U_1 = 1, /* 1 continuation byte owed: 80..BF */
-	U_2,     /* 2 owed: 80..BF, then U_1 */
-	U_3,     /* 3 owed */
-	U_E0,    /* after E0: A0..BF (no overlongs), then U_1 */
-	U_ED,    /* after ED: 80..9F (no surrogates), then U_1 */
-	U_F0,    /* after F0: 90..BF (no overlongs), then U_2 */
-	U_F4,    /* after F4: 80..8F (nothing above U+10FFFF), then U_2 */
-};
-
-_Static_assert(WSFRAME_UTF8_ACCEPT == 0 && WSFRAME_UTF8_REJECT > U_F4, "UTF-8 states");
-
-static const struct {
-	unsigned char lo, hi, next;
-} utf8_cont[] = {
-    [U_1] = {0x80, 0xbf, WSFRAME_UTF8_ACCEPT},
-    [U_2] = {0x80, 0xbf, U_1},
-    [U_3] = {0x80, 0xbf, U_2},
-    [U_E0] = {0xa0, 0xbf, U_1},
-    [U_ED] = {0x80, 0x9f, U_1},
-    [U_F0] = {0x90, 0xbf, U_2},
-    [U_F4] = {0x80, 0x8f, U_2},
-};
-
-/* The state after lead byte c (>= 0x80). */
-static unsigned utf8_lead(unsigned c)
+size_t wsframe_header_size(uint64_t len, bool masked)
 {
-	if (c >= 0xc2 && c <= 0xdf)
-		return U_1;
-	if (c >= 0xe0 && c <= 0xef)
-		return c == 0xe0 ? U_E0 : c == 0xed ? U_ED : U_2;
-	if (c >= 0xf0 && c <= 0xf4)
-		return c == 0xf0 ? U_F0 : c == 0xf4 ? U_F4 : U_3;
-	return WSFRAME_UTF8_REJECT; /* continuation, C0, C1, F5..FF */
+	return 2 + (len > 0xffff ? 8 : len > 125 ? 2 : 0) + (masked ? 4 : 0);
 }
 
-unsigned wsframe_utf8_scan(unsigned state, const unsigned char *s, size_t len)
+size_t wsframe_header_encode(unsigned char *out, unsigned opcode, bool fin, uint64_t len,
+			     const unsigned char *mask)
 {
-	size_t i = 0;
-	if (state == WSFRAME_UTF8_REJECT)
-		return state;
-	while (i < len) {
-		if (state == WSFRAME_UTF8_ACCEPT) {
-			/* ASCII runs 8 bytes at a time */
-			while (i + 8 <= len) {
-				uint64_t v;
-				memcpy(&v, s + i, 8);
-				if (v & 0x8080808080808080ull)
-					break;
-				i += 8;
-			}
-			for (; i < len && s[i] < 0x80; i++)
-				;
-			if (i == len)
-				break;
-			state = utf8_lead(s[i++]);
-			if (state == WSFRAME_UTF8_REJECT)
-				return state;
-			continue;
-		}
-		unsigned c = s[i++];
-		if (c < utf8_cont[state].lo || c > utf8_cont[state].hi)
-			return WSFRAME_UTF8_REJECT;
-		state = utf8_cont[state].next;
-	}
-	return state;
-}
-
-bool wsframe_utf8_valid(const unsigned char *s, size_t len)
-{
-	return wsframe_utf8_scan(WSFRAME_UTF8_ACCEPT, s, len) == WSFRAME_UTF8_ACCEPT;
-}
-
-size_t wsframe_header(unsigned char *out, unsigned opcode, uint64_t len)
-{
-	out[0] = (unsigned char)(0x80 | (opcode & 0x0f));
+	size_t n = 2;
+	unsigned char mbit = mask ? 0x80 : 0;
+	out[0] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
 	if (len < 126) {
-		out[1] = (unsigned char)len;
-		return 2;
-	}
-	if (len <= 0xffff) {
-		out[1] = 126;
+		out[1] = (unsigned char)(mbit | len);
+	} else if (len <= 0xffff) {
+		out[1] = mbit | 126;
 		out[2] = (unsigned char)(len >> 8);
 		out[3] = (unsigned char)len;
-		return 4;
+		n = 4;
+	} else {
+		out[1] = mbit | 127;
+		for (int i = 0; i < 8; i++)
+			out[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+		n = 10;
 	}
-	out[1] = 127;
-	for (int i = 0; i < 8; i++)
-		out[2 + i] = (unsigned char)(len >> (56 - 8 * i));
-	return 10;
+	if (mask) {
+		memcpy(out + n, mask, 4);
+		n += 4;
+	}
+	return n;
 }

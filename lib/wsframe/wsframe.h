@@ -79,7 +79,7 @@ struct wsframe_reader {
 	uint16_t err_code;     /* on failure: the close code to send (1002, 1007, 1009;
 	                          1011 after CH_ENOMEM) */
 	uint8_t msg_opcode;    /* 1 text, 2 binary while assembling; 0 otherwise */
-	uint8_t utf8;          /* wsframe_utf8_scan() state of the text message so far */
+	uint8_t utf8;          /* text_utf8_scan() state of the text message so far */
 	bool failed;           /* a protocol error was reported; feed() refuses more */
 	bool closed;           /* a close frame came: feed() returns WSFRAME_STOPPED */
 };
@@ -113,24 +113,6 @@ int wsframe_feed(struct wsframe_reader *r, unsigned char *data, size_t len, size
 
 /* True while a partial frame or a fragmented message is held. */
 bool wsframe_reader_busy(const struct wsframe_reader *r);
-
-/* True when `s` (`len` bytes) is valid UTF-8 (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF). */
-bool wsframe_utf8_valid(const unsigned char *s, size_t len);
-
-/* States of the incremental check: between characters, and failed. */
-#define WSFRAME_UTF8_ACCEPT 0u
-#define WSFRAME_UTF8_REJECT 8u
-
-/*
- * Continues a UTF-8 check from `state` (WSFRAME_UTF8_ACCEPT to start) over
- * `len` more bytes; returns the new state: WSFRAME_UTF8_REJECT as soon as a
- * byte cannot continue valid UTF-8 (and from then on), WSFRAME_UTF8_ACCEPT
- * when the bytes so far end between characters, another value (< 8) inside
- * one. Input may be cut anywhere: scanning the pieces in order gives the
- * same state as scanning them joined.
- */
-unsigned wsframe_utf8_scan(unsigned state, const unsigned char *s, size_t len);
 
 /*
  * The pongs owed to a client: every ping gets its own pong with its payload,
@@ -166,10 +148,27 @@ void wsframe_pongs_free(struct wsframe_pongs **q);
 /* XORs `len` bytes of `p` with the 4-byte `mask`, starting at mask[0]. */
 void wsframe_unmask(unsigned char *p, size_t len, const unsigned char mask[4]);
 
+/* Longest frame header: 2 + 8 (64-bit length) + 4 (mask). */
+#define WSFRAME_HEADER_MAX 14
+
+/* Size of the header of a frame with a `len`-byte payload. */
+size_t wsframe_header_size(uint64_t len, bool masked);
+
 /*
- * Writes an unmasked server frame header for a `len`-byte payload with
- * `opcode` (FIN set) into `out` (room for 10 bytes); returns its size.
+ * The one frame header writer (the server's frames, the client's, and the
+ * frames tests and fuzzers build): writes the header of a frame with
+ * `opcode` (taken modulo 16), FIN when `fin`, a `len`-byte payload in the
+ * shortest length encoding and, when `mask` is not NULL, the mask bit and
+ * those 4 bytes, into `out` (room for WSFRAME_HEADER_MAX bytes); returns
+ * its size. RSV bits are 0. The payload is not touched.
  */
-size_t wsframe_header(unsigned char *out, unsigned opcode, uint64_t len);
+size_t wsframe_header_encode(unsigned char *out, unsigned opcode, bool fin, uint64_t len,
+			     const unsigned char *mask);
+
+/* A server frame's header (FIN, unmasked) into `out` (room for 10 bytes). */
+static inline size_t wsframe_header(unsigned char *out, unsigned opcode, uint64_t len)
+{
+	return wsframe_header_encode(out, opcode, true, len, NULL);
+}
 
 #endif

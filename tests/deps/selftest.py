@@ -36,6 +36,8 @@ CLEAN = {
     'lib/http/h1.c': '#include "http_int.h"\n#include "llhttp.h"\n#include "log.h"\n',
     'lib/template/template.h': '',
     'lib/wsframe/wsframe.h': '',
+    'lib/wsframe/wsframe.c': '#include "wsframe.h"\n#include "text.h"\n',
+    'lib/text/text.h': '',
     'tools/client/client.h': '',
     'tools/client/client_int.h': '#include "client.h"\n',
     'tools/benchmark/bench.h': '#include "client.h"\n#include "layer.h"\n',
@@ -52,6 +54,7 @@ server    -> consumers wsframe
 consumers -> channels http
 channels  -> util
 http      -> util
+wsframe   -> text
 benchmark -> channels client
 tests     -> http client
 fuzz      -> consumers http"""
@@ -64,6 +67,8 @@ CASES = [
      [('lib/template/env.c:1:', 'leaf library template may use only util')]),
     ('leaf uses leaf', {'routing/routing.c': '\n#include "http.h"\n'},
      [('routing/routing.c:2:', 'leaf library routing may use only util')]),
+    ('text uses a leaf', {'lib/text/utf8.c': '#include "text.h"\n#include "http.h"\n'},
+     [('lib/text/utf8.c:2:', 'leaf library text may use only util and text, not http')]),
     ('util uses a leaf', {'util/log.c': '#include "log.h"\n#include "routing.h"\n'},
      [('util/log.c:2:', 'util is below the leaf libraries')]),
     ('framework uses a tool', {'server/cli.c': '#include "client.h"\n'},

@@ -33,7 +33,7 @@ static void whoami_page(struct http_request *req, struct http_response *resp)
 	struct server_user user;
 	server_request_user(req, &user);
 	resp->content_type = "text/plain; charset=utf-8";
-	http_buf_printf(&resp->body, "%s %lld user=%s%s\n",
+	text_buf_printf(&resp->body, "%s %lld user=%s%s\n",
 			server_setting_str("WHOAMI_GREETING", "?"),
 			server_setting_int("WHOAMI_REPEAT", -1), user.username ? user.username : "",
 			user.is_authenticated ? " authenticated" : "");
@@ -44,7 +44,7 @@ static void whoami_login(struct http_request *req, struct http_response *resp)
 {
 	http_session_set(req, "username", json_string("alice"));
 	resp->content_type = "text/plain; charset=utf-8";
-	http_buf_printf(&resp->body, "ok\n");
+	text_buf_printf(&resp->body, "ok\n");
 }
 
 static const struct view whoami_view = {"whoami", whoami_page, VIEW_GET, false};

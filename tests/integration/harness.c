@@ -524,10 +524,10 @@ json_t *h_recv_json(struct client_ws *ws, int timeout_ms, const char *who)
 		return NULL;
 	}
 	json_t *v = NULL;
-	if (m.opcode == WS_OP_CLOSE) {
+	if (m.opcode == WSFRAME_OP_CLOSE) {
 		fprintf(stderr, "%s: got a close frame (code %d) instead of a message\n", who,
 			m.close_code);
-	} else if (m.opcode != WS_OP_TEXT) {
+	} else if (m.opcode != WSFRAME_OP_TEXT) {
 		fprintf(stderr, "%s: got a binary message of %zu bytes\n", who, m.len);
 	} else {
 		json_error_t err;
@@ -548,7 +548,7 @@ bool h_ws_silent(struct client_ws *ws, int ms, const char *who)
 		return true;
 	if (rc != 0)
 		fprintf(stderr, "%s: expected silence, got %s\n", who, ch_strerror(rc));
-	else if (m.opcode == WS_OP_CLOSE)
+	else if (m.opcode == WSFRAME_OP_CLOSE)
 		fprintf(stderr, "%s: expected silence, got close %d\n", who, m.close_code);
 	else
 		fprintf(stderr, "%s: expected silence, got: %.300s\n", who, m.data);
@@ -565,7 +565,7 @@ int h_ws_expect_close(struct client_ws *ws, int timeout_ms, long *n_data)
 		int64_t left = deadline - h_now_ms();
 		struct client_ws_message m;
 		int rc = client_ws_recv(ws, left > 0 ? (int)left : 0, &m);
-		if (rc == 0 && m.opcode == WS_OP_CLOSE) {
+		if (rc == 0 && m.opcode == WSFRAME_OP_CLOSE) {
 			result = m.close_code;
 			free(m.data);
 			break;

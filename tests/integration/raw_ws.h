@@ -23,6 +23,7 @@
 
 #include "check.h"
 #include "harness.h"
+#include "wsframe.h"
 
 #define ROOM "/ws/chat/lobby/"
 
@@ -270,27 +271,6 @@ static inline bool raw_expect_eof(struct raw *r, int ms, const char *what)
 
 static const unsigned char mask_key[4] = {0x37, 0xfa, 0x21, 0x3d};
 
-/* A masked client frame header for a `len`-byte payload (room for 14 bytes);
- * returns its size. The payload must be masked with mask_key. */
-static inline size_t frame_header(unsigned char *out, unsigned b0, size_t len)
-{
-	size_t o = 0;
-	out[o++] = (unsigned char)b0;
-	if (len < 126) {
-		out[o++] = (unsigned char)(0x80 | len);
-	} else if (len <= 0xffff) {
-		out[o++] = 0x80 | 126;
-		out[o++] = (unsigned char)(len >> 8);
-		out[o++] = (unsigned char)len;
-	} else {
-		out[o++] = 0x80 | 127;
-		for (int i = 7; i >= 0; i--)
-			out[o++] = (unsigned char)((uint64_t)len >> (8 * i));
-	}
-	memcpy(out + o, mask_key, 4);
-	return o + 4;
-}
-
 /*
  * Writes a client frame: first byte `b0` (FIN, RSV, opcode), masked with a
  * fixed non-zero key unless `unmasked`. `out` has room for len + 14 bytes.
@@ -300,15 +280,10 @@ static inline size_t frame_build(unsigned char *out, unsigned b0, const void *pa
 			  bool unmasked)
 {
 	const unsigned char *p = payload;
-	if (!unmasked) {
-		size_t o = frame_header(out, b0, len);
-		for (size_t i = 0; i < len; i++)
-			out[o + i] = p[i] ^ mask_key[i % 4];
-		return o + len;
-	}
-	size_t o = frame_header(out, b0, len) - 4;
-	out[1] &= 0x7f;
-	memcpy(out + o, p, len);
+	size_t o = wsframe_header_encode(out, b0 & 0x0f, b0 & 0x80, len, unmasked ? NULL : mask_key);
+	out[0] |= (unsigned char)(b0 & 0x70); /* RSV bits, for the tests that set them */
+	for (size_t i = 0; i < len; i++)
+		out[o + i] = unmasked ? p[i] : p[i] ^ mask_key[i % 4];
 	return o + len;
 }
 
@@ -343,10 +318,10 @@ static inline int raw_expect_close(struct raw *r, int ms, unsigned char **payloa
 			free(f.data);
 			continue;
 		}
-		if (f.b0 != 0x88 || f.masked)
+		if (f.b0 != (0x80 | WSFRAME_OP_CLOSE) || f.masked)
 			fprintf(stderr, "%s: close frame byte 0 = 0x%02x, masked %d\n", what, f.b0,
 				f.masked);
-		CHECK_INT(f.b0, 0x88);
+		CHECK_INT(f.b0, 0x80 | WSFRAME_OP_CLOSE);
 		CHECK(!f.masked);
 		int code = f.len >= 2 ? f.data[0] << 8 | f.data[1] : 1005;
 		if (payload) {
@@ -363,7 +338,7 @@ static inline int raw_expect_close(struct raw *r, int ms, unsigned char **payloa
 static inline void raw_close_clean(struct raw *r, const char *what)
 {
 	static const unsigned char bye[] = {0x03, 0xe8};
-	raw_send_frame(r, 0x88, bye, 2);
+	raw_send_frame(r, 0x80 | WSFRAME_OP_CLOSE, bye, 2);
 	CHECK_INT(raw_expect_close(r, 3000, NULL, NULL, what), 1000);
 	CHECK(raw_expect_eof(r, 2000, what));
 	raw_free(r);

@@ -73,12 +73,12 @@ static void test_fragments(struct h_room *rm)
 	CHECK_INT(strlen(json), 1500);
 	/* Splits fall inside 3-byte characters (500 and 1000 are not multiples of 3
 	 * past the 12-byte head): legal, the UTF-8 check spans fragments. */
-	CHECK_INT(client_ws_send_frame(x, WS_OP_TEXT, false, json, 500), 0);
+	CHECK_INT(client_ws_send_frame(x, WSFRAME_OP_TEXT, false, json, 500), 0);
 	/* A control frame may come between fragments. */
 	unsigned long pongs = client_ws_pongs(x);
-	CHECK_INT(client_ws_send_frame(x, WS_OP_PING, true, "p", 1), 0);
-	CHECK_INT(client_ws_send_frame(x, WS_OP_CONT, false, json + 500, 500), 0);
-	CHECK_INT(client_ws_send_frame(x, WS_OP_CONT, true, json + 1000, 500), 0);
+	CHECK_INT(client_ws_send_frame(x, WSFRAME_OP_PING, true, "p", 1), 0);
+	CHECK_INT(client_ws_send_frame(x, WSFRAME_OP_CONT, false, json + 500, 500), 0);
+	CHECK_INT(client_ws_send_frame(x, WSFRAME_OP_CONT, true, json + 1000, 500), 0);
 	json_t *v = h_recv_json(rm->witness, 3000, "witness (fragmented message)");
 	CHECK_STR(json_string_value(json_object_get(v, "message")), text);
 	json_decref(v);
@@ -121,10 +121,10 @@ static void test_fragments(struct h_room *rm)
 		return;
 	char chunk[1000];
 	memset(chunk, 'a', sizeof(chunk));
-	CHECK_INT(client_ws_send_frame(x, WS_OP_TEXT, false, "{\"message\":\"", 12), 0);
+	CHECK_INT(client_ws_send_frame(x, WSFRAME_OP_TEXT, false, "{\"message\":\"", 12), 0);
 	for (int i = 0; i < 3; i++)
-		client_ws_send_frame(x, WS_OP_CONT, false, chunk, sizeof(chunk));
-	client_ws_send_frame(x, WS_OP_CONT, true, "\"}", 2);
+		client_ws_send_frame(x, WSFRAME_OP_CONT, false, chunk, sizeof(chunk));
+	client_ws_send_frame(x, WSFRAME_OP_CONT, true, "\"}", 2);
 	CHECK_INT(h_ws_expect_close(x, 3000, NULL), 1009);
 	client_ws_free(x);
 	witness_ok(rm, "3 KB in fragments");
@@ -156,9 +156,9 @@ static void test_limits_server(const struct h_server *s)
 	witness_open(&rm, s, &jw);
 
 	const char *bad_json = "{\"message\": \"unterminated";
-	expect_close_after(&rm, "invalid JSON", WS_OP_TEXT, bad_json, strlen(bad_json), 1007);
+	expect_close_after(&rm, "invalid JSON", WSFRAME_OP_TEXT, bad_json, strlen(bad_json), 1007);
 	const char *not_json = "hello";
-	expect_close_after(&rm, "plain text", WS_OP_TEXT, not_json, strlen(not_json), 1007);
+	expect_close_after(&rm, "plain text", WSFRAME_OP_TEXT, not_json, strlen(not_json), 1007);
 
 	const char *bad_utf8[] = {
 		"{\"message\":\"\xff\xfe\"}",         /* bytes never valid */
@@ -170,15 +170,15 @@ static void test_limits_server(const struct h_server *s)
 	for (size_t i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
 		char what[64];
 		snprintf(what, sizeof(what), "invalid UTF-8 #%zu", i);
-		expect_close_after(&rm, what, WS_OP_TEXT, bad_utf8[i], strlen(bad_utf8[i]), 1007);
+		expect_close_after(&rm, what, WSFRAME_OP_TEXT, bad_utf8[i], strlen(bad_utf8[i]), 1007);
 	}
 
 	const char *bin = "{\"message\":\"binary\"}";
-	expect_close_after(&rm, "binary frame", WS_OP_BINARY, bin, strlen(bin), 1003);
+	expect_close_after(&rm, "binary frame", WSFRAME_OP_BINARY, bin, strlen(bin), 1003);
 
 	char *text;
 	char *big = big_message(4096, 0, &text);
-	expect_close_after(&rm, "4096-byte message", WS_OP_TEXT, big, 4096, 1009);
+	expect_close_after(&rm, "4096-byte message", WSFRAME_OP_TEXT, big, 4096, 1009);
 	free(big);
 	free(text);
 

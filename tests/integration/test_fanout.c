@@ -20,7 +20,7 @@ static size_t put_frame(uint8_t *buf, size_t at, const char *text)
 {
 	size_t len = strlen(text);
 	uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
-	at += client_frame_header_encode(buf + at, WS_OP_TEXT, true, len, mask);
+	at += wsframe_header_encode(buf + at, WSFRAME_OP_TEXT, true, len, mask);
 	memcpy(buf + at, text, len);
 	client_frame_mask(buf + at, len, mask, 0);
 	return at + len;

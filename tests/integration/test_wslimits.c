@@ -263,7 +263,7 @@ static void test_limits(void)
 		CHECK_INT(publish_sized(&s, Q), 202);
 		struct client_ws_message m = {0};
 		CHECK_INT(client_ws_recv(n, 3000, &m), 0);
-		CHECK_INT(m.opcode, WS_OP_TEXT);
+		CHECK_INT(m.opcode, WSFRAME_OP_TEXT);
 		CHECK_INT(m.len, Q);
 		free(m.data);
 		CHECK_INT(publish_sized(&s, Q + 1), 202);
@@ -339,7 +339,7 @@ static void test_limits_big(void)
 		CHECK_INT(publish_sized(&s, 6291456), 202);
 		struct client_ws_message m = {0};
 		CHECK_INT(client_ws_recv(n, 10000, &m), 0);
-		CHECK_INT(m.opcode, WS_OP_TEXT);
+		CHECK_INT(m.opcode, WSFRAME_OP_TEXT);
 		CHECK_INT(m.len, 6291456);
 		free(m.data);
 		CHECK_INT(publish_sized(&s, 6291457), 413);

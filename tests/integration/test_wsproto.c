@@ -443,7 +443,7 @@ static void test_size_limit(struct h_room *rm)
 	}
 	/* The limit + 1: refused from the header alone (payload never sent). */
 	unsigned char hdr[14];
-	size_t hl = frame_header(hdr, 0x81, MAX_MSG + 1);
+	size_t hl = wsframe_header_encode(hdr, WSFRAME_OP_TEXT, true, MAX_MSG + 1, mask_key);
 	CHECK_INT(hl, 14);
 	CHECK_INT(hdr[1], 0x80 | 127);
 	raw_send_all(&r, hdr, hl);
@@ -460,7 +460,8 @@ static void test_size_limit(struct h_room *rm)
 	char *half = sized_json(MAX_MSG / 2, "half");
 	raw_send_frame(&r, 0x01, half, MAX_MSG / 2); /* text, no FIN */
 	free(half);
-	hl = frame_header(hdr, 0x80, MAX_MSG / 2 + 1); /* the last continuation */
+	/* the last continuation */
+	hl = wsframe_header_encode(hdr, WSFRAME_OP_CONT, true, MAX_MSG / 2 + 1, mask_key);
 	CHECK_INT(hl, 8);
 	raw_send_all(&r, hdr, hl);
 	code = raw_expect_close(&r, 3000, NULL, NULL, "fragments over the limit");

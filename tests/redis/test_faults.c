@@ -100,7 +100,7 @@ static void drain_now(struct traffic *t)
 			int rc = client_ws_recv(t->ws[i], 0, &m);
 			if (rc == CH_ETIMEDOUT)
 				break;
-			if (rc != 0 || m.opcode == WS_OP_CLOSE) {
+			if (rc != 0 || m.opcode == WSFRAME_OP_CLOSE) {
 				fprintf(stderr, "%s CLOSED: %s (code %d)\n", who[i],
 					rc ? ch_strerror(rc) : "close frame",
 					rc ? 0 : m.close_code);
@@ -109,7 +109,7 @@ static void drain_now(struct traffic *t)
 					free(m.data);
 				break;
 			}
-			if (m.opcode == WS_OP_TEXT)
+			if (m.opcode == WSFRAME_OP_TEXT)
 				absorb(t, i, m.data);
 			free(m.data);
 		}

@@ -47,7 +47,7 @@ static int64_t flow_until(struct client_ws *from, struct client_ws *to, const ch
 				fprintf(stderr, "%s: receiver: %s\n", tag, ch_strerror(rc));
 				return -1;
 			}
-			bool hit = m.opcode == WS_OP_TEXT && strstr(m.data, tag) != NULL;
+			bool hit = m.opcode == WSFRAME_OP_TEXT && strstr(m.data, tag) != NULL;
 			free(m.data);
 			if (hit)
 				return h_now_ms() - t0;

@@ -62,10 +62,10 @@ bool bench__conn_queue_frame(struct bench_engine *e, struct conn *c, int opcode,
 	const uint8_t *src = data;
 	uint8_t *dst;
 
-	if (!out_reserve(c, CLIENT_FRAME_HEADER_MAX + len))
+	if (!out_reserve(c, WSFRAME_HEADER_MAX + len))
 		return false;
 	dst = (uint8_t *)c->out + c->out_len;
-	dst += client_frame_header_encode(dst, opcode, true, len, mask);
+	dst += wsframe_header_encode(dst, opcode, true, len, mask);
 	for (size_t i = 0; i < len; i++)
 		dst[i] = src[i] ^ mask[i & 3];
 	c->out_len = (size_t)((char *)dst + len - c->out);
@@ -232,7 +232,7 @@ static void on_peer_close(struct bench_engine *e, struct conn *c, const uint8_t 
 
 		if (len >= 2)
 			memcpy(code, payload, 2);
-		if (bench__conn_queue_frame(e, c, WS_OP_CLOSE, code, 2))
+		if (bench__conn_queue_frame(e, c, WSFRAME_OP_CLOSE, code, 2))
 			(void)!send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
 				    MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
@@ -247,19 +247,19 @@ static bool on_frame(struct bench_engine *e, struct conn *c, const struct client
 	int rc;
 
 	switch (h->opcode) {
-	case WS_OP_PING:
-		bench__conn_queue_frame(e, c, WS_OP_PONG, pl, n);
+	case WSFRAME_OP_PING:
+		bench__conn_queue_frame(e, c, WSFRAME_OP_PONG, pl, n);
 		return true;
-	case WS_OP_PONG:
+	case WSFRAME_OP_PONG:
 		return true;
-	case WS_OP_CLOSE:
+	case WSFRAME_OP_CLOSE:
 		on_peer_close(e, c, pl, n);
 		return false;
 	default:
 		break;
 	}
-	if (h->fin && h->opcode != WS_OP_CONT && !c->frag) {
-		if (h->opcode == WS_OP_TEXT)
+	if (h->fin && h->opcode != WSFRAME_OP_CONT && !c->frag) {
+		if (h->opcode == WSFRAME_OP_TEXT)
 			on_message(e, c, (const char *)pl, n);
 		return true;
 	}
@@ -273,7 +273,7 @@ static bool on_frame(struct bench_engine *e, struct conn *c, const struct client
 	if (rc < 0)
 		goto fail;
 	if (rc == CLIENT_ASM_MESSAGE) {
-		if (msg.opcode == WS_OP_TEXT)
+		if (msg.opcode == WSFRAME_OP_TEXT)
 			on_message(e, c, msg.data, msg.len);
 		free(msg.data);
 	}

@@ -81,7 +81,7 @@ static void send_due(struct bench_engine *e)
 			size_t n = bench_chat_build(e->tmp, e->tmp_cap, now, e->heap[0], s->seq,
 						    (size_t)e->o->message_size);
 
-			if (n && bench__conn_queue_frame(e, c, WS_OP_TEXT, e->tmp, n)) {
+			if (n && bench__conn_queue_frame(e, c, WSFRAME_OP_TEXT, e->tmp, n)) {
 				s->seq++;
 				if (now >= e->win_start && now < e->win_end) {
 					e->sent++;

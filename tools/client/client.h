@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "text.h"    /* struct text_buf */
+#include "wsframe.h" /* the opcodes (WSFRAME_OP_*) and the frame header writer */
 
 /* A parsed HTTP response. */
 struct client_response {
@@ -64,15 +66,6 @@ int client_ws_connect(const char *host, int port, const char *path,
 		      const struct client_ws_options *opt, struct client_ws **out,
 		      struct client_response *resp);
 
-enum client_ws_opcode {
-	WS_OP_CONT = 0x0,
-	WS_OP_TEXT = 0x1,
-	WS_OP_BINARY = 0x2,
-	WS_OP_CLOSE = 0x8,
-	WS_OP_PING = 0x9,
-	WS_OP_PONG = 0xA,
-};
-
 /*
  * Sends are bounded by the connect timeout of client_ws_options. After a
  * close frame was sent or received they return CH_ECLOSED (except
@@ -86,10 +79,10 @@ int client_ws_send_frame(struct client_ws *ws, int opcode, bool fin, const void 
 int client_ws_send_raw(struct client_ws *ws, const void *data, size_t len);
 
 struct client_ws_message {
-	int opcode;          /* WS_OP_TEXT, WS_OP_BINARY or WS_OP_CLOSE */
+	int opcode;          /* WSFRAME_OP_TEXT, WSFRAME_OP_BINARY or WSFRAME_OP_CLOSE */
 	char *data;          /* malloc'd, NUL-terminated; reassembled from fragments */
 	size_t len;
-	int close_code;      /* for WS_OP_CLOSE: the peer's code, 1005 when none */
+	int close_code;      /* for WSFRAME_OP_CLOSE: the peer's code, 1005 when none */
 };
 
 /*
@@ -133,9 +126,6 @@ unsigned long client_ws_pongs(const struct client_ws *ws);
  * largest HTTP response body. Anything larger is CH_EPROTO. */
 #define CLIENT_MAX_MESSAGE (64u * 1024u * 1024u)
 
-/* Longest frame header: 2 + 8 (64-bit length) + 4 (mask). */
-#define CLIENT_FRAME_HEADER_MAX 14
-
 struct client_frame_header {
 	bool fin;
 	unsigned rsv; /* RSV1..3 as bits 2..0 */
@@ -145,17 +135,6 @@ struct client_frame_header {
 	uint64_t payload_len;
 	size_t header_len; /* bytes of the header, mask included */
 };
-
-/* Header size for a payload of `len` bytes. */
-size_t client_frame_header_size(uint64_t len, bool masked);
-
-/*
- * Writes a frame header into `out` (at least CLIENT_FRAME_HEADER_MAX bytes)
- * with the minimal length encoding; `mask` NULL for an unmasked frame.
- * `opcode` is taken modulo 16. Returns the header length.
- */
-size_t client_frame_header_encode(uint8_t *out, int opcode, bool fin, uint64_t len,
-				   const uint8_t *mask);
 
 /*
  * Decodes a frame header from the first `len` bytes of `buf`.
@@ -170,9 +149,6 @@ int client_frame_header_decode(const uint8_t *buf, size_t len, struct client_fra
 /* XORs `data` with `mask`; `offset` is the position of data[0] within the
  * payload (so a payload can be (un)masked in pieces). */
 void client_frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset);
-
-/* True when the bytes are valid UTF-8 (no overlongs, no surrogates). */
-bool client_utf8_valid(const uint8_t *s, size_t len);
 
 /*
  * Parses a close frame payload: 0 bytes gives code 1005 and no reason;
@@ -189,8 +165,7 @@ int client_close_parse(const uint8_t *p, size_t len, int *code);
 struct client_assembler {
 	size_t max_len;
 	int opcode; /* opcode of the fragmented message in progress, 0: none */
-	char *buf;
-	size_t len, cap;
+	struct text_buf msg; /* its fragments so far */
 };
 
 enum client_asm_event {

@@ -1,5 +1,6 @@
 /*
- * frame.c - RFC 6455 frame codec and message assembler. Pure: no I/O.
+ * frame.c - RFC 6455 frame header decoding and message assembly (headers
+ * are written by lib/wsframe, UTF-8 checked by lib/text). Pure: no I/O.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "client_int.h"
+#include "text.h"
 
 static bool is_control(int opcode)
 {
@@ -16,54 +18,16 @@ static bool is_control(int opcode)
 static bool opcode_known(int opcode)
 {
 	switch (opcode) {
-	case WS_OP_CONT:
-	case WS_OP_TEXT:
-	case WS_OP_BINARY:
-	case WS_OP_CLOSE:
-	case WS_OP_PING:
-	case WS_OP_PONG:
+	case WSFRAME_OP_CONT:
+	case WSFRAME_OP_TEXT:
+	case WSFRAME_OP_BINARY:
+	case WSFRAME_OP_CLOSE:
+	case WSFRAME_OP_PING:
+	case WSFRAME_OP_PONG:
 		return true;
 	default:
 		return false;
 	}
-}
-
-size_t client_frame_header_size(uint64_t len, bool masked)
-{
-	size_t n = 2;
-
-	if (len > 0xffff)
-		n += 8;
-	else if (len > 125)
-		n += 2;
-	return n + (masked ? 4 : 0);
-}
-
-size_t client_frame_header_encode(uint8_t *out, int opcode, bool fin, uint64_t len,
-				   const uint8_t *mask)
-{
-	size_t n = 2;
-
-	out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0f));
-	out[1] = mask ? 0x80 : 0;
-	if (len > 0xffff) {
-		out[1] |= 127;
-		for (int i = 0; i < 8; i++)
-			out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
-		n += 8;
-	} else if (len > 125) {
-		out[1] |= 126;
-		out[2] = (uint8_t)(len >> 8);
-		out[3] = (uint8_t)len;
-		n += 2;
-	} else {
-		out[1] |= (uint8_t)len;
-	}
-	if (mask) {
-		memcpy(out + n, mask, 4);
-		n += 4;
-	}
-	return n;
 }
 
 int client_frame_header_decode(const uint8_t *buf, size_t len, struct client_frame_header *h)
@@ -112,49 +76,10 @@ int client_frame_header_decode(const uint8_t *buf, size_t len, struct client_fra
 
 void client_frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset)
 {
-	for (size_t i = 0; i < len; i++)
-		data[i] ^= mask[(offset + i) & 3];
-}
-
-bool client_utf8_valid(const uint8_t *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		uint8_t c = s[i];
-		size_t n;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
-	return true;
+	uint8_t m[4];
+	for (int i = 0; i < 4; i++)
+		m[i] = mask[(offset + (uint64_t)i) & 3];
+	wsframe_unmask(data, len, m);
 }
 
 int client_close_parse(const uint8_t *p, size_t len, int *code)
@@ -170,7 +95,7 @@ int client_close_parse(const uint8_t *p, size_t len, int *code)
 	c = p[0] << 8 | p[1];
 	if (c < 1000 || c >= 5000 || c == 1004 || c == 1005 || c == 1006 || c == 1015)
 		return CH_EPROTO;
-	if (!client_utf8_valid(p + 2, len - 2))
+	if (!text_utf8_valid(p + 2, len - 2))
 		return CH_EPROTO;
 	*code = c;
 	return 0;
@@ -180,43 +105,21 @@ static int asm_append(struct client_assembler *a, const uint8_t *p, size_t n)
 {
 	size_t max = a->max_len ? a->max_len : CLIENT_MAX_MESSAGE;
 
-	if (n > max || a->len > max - n)
+	if (n > max || a->msg.len > max - n)
 		return CH_EPROTO;
-	if (a->len + n + 1 > a->cap) {
-		size_t cap = a->cap ? a->cap : 256;
-		char *nb;
-
-		while (cap < a->len + n + 1)
-			cap *= 2;
-		nb = realloc(a->buf, cap);
-		if (!nb)
-			return CH_ENOMEM;
-		a->buf = nb;
-		a->cap = cap;
-	}
-	if (n)
-		memcpy(a->buf + a->len, p, n);
-	a->len += n;
-	a->buf[a->len] = '\0';
-	return 0;
+	return text_buf_append(&a->msg, p, n) ? CH_ENOMEM : 0;
 }
 
 /* Hands the assembled buffer to `msg` and resets the assembler. */
 static int asm_take(struct client_assembler *a, struct client_ws_message *msg)
 {
-	int rc;
+	char *data = text_buf_take(&a->msg, &msg->len); /* "" when empty */
 
-	if (!a->buf) {
-		rc = asm_append(a, NULL, 0);
-		if (rc)
-			return rc;
-	}
+	if (!data)
+		return CH_ENOMEM;
 	msg->opcode = a->opcode;
-	msg->data = a->buf;
-	msg->len = a->len;
+	msg->data = data;
 	msg->close_code = 0;
-	a->buf = NULL;
-	a->len = a->cap = 0;
 	a->opcode = 0;
 	return CLIENT_ASM_MESSAGE;
 }
@@ -228,11 +131,11 @@ int client_assembler_feed(struct client_assembler *a, const struct client_frame_
 	int rc, code;
 
 	switch (h->opcode) {
-	case WS_OP_PING:
+	case WSFRAME_OP_PING:
 		return CLIENT_ASM_PING;
-	case WS_OP_PONG:
+	case WSFRAME_OP_PONG:
 		return CLIENT_ASM_PONG;
-	case WS_OP_CLOSE: {
+	case WSFRAME_OP_CLOSE: {
 		char *reason;
 
 		rc = client_close_parse(payload, n, &code);
@@ -244,20 +147,20 @@ int client_assembler_feed(struct client_assembler *a, const struct client_frame_
 		if (n > 2)
 			memcpy(reason, payload + 2, n - 2);
 		reason[n > 2 ? n - 2 : 0] = '\0';
-		msg->opcode = WS_OP_CLOSE;
+		msg->opcode = WSFRAME_OP_CLOSE;
 		msg->data = reason;
 		msg->len = n > 2 ? n - 2 : 0;
 		msg->close_code = code;
 		return CLIENT_ASM_CLOSE;
 	}
-	case WS_OP_TEXT:
-	case WS_OP_BINARY:
+	case WSFRAME_OP_TEXT:
+	case WSFRAME_OP_BINARY:
 		if (a->opcode)
 			return CH_EPROTO;
 		a->opcode = h->opcode;
-		a->len = 0;
+		text_buf_reset(&a->msg);
 		break;
-	case WS_OP_CONT:
+	case WSFRAME_OP_CONT:
 		if (!a->opcode)
 			return CH_EPROTO;
 		break;
@@ -269,16 +172,14 @@ int client_assembler_feed(struct client_assembler *a, const struct client_frame_
 		return rc;
 	if (!h->fin)
 		return CLIENT_ASM_MORE;
-	if (a->opcode == WS_OP_TEXT && !client_utf8_valid((const uint8_t *)a->buf, a->len))
+	if (a->opcode == WSFRAME_OP_TEXT && !text_utf8_valid(a->msg.data, a->msg.len))
 		return CH_EPROTO;
 	return asm_take(a, msg);
 }
 
 void client_assembler_clear(struct client_assembler *a)
 {
-	free(a->buf);
-	a->buf = NULL;
-	a->len = a->cap = 0;
+	text_buf_free(&a->msg);
 	a->opcode = 0;
 }
 

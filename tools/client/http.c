@@ -11,6 +11,7 @@
 #include <llhttp.h>
 
 #include "client_int.h"
+#include "text.h"
 
 /* Limits on what a response may hold before it is called malformed. */
 #define MAX_HEADERS	 256
@@ -40,30 +41,10 @@ void client_response_clear(struct client_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* A growable byte string. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static int sbuf_add(struct sbuf *b, const char *at, size_t n)
+/* Appends to a field, value or body; 0 or CH_ENOMEM. */
+static int sbuf_add(struct text_buf *b, const char *at, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *np;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (!np)
-			return CH_ENOMEM;
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, at, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
+	return text_buf_append(b, at, n) ? CH_ENOMEM : 0;
 }
 
 /* Reader state; lives on the stack of client__read_response(). */
@@ -72,7 +53,7 @@ struct reader {
 	struct client_response *resp;
 	bool head, upgrade;
 	bool in_value; /* last header callback was on_header_value */
-	struct sbuf field, value, body;
+	struct text_buf field, value, body;
 	size_t header_bytes, headers_cap;
 	bool complete;
 	int err; /* set by a callback before it returns -1 */
@@ -89,7 +70,7 @@ static int commit_header(struct reader *r)
 	struct client_response *resp = r->resp;
 	char *name, *value;
 
-	if (!r->field.p)
+	if (!r->field.data)
 		return 0;
 	if (resp->n_headers >= MAX_HEADERS)
 		return CH_EPROTO;
@@ -106,8 +87,8 @@ static int commit_header(struct reader *r)
 		resp->header_values = n;
 		r->headers_cap = cap;
 	}
-	name = r->field.p;
-	value = r->value.p ? r->value.p : strdup("");
+	name = r->field.data;
+	value = r->value.data ? r->value.data : strdup("");
 	if (!value)
 		return CH_ENOMEM;
 	for (char *c = name; *c; c++)
@@ -115,8 +96,8 @@ static int commit_header(struct reader *r)
 	resp->header_names[resp->n_headers] = name;
 	resp->header_values[resp->n_headers] = value;
 	resp->n_headers++;
-	memset(&r->field, 0, sizeof(r->field));
-	memset(&r->value, 0, sizeof(r->value));
+	text_buf_init(&r->field); /* resp owns their bytes now */
+	text_buf_init(&r->value);
 	r->in_value = false;
 	return 0;
 }
@@ -186,12 +167,9 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 static void reset_response(struct reader *r)
 {
 	client_response_clear(r->resp);
-	free(r->body.p);
-	free(r->field.p);
-	free(r->value.p);
-	memset(&r->body, 0, sizeof(r->body));
-	memset(&r->field, 0, sizeof(r->field));
-	memset(&r->value, 0, sizeof(r->value));
+	text_buf_free(&r->body);
+	text_buf_free(&r->field);
+	text_buf_free(&r->value);
 	r->headers_cap = 0;
 	r->header_bytes = 0;
 	r->in_value = false;
@@ -305,15 +283,13 @@ int client__read_response(int fd, int64_t deadline, bool head, bool upgrade,
 	}
 	if (rc == 0) {
 		resp->status = r.parser.status_code;
-		resp->body = r.body.p ? r.body.p : strdup("");
-		resp->body_len = r.body.len;
-		r.body.p = NULL;
+		resp->body = text_buf_take(&r.body, &resp->body_len); /* "" when none */
 		if (!resp->body)
 			rc = CH_ENOMEM;
 	}
-	free(r.body.p);
-	free(r.field.p);
-	free(r.value.p);
+	text_buf_free(&r.body);
+	text_buf_free(&r.field);
+	text_buf_free(&r.value);
 	if (rc) {
 		client_response_clear(resp);
 		if (extra) {

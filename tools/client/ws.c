@@ -48,15 +48,15 @@ static int send_frame(struct client_ws *ws, int opcode, bool fin, const void *da
 	size_t hlen;
 	int rc;
 
-	if (len > SIZE_MAX - CLIENT_FRAME_HEADER_MAX)
+	if (len > SIZE_MAX - WSFRAME_HEADER_MAX)
 		return CH_EINVAL;
 	rc = next_mask(ws, mask);
 	if (rc)
 		return rc;
-	frame = malloc(CLIENT_FRAME_HEADER_MAX + len);
+	frame = malloc(WSFRAME_HEADER_MAX + len);
 	if (!frame)
 		return CH_ENOMEM;
-	hlen = client_frame_header_encode(frame, opcode, fin, len, mask);
+	hlen = wsframe_header_encode(frame, opcode, fin, len, mask);
 	if (len) {
 		memcpy(frame + hlen, data, len);
 		client_frame_mask(frame + hlen, len, mask, 0);
@@ -71,7 +71,7 @@ static int send_close(struct client_ws *ws, int code)
 	uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
 
 	ws->close_sent = true;
-	return send_frame(ws, WS_OP_CLOSE, true, p, code ? 2 : 0);
+	return send_frame(ws, WSFRAME_OP_CLOSE, true, p, code ? 2 : 0);
 }
 
 /* Reads once into the buffer, making room for `need` unconsumed bytes.
@@ -182,7 +182,7 @@ int client_ws_recv(struct client_ws *ws, int timeout_ms, struct client_ws_messag
 		case CLIENT_ASM_PING:
 			if (ws->close_sent)
 				break;
-			rc = send_frame(ws, WS_OP_PONG, true, payload, (size_t)h.payload_len);
+			rc = send_frame(ws, WSFRAME_OP_PONG, true, payload, (size_t)h.payload_len);
 			if (rc)
 				return fail(ws, rc);
 			break;
@@ -220,7 +220,7 @@ int client_ws_close(struct client_ws *ws, int code, int timeout_ms)
 
 		rc = client_ws_recv(ws, client__remaining(deadline), &m);
 		free(m.data);
-		if (rc == 0 && m.opcode == WS_OP_CLOSE)
+		if (rc == 0 && m.opcode == WSFRAME_OP_CLOSE)
 			return 0;
 		if (rc == CH_EIO) /* the server closed the socket first */
 			return 0;
@@ -242,14 +242,14 @@ int client_ws_send_text(struct client_ws *ws, const char *text, size_t len)
 {
 	int rc = check_send(ws, text, len);
 
-	return rc ? rc : send_frame(ws, WS_OP_TEXT, true, text, len);
+	return rc ? rc : send_frame(ws, WSFRAME_OP_TEXT, true, text, len);
 }
 
 int client_ws_send_binary(struct client_ws *ws, const void *data, size_t len)
 {
 	int rc = check_send(ws, data, len);
 
-	return rc ? rc : send_frame(ws, WS_OP_BINARY, true, data, len);
+	return rc ? rc : send_frame(ws, WSFRAME_OP_BINARY, true, data, len);
 }
 
 int client_ws_send_frame(struct client_ws *ws, int opcode, bool fin, const void *data, size_t len)
@@ -260,7 +260,7 @@ int client_ws_send_frame(struct client_ws *ws, int opcode, bool fin, const void 
 		return rc;
 	if (opcode < 0 || opcode > 15)
 		return CH_EINVAL;
-	if (opcode == WS_OP_CLOSE)
+	if (opcode == WSFRAME_OP_CLOSE)
 		ws->close_sent = true;
 	return send_frame(ws, opcode, fin, data, len);
 }

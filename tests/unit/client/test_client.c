@@ -99,35 +99,35 @@ static void test_frame_codec(void)
 {
 	static const uint64_t lens[] = {0, 1, 125, 126, 65535, 65536, 1u << 20, 1ull << 40};
 	static const size_t hlens[] = {2, 2, 2, 4, 4, 10, 10, 10};
-	uint8_t buf[CLIENT_FRAME_HEADER_MAX], mask[4] = {0x11, 0x22, 0x33, 0x44};
+	uint8_t buf[WSFRAME_HEADER_MAX], mask[4] = {0x11, 0x22, 0x33, 0x44};
 	struct client_frame_header h;
 	char acc[29];
 
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		size_t n = client_frame_header_encode(buf, WS_OP_BINARY, true, lens[i], NULL);
+		size_t n = wsframe_header_encode(buf, WSFRAME_OP_BINARY, true, lens[i], NULL);
 
 		CHECK_INT(n, hlens[i]);
-		CHECK_INT(client_frame_header_size(lens[i], false), hlens[i]);
+		CHECK_INT(wsframe_header_size(lens[i], false), hlens[i]);
 		CHECK_INT(client_frame_header_decode(buf, n, &h), n);
 		CHECK_INT(h.payload_len, lens[i]);
-		CHECK(h.fin && !h.masked && h.opcode == WS_OP_BINARY);
+		CHECK(h.fin && !h.masked && h.opcode == WSFRAME_OP_BINARY);
 		/* Every shorter prefix asks for more bytes. */
 		for (size_t k = 0; k < n; k++)
 			CHECK_INT(client_frame_header_decode(buf, k, &h), 0);
-		n = client_frame_header_encode(buf, WS_OP_TEXT, false, lens[i], mask);
+		n = wsframe_header_encode(buf, WSFRAME_OP_TEXT, false, lens[i], mask);
 		CHECK_INT(n, hlens[i] + 4);
 		CHECK_INT(client_frame_header_decode(buf, n, &h), n);
-		CHECK(!h.fin && h.masked && h.opcode == WS_OP_TEXT);
+		CHECK(!h.fin && h.masked && h.opcode == WSFRAME_OP_TEXT);
 		CHECK(memcmp(h.mask, mask, 4) == 0);
 		CHECK_INT(h.payload_len, lens[i]);
 		CHECK_INT(client_frame_header_decode(buf, n - 1, &h), 0);
 	}
 	/* 125 is the largest 7-bit length; 126 switches to 16 bits. */
-	client_frame_header_encode(buf, 1, true, 125, NULL);
+	wsframe_header_encode(buf, 1, true, 125, NULL);
 	CHECK_INT(buf[1], 125);
-	client_frame_header_encode(buf, 1, true, 126, NULL);
+	wsframe_header_encode(buf, 1, true, 126, NULL);
 	CHECK(buf[1] == 126 && buf[2] == 0 && buf[3] == 126);
-	client_frame_header_encode(buf, 1, true, 65536, NULL);
+	wsframe_header_encode(buf, 1, true, 65536, NULL);
 	CHECK(buf[1] == 127 && buf[7] == 1 && buf[8] == 0 && buf[9] == 0);
 
 	/* Malformed headers. */
@@ -166,20 +166,11 @@ static void test_frame_codec(void)
 	CHECK_STR(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
-static void test_utf8_and_close(void)
+static void test_close_parse(void)
 {
 	int code = 0;
 
-	CHECK(client_utf8_valid((const uint8_t *)"", 0));
-	CHECK(client_utf8_valid((const uint8_t *)"h\xc3\xa9llo \xe2\x82\xac "
-						  "\xf0\x9f\x98\x80",
-				 15));
-	CHECK(!client_utf8_valid((const uint8_t *)"\xc0\xaf", 2));	    /* overlong */
-	CHECK(!client_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));	    /* surrogate */
-	CHECK(!client_utf8_valid((const uint8_t *)"\xe2\x82", 2));	    /* truncated */
-	CHECK(!client_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-	CHECK(!client_utf8_valid((const uint8_t *)"\xff", 1));
-
+	/* the UTF-8 check it uses (lib/text) is tested in tests/unit/text/ */
 	CHECK_INT(client_close_parse(NULL, 0, &code), 0);
 	CHECK_INT(code, 1005);
 	CHECK_INT(client_close_parse((const uint8_t *)"\x03\xe8", 2, &code), 0);
@@ -208,36 +199,36 @@ static void test_assembler(void)
 	struct client_ws_message m = {0};
 	struct client_frame_header h;
 
-	h = hdr(WS_OP_TEXT, false, 3);
+	h = hdr(WSFRAME_OP_TEXT, false, 3);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"abc", &m), CLIENT_ASM_MORE);
-	h = hdr(WS_OP_PING, true, 1);
+	h = hdr(WSFRAME_OP_PING, true, 1);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"p", &m), CLIENT_ASM_PING);
-	h = hdr(WS_OP_TEXT, true, 1);
+	h = hdr(WSFRAME_OP_TEXT, true, 1);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"x", &m), CH_EPROTO);
-	h = hdr(WS_OP_CONT, true, 3);
+	h = hdr(WSFRAME_OP_CONT, true, 3);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"def", &m), CLIENT_ASM_MESSAGE);
-	CHECK_INT(m.opcode, WS_OP_TEXT);
+	CHECK_INT(m.opcode, WSFRAME_OP_TEXT);
 	CHECK_INT(m.len, 6);
 	CHECK_STR(m.data, "abcdef");
 	free(m.data);
-	h = hdr(WS_OP_CONT, true, 1);
+	h = hdr(WSFRAME_OP_CONT, true, 1);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"z", &m), CH_EPROTO);
-	h = hdr(WS_OP_BINARY, true, 0);
+	h = hdr(WSFRAME_OP_BINARY, true, 0);
 	CHECK_INT(client_assembler_feed(&a, &h, NULL, &m), CLIENT_ASM_MESSAGE);
-	CHECK_INT(m.opcode, WS_OP_BINARY);
+	CHECK_INT(m.opcode, WSFRAME_OP_BINARY);
 	CHECK_INT(m.len, 0);
 	CHECK(m.data && m.data[0] == '\0');
 	free(m.data);
 	/* Over max_len, across fragments. */
-	h = hdr(WS_OP_BINARY, false, 6);
+	h = hdr(WSFRAME_OP_BINARY, false, 6);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"123456", &m), CLIENT_ASM_MORE);
-	h = hdr(WS_OP_CONT, true, 6);
+	h = hdr(WSFRAME_OP_CONT, true, 6);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"123456", &m), CH_EPROTO);
 	client_assembler_clear(&a);
-	h = hdr(WS_OP_TEXT, true, 2);
+	h = hdr(WSFRAME_OP_TEXT, true, 2);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"\xc3\x28", &m), CH_EPROTO);
 	client_assembler_clear(&a);
-	h = hdr(WS_OP_CLOSE, true, 4);
+	h = hdr(WSFRAME_OP_CLOSE, true, 4);
 	CHECK_INT(client_assembler_feed(&a, &h, (const uint8_t *)"\x03\xe9go", &m),
 		  CLIENT_ASM_CLOSE);
 	CHECK_INT(m.close_code, 1001);
@@ -475,7 +466,7 @@ static void test_ws_echo_sizes(void)
 		CHECK_INT(rc, 0);
 		rc = client_ws_recv(ws, 5000, &m);
 		CHECK_INT(rc, 0);
-		CHECK_INT(m.opcode, WS_OP_TEXT);
+		CHECK_INT(m.opcode, WSFRAME_OP_TEXT);
 		CHECK_INT(m.len, sizes[i]);
 		CHECK(m.data && memcmp(m.data, buf, sizes[i]) == 0 && m.data[sizes[i]] == '\0');
 		free(m.data);
@@ -489,7 +480,7 @@ static void test_ws_echo_sizes(void)
 			bin[i] = (uint8_t)i;
 		CHECK_INT(client_ws_send_binary(ws, bin, sizeof(bin)), 0);
 		CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-		CHECK_INT(m.opcode, WS_OP_BINARY);
+		CHECK_INT(m.opcode, WSFRAME_OP_BINARY);
 		CHECK_INT(m.len, sizeof(bin));
 		CHECK(m.data && memcmp(m.data, bin, sizeof(bin)) == 0);
 		free(m.data);
@@ -531,15 +522,15 @@ static void test_ws_fragments_and_pings(void)
 
 	/* Server -> client: fragmented text with a ping between fragments. */
 	ws = ws_open(&s, SRV_FRAGMENTED);
-	expect_msg(ws, 2000, WS_OP_TEXT, "Hello World");
+	expect_msg(ws, 2000, WSFRAME_OP_TEXT, "Hello World");
 	/* Client -> server: fragments echoed one by one, reassembled here; a
 	 * client ping in the middle is answered with a pong. */
-	CHECK_INT(client_ws_send_frame(ws, WS_OP_BINARY, false, "ab", 2), 0);
-	CHECK_INT(client_ws_send_frame(ws, WS_OP_PING, true, "p1", 2), 0);
-	CHECK_INT(client_ws_send_frame(ws, WS_OP_CONT, false, "cd", 2), 0);
-	CHECK_INT(client_ws_send_frame(ws, WS_OP_CONT, true, "ef", 2), 0);
+	CHECK_INT(client_ws_send_frame(ws, WSFRAME_OP_BINARY, false, "ab", 2), 0);
+	CHECK_INT(client_ws_send_frame(ws, WSFRAME_OP_PING, true, "p1", 2), 0);
+	CHECK_INT(client_ws_send_frame(ws, WSFRAME_OP_CONT, false, "cd", 2), 0);
+	CHECK_INT(client_ws_send_frame(ws, WSFRAME_OP_CONT, true, "ef", 2), 0);
 	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_INT(m.opcode, WS_OP_BINARY);
+	CHECK_INT(m.opcode, WSFRAME_OP_BINARY);
 	CHECK_STR(m.data, "abcdef");
 	CHECK_INT(client_ws_pongs(ws), 1);
 	free(m.data);
@@ -564,7 +555,7 @@ static void test_ws_first_frame_with_101(void)
 	struct client_ws *ws = ws_open(&s, SRV_FIRST_FRAME);
 
 	CHECK(client_ws_pending(ws));
-	expect_msg(ws, 0, WS_OP_TEXT, "early");
+	expect_msg(ws, 0, WSFRAME_OP_TEXT, "early");
 	CHECK_INT(client_ws_send_text(ws, "next", 4), 0);
 	expect_msg(ws, 2000, -1, "next");
 	ws_close_join(ws, &s, 1000);
@@ -578,7 +569,7 @@ static void test_ws_close_codes(void)
 
 	ws = ws_open(&s, SRV_CLOSE_CODE);
 	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_INT(m.opcode, WS_OP_CLOSE);
+	CHECK_INT(m.opcode, WSFRAME_OP_CLOSE);
 	CHECK_INT(m.close_code, 4001);
 	CHECK_STR(m.data, "bye");
 	free(m.data);
@@ -592,7 +583,7 @@ static void test_ws_close_codes(void)
 
 	ws = ws_open(&s, SRV_CLOSE_EMPTY);
 	CHECK_INT(client_ws_recv(ws, 2000, &m), 0);
-	CHECK_INT(m.opcode, WS_OP_CLOSE);
+	CHECK_INT(m.opcode, WSFRAME_OP_CLOSE);
 	CHECK_INT(m.close_code, 1005);
 	CHECK_INT(m.len, 0);
 	free(m.data);
@@ -695,7 +686,7 @@ static void test_ws_ipv6(void)
 int main(void)
 {
 	test_frame_codec();
-	test_utf8_and_close();
+	test_close_parse();
 	test_assembler();
 	test_http_length();
 	test_http_head_and_host();

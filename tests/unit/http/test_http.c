@@ -155,53 +155,6 @@ static void test_parse_cookies(void)
 	json_decref(o);
 }
 
-static void test_buf(void)
-{
-	struct http_buf b = {0};
-
-	CHECK_INT(http_buf_append(&b, NULL, 0), CH_OK);
-	CHECK(b.data != NULL);
-	CHECK_STR(b.data, "");
-	CHECK_INT(http_buf_append(&b, "abc", 3), CH_OK);
-	CHECK_INT(http_buf_printf(&b, "-%d-%s", 42, "x"), CH_OK);
-	CHECK_STR(b.data, "abc-42-x");
-	CHECK_INT(b.len, 8);
-	http_buf_free(&b);
-	CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
-
-	/* Growth past 1 MB, by appends and by one large printf. */
-	char chunk[1000];
-	memset(chunk, 'x', sizeof(chunk));
-	for (int i = 0; i < 1100; i++)
-		CHECK_INT(http_buf_append(&b, chunk, sizeof(chunk)), CH_OK);
-	CHECK_INT(b.len, 1100000);
-	CHECK(b.cap > b.len);
-	CHECK_INT(b.data[b.len], '\0');
-	CHECK_INT(strlen(b.data), 1100000);
-	http_buf_free(&b);
-
-	char *big = xmalloc(2000001);
-	memset(big, 'y', 2000000);
-	big[2000000] = '\0';
-	CHECK_INT(http_buf_printf(&b, "<%s>", big), CH_OK);
-	CHECK_INT(b.len, 2000002);
-	CHECK_INT(b.data[0], '<');
-	CHECK_INT(b.data[2000001], '>');
-	CHECK_INT(b.data[2000002], '\0');
-	free(big);
-	http_buf_free(&b);
-
-	const char *raw = "<a href=\"x\">Tom & Jerry's</a>";
-	CHECK_INT(http_buf_append_escaped(&b, raw, strlen(raw)), CH_OK);
-	CHECK_STR(b.data, "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#x27;s&lt;/a&gt;");
-	http_buf_free(&b);
-	CHECK_INT(http_buf_append_escaped(&b, "plain", 5), CH_OK);
-	CHECK_INT(http_buf_append_escaped(&b, "&&", 2), CH_OK);
-	CHECK_INT(http_buf_append_escaped(&b, "", 0), CH_OK);
-	CHECK_STR(b.data, "plain&amp;&amp;");
-	http_buf_free(&b);
-}
-
 static void test_b64url(void)
 {
 	static const struct {
@@ -501,7 +454,7 @@ static void test_response(void)
 	CHECK(r.headers == NULL && r.body.data == NULL);
 	http_response_clear(&r); /* twice is fine */
 
-	http_buf_append(&r.body, "old body", 8);
+	text_buf_append(&r.body, "old body", 8);
 	http_response_error(&r, 404, "No room <script>alert('x')</script> & more");
 	CHECK_INT(r.status, 404);
 	CHECK_STR(r.content_type, "text/html; charset=utf-8");
@@ -619,7 +572,6 @@ int main(void)
 	test_cookie_ambiguous();
 	test_csrf_origin();
 	test_csrf_referer();
-	test_buf();
 	test_b64url();
 	test_sign();
 	test_request();

@@ -40,28 +40,11 @@ void b_free(struct bytes *b)
 
 void frame_raw(struct bytes *b, unsigned b0, bool masked, const void *payload, size_t n)
 {
-	unsigned char h[14];
-	size_t hn = 0;
-	unsigned mbit = masked ? 0x80 : 0;
-	h[hn++] = (unsigned char)b0;
-	if (n < 126) {
-		h[hn++] = (unsigned char)(mbit | n);
-	} else if (n <= 0xffff) {
-		h[hn++] = (unsigned char)(mbit | 126);
-		h[hn++] = (unsigned char)(n >> 8);
-		h[hn++] = (unsigned char)n;
-	} else {
-		h[hn++] = (unsigned char)(mbit | 127);
-		for (int i = 0; i < 8; i++)
-			h[hn++] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-	}
-	unsigned char mask[4];
+	unsigned char h[WSFRAME_HEADER_MAX], mask[4];
 	for (int i = 0; i < 4; i++)
 		mask[i] = (unsigned char)rnd();
-	if (masked) {
-		memcpy(h + hn, mask, 4);
-		hn += 4;
-	}
+	size_t hn = wsframe_header_encode(h, b0 & 0x0f, b0 & 0x80, n, masked ? mask : NULL);
+	h[0] |= (unsigned char)(b0 & 0x70); /* RSV bits, for the tests that set them */
 	b_put(b, h, hn);
 	size_t at = b->len;
 	b_put(b, payload, n);
@@ -88,7 +71,7 @@ void frame_close(struct bytes *b, int code, const char *reason)
 	p[0] = (unsigned char)(code >> 8);
 	p[1] = (unsigned char)code;
 	memcpy(p + 2, reason, rl);
-	frame(b, true, OP_CLOSE, p, 2 + rl);
+	frame(b, true, WSFRAME_OP_CLOSE, p, 2 + rl);
 }
 
 /* A masked frame header alone with a 64-bit length field of `len`. */

@@ -14,8 +14,6 @@
 
 #define BIG ((size_t)1 << 20)
 
-enum { OP_CONT = 0, OP_TEXT = 1, OP_BIN = 2, OP_CLOSE = 8, OP_PING = 9, OP_PONG = 10 };
-
 /* Deterministic xorshift: every run builds the same masks and payloads. */
 uint32_t rnd(void);
 
@@ -30,7 +28,8 @@ void b_free(struct bytes *b);
 
 /*
  * Appends a client frame whose first byte is `b0` (FIN, RSV, opcode as
- * given), with the shortest length encoding; masked with a random mask
+ * given), with the shortest length encoding (wsframe_header_encode, the
+ * one header writer; RSV bits added here); masked with a random mask
  * unless !masked.
  */
 void frame_raw(struct bytes *b, unsigned b0, bool masked, const void *payload, size_t n);

@@ -96,7 +96,7 @@ static void test_single_lengths(void)
 			for (size_t i = 0; i < n; i++)
 				pl[i] = text ? (unsigned char)('a' + i % 26) : (unsigned char)rnd();
 			struct bytes in = {0};
-			frame(&in, true, text ? OP_TEXT : OP_BIN, pl, n);
+			frame(&in, true, text ? WSFRAME_OP_TEXT : WSFRAME_OP_BINARY, pl, n);
 			size_t hl = n < 126 ? 6 : n <= 0xffff ? 8 : 14;
 			CHECK_INT(in.len, hl + n);
 			CHECK_INT(in.p[1] & 0x7f, n < 126 ? n : n <= 0xffff ? 126 : 127);
@@ -148,15 +148,15 @@ static void test_ping_pong(void)
 		p[i] = (unsigned char)rnd();
 	struct bytes in = {0};
 	struct rec want = {0};
-	frame(&in, true, OP_PING, p, 125);
+	frame(&in, true, WSFRAME_OP_PING, p, 125);
 	rec_add(&want, WSFRAME_PING, p, 125, 0);
-	frame(&in, true, OP_PING, NULL, 0);
+	frame(&in, true, WSFRAME_OP_PING, NULL, 0);
 	rec_add(&want, WSFRAME_PING, NULL, 0, 0);
-	frame(&in, true, OP_PING, "\xff\x00", 2); /* not UTF-8: fine for a ping */
+	frame(&in, true, WSFRAME_OP_PING, "\xff\x00", 2); /* not UTF-8: fine for a ping */
 	rec_add(&want, WSFRAME_PING, "\xff\x00", 2, 0);
-	frame_s(&in, true, OP_PONG, "abc");
+	frame_s(&in, true, WSFRAME_OP_PONG, "abc");
 	rec_add(&want, WSFRAME_PONG, "abc", 3, 0);
-	frame(&in, true, OP_PONG, p, 125);
+	frame(&in, true, WSFRAME_OP_PONG, p, 125);
 	rec_add(&want, WSFRAME_PONG, p, 125, 0);
 	check_all_splits("ping/pong", &in, BIG, &want, WSFRAME_OK);
 	b_free(&in);
@@ -174,26 +174,26 @@ static void build_mixed(struct bytes *in, struct rec *want)
 		utf[i] = 0xc3; /* é */
 		utf[i + 1] = 0xa9;
 	}
-	frame_s(in, true, OP_TEXT, "hello");
+	frame_s(in, true, WSFRAME_OP_TEXT, "hello");
 	rec_add(want, WSFRAME_TEXT, "hello", 5, 0);
-	frame(in, true, OP_BIN, bin, sizeof(bin));
+	frame(in, true, WSFRAME_OP_BINARY, bin, sizeof(bin));
 	rec_add(want, WSFRAME_BINARY, bin, sizeof(bin), 0);
-	frame_s(in, true, OP_PING, "ping!");
+	frame_s(in, true, WSFRAME_OP_PING, "ping!");
 	rec_add(want, WSFRAME_PING, "ping!", 5, 0);
-	frame(in, true, OP_PONG, NULL, 0);
+	frame(in, true, WSFRAME_OP_PONG, NULL, 0);
 	rec_add(want, WSFRAME_PONG, NULL, 0, 0);
-	frame(in, true, OP_TEXT, utf, sizeof(utf));
+	frame(in, true, WSFRAME_OP_TEXT, utf, sizeof(utf));
 	rec_add(want, WSFRAME_TEXT, utf, sizeof(utf), 0);
-	frame_s(in, false, OP_BIN, "ab");
-	frame_s(in, true, OP_PING, "x");
+	frame_s(in, false, WSFRAME_OP_BINARY, "ab");
+	frame_s(in, true, WSFRAME_OP_PING, "x");
 	rec_add(want, WSFRAME_PING, "x", 1, 0);
-	frame(in, false, OP_CONT, NULL, 0);
-	frame_s(in, true, OP_CONT, "cd");
+	frame(in, false, WSFRAME_OP_CONT, NULL, 0);
+	frame_s(in, true, WSFRAME_OP_CONT, "cd");
 	rec_add(want, WSFRAME_BINARY, "abcd", 4, 0);
-	frame(in, true, OP_TEXT, NULL, 0);
+	frame(in, true, WSFRAME_OP_TEXT, NULL, 0);
 	rec_add(want, WSFRAME_TEXT, NULL, 0, 0);
-	frame_s(in, false, OP_TEXT, "\xe2"); /* € split across fragments */
-	frame_s(in, true, OP_CONT, "\x82\xacuro");
+	frame_s(in, false, WSFRAME_OP_TEXT, "\xe2"); /* € split across fragments */
+	frame_s(in, true, WSFRAME_OP_CONT, "\x82\xacuro");
 	rec_add(want, WSFRAME_TEXT, "\xe2\x82\xacuro", 6, 0);
 }
 
@@ -207,8 +207,8 @@ static void test_multi_frames(void)
 	/* the same followed by a close and frames that must not be delivered */
 	frame_close(&in, 1000, "done");
 	rec_add(&want, WSFRAME_CLOSE, "done", 4, 1000);
-	frame_s(&in, true, OP_TEXT, "after close");
-	frame_s(&in, true, OP_PING, "after close");
+	frame_s(&in, true, WSFRAME_OP_TEXT, "after close");
+	frame_s(&in, true, WSFRAME_OP_PING, "after close");
 	check_all_splits("mixed frames + close", &in, BIG, &want, WSFRAME_STOPPED);
 	b_free(&in);
 	rec_free(&want);
@@ -245,14 +245,14 @@ static void fragmented_one(unsigned nfrag, bool is_text, int variant)
 	struct rec want = {0};
 	for (unsigned i = 0; i < nfrag; i++) {
 		frame(&in, i == nfrag - 1,
-		      i ? OP_CONT : (is_text ? OP_TEXT : OP_BIN),
+		      i ? WSFRAME_OP_CONT : (is_text ? WSFRAME_OP_TEXT : WSFRAME_OP_BINARY),
 		      msg + cuts[i], cuts[i + 1] - cuts[i]);
 		if (i == nfrag - 1)
 			break;
 		char c[8];
 		snprintf(c, sizeof(c), "c%u", i);
 		if ((i + (unsigned)variant) % 3 != 2) {
-			unsigned op = i % 2 ? OP_PONG : OP_PING;
+			unsigned op = i % 2 ? WSFRAME_OP_PONG : WSFRAME_OP_PING;
 			frame_s(&in, true, op, c);
 			rec_add(&want, i % 2 ? WSFRAME_PONG : WSFRAME_PING,
 				c, strlen(c), 0);
@@ -279,14 +279,14 @@ static void test_fragmented(void)
 	/* all fragments empty */
 	struct bytes in = {0};
 	struct rec want = {0};
-	frame(&in, false, OP_TEXT, NULL, 0);
-	frame(&in, false, OP_CONT, NULL, 0);
-	frame(&in, true, OP_CONT, NULL, 0);
+	frame(&in, false, WSFRAME_OP_TEXT, NULL, 0);
+	frame(&in, false, WSFRAME_OP_CONT, NULL, 0);
+	frame(&in, true, WSFRAME_OP_CONT, NULL, 0);
 	rec_add(&want, WSFRAME_TEXT, NULL, 0, 0);
-	frame(&in, false, OP_BIN, NULL, 0);
-	frame_s(&in, true, OP_PING, "");
+	frame(&in, false, WSFRAME_OP_BINARY, NULL, 0);
+	frame_s(&in, true, WSFRAME_OP_PING, "");
 	rec_add(&want, WSFRAME_PING, NULL, 0, 0);
-	frame(&in, true, OP_CONT, NULL, 0);
+	frame(&in, true, WSFRAME_OP_CONT, NULL, 0);
 	rec_add(&want, WSFRAME_BINARY, NULL, 0, 0);
 	check_all_splits("empty fragments", &in, BIG, &want, WSFRAME_OK);
 	b_free(&in);
@@ -296,15 +296,15 @@ static void test_fragmented(void)
 	struct wsframe_reader r;
 	struct rec got = {0};
 	wsframe_reader_init(&r);
-	frame_s(&in, false, OP_TEXT, "part one ");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "part one ");
 	CHECK_INT(feed_copy(&r, in.p, in.len, BIG, &got), WSFRAME_OK);
 	CHECK(wsframe_reader_busy(&r));
-	CHECK_INT(r.msg_opcode, OP_TEXT);
+	CHECK_INT(r.msg_opcode, WSFRAME_OP_TEXT);
 	CHECK_INT(r.part_len, 0);
 	CHECK(r.part == NULL);
 	CHECK_INT(got.n, 0);
 	b_free(&in);
-	frame_s(&in, true, OP_CONT, "part two");
+	frame_s(&in, true, WSFRAME_OP_CONT, "part two");
 	CHECK_INT(feed_copy(&r, in.p, in.len, BIG, &got), WSFRAME_OK);
 	CHECK_INT(got.n, 1);
 	if (got.n == 1)
@@ -322,7 +322,7 @@ static void test_close(void)
 	struct bytes in = {0};
 	struct rec want = {0};
 
-	frame(&in, true, OP_CLOSE, NULL, 0);
+	frame(&in, true, WSFRAME_OP_CLOSE, NULL, 0);
 	rec_add(&want, WSFRAME_CLOSE, NULL, 0, 1005);
 	check_all_splits("close without payload", &in, BIG, &want, WSFRAME_STOPPED);
 	b_free(&in);
@@ -336,7 +336,7 @@ static void test_close(void)
 
 	frame_close(&in, 1001, "going away \xe2\x9c\x93");
 	rec_add(&want, WSFRAME_CLOSE, "going away \xe2\x9c\x93", 14, 1001);
-	frame_s(&in, true, OP_TEXT, "not delivered");
+	frame_s(&in, true, WSFRAME_OP_TEXT, "not delivered");
 	check_all_splits("close 1001 with reason", &in, BIG, &want, WSFRAME_STOPPED);
 	b_free(&in);
 	rec_free(&want);
@@ -344,21 +344,21 @@ static void test_close(void)
 	char reason[124];
 	memset(reason, 'r', 123);
 	reason[123] = '\0';
-	frame_s(&in, true, OP_TEXT, "first");
+	frame_s(&in, true, WSFRAME_OP_TEXT, "first");
 	rec_add(&want, WSFRAME_TEXT, "first", 5, 0);
 	frame_close(&in, 4999, reason);
 	rec_add(&want, WSFRAME_CLOSE, reason, 123, 4999);
-	frame_s(&in, true, OP_PING, "no");
+	frame_s(&in, true, WSFRAME_OP_PING, "no");
 	frame_close(&in, 1000, "again");
 	check_all_splits("close with a 123-byte reason", &in, BIG, &want, WSFRAME_STOPPED);
 	b_free(&in);
 	rec_free(&want);
 
 	/* inside a fragmented message: delivered, the message is dropped */
-	frame_s(&in, false, OP_TEXT, "half");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "half");
 	frame_close(&in, 1000, "bye");
 	rec_add(&want, WSFRAME_CLOSE, "bye", 3, 1000);
-	frame_s(&in, true, OP_CONT, " never");
+	frame_s(&in, true, WSFRAME_OP_CONT, " never");
 	check_all_splits("close inside a fragmented message", &in, BIG, &want, WSFRAME_STOPPED);
 	b_free(&in);
 	rec_free(&want);
@@ -368,7 +368,7 @@ static void test_close(void)
 	struct rec got = {.stop_at = 0};
 	wsframe_reader_init(&r);
 	frame_close(&in, 1000, "x");
-	frame_s(&in, true, OP_TEXT, "y");
+	frame_s(&in, true, WSFRAME_OP_TEXT, "y");
 	CHECK_INT(feed_copy(&r, in.p, in.len, BIG, &got), WSFRAME_STOPPED);
 	CHECK_INT(got.n, 1);
 	wsframe_reader_clear(&r);
@@ -402,16 +402,16 @@ static void test_callback_stop(void)
 {
 	struct bytes in = {0};
 	struct rec all = {0};
-	frame_s(&in, true, OP_TEXT, "one");
+	frame_s(&in, true, WSFRAME_OP_TEXT, "one");
 	rec_add(&all, WSFRAME_TEXT, "one", 3, 0);
-	frame_s(&in, true, OP_BIN, "two");
+	frame_s(&in, true, WSFRAME_OP_BINARY, "two");
 	rec_add(&all, WSFRAME_BINARY, "two", 3, 0);
-	frame_s(&in, false, OP_TEXT, "thr");
-	frame_s(&in, true, OP_PING, "four");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "thr");
+	frame_s(&in, true, WSFRAME_OP_PING, "four");
 	rec_add(&all, WSFRAME_PING, "four", 4, 0);
-	frame_s(&in, true, OP_CONT, "ee");
+	frame_s(&in, true, WSFRAME_OP_CONT, "ee");
 	rec_add(&all, WSFRAME_TEXT, "three", 5, 0);
-	frame_s(&in, true, OP_PONG, "six");
+	frame_s(&in, true, WSFRAME_OP_PONG, "six");
 	rec_add(&all, WSFRAME_PONG, "six", 3, 0);
 
 	for (size_t stop = 1; stop <= all.n; stop++) {
@@ -477,7 +477,7 @@ static void test_memory(void)
 	CHECK(idle_and_empty(&r));
 
 	/* a split frame, completed: nothing held */
-	frame(&in, true, OP_BIN, big, sizeof(big));
+	frame(&in, true, WSFRAME_OP_BINARY, big, sizeof(big));
 	CHECK_INT(feed_copy(&r, in.p, 100, BIG, &got), WSFRAME_OK);
 	CHECK(wsframe_reader_busy(&r));
 	CHECK(r.part != NULL);
@@ -492,9 +492,9 @@ static void test_memory(void)
 	rec_reset(&got);
 
 	/* a fragmented message (split frames too), delivered: nothing held */
-	frame(&in, false, OP_TEXT, big, 1000);
-	frame(&in, false, OP_CONT, big, 1000);
-	frame(&in, true, OP_CONT, big, 1000);
+	frame(&in, false, WSFRAME_OP_TEXT, big, 1000);
+	frame(&in, false, WSFRAME_OP_CONT, big, 1000);
+	frame(&in, true, WSFRAME_OP_CONT, big, 1000);
 	CHECK_INT(feed_copy(&r, in.p, 1500, BIG, &got), WSFRAME_OK);
 	CHECK(r.msg != NULL);
 	CHECK(r.part != NULL);
@@ -520,7 +520,7 @@ static void test_memory(void)
 	rec_reset(&got);
 
 	/* a partial header of one byte, then clear */
-	frame_s(&in, true, OP_TEXT, "x");
+	frame_s(&in, true, WSFRAME_OP_TEXT, "x");
 	CHECK_INT(feed_copy(&r, in.p, 1, BIG, &got), WSFRAME_OK);
 	CHECK(wsframe_reader_busy(&r));
 	wsframe_reader_clear(&r);
@@ -540,8 +540,8 @@ static void test_memory(void)
 	b_free(&in);
 
 	/* an error while a fragment and a partial frame are held: clear frees them */
-	frame(&in, false, OP_BIN, big, 1000);
-	frame(&in, false, OP_CONT, big, 1000);
+	frame(&in, false, WSFRAME_OP_BINARY, big, 1000);
+	frame(&in, false, WSFRAME_OP_CONT, big, 1000);
 	frame_raw(&in, 0x80, false, "x", 1); /* unmasked */
 	CHECK_INT(feed_copy(&r, in.p, 1500, BIG, &got), WSFRAME_OK);
 	CHECK_INT(feed_copy(&r, in.p + 1500, in.len - 1500, BIG, &got), CH_EPROTO);

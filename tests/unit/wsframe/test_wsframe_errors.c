@@ -16,7 +16,7 @@
 
 static void b_text(struct bytes *b, const char *s)
 {
-	frame_s(b, true, OP_TEXT, s);
+	frame_s(b, true, WSFRAME_OP_TEXT, s);
 }
 
 /*
@@ -83,11 +83,11 @@ static void errors_header_bits(void)
 	static const unsigned rsv[] = {0x40, 0x20, 0x10, 0x70};
 	for (size_t i = 0; i < 4; i++) {
 		b_text(&in, "ok");
-		frame_raw(&in, 0x80 | rsv[i] | OP_TEXT, true, "x", 1);
+		frame_raw(&in, 0x80 | rsv[i] | WSFRAME_OP_TEXT, true, "x", 1);
 		snprintf(what, sizeof(what), "rsv %#x", rsv[i]);
 		expect_error(what, &in, BIG, 1002, "reserved", 1);
 		b_free(&in);
-		frame_raw(&in, 0x80 | rsv[i] | OP_PING, true, "x", 1);
+		frame_raw(&in, 0x80 | rsv[i] | WSFRAME_OP_PING, true, "x", 1);
 		expect_error(what, &in, BIG, 1002, "reserved", 0);
 		b_free(&in);
 	}
@@ -111,13 +111,13 @@ static void errors_control(void)
 	struct bytes in = {0};
 	char what[64];
 
-	static const unsigned ctl[] = {OP_CLOSE, OP_PING, OP_PONG};
+	static const unsigned ctl[] = {WSFRAME_OP_CLOSE, WSFRAME_OP_PING, WSFRAME_OP_PONG};
 	for (size_t i = 0; i < 3; i++) {
 		frame_raw(&in, ctl[i], true, "\x03\xe8", 2); /* FIN clear */
 		snprintf(what, sizeof(what), "fragmented control %u", ctl[i]);
 		expect_error(what, &in, BIG, 1002, "fragmented control", 0);
 		b_free(&in);
-		frame_s(&in, false, OP_TEXT, "open");
+		frame_s(&in, false, WSFRAME_OP_TEXT, "open");
 		frame_raw(&in, ctl[i], true, NULL, 0);
 		expect_error(what, &in, BIG, 1002, "fragmented control", 0);
 		b_free(&in);
@@ -146,30 +146,30 @@ static void errors_fragments(void)
 {
 	struct bytes in = {0};
 
-	frame_s(&in, true, OP_CONT, "x");
+	frame_s(&in, true, WSFRAME_OP_CONT, "x");
 	expect_error("continuation alone", &in, BIG, 1002, "continuation", 0);
 	b_free(&in);
-	frame_s(&in, false, OP_CONT, "x");
+	frame_s(&in, false, WSFRAME_OP_CONT, "x");
 	expect_error("continuation alone, no FIN", &in, BIG, 1002, "continuation", 0);
 	b_free(&in);
-	frame_s(&in, false, OP_TEXT, "a");
-	frame_s(&in, true, OP_CONT, "b");
-	frame_s(&in, true, OP_CONT, "c");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "a");
+	frame_s(&in, true, WSFRAME_OP_CONT, "b");
+	frame_s(&in, true, WSFRAME_OP_CONT, "c");
 	expect_error("continuation after the message ended", &in, BIG, 1002, "continuation", 1);
 	b_free(&in);
 
-	frame_s(&in, false, OP_TEXT, "a");
-	frame_s(&in, true, OP_PING, "p");
-	frame_s(&in, true, OP_TEXT, "b");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "a");
+	frame_s(&in, true, WSFRAME_OP_PING, "p");
+	frame_s(&in, true, WSFRAME_OP_TEXT, "b");
 	expect_error("text inside a fragmented message", &in, BIG, 1002, "new message", 1);
 	b_free(&in);
-	frame_s(&in, false, OP_BIN, "a");
-	frame_s(&in, false, OP_TEXT, "b");
+	frame_s(&in, false, WSFRAME_OP_BINARY, "a");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "b");
 	expect_error("text inside a fragmented binary", &in, BIG, 1002, "new message", 0);
 	b_free(&in);
-	frame_s(&in, false, OP_TEXT, "a");
-	frame_s(&in, false, OP_CONT, "a");
-	frame_s(&in, true, OP_BIN, "b");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "a");
+	frame_s(&in, false, WSFRAME_OP_CONT, "a");
+	frame_s(&in, true, WSFRAME_OP_BINARY, "b");
 	expect_error("binary inside a fragmented text", &in, BIG, 1002, "new message", 0);
 	b_free(&in);
 }
@@ -180,7 +180,7 @@ static void errors_close(void)
 	struct bytes in = {0};
 	char what[64];
 
-	frame(&in, true, OP_CLOSE, "\x03", 1);
+	frame(&in, true, WSFRAME_OP_CLOSE, "\x03", 1);
 	expect_error("close of 1 byte", &in, BIG, 1002, "1-byte", 0);
 	b_free(&in);
 
@@ -228,51 +228,51 @@ void test_errors_1007(void)
 	struct bytes in = {0};
 	struct rec want = {0};
 
-	frame(&in, true, OP_TEXT, "\xc0\x80", 2);
+	frame(&in, true, WSFRAME_OP_TEXT, "\xc0\x80", 2);
 	expect_error("overlong NUL", &in, BIG, 1007, "UTF-8", 0);
 	b_free(&in);
 	b_text(&in, "fine");
-	frame(&in, true, OP_TEXT, "abc\xff", 4);
+	frame(&in, true, WSFRAME_OP_TEXT, "abc\xff", 4);
 	expect_error("0xff", &in, BIG, 1007, "UTF-8", 1);
 	b_free(&in);
-	frame(&in, true, OP_TEXT, "\xed\xa0\x80", 3);
+	frame(&in, true, WSFRAME_OP_TEXT, "\xed\xa0\x80", 3);
 	expect_error("surrogate", &in, BIG, 1007, "UTF-8", 0);
 	b_free(&in);
 
 	/* fragmented: bad byte in a middle fragment (refused there: the ping
 	 * after it is never delivered); truncated at the end */
-	frame_s(&in, false, OP_TEXT, "ab");
-	frame_s(&in, false, OP_CONT, "\xff");
-	frame_s(&in, true, OP_PING, "p");
-	frame_s(&in, true, OP_CONT, "cd");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "ab");
+	frame_s(&in, false, WSFRAME_OP_CONT, "\xff");
+	frame_s(&in, true, WSFRAME_OP_PING, "p");
+	frame_s(&in, true, WSFRAME_OP_CONT, "cd");
 	expect_error("fragmented, 0xff", &in, BIG, 1007, "UTF-8", 0);
 	b_free(&in);
-	frame_s(&in, false, OP_TEXT, "a");
-	frame_s(&in, true, OP_CONT, "\xe2\x82");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "a");
+	frame_s(&in, true, WSFRAME_OP_CONT, "\xe2\x82");
 	expect_error("fragmented, truncated", &in, BIG, 1007, "UTF-8", 0);
 	b_free(&in);
-	frame_s(&in, false, OP_TEXT, "\xf0\x9f");
-	frame_s(&in, true, OP_CONT, "\x28\x80");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "\xf0\x9f");
+	frame_s(&in, true, WSFRAME_OP_CONT, "\x28\x80");
 	expect_error("fragmented, bad continuation", &in, BIG, 1007, "UTF-8", 0);
 	b_free(&in);
 
 	/* characters split across fragments are fine once joined */
-	frame_s(&in, false, OP_TEXT, "x\xf0");
-	frame_s(&in, false, OP_CONT, "\x9f");
-	frame_s(&in, true, OP_PONG, "");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "x\xf0");
+	frame_s(&in, false, WSFRAME_OP_CONT, "\x9f");
+	frame_s(&in, true, WSFRAME_OP_PONG, "");
 	rec_add(&want, WSFRAME_PONG, NULL, 0, 0);
-	frame_s(&in, false, OP_CONT, "\x98");
-	frame_s(&in, true, OP_CONT, "\x80y");
+	frame_s(&in, false, WSFRAME_OP_CONT, "\x98");
+	frame_s(&in, true, WSFRAME_OP_CONT, "\x80y");
 	rec_add(&want, WSFRAME_TEXT, "x\xf0\x9f\x98\x80y", 6, 0);
-	frame_s(&in, false, OP_TEXT, "\xc3");
-	frame_s(&in, true, OP_CONT, "\xa9");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "\xc3");
+	frame_s(&in, true, WSFRAME_OP_CONT, "\xa9");
 	rec_add(&want, WSFRAME_TEXT, "\xc3\xa9", 2, 0);
 	check_all_splits("characters split across fragments", &in, BIG, &want, WSFRAME_OK);
 	b_free(&in);
 	rec_free(&want);
 
 	/* binary messages are not checked */
-	frame(&in, true, OP_BIN, "\xff\xc0\x80", 3);
+	frame(&in, true, WSFRAME_OP_BINARY, "\xff\xc0\x80", 3);
 	rec_add(&want, WSFRAME_BINARY, "\xff\xc0\x80", 3, 0);
 	check_all_splits("binary, not UTF-8", &in, BIG, &want, WSFRAME_OK);
 	b_free(&in);
@@ -356,7 +356,7 @@ void test_utf8_fail_fast(void)
 	memset(big, 'a', sizeof(big));
 
 	/* one frame: the 0xff is payload byte 3 (header 6 bytes) */
-	frame_s(&in, true, OP_TEXT, "abc\xff and more after it");
+	frame_s(&in, true, WSFRAME_OP_TEXT, "abc\xff and more after it");
 	expect_utf8_fail_at("0xff in a frame", &in, 6 + 4, 0);
 	b_free(&in);
 	/* the first byte that cannot continue: E0 80, ED A0, F4 90, F0 8F, C3 28 */
@@ -372,8 +372,8 @@ void test_utf8_fail_fast(void)
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		char what[64];
 		snprintf(what, sizeof(what), "vector %zu", i);
-		frame_s(&in, true, OP_TEXT, "fine");
-		frame_s(&in, true, OP_TEXT, v[i].s);
+		frame_s(&in, true, WSFRAME_OP_TEXT, "fine");
+		frame_s(&in, true, WSFRAME_OP_TEXT, v[i].s);
 		expect_utf8_fail_at(what, &in, 10 + 6 + v[i].bad + 1, 1);
 		b_free(&in);
 	}
@@ -381,39 +381,39 @@ void test_utf8_fail_fast(void)
 	/* a 1000-byte frame (16-bit length) bad at payload byte 500: refused
 	 * with 500 bytes still to come */
 	big[500] = 0xff;
-	frame(&in, true, OP_TEXT, big, 1000);
+	frame(&in, true, WSFRAME_OP_TEXT, big, 1000);
 	expect_utf8_fail_at("0xff in the middle of a 1000-byte frame", &in, 8 + 501, 0);
 	b_free(&in);
 	/* a 70000-byte frame (64-bit length) bad at byte 3 */
 	big[500] = 'a';
 	big[3] = 0xc0;
-	frame(&in, true, OP_TEXT, big, sizeof(big));
+	frame(&in, true, WSFRAME_OP_TEXT, big, sizeof(big));
 	expect_utf8_fail_at("C0 early in a 70000-byte frame", &in, 14 + 4, 0);
 	big[3] = 'a';
 	b_free(&in);
 
 	/* across fragments: a character cut between two fragments, then a bad
 	 * byte in the third, which is not final; control frames in between */
-	frame_s(&in, false, OP_TEXT, "ab\xe2\x82");
-	frame_s(&in, false, OP_CONT, "\xac ok");
-	frame_s(&in, true, OP_PING, "p");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "ab\xe2\x82");
+	frame_s(&in, false, WSFRAME_OP_CONT, "\xac ok");
+	frame_s(&in, true, WSFRAME_OP_PING, "p");
 	size_t third = in.len;
-	frame_s(&in, false, OP_CONT, "x\xf0\x9f\x28 and the rest");
-	frame_s(&in, true, OP_CONT, "end");
+	frame_s(&in, false, WSFRAME_OP_CONT, "x\xf0\x9f\x28 and the rest");
+	frame_s(&in, true, WSFRAME_OP_CONT, "end");
 	expect_utf8_fail_at("bad byte in a middle fragment", &in, third + 6 + 4, 1);
 	b_free(&in);
 	/* the bad byte is the first of a continuation frame, after a lead byte */
-	frame_s(&in, false, OP_TEXT, "x\xf0");
+	frame_s(&in, false, WSFRAME_OP_TEXT, "x\xf0");
 	third = in.len;
-	frame_s(&in, true, OP_CONT, "\x9f\x28\x80");
+	frame_s(&in, true, WSFRAME_OP_CONT, "\x9f\x28\x80");
 	expect_utf8_fail_at("F0 9F | 28", &in, third + 6 + 2, 0);
 	b_free(&in);
 	/* a binary message is not checked, and does not disturb the text
 	 * message after it */
-	frame(&in, true, OP_BIN, "\xf0", 1);
-	frame_s(&in, false, OP_TEXT, "\xc3");
+	frame(&in, true, WSFRAME_OP_BINARY, "\xf0", 1);
+	frame_s(&in, false, WSFRAME_OP_TEXT, "\xc3");
 	third = in.len;
-	frame_s(&in, true, OP_CONT, "\xa9\xa9");
+	frame_s(&in, true, WSFRAME_OP_CONT, "\xa9\xa9");
 	expect_utf8_fail_at("after a binary F0", &in, third + 6 + 2, 1);
 	b_free(&in);
 }
@@ -429,20 +429,20 @@ void test_errors_1009(void)
 	struct wsframe_reader r;
 
 	/* exactly the limit: fine, alone and in fragments */
-	frame(&in, true, OP_TEXT, p, 1000);
+	frame(&in, true, WSFRAME_OP_TEXT, p, 1000);
 	rec_add(&want, WSFRAME_TEXT, p, 1000, 0);
-	frame(&in, false, OP_BIN, p, 400);
-	frame_s(&in, true, OP_PING, "p");
+	frame(&in, false, WSFRAME_OP_BINARY, p, 400);
+	frame_s(&in, true, WSFRAME_OP_PING, "p");
 	rec_add(&want, WSFRAME_PING, "p", 1, 0);
-	frame(&in, false, OP_CONT, p, 400);
-	frame(&in, true, OP_CONT, p, 200);
+	frame(&in, false, WSFRAME_OP_CONT, p, 400);
+	frame(&in, true, WSFRAME_OP_CONT, p, 200);
 	rec_add(&want, WSFRAME_BINARY, p, 1000, 0);
 	check_all_splits("at the limit", &in, max, &want, WSFRAME_OK);
 	b_free(&in);
 	rec_free(&want);
 
 	/* one byte over: refused on the header alone */
-	frame(&in, true, OP_TEXT, p, 1001);
+	frame(&in, true, WSFRAME_OP_TEXT, p, 1001);
 	CHECK_INT(in.len, 8 + 1001);
 	expect_error("1001 bytes", &in, max, 1009, "too big", 0);
 	wsframe_reader_init(&r);
@@ -472,11 +472,11 @@ void test_errors_1009(void)
 	b_free(&in);
 
 	/* fragments that together exceed the limit: refused on the last header */
-	frame(&in, false, OP_TEXT, p, 400);
-	frame_s(&in, true, OP_PING, "p");
-	frame(&in, false, OP_CONT, p, 400);
+	frame(&in, false, WSFRAME_OP_TEXT, p, 400);
+	frame_s(&in, true, WSFRAME_OP_PING, "p");
+	frame(&in, false, WSFRAME_OP_CONT, p, 400);
 	size_t before_last = in.len;
-	frame(&in, true, OP_CONT, p, 201);
+	frame(&in, true, WSFRAME_OP_CONT, p, 201);
 	expect_error("fragments over the limit", &in, max, 1009, "too big", 1);
 	wsframe_reader_init(&r);
 	CHECK_INT(feed_copy(&r, in.p, before_last + 8, max, &got), CH_EPROTO);
@@ -487,7 +487,7 @@ void test_errors_1009(void)
 
 	/* many small fragments */
 	for (int i = 0; i < 11; i++)
-		frame(&in, i == 10, i ? OP_CONT : OP_BIN, p, 100);
+		frame(&in, i == 10, i ? WSFRAME_OP_CONT : WSFRAME_OP_BINARY, p, 100);
 	expect_error("eleven fragments of 100", &in, max, 1009, "too big", 0);
 	b_free(&in);
 	rec_free(&got);
