@@ -6,8 +6,10 @@
  *               the protocol callback's switch; signals and shutdown
  *   http_conn.c HTTP/1.1 connections on lws raw sockets: our reader
  *               (http1), static files, views on the pool, responses
- *   ws_conn.c   WebSocket connections: the handshake, the consumer
- *               transport, send queues, our frame reader, limits
+ *   ws_conn.c   a WebSocket's life: handshake to consumer, closing, lws'
+ *               callback (ws_int.h: the connection the next two share)
+ *   ws_read.c   the WebSocket reader: epoll set, frames, limits, pings
+ *   ws_write.c  the WebSocket writer: bounded queue, coalesced writes
  *   session.c   signed session, CSRF token, user, render helper, settings
  *   config.c    flags and environment variables (the server's and the apps')
  *   data_dir.c  the default static and templates folders (installed or source tree)
@@ -83,7 +85,7 @@ struct server_worker {
 	uv_prepare_t flush;        /* writes the frames queued during this loop turn */
 	struct ws_conn **dirty;    /* connections with frames queued this turn */
 	unsigned n_dirty, dirty_cap;
-	int rx_epfd;               /* established WebSockets we read ourselves (ws_conn.c) */
+	int rx_epfd;               /* established WebSockets we read ourselves (ws_read.c) */
 	uv_poll_t rx_poll;         /* rx_epfd on the loop */
 	uv_timer_t keepalive;      /* pings silent WebSockets, drops dead ones */
 	uv_loop_t *loop;           /* &loop_storage */
@@ -110,7 +112,7 @@ enum conn_kind { CONN_HTTP = 1, CONN_WS = 2 };
 int server__http_callback(struct server_worker *s, struct lws *wsi, enum lws_callback_reasons reason,
 			  void *in, size_t len);
 
-/* The worker's epoll set says `hc`'s socket is readable (ws_conn.c's
+/* The worker's epoll set says `hc`'s socket is readable (ws_read.c's
  * reader calls this for the HTTP connections in the set). Loop thread. */
 void server__http_readable(struct http_conn *hc);
 
@@ -156,6 +158,35 @@ int server__static_open(const struct server_worker *s, const char *rel, const st
 int server__ws_handshake(struct server_worker *s, struct lws *wsi, struct http_request *req,
 			 bool trailing, int *status, const char **why);
 
+/* RAW_RX, RAW_WRITEABLE and RAW_CLOSE of a WebSocket. */
+int server__ws_callback(struct server_worker *s, struct lws *wsi, enum lws_callback_reasons reason,
+			void *in, size_t len);
+
+/* Starts closing every WebSocket with `code` (shutdown: 1001). */
+void server__ws_close_all(struct server_worker *s, int code, const char *reason);
+
+/* ---- ws_read.c ---- */
+
+/* The worker's WebSocket reader: an epoll set of established sockets,
+ * polled by the loop. start: 0 or -1; stop: closes it (the handle closes
+ * on the loop; sockets still in it are dropped from it as they close). */
+int server__ws_rx_start(struct server_worker *s);
+void server__ws_rx_stop(struct server_worker *s);
+
+/* uv_timer callback: pings each WebSocket silent for --ping-interval s and
+ * drops one still silent --ping-timeout s later (a scan of this worker's
+ * WebSockets, a few times per interval; nothing per message). */
+void server__ws_keepalive(uv_timer_t *t);
+
+/* ---- ws_write.c ---- */
+
+/* uv_prepare callback: writes every dirty connection's queued frames
+ * (one write each) before the loop polls again. */
+void server__ws_flush(uv_prepare_t *h);
+
+/* Frees the list of connections to flush (at worker teardown). */
+void server__ws_dirty_free(struct server_worker *s);
+
 /* ---- ws_handshake.c ---- */
 
 /*
@@ -180,30 +211,6 @@ int server__ws_write_accept(struct lws *wsi, const char *key, const char *subpro
 /* Logs a refused handshake (one line per 10 s with a count). */
 void server__ws_refused(int status, const char *why, const char *path);
 
-/* RAW_RX, RAW_WRITEABLE and RAW_CLOSE of a WebSocket. */
-int server__ws_callback(struct server_worker *s, struct lws *wsi, enum lws_callback_reasons reason,
-			void *in, size_t len);
-
-/* uv_prepare callback: writes every dirty connection's queued frames
- * (one write each) before the loop polls again. */
-void server__ws_flush(uv_prepare_t *h);
-
-/* Frees the list of connections to flush (at worker teardown). */
-void server__ws_dirty_free(struct server_worker *s);
-
-/* The worker's WebSocket reader: an epoll set of established sockets,
- * polled by the loop. start: 0 or -1; stop: closes it (the handle closes
- * on the loop; sockets still in it are dropped from it as they close). */
-int server__ws_rx_start(struct server_worker *s);
-void server__ws_rx_stop(struct server_worker *s);
-
-/* uv_timer callback: pings each WebSocket silent for --ping-interval s and
- * drops one still silent --ping-timeout s later (a scan of this worker's
- * WebSockets, a few times per interval; nothing per message). */
-void server__ws_keepalive(uv_timer_t *t);
-
-/* Starts closing every WebSocket with `code` (shutdown: 1001). */
-void server__ws_close_all(struct server_worker *s, int code, const char *reason);
 
 /* ---- publish.c ---- */
 

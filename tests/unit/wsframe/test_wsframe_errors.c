@@ -1,5 +1,5 @@
 /*
- * test_wsframe_errors.c - unit tests of server/wsframe/'s reader, its
+ * test_wsframe_errors.c - unit tests of lib/wsframe/'s reader, its
  * errors: every protocol error closes 1002, invalid UTF-8 1007 (as soon as
  * the bytes cannot be valid, however they are cut), a message over the
  * limit 1009; each with its reason, and a failed reader stays failed. Part
