@@ -548,6 +548,10 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 		LOG(LOG_ERROR, "server", "static dir %s: %s", cfg->static_dir, strerror(errno));
 		return -1;
 	}
+	p->mime = server__mime_load("/etc/mime.types");
+	if (!p->mime)
+		LOG(LOG_WARN, "server", "/etc/mime.types: %s: using the built-in MIME table",
+		    strerror(errno));
 	if (server__apps_start(p, apps, err, sizeof(err)) != 0) {
 		LOG(LOG_ERROR, "server", "apps: %s", err);
 		goto out;
@@ -588,6 +592,7 @@ out:
 	tmpl_env_free(p->tmpl);
 	free(p->protocols);
 	free(p->allowed_hosts);
+	server__mime_free(p->mime);
 	router_free(p->http_router);
 	router_free(p->ws_router);
 	return rc;
