@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages channels-c needs. Idempotent: packages
+# Installs the Debian 12 packages channels-c needs (media-types brings
+# /etc/mime.types, which gives static files their Content-Type). Idempotent: packages
 # already present are not fetched again, and apt-get update runs only when
 # something is missing.
 #   scripts/install-deps.sh          build + run
@@ -10,7 +11,7 @@ set -euo pipefail
 
 pkgs=(gcc meson ninja-build pkg-config libwebsockets-dev libuv1-dev libhiredis-dev
       libjansson-dev node-llhttp libmsgpack-dev libpcre2-dev libssl-dev
-      zlib1g-dev)
+      zlib1g-dev media-types)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(redis-server chromium python3 python3-channels-redis python3-django-channels daphne
         python3-websockets make groff-base man-db binutils)

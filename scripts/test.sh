@@ -7,9 +7,17 @@
 # listed above that line with its reason).
 # CHANNELS_TEST_REDIS_URL, when set, points the Redis tests at a running
 # redis-server (CI starts one); otherwise this script starts one.
+# Run it as yourself: install-deps.sh calls sudo for apt-get alone. Started
+# with sudo anyway, it installs as root, then builds and tests as the user
+# who ran sudo.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test || exit 1
+if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+  echo "test.sh: started with sudo: packages installed; building and testing as $SUDO_USER" >&2
+  mapfile -t keep < <(env | grep -E '^(CHANNELS_[A-Z0-9_]*|CI)=' || true)
+  exec sudo -u "$SUDO_USER" -- env "${keep[@]}" "$0" "$@"
+fi
 
 if [ -f tests/browser/package.json ]; then
   (cd tests/browser && npm install --no-audit --no-fund --loglevel=error) || exit 1

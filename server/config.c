@@ -47,7 +47,7 @@ static const struct opt opts[] = {
 	{"ping-timeout", "CHANNELS_PING_TIMEOUT", OPT_INT, OFF(ping_timeout), "seconds after that ping before a silent WebSocket is dropped (default 30)"},
 	{"workers", "CHANNELS_WORKERS", OPT_INT, OFF(workers), "event-loop threads sharing the port (default: one per core, at most 64)"},
 	{"view-threads", "CHANNELS_VIEW_THREADS", OPT_INT, OFF(view_threads), "threads running views and offloaded work (default 4)"},
-	{"redis", "CHANNELS_REDIS", OPT_STR, OFF(redis), "Redis URL(s), comma-separated shards: redis://[:password@]host[:port][/db] or unix:///path (default: in-memory layer)"},
+	{"redis", "CHANNELS_REDIS", OPT_STR, OFF(redis), "Redis URL(s), comma-separated shards: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N&password=P] (default: in-memory layer)"},
 	{"layer-prefix", "CHANNELS_LAYER_PREFIX", OPT_STR, OFF(layer_prefix), "channel-layer prefix, as channels_redis' prefix (default asgi)"},
 	{"layer-capacity", "CHANNELS_LAYER_CAPACITY", OPT_INT, OFF(layer_capacity), "messages queued for one consumer before more are dropped (default 1000)"},
 	{"redis-timeout", "CHANNELS_REDIS_TIMEOUT", OPT_DOUBLE, OFF(redis_timeout), "seconds Redis may leave a reply (or a heartbeat) pending before it counts as stalled: the connection is dropped and retried, publishes stay local and are reported (default 5, at least 0.1)"},

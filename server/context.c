@@ -92,6 +92,16 @@ static void on_stop_async(uv_async_t *a)
 	begin_stop(s, "stop");
 }
 
+
+/* `host` as a URL writes it: an IPv6 literal in brackets ("[::1]"). */
+static const char *url_host(const char *host, char *buf, size_t len)
+{
+	if (!host || !strchr(host, ':'))
+		return host ? host : "";
+	snprintf(buf, len, "[%s]", host);
+	return buf;
+}
+
 /*
  * Listening. Every worker has its own listening socket on the same address
  * (SO_REUSEPORT: the kernel spreads new connections over them) and hands
@@ -111,6 +121,7 @@ static int listen_socket(const char *host, int port, int *bound_port, bool first
 		return -1;
 	}
 	int fd = -1, one = 1;
+	char hb[300];
 	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -120,8 +131,8 @@ static int listen_socket(const char *host, int port, int *bound_port, bool first
 			/* SO_REUSEPORT would let us share the port with another
 			 * process of the same user: first make sure nobody has it. */
 			if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-				LOG(LOG_ERROR, "server", "cannot listen on %s:%d: %s", host, port,
-				    strerror(errno));
+				LOG(LOG_ERROR, "server", "cannot listen on %s:%d: %s",
+				    url_host(host, hb, sizeof(hb)), port, strerror(errno));
 				close(fd);
 				fd = -1;
 				continue;
@@ -134,8 +145,8 @@ static int listen_socket(const char *host, int port, int *bound_port, bool first
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
-			LOG(LOG_ERROR, "server", "cannot listen on %s:%d: %s", host, port,
-			    strerror(errno));
+			LOG(LOG_ERROR, "server", "cannot listen on %s:%d: %s",
+			    url_host(host, hb, sizeof(hb)), port, strerror(errno));
 			close(fd);
 			fd = -1;
 		}
@@ -548,6 +559,10 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 		LOG(LOG_ERROR, "server", "static dir %s: %s", cfg->static_dir, strerror(errno));
 		return -1;
 	}
+	p->mime = server__mime_load("/etc/mime.types");
+	if (!p->mime)
+		LOG(LOG_WARN, "server", "/etc/mime.types: %s: using the built-in MIME table",
+		    strerror(errno));
 	if (server__apps_start(p, apps, err, sizeof(err)) != 0) {
 		LOG(LOG_ERROR, "server", "apps: %s", err);
 		goto out;
@@ -566,9 +581,10 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 	if (workers_init(p) != 0)
 		goto out;
 
+	char hb[300];
 	LOG(LOG_INFO, "server",
 	    "channels-server %s listening on http://%s:%d/ (%u worker%s, layer: %s%s%s)",
-	    CHANNELS_VERSION, cfg->host, p->port, n, n > 1 ? "s" : "",
+	    CHANNELS_VERSION, url_host(cfg->host, hb, sizeof(hb)), p->port, n, n > 1 ? "s" : "",
 	    layer_backend_name(workers[0].layer), cfg->redis ? " " : "", cfg->redis ? cfg->redis : "");
 	LOG(LOG_INFO, "server", "static files from %s, templates from %s", p->static_root,
 	    cfg->templates_dir);
@@ -588,6 +604,7 @@ out:
 	tmpl_env_free(p->tmpl);
 	free(p->protocols);
 	free(p->allowed_hosts);
+	server__mime_free(p->mime);
 	router_free(p->http_router);
 	router_free(p->ws_router);
 	return rc;

@@ -12,6 +12,8 @@
  *   ws_write.c  the WebSocket writer: bounded queue, coalesced writes
  *   session.c   signed session, CSRF token, user, render helper, settings
  *   config.c    flags and environment variables (the server's and the apps')
+ *   static_files.c  /static/: names, validators, ranges, .gz beside a file
+ *   mime_types.c    Content-Type by extension (/etc/mime.types, built-in table)
  *   data_dir.c  the default static and templates folders (installed or source tree)
  *   lws_log.c   lws' log lines into util's sink
  *   app.c       the apps: their tables checked, routes joined, identity hook
@@ -58,6 +60,8 @@ struct server_process {
 	unsigned char secret[64];   /* signs sessions */
 	size_t secret_len;
 	char static_root[PATH_MAX]; /* realpath of cfg->static_dir */
+	struct server_mime *mime;   /* owned: /etc/mime.types as read at start; NULL when
+				     * missing (the built-in table answers alone) */
 	char publish_token[128];    /* set by server__publish_start() before workers run */
 	char token_file[PATH_MAX];  /* written by us; removed at exit */
 };
@@ -134,13 +138,34 @@ char *server__default_allowed_hosts(const char *listen_host);
 /* ---- static_files.c ---- */
 
 /*
- * Opens the static file `rel` (below the static root) for `req` and fills
- * `resp`'s status, type and validators. Returns the open fd (200; *size is
- * its length, the caller streams and closes it), -2 for 304 (nothing to
- * send), or -1 when there is no such file (a 404 for the caller).
+ * Opens the static file `rel` (below the static root) for `req` (GET or
+ * HEAD) and fills `resp`'s status, type and headers: `rel.gz` instead when
+ * it exists below the root and Accept-Encoding allows gzip; 304 for
+ * If-None-Match / If-Modified-Since; for a GET with one satisfiable byte
+ * range (and If-Range holding) 206 with Content-Range, 416 for an
+ * unsatisfiable one. Returns the open fd positioned at the first byte to
+ * send (200 or 206; *size is how many bytes to send: the caller streams
+ * them and closes it), -2 when there is no body (304, 416), or -1 when
+ * there is no such file (a 404 for the caller). Loop thread.
  */
 int server__static_open(const struct server_worker *s, const char *rel, const struct http_request *req,
 			struct http_response *resp, off_t *size);
+
+/* ---- mime_types.c ---- */
+
+struct server_mime;
+
+/* Reads a mime.types file ("type ext ext ...", '#' comments; Debian's
+ * /etc/mime.types) whole. Returns NULL when it cannot be read. The caller
+ * owns the table (server__mime_free); read-only after, any thread. */
+struct server_mime *server__mime_load(const char *path);
+void server__mime_free(struct server_mime *m);
+
+/* The Content-Type of file `name` by its extension (the longest listed
+ * one: "a.tm.json" tries "tm.json", then "json"; any case): from `m`
+ * (NULL: none), else the built-in table, else application/octet-stream.
+ * text/ types carry "; charset=utf-8". The string lives as long as `m`. */
+const char *server__mime_type(const struct server_mime *m, const char *name);
 
 /* ---- ws_conn.c ---- */
 

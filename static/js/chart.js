@@ -1,8 +1,10 @@
 /*
  * chart.js - the live graph page (templates/chart/chart.html).
  *
- * Opens /ws/two_url/; each {"data": 0..100} appends a point (the newest
- * `points` are kept) and schedules a redraw. The drawing is a small
+ * Opens /ws/two_url/ (and opens it again after it closes, with ws.js'
+ * backoff: the server sends a new series on each connection, appended to
+ * the points already drawn); each {"data": 0..100} appends a point (the
+ * newest `points` are kept) and schedules a redraw. The drawing is a small
  * hand-written canvas line chart: y axis fixed to 0..100 with grid lines,
  * x axis = sample number, the line with a light fill, and the last value
  * marked. The canvas backing store follows its CSS size times
@@ -216,7 +218,7 @@
 	new Live.LiveSocket({
 		path: '/ws/two_url/',
 		statusEl: statusEl,
-		reconnect: false,
+		reconnect: true, /* as chat: the points go on after a server restart */
 		onMessage: function (msg) {
 			var v = Number(msg.data);
 			if (msg.data === null || msg.data === undefined || !isFinite(v))

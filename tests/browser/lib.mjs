@@ -93,7 +93,8 @@ export async function waitStatus(page, id, want, timeoutMs = 5000) {
 }
 
 /*
- * run(name, body, opts): body receives { browser, base, port, root, serverLog() }.
+ * run(name, body, opts): body receives { browser, base, port, root, serverLog(),
+ * stopServer(), startServer() }.
  * opts.timeoutMs is the hard limit for the whole test (default 90 s).
  */
 export async function run(name, body, opts = {}) {
@@ -134,44 +135,54 @@ export async function run(name, body, opts = {}) {
 		const args = ['--host', '127.0.0.1', '--port', String(port), '--chart-interval', '200',
 			'--static-dir', path.join(root, 'static'),
 			'--templates-dir', path.join(root, 'templates')];
-		server = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-		server.stdout.on('data', (d) => { out += d; });
-		server.stderr.on('data', (d) => { out += d; });
-		server.on('error', (e) => { out += `spawn error: ${e.message}\n`; });
-		server.on('exit', (code, signal) => {
-			exited = { code, signal };
-			exitWaiters.forEach((w) => w());
-		});
 		const base = `http://127.0.0.1:${port}`;
-		await waitFor(async () => {
+		const start = async () => {
+			exited = null;
+			exitWaiters = [];
+			server = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+			server.stdout.on('data', (d) => { out += d; });
+			server.stderr.on('data', (d) => { out += d; });
+			server.on('error', (e) => { out += `spawn error: ${e.message}\n`; });
+			server.on('exit', (code, signal) => {
+				exited = { code, signal };
+				exitWaiters.forEach((w) => w());
+			});
+			await waitFor(async () => {
+				if (exited)
+					fail(`server exited during startup: ${JSON.stringify(exited)} (args: ${args.join(' ')})`);
+				try {
+					const r = await fetch(base + '/', { redirect: 'manual' });
+					await r.arrayBuffer();
+					return true;
+				} catch (e) {
+					return false;
+				}
+			}, `the server to answer HTTP on ${base}`, 10000, 100);
+		};
+		const stop = async () => {
 			if (exited)
-				fail(`server exited during startup: ${JSON.stringify(exited)} (args: ${args.join(' ')})`);
-			try {
-				const r = await fetch(base + '/', { redirect: 'manual' });
-				await r.arrayBuffer();
-				return true;
-			} catch (e) {
-				return false;
-			}
-		}, `the server to answer HTTP on ${base}`, 10000, 100);
+				fail(`server exited before SIGTERM: ${JSON.stringify(exited)}`);
+			server.kill('SIGTERM');
+			await Promise.race([
+				new Promise((resolve) => { if (exited) resolve(); else exitWaiters.push(resolve); }),
+				sleep(10000)
+			]);
+			if (!exited)
+				fail('server did not exit within 10 s of SIGTERM');
+			if (exited.code !== 0)
+				fail(`server exit after SIGTERM: expected code 0, got ${JSON.stringify(exited)}`);
+		};
+		await start();
 
 		browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
 			args: CHROMIUM_ARGS });
-		await body({ browser, base, port, root, serverLog: () => out });
+		/* stopServer() / startServer(): the same server stopped by SIGTERM (it
+		 * must exit 0) and started again on the same port, same arguments. */
+		await body({ browser, base, port, root, serverLog: () => out,
+			stopServer: stop, startServer: start });
 		await browser.close();
 		browser = null;
-
-		if (exited)
-			fail(`server exited before SIGTERM: ${JSON.stringify(exited)}`);
-		server.kill('SIGTERM');
-		await Promise.race([
-			new Promise((resolve) => { if (exited) resolve(); else exitWaiters.push(resolve); }),
-			sleep(10000)
-		]);
-		if (!exited)
-			fail('server did not exit within 10 s of SIGTERM');
-		if (exited.code !== 0)
-			fail(`server exit after SIGTERM: expected code 0, got ${JSON.stringify(exited)}`);
+		await stop();
 		clearTimeout(hard);
 		console.log(`PASS ${name}`);
 		process.exit(0);

@@ -15,7 +15,7 @@ if (args.length < 1) {
 }
 let passed = 0;
 let failed = 0;
-for (const t of ['pages', 'chat', 'notifications', 'chart']) {
+for (const t of ['pages', 'chat', 'notifications', 'chart', 'reconnect']) {
 	const r = spawnSync(process.execPath, [path.join(here, `${t}.mjs`), ...args],
 		{ stdio: 'inherit', timeout: 150000 });
 	if (r.status === 0)

@@ -1,11 +1,16 @@
 /*
  * test_http.c - the real server's HTTP side: pages, 404/405, CSRF, static
  * files (content type, ETag, 304, traversal), the body size limit, the chat
- * login form and its session cookie.
+ * login form and its session cookie; on IPv6 loopback, the start line's URL
+ * in brackets and a page served.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -396,6 +401,61 @@ static void test_login_form(const struct h_server *s)
 	client_response_clear(&r);
 }
 
+/* True when this machine can listen on [::1]. */
+static bool ipv6_loopback(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* --host ::1: the start line says http://[::1]:PORT/ (a URL one can paste),
+ * and GET /healthz over IPv6 answers 200. */
+static void test_ipv6_start_line(void)
+{
+	if (!ipv6_loopback()) {
+		printf("SKIP part: no IPv6 loopback here (--host ::1 not tried)\n");
+		return;
+	}
+	struct h_server s;
+	const char *extra[] = {"--host", "::1", NULL};
+	if (h_server_start(&s, extra) != 0) {
+		CHECK(!"server on --host ::1 started");
+		return;
+	}
+	char want[64];
+	snprintf(want, sizeof(want), "listening on http://[::1]:%d/ (", s.port);
+	CHECK(h_server_log_has(&s, want));
+	CHECK(!h_server_log_has(&s, "http://::1:"));
+
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+				 .sin6_port = htons((uint16_t)s.port)};
+	char buf[4096] = "";
+	size_t len = 0;
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		char req[128];
+		int n = snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nHost: [::1]:%d\r\n"
+				 "Connection: close\r\n\r\n", s.port);
+		CHECK_INT(write(fd, req, (size_t)n), n);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		while (len < sizeof(buf) - 1 && poll(&p, 1, H_IO_TIMEOUT_MS) > 0) {
+			ssize_t got = read(fd, buf + len, sizeof(buf) - 1 - len);
+			if (got <= 0)
+				break;
+			len += (size_t)got;
+		}
+		buf[len] = '\0';
+	}
+	if (fd >= 0)
+		close(fd);
+	CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	CHECK_INT(h_server_stop(&s), 0);
+}
+
 int main(int argc, char **argv)
 {
 	struct h_server s;
@@ -426,5 +486,6 @@ int main(int argc, char **argv)
 		CHECK(!"server with --max-body-size 1024 started");
 	}
 	tmp_static_remove(&ts);
+	test_ipv6_start_line();
 	return check_finish();
 }

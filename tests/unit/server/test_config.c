@@ -203,6 +203,9 @@ static void test_help(void)
 	CHECK_CONTAINS(out, "\n  --poll-interval      blog: ms between polls (default off) "
 			    "[TEST_BLOG_POLL]\n");
 	CHECK_CONTAINS(out, "\n  --port               port to listen on");
+	/* a user name is accepted (channels/layer.h's grammar), so it is shown */
+	CHECK_CONTAINS(out, "redis://[[user]:password@]host[:port][/db] or "
+			    "unix:///path[?db=N&password=P]");
 	/* The server's options, then the apps', then --help and --version. */
 	CHECK(strstr(out, "--port-file") < strstr(out, "--poll-interval"));
 	CHECK(strstr(out, "--blog-feed") < strstr(out, "--help"));
