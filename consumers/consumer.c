@@ -46,7 +46,6 @@ static void consumer_free(struct consumer *c)
 	if (c->extra) {
 		json_decref(c->extra->session);
 		free(c->extra->channel);
-		free(c->extra->subprotocol);
 	}
 	free(c->extra);
 	c->w->live--;
@@ -138,6 +137,8 @@ struct consumer *consumer_open(const struct consumer_class *cls, struct consumer
 	res->accepted = c->state == CONSUMER__ST_OPEN;
 	res->close_code = res->accepted ? 0 : c->reject_code;
 	res->subprotocol = c->extra ? c->extra->subprotocol : NULL;
+	if (res->accepted && !res->subprotocol) /* accepted without an accept() call */
+		res->subprotocol = consumer_class_subprotocol(cls, consumer_scope_subprotocols(c), NULL);
 	return c;
 }
 
@@ -170,35 +171,36 @@ void consumer_closed(struct consumer *c, int code)
 
 /* ---- handshake decisions ---- */
 
+const char *consumer_class_subprotocol(const struct consumer_class *cls, const char *offered,
+				       const char *want)
+{
+	const char *p = offered;
+	while (p && *p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		size_t m = strcspn(p, ", \t");
+		for (const char *const *name = cls->subprotocols; name && *name && m; name++)
+			if (strlen(*name) == m && strncmp(*name, p, m) == 0 &&
+			    (!want || strcmp(want, *name) == 0))
+				return *name;
+		p += m;
+	}
+	return NULL;
+}
+
 int consumer_accept(struct consumer *c, const char *subprotocol)
 {
 	if (c->state != CONSUMER__ST_CONNECTING)
 		return CH_ESTATE;
-	if (subprotocol) {
-		/* Only a subprotocol the client offered may be chosen. */
-		const char *offered = consumer_scope_subprotocols(c);
-		size_t n = strlen(subprotocol);
-		const char *p = offered;
-		bool found = false;
-		while (p && *p) {
-			while (*p == ' ' || *p == ',')
-				p++;
-			size_t m = strcspn(p, ", ");
-			if (m == n && strncmp(p, subprotocol, n) == 0) {
-				found = true;
-				break;
-			}
-			p += m;
-		}
-		if (!found)
-			return CH_EINVAL;
-		/* A copy: the token inside the scope's header is not NUL-terminated. */
+	const char *offered = consumer_scope_subprotocols(c);
+	const char *chosen = consumer_class_subprotocol(c->cls, offered, subprotocol);
+	if (subprotocol && !chosen)
+		return CH_EINVAL;
+	if (chosen) {
 		struct consumer_extra *x = consumer__extra(c);
-		char *copy = x ? strdup(subprotocol) : NULL;
-		if (!copy)
+		if (!x)
 			return CH_ENOMEM;
-		free(x->subprotocol);
-		x->subprotocol = copy;
+		x->subprotocol = chosen;
 	}
 	c->state = CONSUMER__ST_OPEN;
 	return 0;

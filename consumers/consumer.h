@@ -198,7 +198,9 @@ struct layer *consumer_layer(struct consumer *c);
 uv_loop_t *consumer_loop(struct consumer *c);
 
 /* Accepts the handshake, optionally choosing one of the client's offered
- * subprotocols (NULL: none). Only inside on_connect. */
+ * subprotocols that the class lists (NULL: the class's choice,
+ * consumer_class_subprotocol()); CH_EINVAL for one not offered or not
+ * listed. Only inside on_connect. */
 int consumer_accept(struct consumer *c, const char *subprotocol);
 /* Closes (or, inside on_connect before accept, rejects with HTTP 403). */
 int consumer_close(struct consumer *c, int code, const char *reason);
@@ -252,10 +254,24 @@ int consumer_offload(struct consumer *c, consumer_work_cb work, consumer_done_cb
 /* ---- the server's side ---- */
 
 /* The decision on_connect took. */
+/*
+ * The one place a subprotocol is decided. With `want` NULL: the first
+ * subprotocol in `offered` (the client's Sec-WebSocket-Protocol value, a
+ * comma-separated list; NULL when none) that `cls` lists, or NULL. With
+ * `want`: `want` itself (the class's own string) when it is offered and
+ * the class lists it, else NULL. Names compare exactly: they are
+ * registered strings, not HTTP tokens. The handshake refuses (400) a
+ * client that offers some but none the class lists; consumer_accept()
+ * takes the consumer's pick through here.
+ */
+const char *consumer_class_subprotocol(const struct consumer_class *cls, const char *offered,
+				       const char *want);
+
 struct consumer_open_result {
 	bool accepted;
 	int close_code;            /* when rejected */
-	const char *subprotocol;   /* when accepted; borrowed from the class/scope, or NULL */
+	const char *subprotocol;   /* when accepted: the one decided (consumer_class_subprotocol),
+	                              borrowed from the class; or NULL */
 };
 
 /*

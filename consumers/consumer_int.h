@@ -56,7 +56,7 @@ struct consumer_extra {
 	char *channel;            /* a copy of the channel name when the layer keeps none */
 	struct timer *timers;
 	struct job *jobs;
-	char *subprotocol; /* owned copy of the accepted token, NUL-terminated */
+	const char *subprotocol; /* the accepted one: the class's string (consumer_class_subprotocol) */
 	int next_timer_id;
 };
 

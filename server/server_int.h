@@ -216,15 +216,15 @@ void server__ws_dirty_free(struct server_worker *s);
 
 /*
  * Checks a handshake request as RFC 6455 4.2.1 says, then the server's
- * state and limits, the route, the origin and the subprotocol. Returns 0
- * with the consumer class, the URL kwargs (a new reference, or NULL) and
- * the subprotocol the class picks among the offered ones (or NULL); or the
+ * state and limits, the route, the origin and the subprotocol (refused
+ * when the client offers some and the class lists none of them: the
+ * choice itself is the consumer's, consumer_class_subprotocol()). Returns 0
+ * with the consumer class and the URL kwargs (a new reference, or NULL); or the
  * HTTP status to refuse with (400, 403, 404, 426, 503) and *why. Logged
  * (rate-limited) when refused.
  */
 int server__ws_handshake_check(struct server_worker *s, struct http_request *req,
-			       const struct consumer_class **cls, json_t **kwargs,
-			       const char **choice, const char **why);
+			       const struct consumer_class **cls, json_t **kwargs, const char **why);
 
 /* The scope of a WebSocket from its handshake request; takes `kwargs`. */
 void server__ws_scope_from_request(struct http_request *req, json_t *kwargs, const char *offered,

@@ -119,8 +119,7 @@ int server__ws_handshake(struct server_worker *s, struct lws *wsi, struct http_r
 {
 	const struct consumer_class *cls = NULL;
 	json_t *kwargs = NULL;
-	const char *choice = NULL;
-	*status = server__ws_handshake_check(s, req, &cls, &kwargs, &choice, why);
+	*status = server__ws_handshake_check(s, req, &cls, &kwargs, why);
 	if (*status)
 		return 1;
 	const char *path = req->path;
@@ -150,18 +149,7 @@ int server__ws_handshake(struct server_worker *s, struct lws *wsi, struct http_r
 		*why = "rejected by the consumer";
 		return 1;
 	}
-	const char *chosen = res.subprotocol ? res.subprotocol : choice;
-	if (res.subprotocol && (!choice || strcmp(choice, res.subprotocol) != 0)) {
-		LOG(LOG_ERROR, "ws", "%s: accepted subprotocol '%s' but the first offered one the "
-				     "class supports is '%s'",
-		    cls->name, res.subprotocol, choice ? choice : "");
-		consumer_closed(wc->consumer, 1006);
-		wc_unlink_free(wc);
-		server__ws_refused(500, "subprotocol mismatch", path);
-		*status = 500;
-		*why = "subprotocol mismatch";
-		return 1;
-	}
+	const char *chosen = res.subprotocol; /* decided in consumers/ */
 	/* From here the wsi is the WebSocket's. */
 	lws_set_opaque_user_data(wsi, wc);
 	if (server__ws_write_accept(wsi, key, chosen) != 0) {

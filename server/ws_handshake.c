@@ -28,24 +28,6 @@ static bool key_valid(const char *key)
 	return true;
 }
 
-/* The first subprotocol the client offers that `cls` lists (subprotocol
- * names are compared exactly: they are registered strings, not tokens of
- * HTTP's grammar), or NULL. */
-static const char *choose_subprotocol(const struct consumer_class *cls, const char *offered)
-{
-	const char *p = offered;
-	while (p && *p) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		size_t m = strcspn(p, ", \t");
-		for (const char *const *c = cls->subprotocols; c && *c && m; c++)
-			if (strlen(*c) == m && strncmp(*c, p, m) == 0)
-				return *c;
-		p += m;
-	}
-	return NULL;
-}
-
 void server__ws_refused(int status, const char *why, const char *path)
 {
 	static struct log_limit lim = LOG_LIMIT_INIT(10);
@@ -116,7 +98,7 @@ int server__ws_write_accept(struct lws *wsi, const char *key, const char *subpro
 
 int server__ws_handshake_check(struct server_worker *s, struct http_request *req,
 			       const struct consumer_class **cls_out, json_t **kwargs_out,
-			       const char **choice_out, const char **why)
+			       const char **why)
 {
 	const char *path = req->path;
 	const char *conn = http_request_header(req, "connection");
@@ -158,14 +140,12 @@ int server__ws_handshake_check(struct server_worker *s, struct http_request *req
 	}
 	const struct consumer_class *cls = rt->target;
 	const char *offered = http_request_header(req, "sec-websocket-protocol");
-	const char *choice = choose_subprotocol(cls, offered);
-	if (offered && !choice) {
+	if (offered && !consumer_class_subprotocol(cls, offered, NULL)) {
 		json_decref(kwargs);
 		return refuse(400, "no supported subprotocol", path, why);
 	}
 	*cls_out = cls;
 	*kwargs_out = kwargs;
-	*choice_out = choice;
 	return 0;
 }
 

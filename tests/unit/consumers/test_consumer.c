@@ -105,8 +105,12 @@ static const struct consumer_handler t_handlers[] = {
 
 static const char *const t_groups[] = {"g1", "g2", NULL};
 
+/* The subprotocols the class lists: a consumer may accept only these. */
+static const char *const t_subprotocols[] = {"a", "b", NULL};
+
 static const struct consumer_class json_class = {
 	.name = "JsonTest",
+	.subprotocols = t_subprotocols,
 	.state_size = 32,
 	.json = true,
 	.groups = t_groups,
@@ -282,9 +286,24 @@ static void test_subprotocols(void)
 	CHECK(!fc.res.accepted);
 	fake_end(&fc, 1006);
 
-	/* None chosen although some were offered: fine. */
+	/* None chosen although some were offered: the class's choice, the
+	 * first offered one it lists (consumer_class_subprotocol decides it
+	 * here, for the server's Sec-WebSocket-Protocol answer). */
 	memset(&fc, 0, sizeof(fc));
-	open_with_subprotocols(&e, &fc, "a, b", NULL);
+	open_with_subprotocols(&e, &fc, "b, a", NULL);
+	CHECK_INT(seen.accept_rc, 0);
+	CHECK(fc.res.accepted);
+	CHECK_STR(fc.res.subprotocol, "b");
+	fake_end(&fc, 1000);
+
+	/* Offered, but not listed by the class: cannot be chosen; none is. */
+	memset(&fc, 0, sizeof(fc));
+	open_with_subprotocols(&e, &fc, "c", "c");
+	CHECK_INT(seen.accept_rc, CH_EINVAL);
+	CHECK(!fc.res.accepted);
+	fake_end(&fc, 1006);
+	memset(&fc, 0, sizeof(fc));
+	open_with_subprotocols(&e, &fc, "c", NULL);
 	CHECK_INT(seen.accept_rc, 0);
 	CHECK(fc.res.accepted);
 	CHECK(fc.res.subprotocol == NULL);
