@@ -186,6 +186,14 @@ struct server_config {
 	const char *publish_token;     /* NULL: random, written to the token file */
 	json_t *settings;              /* the apps' settings (borrowed), read with server_setting_*() */
 	const char *port_file;         /* if set, the bound port is written there once listening */
+	const char *uds;               /* listen on this unix socket instead of TCP; NULL: TCP */
+	int fd;                        /* listen on this inherited listening socket; -1 (default): no */
+	bool proxy_headers;            /* believe trusted proxies' X-Forwarded-* / Forwarded */
+	const char *forwarded_allow_ips; /* trusted proxies: IPs and CIDRs, "*" any; default 127.0.0.1 */
+	const char *root_path;         /* URL prefix the site is mounted under ("/app"); default "" */
+	int cookie_secure;             /* session/CSRF cookies Secure: 1 always, 0 never, -1 (default)
+	                                  when the request is https (req->is_secure) */
+	const char *cookie_samesite;   /* "Lax" (default), "Strict" or "None" */
 };
 
 /* Fills `cfg` with the defaults above. */
