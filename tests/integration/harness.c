@@ -175,7 +175,7 @@ void h_child_stdio(const char *out_path, const char *err_path, int flags)
  * `log_path`, RLIMIT_NOFILE's soft limit set to `nofile` (0: unchanged),
  * then execs the server. Never returns. */
 static _Noreturn void child_exec(const char *log_path, unsigned nofile, const char *const *argv,
-				  int listen_fd)
+				  int listen_fd, const char *fdname)
 {
 	/* The server must not outlive a test that crashed. */
 	h_child_stdio(log_path, log_path, O_TRUNC);
@@ -191,7 +191,8 @@ static _Noreturn void child_exec(const char *log_path, unsigned nofile, const ch
 		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 		setenv("LISTEN_FDS", "1", 1);
 		setenv("LISTEN_PID", pid, 1);
-		setenv("LISTEN_FDNAMES", "channels", 1);
+		if (fdname)
+			setenv("LISTEN_FDNAMES", fdname, 1);
 	}
 	if (nofile) {
 		struct rlimit rl;
@@ -268,7 +269,7 @@ int h_server_start_opts(struct h_server *s, const char *const *extra, const stru
 		return -1;
 	}
 	if (pid == 0)
-		child_exec(s->log_path, nofile, argv, s->listen_fd);
+		child_exec(s->log_path, nofile, argv, s->listen_fd, o->listen_fdname);
 	free(static_dir);
 	free(templates_dir);
 	s->pid = pid;

@@ -63,8 +63,9 @@ struct h_server {
 struct h_start {
 	unsigned nofile;  /* RLIMIT_NOFILE soft limit of the server; 0: unchanged */
 	int listen_fd;    /* >= 0: passed as systemd does (dup2'd to fd 3 in the child,
-			     LISTEN_FDS=1, LISTEN_PID=the child's pid, LISTEN_FDNAMES);
-			     the caller keeps and closes its own copy. -1: none */
+			     LISTEN_FDS=1, LISTEN_PID=the child's pid); the caller keeps
+			     and closes its own copy. -1: none */
+	const char *listen_fdname; /* LISTEN_FDNAMES with listen_fd; NULL: not set */
 };
 
 /*

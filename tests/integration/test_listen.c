@@ -68,7 +68,7 @@ static void test_systemd_fd(void)
 		return;
 	struct h_server s;
 	const char *extra[] = {"--workers", "2", NULL};
-	if (h_server_start_opts(&s, extra, &(struct h_start){.listen_fd = fd}) != 0) {
+	if (h_server_start_opts(&s, extra, &(struct h_start){.listen_fd = fd, .listen_fdname = "channels"}) != 0) {
 		CHECK(!"server started on a LISTEN_FDS socket");
 		close(fd);
 		return;
