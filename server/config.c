@@ -147,6 +147,32 @@ static const struct int_range *int_range_of(size_t offset)
 	return &int_ranges[0];
 }
 
+/* The string options with a format: checked here. */
+static bool str_ok(size_t offset, const char *val)
+{
+	if (offset == OFF(csrf_trusted_origins))
+		return origins_have_schemes(val);
+	if (offset == OFF(root_path))
+		return root_path_ok(val);
+	if (offset == OFF(cookie_samesite))
+		return !strcmp(val, "Lax") || !strcmp(val, "Strict") || !strcmp(val, "None");
+	return true;
+}
+
+/* "auto" (-1), or 1/0/true/false/yes/no as OPT_BOOL reads them: 0 or -1. */
+static int parse_auto_bool(const char *val, int *out)
+{
+	if (!strcmp(val, "auto"))
+		*out = -1;
+	else if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes"))
+		*out = 1;
+	else if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
 static int set_opt(struct server_config *cfg, const struct opt *o, const char *val,
 		   const char *from)
 {
@@ -155,12 +181,7 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 	errno = 0;
 	switch (o->kind) {
 	case OPT_STR:
-		if (o->offset == OFF(csrf_trusted_origins) && !origins_have_schemes(val))
-			break;
-		if (o->offset == OFF(root_path) && !root_path_ok(val))
-			break;
-		if (o->offset == OFF(cookie_samesite) && strcmp(val, "Lax") && strcmp(val, "Strict") &&
-		    strcmp(val, "None"))
+		if (!str_ok(o->offset, val))
 			break;
 		*(const char **)field = val;
 		return 0;
@@ -204,20 +225,9 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 		}
 		break;
 	case OPT_AUTO:
-		if (!strcmp(val, "auto")) {
-			*(int *)field = -1;
-			return 0;
-		}
-		/* 1/0/true/false/yes/no, as OPT_BOOL */
-		if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes")) {
-			*(int *)field = 1;
-			return 0;
-		}
-		if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no")) {
-			*(int *)field = 0;
-			return 0;
-		}
-		break;
+		if (parse_auto_bool(val, (int *)field) != 0)
+			break;
+		return 0;
 	case OPT_FORMAT:
 		if (!strcmp(val, "msgpack") || !strcmp(val, "json")) {
 			*(int *)field = strcmp(val, "json") == 0 ? LAYER_WIRE_JSON : LAYER_WIRE_MSGPACK;

@@ -136,20 +136,6 @@ void server__request_clear(struct http_request *req)
 	memset(req, 0, sizeof(*req));
 }
 
-/* --root-path: a path that starts with the prefix (a proxy that passes
- * the whole path on) is routed without it; one that does not (a proxy that
- * strips it, as `proxy_pass http://up/;` does) is routed as it is. */
-static void strip_root_path(const char *root, char *path)
-{
-	size_t n = root ? strlen(root) : 0;
-	if (!n || strncmp(path, root, n) != 0 || (path[n] != '/' && path[n] != '\0'))
-		return;
-	if (path[n] == '\0')
-		strcpy(path, "/");
-	else
-		memmove(path, path + n, strlen(path + n) + 1);
-}
-
 /*
  * Fills `out` from what the reader read: the target's path (decoded) and
  * query (raw), copies of the fields and body, the peer's address. An
@@ -181,7 +167,7 @@ static int request_fill(struct http_conn *hc, const struct http1_request *r,
 	if (!path)
 		return 500;
 	out->path = path;
-	strip_root_path(hc->s->proc->cfg->root_path, path);
+	server__root_path_strip(hc->s->proc->cfg->root_path, path);
 	const char *q = t[plen] == '?' ? t + plen + 1 : "";
 	out->query_string = strndup(q, strcspn(q, "#"));
 	out->headers = calloc(r->n_headers ? r->n_headers : 1, sizeof(*out->headers));
@@ -253,24 +239,6 @@ static void allow_header(struct http_response *resp, unsigned allow)
 	http_response_add_header(resp, "Allow", list);
 }
 
-/* --root-path: a redirect to a path of the site ("/chat/room/") goes to
- * it under the prefix. Absolute URLs and "//host" are left alone. */
-static void root_path_location(const char *root, struct http_response *resp)
-{
-	if (!root || !*root)
-		return;
-	for (size_t i = 0; i < resp->n_headers; i++) {
-		struct http_header *h = &resp->headers[i];
-		if (strcasecmp(h->name, "location") != 0 || h->value[0] != '/' || h->value[1] == '/')
-			continue;
-		char *v = NULL;
-		if (asprintf(&v, "%s%s", root, h->value) < 0)
-			return;
-		free(h->value);
-		h->value = v;
-	}
-}
-
 static void on_job_work(uv_work_t *w)
 {
 	struct view_job *job = (struct view_job *)w;
@@ -314,7 +282,7 @@ static void on_job_work(uv_work_t *w)
 		job->view->fn(req, &job->resp);
 	}
 	server__session_save(s, req, &job->resp, csrf_new);
-	root_path_location(s->proc->cfg->root_path, &job->resp);
+	server__root_path_location(s->proc->cfg->root_path, &job->resp);
 }
 
 static void start_write(struct http_conn *hc);

@@ -15,6 +15,8 @@
  * values; "unknown" and obfuscated names stop the walk) and wins over
  * X-Forwarded-For. The scheme is the proto= (or X-Forwarded-Proto value)
  * written by the proxy nearest us: the rightmost one.
+ *
+ * Also what --root-path does to a request's path and a redirect.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -317,4 +319,38 @@ bool server__client_is_local(const struct http_request *req)
 		return a[0] == 127;
 	static const unsigned char one[16] = {[15] = 1};
 	return memcmp(a, one, 16) == 0;
+}
+
+/* ---- --root-path ---- */
+
+/* --root-path: a path that starts with the prefix (a proxy that passes
+ * the whole path on) is routed without it; one that does not (a proxy that
+ * strips it, as `proxy_pass http://up/;` does) is routed as it is. */
+void server__root_path_strip(const char *root, char *path)
+{
+	size_t n = root ? strlen(root) : 0;
+	if (!n || strncmp(path, root, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+		return;
+	if (path[n] == '\0')
+		strcpy(path, "/");
+	else
+		memmove(path, path + n, strlen(path + n) + 1);
+}
+
+/* --root-path: a redirect to a path of the site ("/chat/room/") goes to
+ * it under the prefix. Absolute URLs and "//host" are left alone. */
+void server__root_path_location(const char *root, struct http_response *resp)
+{
+	if (!root || !*root)
+		return;
+	for (size_t i = 0; i < resp->n_headers; i++) {
+		struct http_header *h = &resp->headers[i];
+		if (strcasecmp(h->name, "location") != 0 || h->value[0] != '/' || h->value[1] == '/')
+			continue;
+		char *v = NULL;
+		if (asprintf(&v, "%s%s", root, h->value) < 0)
+			return;
+		free(h->value);
+		h->value = v;
+	}
 }

@@ -174,6 +174,15 @@ void server__proxy_free(struct server_proxy *p);
 /* True when `addr` (text, or SERVER_UNIX_PEER) is a trusted proxy. */
 bool server__proxy_trusts(const struct server_proxy *p, const char *addr);
 
+/* --root-path `root` ("" or "/a/b"): a decoded request path starting with
+ * "<root>/" (or equal to it) loses the prefix, in place; another is left
+ * as it is (a proxy that strips the prefix itself). Any thread. */
+void server__root_path_strip(const char *root, char *path);
+
+/* --root-path: a Location header of `resp` that is a path of the site
+ * ("/x", not "//host") gets the prefix. Any thread. */
+void server__root_path_location(const char *root, struct http_response *resp);
+
 /* ---- listen.c ---- */
 
 /*
