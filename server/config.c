@@ -56,7 +56,6 @@ static const struct opt opts[] = {
 	{"publish-token", "CHANNELS_PUBLISH_TOKEN", OPT_STR, OFF(publish_token), "bearer token of the publish endpoint (default: random, in /tmp/channels-server-<uid>-<port>.token)"},
 	{"publish-allow-remote", "CHANNELS_PUBLISH_ALLOW_REMOTE", OPT_BOOL, OFF(publish_allow_remote), "1: the publish endpoint also answers non-loopback clients (default 0)"},
 	{"log-level", "CHANNELS_LOG_LEVEL", OPT_LOG, OFF(log_level), "error, warn, info or debug (default info)"},
-	{"port-file", "CHANNELS_PORT_FILE", OPT_STR, OFF(port_file), "write the bound port to this file once listening"},
 	{"uds", "CHANNELS_UDS", OPT_STR, OFF(uds), "listen on this unix socket (mode 0660; a stale one is replaced; removed at exit) instead of --host/--port"},
 	{"fd", "CHANNELS_FD", OPT_INT, OFF(fd), "listen on this inherited listening socket instead of --host/--port (systemd's LISTEN_FDS is read without it)"},
 	{"proxy-headers", "CHANNELS_PROXY_HEADERS", OPT_BOOL, OFF(proxy_headers), "1: take the client address and scheme from X-Forwarded-For/-Proto or Forwarded sent by a trusted proxy (default 0)"},
@@ -64,6 +63,7 @@ static const struct opt opts[] = {
 	{"root-path", "CHANNELS_ROOT_PATH", OPT_STR, OFF(root_path), "URL prefix the site is mounted under behind a proxy (/app): generated URLs carry it; a request path starting with it is routed without it (default none)"},
 	{"cookie-secure", "CHANNELS_COOKIE_SECURE", OPT_AUTO, OFF(cookie_secure), "1/0/auto: mark session and CSRF cookies Secure; auto: when the request came over https through a trusted proxy (default auto)"},
 	{"cookie-samesite", "CHANNELS_COOKIE_SAMESITE", OPT_STR, OFF(cookie_samesite), "SameSite of session and CSRF cookies: Lax, Strict or None (None implies Secure) (default Lax)"},
+	{"port-file", "CHANNELS_PORT_FILE", OPT_STR, OFF(port_file), "write the bound port to this file once listening"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
