@@ -221,23 +221,31 @@ static bool hop(const struct server_proxy *p, const char *ip, struct server_clie
 	return trusted_ip(p, family, a);
 }
 
-/* Splits `list` at commas in place: up to `max` elements into `out`. */
-static size_t split(char *list, char **out, size_t max)
+/* Splits `list` at commas in place: the elements, in order (malloc'd; the
+ * caller frees it), their number in *n. NULL when out of memory. Every
+ * element is kept: the right end is the one written by our proxies, and
+ * a client controls the left, so a cap must never drop the right end. */
+static char **split(char *list, size_t *n)
 {
-	size_t n = 0;
-	for (char *save = NULL, *e = strtok_r(list, ",", &save); e && n < max;
+	size_t cap = 1;
+	for (const char *c = list; *c; c++)
+		cap += *c == ',';
+	char **out = malloc(cap * sizeof(*out));
+	*n = 0;
+	for (char *save = NULL, *e = out ? strtok_r(list, ",", &save) : NULL; e && *n < cap;
 	     e = strtok_r(NULL, ",", &save))
-		out[n++] = e;
-	return n;
+		out[(*n)++] = e;
+	return out;
 }
 
 /* Forwarded's elements, right to left: for= walks the hops, the
  * rightmost proto= is the scheme. */
 static void walk_forwarded(const struct server_proxy *p, char *list, struct server_client *c)
 {
-	char *elems[64];
+	size_t n;
+	char **elems = split(list, &n);
 	bool walking = true, proto_seen = false;
-	for (size_t i = split(list, elems, 64); i-- > 0;) {
+	for (size_t i = elems ? n : 0; i-- > 0;) {
 		for (char *save = NULL, *pair = strtok_r(elems[i], ";", &save); pair;
 		     pair = strtok_r(NULL, ";", &save)) {
 			pair = trim(pair);
@@ -251,14 +259,17 @@ static void walk_forwarded(const struct server_proxy *p, char *list, struct serv
 			}
 		}
 	}
+	free(elems);
 }
 
 static void walk_xff(const struct server_proxy *p, char *list, struct server_client *c)
 {
-	char *hops[64];
-	for (size_t i = split(list, hops, 64); i-- > 0;)
+	size_t n;
+	char **hops = split(list, &n);
+	for (size_t i = hops ? n : 0; i-- > 0;)
 		if (!hop(p, trim(hops[i]), c))
-			return;
+			break;
+	free(hops);
 }
 
 void server__client_of(const struct server_process *proc, int fd, const struct http_request *req,

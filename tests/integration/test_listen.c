@@ -275,6 +275,14 @@ static void test_forwarded_for(const struct h_server *s)
 	get_status(s, "/healthz", "X-Forwarded-For: 192.0.2.1, <script>\r\n");
 	CHECK(!h_server_log_has(s, "<script>"));
 	CHECK(!h_server_log_has(s, "client 192.0.2.1 "));
+	/* A long made-up list on the left does not push the proxy's entry out. */
+	char many[2048] = "X-Forwarded-For: ";
+	for (int i = 0; i < 100; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "6.6.6.%d, ", i);
+	strcat(many, "192.0.2.77\r\n");
+	get_status(s, "/healthz", many);
+	CHECK(h_server_log_has(s, "client 192.0.2.77 via proxy 127.0.0.1"));
+	CHECK(!h_server_log_has(s, "client 6.6.6."));
 	/* RFC 7239, IPv6 with a port, and the scheme. */
 	get_status(s, "/healthz", "Forwarded: for=\"[2001:db8::7]:4711\";proto=https\r\n");
 	CHECK(h_server_log_has(s, "client 2001:db8::7 via proxy 127.0.0.1 (https)"));
