@@ -54,10 +54,14 @@ static void chat_pair(const struct h_server *s, const char *what)
 	CHECK_INT(st, 101);
 	if (a && b && h_chat_roundtrip(a, b, what, 5000) != 0)
 		CHECK(!"chat message delivered");
-	if (a)
+	if (a) {
 		client_ws_close(a, 1000, 2000);
-	if (b)
+		client_ws_free(a);
+	}
+	if (b) {
 		client_ws_close(b, 1000, 2000);
+		client_ws_free(b);
+	}
 }
 
 static void test_systemd_fd(void)

@@ -195,10 +195,14 @@ static void through_nginx(const struct h_server *s, const struct h_server *via)
 	CHECK_INT(st, 101);
 	if (a && b)
 		CHECK_INT(h_chat_roundtrip(a, b, "through nginx", 5000), 0);
-	if (a)
+	if (a) {
 		client_ws_close(a, 1000, 2000);
-	if (b)
+		client_ws_free(a);
+	}
+	if (b) {
 		client_ws_close(b, 1000, 2000);
+		client_ws_free(b);
+	}
 	/* The publish endpoint: never by address through a proxy; with
 	 * --publish-allow-remote the token decides. */
 	struct client_response r;

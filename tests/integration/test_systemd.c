@@ -127,10 +127,14 @@ static void start_as_socket_unit(void)
 		CHECK_INT(h_ws_open(&s, "/ws/chat/lobby/", NULL, NULL, &b, NULL), 0);
 		if (a && b)
 			CHECK_INT(h_chat_roundtrip(a, b, "socket-activated", 5000), 0);
-		if (a)
+		if (a) {
 			client_ws_close(a, 1000, 2000);
-		if (b)
+			client_ws_free(a);
+		}
+		if (b) {
 			client_ws_close(b, 1000, 2000);
+			client_ws_free(b);
+		}
 		CHECK_INT(h_server_stop(&s), 0);
 	} else {
 		CHECK(!"server started as the socket unit starts it");
