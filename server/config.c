@@ -54,7 +54,7 @@ static const struct opt opts[] = {
 	{"redis-format", "CHANNELS_REDIS_FORMAT", OPT_FORMAT, OFF(redis_format), "payload of published messages: msgpack (channels_redis) or json (default msgpack)"},
 	{"publish-endpoint", "CHANNELS_PUBLISH_ENDPOINT", OPT_BOOL, OFF(publish_endpoint), "1/0: serve POST /_channels/group-send/<group>/ (default 1)"},
 	{"publish-token", "CHANNELS_PUBLISH_TOKEN", OPT_STR, OFF(publish_token), "bearer token of the publish endpoint (default: random, in /tmp/channels-server-<uid>-<port>.token)"},
-	{"publish-allow-remote", "CHANNELS_PUBLISH_ALLOW_REMOTE", OPT_BOOL, OFF(publish_allow_remote), "1: the publish endpoint also answers non-loopback clients (default 0)"},
+	{"publish-allow-remote", "CHANNELS_PUBLISH_ALLOW_REMOTE", OPT_BOOL, OFF(publish_allow_remote), "1: the publish endpoint also answers clients that are not local, requests forwarded by a proxy included: the token alone decides (default 0)"},
 	{"log-level", "CHANNELS_LOG_LEVEL", OPT_LOG, OFF(log_level), "error, warn, info or debug (default info)"},
 	{"uds", "CHANNELS_UDS", OPT_STR, OFF(uds), "listen on this unix socket (mode 0660; a stale one is replaced; removed at exit) instead of --host/--port"},
 	{"fd", "CHANNELS_FD", OPT_INT, OFF(fd), "listen on this inherited listening socket instead of --host/--port (systemd's LISTEN_FDS is read without it)"},

@@ -16,7 +16,8 @@
  *
  * Threading: one libuv loop per worker (--workers N, default one per core),
  * each on its own thread with its own listening socket on the shared port
- * (SO_REUSEPORT), its own connections and channel layer; server_run() runs
+ * (SO_REUSEPORT; with --uds, --fd or systemd's LISTEN_FDS, its own dup of
+ * the one shared socket), its own connections and channel layer; server_run() runs
  * worker 0's loop (which owns the signals) on the calling thread, starts the
  * others on threads of their own, and returns when every worker has stopped
  * (SIGINT/SIGTERM: open WebSockets are closed with 1001, then the loops
