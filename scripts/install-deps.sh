@@ -14,7 +14,7 @@ pkgs=(gcc meson ninja-build pkg-config libwebsockets-dev libuv1-dev libhiredis-d
       zlib1g-dev media-types)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(redis-server chromium python3 python3-channels-redis python3-django-channels daphne
-        python3-websockets make groff-base man-db binutils)
+        python3-websockets make groff-base man-db binutils nginx)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 

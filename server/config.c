@@ -14,7 +14,7 @@
 #include "log.h"
 #include "server_int.h"
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_LOG, OPT_BOOL, OPT_FORMAT };
+enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_DOUBLE, OPT_LOG, OPT_BOOL, OPT_FORMAT, OPT_AUTO };
 
 struct opt {
 	const char *flag;  /* long option name */
@@ -54,8 +54,15 @@ static const struct opt opts[] = {
 	{"redis-format", "CHANNELS_REDIS_FORMAT", OPT_FORMAT, OFF(redis_format), "payload of published messages: msgpack (channels_redis) or json (default msgpack)"},
 	{"publish-endpoint", "CHANNELS_PUBLISH_ENDPOINT", OPT_BOOL, OFF(publish_endpoint), "1/0: serve POST /_channels/group-send/<group>/ (default 1)"},
 	{"publish-token", "CHANNELS_PUBLISH_TOKEN", OPT_STR, OFF(publish_token), "bearer token of the publish endpoint (default: random, in /tmp/channels-server-<uid>-<port>.token)"},
-	{"publish-allow-remote", "CHANNELS_PUBLISH_ALLOW_REMOTE", OPT_BOOL, OFF(publish_allow_remote), "1: the publish endpoint also answers non-loopback clients (default 0)"},
+	{"publish-allow-remote", "CHANNELS_PUBLISH_ALLOW_REMOTE", OPT_BOOL, OFF(publish_allow_remote), "1: the publish endpoint also answers clients that are not local, requests forwarded by a proxy included: the token alone decides (default 0)"},
 	{"log-level", "CHANNELS_LOG_LEVEL", OPT_LOG, OFF(log_level), "error, warn, info or debug (default info)"},
+	{"uds", "CHANNELS_UDS", OPT_STR, OFF(uds), "listen on this unix socket (mode 0660; a stale one is replaced; removed at exit) instead of --host/--port"},
+	{"fd", "CHANNELS_FD", OPT_INT, OFF(fd), "listen on this inherited listening socket instead of --host/--port (systemd's LISTEN_FDS is read without it)"},
+	{"proxy-headers", "CHANNELS_PROXY_HEADERS", OPT_BOOL, OFF(proxy_headers), "1: take the client address and scheme from X-Forwarded-For/-Proto or Forwarded sent by a trusted proxy (default 0)"},
+	{"forwarded-allow-ips", "CHANNELS_FORWARDED_ALLOW_IPS", OPT_STR, OFF(forwarded_allow_ips), "comma-separated proxies (IPs, CIDRs, * for any) whose forwarding headers are believed; unix-socket peers always are (default 127.0.0.1)"},
+	{"root-path", "CHANNELS_ROOT_PATH", OPT_STR, OFF(root_path), "URL prefix the site is mounted under behind a proxy (/app): generated URLs carry it; a request path starting with it is routed without it (default none)"},
+	{"cookie-secure", "CHANNELS_COOKIE_SECURE", OPT_AUTO, OFF(cookie_secure), "1/0/auto: mark session and CSRF cookies Secure; auto: when the request came over https through a trusted proxy (default auto)"},
+	{"cookie-samesite", "CHANNELS_COOKIE_SAMESITE", OPT_STR, OFF(cookie_samesite), "SameSite of session and CSRF cookies: Lax, Strict or None (None implies Secure) (default Lax)"},
 	{"port-file", "CHANNELS_PORT_FILE", OPT_STR, OFF(port_file), "write the bound port to this file once listening"},
 };
 
@@ -83,6 +90,18 @@ void server_config_init(struct server_config *cfg)
 	cfg->layer_capacity = 1000;
 	cfg->redis_timeout = 5;
 	cfg->publish_endpoint = true;
+	cfg->fd = -1;
+	cfg->forwarded_allow_ips = "127.0.0.1";
+	cfg->root_path = "";
+	cfg->cookie_secure = -1;
+	cfg->cookie_samesite = "Lax";
+}
+
+/* --root-path: "" or "/a/b" (a leading slash, no trailing one, no ?#%"). */
+static bool root_path_ok(const char *v)
+{
+	size_t n = strlen(v);
+	return n == 0 || (v[0] == '/' && v[n - 1] != '/' && !strpbrk(v, "?#%\"<> \t"));
 }
 
 /* Every entry of a comma- or space-separated list starts with a scheme
@@ -116,6 +135,7 @@ static const struct int_range int_ranges[] = {
 	{OFF(ping_timeout), 1, 86400, false},
 	{OFF(view_threads), 1, 128, true},
 	{OFF(http_timeout), 1, 86400, false},
+	{OFF(fd), 0, 65535, false},
 };
 
 static const struct int_range *int_range_of(size_t offset)
@@ -127,6 +147,32 @@ static const struct int_range *int_range_of(size_t offset)
 	return &int_ranges[0];
 }
 
+/* The string options with a format: checked here. */
+static bool str_ok(size_t offset, const char *val)
+{
+	if (offset == OFF(csrf_trusted_origins))
+		return origins_have_schemes(val);
+	if (offset == OFF(root_path))
+		return root_path_ok(val);
+	if (offset == OFF(cookie_samesite))
+		return !strcmp(val, "Lax") || !strcmp(val, "Strict") || !strcmp(val, "None");
+	return true;
+}
+
+/* "auto" (-1), or 1/0/true/false/yes/no as OPT_BOOL reads them: 0 or -1. */
+static int parse_auto_bool(const char *val, int *out)
+{
+	if (!strcmp(val, "auto"))
+		*out = -1;
+	else if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes"))
+		*out = 1;
+	else if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
 static int set_opt(struct server_config *cfg, const struct opt *o, const char *val,
 		   const char *from)
 {
@@ -135,7 +181,7 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 	errno = 0;
 	switch (o->kind) {
 	case OPT_STR:
-		if (o->offset == OFF(csrf_trusted_origins) && !origins_have_schemes(val))
+		if (!str_ok(o->offset, val))
 			break;
 		*(const char **)field = val;
 		return 0;
@@ -178,6 +224,10 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 			return 0;
 		}
 		break;
+	case OPT_AUTO:
+		if (parse_auto_bool(val, (int *)field) != 0)
+			break;
+		return 0;
 	case OPT_FORMAT:
 		if (!strcmp(val, "msgpack") || !strcmp(val, "json")) {
 			*(int *)field = strcmp(val, "json") == 0 ? LAYER_WIRE_JSON : LAYER_WIRE_MSGPACK;

@@ -92,77 +92,6 @@ static void on_stop_async(uv_async_t *a)
 	begin_stop(s, "stop");
 }
 
-
-/* `host` as a URL writes it: an IPv6 literal in brackets ("[::1]"). */
-static const char *url_host(const char *host, char *buf, size_t len)
-{
-	if (!host || !strchr(host, ':'))
-		return host ? host : "";
-	snprintf(buf, len, "[%s]", host);
-	return buf;
-}
-
-/*
- * Listening. Every worker has its own listening socket on the same address
- * (SO_REUSEPORT: the kernel spreads new connections over them) and hands
- * each accepted socket to its lws context as a raw socket
- * (lws_adopt_descriptor_vhost(); the contexts themselves do not listen). Returns the fd, or -1.
- */
-static int listen_socket(const char *host, int port, int *bound_port, bool first)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	char service[16];
-	snprintf(service, sizeof(service), "%d", port);
-	int rc = getaddrinfo(host && *host ? host : NULL, service, &hints, &res);
-	if (rc != 0) {
-		LOG(LOG_ERROR, "server", "--host %s: %s", host, gai_strerror(rc));
-		return -1;
-	}
-	int fd = -1, one = 1;
-	char hb[300];
-	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (first && port != 0) {
-			/* SO_REUSEPORT would let us share the port with another
-			 * process of the same user: first make sure nobody has it. */
-			if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-				LOG(LOG_ERROR, "server", "cannot listen on %s:%d: %s",
-				    url_host(host, hb, sizeof(hb)), port, strerror(errno));
-				close(fd);
-				fd = -1;
-				continue;
-			}
-			close(fd);
-			fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-			if (fd < 0)
-				continue;
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
-			LOG(LOG_ERROR, "server", "cannot listen on %s:%d: %s",
-			    url_host(host, hb, sizeof(hb)), port, strerror(errno));
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	if (fd >= 0) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		getsockname(fd, (struct sockaddr *)&ss, &sl);
-		*bound_port = ntohs(ss.ss_family == AF_INET6
-					    ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					    : ((struct sockaddr_in *)&ss)->sin_port);
-	}
-	return fd;
-}
-
 static void on_listen_readable(uv_poll_t *h, int status, int events);
 
 static void on_accept_resume(uv_timer_t *t)
@@ -406,7 +335,7 @@ static int worker_init(struct server_worker *w, int port)
 	 * into lws' sorted list. Our keepalive is server__ws_keepalive. */
 	static const lws_retry_bo_t no_validity = {0};
 	info.retry_and_idle_policy = &no_validity;
-	w->listen_fd = listen_socket(cfg->host, port, &w->proc->port, w->index == 0);
+	w->listen_fd = server__listen_worker(w, port);
 	if (w->listen_fd < 0)
 		return -1;
 	w->lws = lws_create_context(&info);
@@ -545,6 +474,7 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 	/* What every worker shares: filled here, read-only once they run. */
 	memset(p, 0, sizeof(*p));
 	p->cfg = cfg;
+	p->shared_fd = -1;
 	p->n_workers = n;
 	atomic_init(&p->ws_total, 0);
 	log_set_level(cfg->log_level);
@@ -563,11 +493,18 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 	if (!p->mime)
 		LOG(LOG_WARN, "server", "/etc/mime.types: %s: using the built-in MIME table",
 		    strerror(errno));
+	if (server__proxy_init(&p->proxy, cfg->forwarded_allow_ips, err, sizeof(err)) != 0) {
+		LOG(LOG_ERROR, "server", "%s", err);
+		return -1;
+	}
 	if (server__apps_start(p, apps, err, sizeof(err)) != 0) {
 		LOG(LOG_ERROR, "server", "apps: %s", err);
 		goto out;
 	}
-	p->tmpl = tmpl_env_new_dir(cfg->templates_dir, "/static/");
+	/* {% static %} carries --root-path (a site mounted under a prefix). */
+	char static_url[PATH_MAX];
+	snprintf(static_url, sizeof(static_url), "%s/static/", cfg->root_path ? cfg->root_path : "");
+	p->tmpl = tmpl_env_new_dir(cfg->templates_dir, static_url);
 	p->protocols = build_protocols();
 	p->allowed_hosts = cfg->allowed_hosts ? strdup(cfg->allowed_hosts)
 					      : server__default_allowed_hosts(cfg->host);
@@ -578,13 +515,12 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 		goto out;
 
 	struct server_worker *workers = p->workers;
-	if (workers_init(p) != 0)
+	if (server__listen_shared(p) != 0 || workers_init(p) != 0)
 		goto out;
 
-	char hb[300];
 	LOG(LOG_INFO, "server",
-	    "channels-server %s listening on http://%s:%d/ (%u worker%s, layer: %s%s%s)",
-	    CHANNELS_VERSION, url_host(cfg->host, hb, sizeof(hb)), p->port, n, n > 1 ? "s" : "",
+	    "channels-server %s listening on %s (%u worker%s, layer: %s%s%s)",
+	    CHANNELS_VERSION, p->listen_desc, n, n > 1 ? "s" : "",
 	    layer_backend_name(workers[0].layer), cfg->redis ? " " : "", cfg->redis ? cfg->redis : "");
 	LOG(LOG_INFO, "server", "static files from %s, templates from %s", p->static_root,
 	    cfg->templates_dir);
@@ -599,6 +535,8 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 	server__publish_stop(&workers[0]);
 	rc = 0;
 out:
+	server__listen_end(p);
+	server__proxy_free(&p->proxy);
 	free(p->workers);
 	layer_bus_free(p->bus);
 	tmpl_env_free(p->tmpl);

@@ -167,6 +167,7 @@ static int request_fill(struct http_conn *hc, const struct http1_request *r,
 	if (!path)
 		return 500;
 	out->path = path;
+	server__root_path_strip(hc->s->proc->cfg->root_path, path);
 	const char *q = t[plen] == '?' ? t + plen + 1 : "";
 	out->query_string = strndup(q, strcspn(q, "#"));
 	out->headers = calloc(r->n_headers ? r->n_headers : 1, sizeof(*out->headers));
@@ -189,9 +190,11 @@ static int request_fill(struct http_conn *hc, const struct http1_request *r,
 		out->body_len = r->body_len;
 	}
 	out->cookies = http_parse_cookies(http_request_header(out, "cookie"));
-	char addr[128];
-	lws_get_peer_simple(hc->wsi, addr, sizeof(addr));
-	out->client_addr = strdup(addr);
+	struct server_client cl;
+	server__client_of(hc->s->proc, lws_get_socket_fd(hc->wsi), out, &cl);
+	out->client_addr = strdup(cl.addr);
+	out->is_secure = cl.secure;
+	out->forwarded = cl.forwarded;
 	return out->client_addr && out->cookies ? 0 : 500;
 }
 
@@ -279,6 +282,7 @@ static void on_job_work(uv_work_t *w)
 		job->view->fn(req, &job->resp);
 	}
 	server__session_save(s, req, &job->resp, csrf_new);
+	server__root_path_location(s->proc->cfg->root_path, &job->resp);
 }
 
 static void start_write(struct http_conn *hc);
@@ -337,8 +341,10 @@ static int dispatch(struct http_conn *hc, const struct view *view, int error_sta
 static int refuse(struct http_conn *hc, int status, const char *why)
 {
 	static struct log_limit lim = LOG_LIMIT_INIT(10);
-	char addr[128];
-	lws_get_peer_simple(hc->wsi, addr, sizeof(addr));
+	struct server_client cl;
+	server__client_of(hc->s->proc, lws_get_socket_fd(hc->wsi), hc->req.kwargs ? &hc->req : NULL,
+			  &cl);
+	const char *addr = cl.addr;
 	LOG_LIMITED(&lim, LOG_INFO, "http", "%s: %d %s", addr, status, why);
 	hc->close_after = true;
 	if (!hc->started)

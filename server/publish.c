@@ -7,8 +7,9 @@
  *   Authorization: Bearer <token>
  *
  * 202 accepted (handed to the layer, and to Redis when there is one), 400
- * bad JSON or name, 401 bad token, 403 not from loopback (unless
- * --publish-allow-remote), 413 over --max-body-size, 503 when the message
+ * bad JSON or name, 401 bad token, 403 not a local client (loopback or
+ * unix socket, and no forwarding header: a request through a proxy never
+ * is) unless --publish-allow-remote, 413 over --max-body-size, 503 when the message
  * could not be published beyond this process (Redis down, stalled or
  * refusing: a group's members on this server still got it; the body says
  * so) or the layer refused it (e.g. a full channel).
@@ -43,28 +44,17 @@ static void answer(struct http_response *resp, int status, const char *key, cons
 	json_decref(body);
 }
 
-static bool is_loopback(const char *addr)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-	if (!addr)
-		return false;
-	if (strncmp(addr, "::ffff:", 7) == 0)
-		addr += 7;
-	if (inet_pton(AF_INET, addr, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, addr, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return false;
-}
-
 static void publish(struct http_request *req, struct http_response *resp, bool group)
 {
 	struct server_worker *s = req->app;
 	const char *name = json_string_value(json_object_get(req->kwargs, "name"));
 
-	if (!s->proc->cfg->publish_allow_remote && !is_loopback(req->client_addr)) {
-		answer(resp, 403, "error", "the publish endpoint only answers loopback clients");
+	/* A request a proxy forwarded is not local, whatever the peer: behind
+	 * a local nginx every peer is 127.0.0.1 (server__client_is_local). */
+	if (!s->proc->cfg->publish_allow_remote && !server__client_is_local(req)) {
+		answer(resp, 403, "error",
+		       "the publish endpoint only answers local clients, not forwarded requests "
+		       "(--publish-allow-remote 1 lets the token alone decide)");
 		return;
 	}
 	const char *auth = http_request_header(req, "authorization");

@@ -16,7 +16,8 @@
  *
  * Threading: one libuv loop per worker (--workers N, default one per core),
  * each on its own thread with its own listening socket on the shared port
- * (SO_REUSEPORT), its own connections and channel layer; server_run() runs
+ * (SO_REUSEPORT; with --uds, --fd or systemd's LISTEN_FDS, its own dup of
+ * the one shared socket), its own connections and channel layer; server_run() runs
  * worker 0's loop (which owns the signals) on the calling thread, starts the
  * others on threads of their own, and returns when every worker has stopped
  * (SIGINT/SIGTERM: open WebSockets are closed with 1001, then the loops
@@ -186,6 +187,14 @@ struct server_config {
 	const char *publish_token;     /* NULL: random, written to the token file */
 	json_t *settings;              /* the apps' settings (borrowed), read with server_setting_*() */
 	const char *port_file;         /* if set, the bound port is written there once listening */
+	const char *uds;               /* listen on this unix socket instead of TCP; NULL: TCP */
+	int fd;                        /* listen on this inherited listening socket; -1 (default): no */
+	bool proxy_headers;            /* believe trusted proxies' X-Forwarded-* / Forwarded */
+	const char *forwarded_allow_ips; /* trusted proxies: IPs and CIDRs, "*" any; default 127.0.0.1 */
+	const char *root_path;         /* URL prefix the site is mounted under ("/app"); default "" */
+	int cookie_secure;             /* session/CSRF cookies Secure: 1 always, 0 never, -1 (default)
+	                                  when the request is https (req->is_secure) */
+	const char *cookie_samesite;   /* "Lax" (default), "Strict" or "None" */
 };
 
 /* Fills `cfg` with the defaults above. */

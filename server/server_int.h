@@ -16,6 +16,9 @@
  *   mime_types.c    Content-Type by extension (/etc/mime.types, built-in table)
  *   data_dir.c  the default static and templates folders (installed or source tree)
  *   lws_log.c   lws' log lines into util's sink
+ *   listen.c    the listening socket: TCP per worker, or one shared
+ *               (--uds, --fd, systemd's LISTEN_FDS)
+ *   proxy.c     who the client is: trusted proxies and forwarded headers
  *   app.c       the apps: their tables checked, routes joined, identity hook
  *   main.c      server_main()
  */
@@ -34,6 +37,16 @@ _Static_assert(CONSUMER_FRAME_HEADROOM >= LWS_PRE, "frame headroom must fit LWS_
 
 struct ws_conn;
 struct http_conn;
+
+/* What proxy.c shows as the peer of a unix-socket connection. */
+#define SERVER_UNIX_PEER "unix"
+
+/* --forwarded-allow-ips, parsed (proxy.c). Read-only once workers run. */
+struct server_proxy {
+	bool trust_all;           /* "*" */
+	struct proxy_net *nets;   /* owned */
+	size_t n_nets;
+};
 
 /*
  * The process: what every worker shares. One exists per server_run(), on
@@ -64,6 +77,12 @@ struct server_process {
 				     * missing (the built-in table answers alone) */
 	char publish_token[128];    /* set by server__publish_start() before workers run */
 	char token_file[PATH_MAX];  /* written by us; removed at exit */
+	struct server_proxy proxy;  /* owned: the trusted proxies (proxy.c) */
+	int shared_fd;              /* owned: one listening socket all workers accept on
+				     * (--uds, --fd, LISTEN_FDS), each through its own dup;
+				     * -1: each worker binds its own TCP socket */
+	char listen_desc[PATH_MAX + 16]; /* "http://host:port/", "unix:/path", "fd 3 (...)" */
+	char uds_path[PATH_MAX];    /* the unix socket we created (removed at exit), or "" */
 };
 
 /*
@@ -122,6 +141,71 @@ void server__http_readable(struct http_conn *hc);
 
 /* Frees what a request filled by http_conn.c holds (any thread). */
 void server__request_clear(struct http_request *req);
+
+/* ---- proxy.c: the client of a request (use this, not the socket's peer) ---- */
+
+/*
+ * Who sent a request: the one function to ask (logs, limits, the publish
+ * endpoint, the access log). http_conn.c calls it once per request and
+ * stores the result in the request: req->client_addr (= addr below),
+ * req->is_secure, req->forwarded; code holding a request reads those.
+ */
+struct server_client {
+	char addr[64];   /* the client: the peer, or what a trusted proxy forwarded */
+	char peer[64];   /* the socket's peer: an IP, SERVER_UNIX_PEER, or "unknown" */
+	bool secure;     /* a trusted proxy says the client used https */
+	bool via_proxy;  /* the peer is a trusted proxy that sent forwarding headers */
+	bool forwarded;  /* the request carries forwarding headers (trusted or not) */
+};
+
+/*
+ * Fills `c` for the connection `fd` and its request `req` (NULL: only the
+ * peer is known yet): with --proxy-headers and a trusted peer, the client
+ * address from Forwarded or X-Forwarded-For and the scheme from
+ * Forwarded's proto or X-Forwarded-Proto (the rule: proxy.c's top comment,
+ * README "Deploying"). Any thread (reads proc read-only).
+ */
+void server__client_of(const struct server_process *proc, int fd, const struct http_request *req,
+		       struct server_client *c);
+
+/* True when the request's client is this machine and nothing forwarded it
+ * (loopback address or unix socket, no forwarding header). Any thread. */
+bool server__client_is_local(const struct http_request *req);
+
+/* --forwarded-allow-ips (NULL: "127.0.0.1") into `p`: 0, or -1 with the
+ * reason in `err`. Main thread. */
+int server__proxy_init(struct server_proxy *p, const char *list, char *err, size_t errlen);
+void server__proxy_free(struct server_proxy *p);
+
+/* True when `addr` (text, or SERVER_UNIX_PEER) is a trusted proxy. */
+bool server__proxy_trusts(const struct server_proxy *p, const char *addr);
+
+/* --root-path `root` ("" or "/a/b"): a decoded request path starting with
+ * "<root>/" (or equal to it) loses the prefix, in place; another is left
+ * as it is (a proxy that strips the prefix itself). Any thread. */
+void server__root_path_strip(const char *root, char *path);
+
+/* --root-path: a Location header of `resp` that is a path of the site
+ * ("/x", not "//host") gets the prefix. Any thread. */
+void server__root_path_location(const char *root, struct http_response *resp);
+
+/* ---- listen.c ---- */
+
+/*
+ * The shared listening socket, when there is one: LISTEN_FDS (systemd
+ * socket activation, sd_listen_fds(3)'s rules), else --fd, else --uds
+ * (created: see listen.c). Sets p->shared_fd (-1 with none of them: the
+ * workers bind TCP themselves), p->port, p->listen_desc, p->uds_path.
+ * 0, or -1 after logging why. Main thread, before the workers.
+ */
+int server__listen_shared(struct server_process *p);
+
+/* Worker `w`'s listening socket: a dup of the shared one, or its own TCP
+ * socket on `port` (SO_REUSEPORT). The fd, or -1 after logging. */
+int server__listen_worker(struct server_worker *w, int port);
+
+/* Closes the shared socket and removes the unix socket file we made. */
+void server__listen_end(struct server_process *p);
 
 /* ---- hosts.c ---- */
 

@@ -62,12 +62,19 @@ void server__session_user(const json_t *session, char **username, bool *is_authe
 	*is_authenticated = user.is_authenticated;
 }
 
-static int add_cookie(struct http_response *resp, const char *name, const char *value,
+/* --cookie-secure (auto: the request is https) and --cookie-samesite;
+ * SameSite=None requires Secure (browsers drop it otherwise). */
+static int add_cookie(const struct server_worker *s, const struct http_request *req,
+		      struct http_response *resp, const char *name, const char *value,
 		      long long max_age, bool http_only)
 {
+	const struct server_config *cfg = s->proc->cfg;
+	const char *samesite = cfg->cookie_samesite ? cfg->cookie_samesite : "Lax";
+	bool secure = cfg->cookie_secure < 0 ? req->is_secure : cfg->cookie_secure > 0;
+	secure |= strcmp(samesite, "None") == 0;
 	char *line = NULL;
-	if (asprintf(&line, "%s=%s; Path=/; Max-Age=%lld; SameSite=Lax%s", name, value, max_age,
-		     http_only ? "; HttpOnly" : "") < 0)
+	if (asprintf(&line, "%s=%s; Path=/; Max-Age=%lld; SameSite=%s%s%s", name, value, max_age,
+		     samesite, secure ? "; Secure" : "", http_only ? "; HttpOnly" : "") < 0)
 		return CH_ENOMEM;
 	int rc = http_response_add_header(resp, "Set-Cookie", line);
 	free(line);
@@ -80,18 +87,18 @@ void server__session_save(struct server_worker *s, struct http_request *req, str
 	if (req->session_modified) {
 		char *v = http_sign_json(s->proc->secret, s->proc->secret_len, req->session, (long long)time(NULL));
 		if (v)
-			add_cookie(resp, SESSION_COOKIE, v, SESSION_MAX_AGE, true);
+			add_cookie(s, req, resp, SESSION_COOKIE, v, SESSION_MAX_AGE, true);
 		free(v);
 	}
 	if (csrf_is_new && req->csrf_token)
-		add_cookie(resp, CSRF_COOKIE, req->csrf_token, 365LL * 24 * 3600, false);
+		add_cookie(s, req, resp, CSRF_COOKIE, req->csrf_token, 365LL * 24 * 3600, false);
 }
 
-/* No request is secure before TLS (and no SECURE_PROXY_SSL_HEADER yet). */
+/* https as a trusted proxy says (--proxy-headers: Django's
+ * SECURE_PROXY_SSL_HEADER); the listener itself has no TLS. */
 static bool request_is_secure(const struct http_request *req)
 {
-	(void)req;
-	return false;
+	return req->is_secure;
 }
 
 static bool csrf_fail(char *why, size_t whylen, const char *reason)
@@ -218,7 +225,12 @@ int server_render(struct http_request *req, struct http_response *resp, const ch
 		free(user.username);
 	}
 	json_object_set_new(ctx, "csrf_token", json_string(req->csrf_token ? req->csrf_token : ""));
-	json_object_set_new(ctx, "static_url", json_string("/static/"));
+	const char *root = s->proc->cfg->root_path ? s->proc->cfg->root_path : "";
+	char static_url[PATH_MAX];
+	snprintf(static_url, sizeof(static_url), "%s/static/", root);
+	json_object_set_new(ctx, "static_url", json_string(static_url));
+	if (!json_object_get(ctx, "root_path"))
+		json_object_set_new(ctx, "root_path", json_string(root));
 
 	int rc = tmpl_render(s->proc->tmpl, template_name, ctx, &out, &outlen, err, sizeof(err));
 	json_decref(ctx);

@@ -109,7 +109,13 @@ struct http_request {
 	size_t n_headers;
 	const char *body;         /* NULL when none; not NUL-terminated */
 	size_t body_len;
-	const char *client_addr;  /* peer IP as text */
+	const char *client_addr;  /* the client's IP as text: the peer's, or the one a trusted
+				     proxy forwarded (channels-server: --proxy-headers); "unix"
+				     for a unix-socket peer */
+	bool is_secure;           /* the client used https (Django's request.is_secure()): a
+				     trusted proxy said so */
+	bool forwarded;           /* forwarding headers came with it (from a proxy, trusted
+				     or not): the peer's address is not the client's */
 	json_t *kwargs;           /* captured URL values (object; never NULL) */
 	json_t *cookies;          /* parsed Cookie header (object; never NULL) */
 	json_t *session;          /* the signed session's data (object; never NULL); a view may change it */

@@ -142,9 +142,9 @@ static int read_port(const char *path)
 	buf[n] = '\0';
 	char *end;
 	long v = strtol(buf, &end, 10);
-	if (end == buf || v <= 0 || v > 65535 || (*end && *end != '\n'))
+	if (end == buf || v < 0 || v > 65535 || (*end && *end != '\n'))
 		return 0;
-	return (int)v;
+	return v == 0 ? -1 : (int)v; /* -1: written, "0" (a unix socket) */
 }
 
 static int status_of(int wstatus)
@@ -174,10 +174,26 @@ void h_child_stdio(const char *out_path, const char *err_path, int flags)
 /* In the forked child: stdin from /dev/null, stdout and stderr to
  * `log_path`, RLIMIT_NOFILE's soft limit set to `nofile` (0: unchanged),
  * then execs the server. Never returns. */
-static _Noreturn void child_exec(const char *log_path, unsigned nofile, const char *const *argv)
+static _Noreturn void child_exec(const char *log_path, unsigned nofile, const char *const *argv,
+				  int listen_fd, const char *fdname)
 {
 	/* The server must not outlive a test that crashed. */
 	h_child_stdio(log_path, log_path, O_TRUNC);
+	if (listen_fd >= 0) {
+		/* As systemd passes a socket: fd 3, LISTEN_FDS=1, LISTEN_PID of
+		 * this very process (known only after the fork). */
+		char pid[24];
+		if (listen_fd != 3 && dup2(listen_fd, 3) != 3)
+			_exit(124);
+		if (listen_fd != 3)
+			close(listen_fd);
+		fcntl(3, F_SETFD, 0);
+		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_PID", pid, 1);
+		if (fdname)
+			setenv("LISTEN_FDNAMES", fdname, 1);
+	}
 	if (nofile) {
 		struct rlimit rl;
 		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -212,7 +228,14 @@ int h_server_start(struct h_server *s, const char *const *extra)
 
 int h_server_start_nofile(struct h_server *s, const char *const *extra, unsigned nofile)
 {
+	return h_server_start_opts(s, extra, &(struct h_start){.nofile = nofile, .listen_fd = -1});
+}
+
+int h_server_start_opts(struct h_server *s, const char *const *extra, const struct h_start *o)
+{
+	unsigned nofile = o->nofile;
 	memset(s, 0, sizeof(*s));
+	s->listen_fd = o->listen_fd;
 	s->failed_at_start = test_failed ? *test_failed : 0;
 	snprintf(s->dir, sizeof(s->dir), "/tmp/channels-itest-XXXXXX");
 	if (!mkdtemp(s->dir)) {
@@ -246,7 +269,7 @@ int h_server_start_nofile(struct h_server *s, const char *const *extra, unsigned
 		return -1;
 	}
 	if (pid == 0)
-		child_exec(s->log_path, nofile, argv);
+		child_exec(s->log_path, nofile, argv, s->listen_fd, o->listen_fdname);
 	free(static_dir);
 	free(templates_dir);
 	s->pid = pid;
@@ -256,6 +279,10 @@ int h_server_start_nofile(struct h_server *s, const char *const *extra, unsigned
 		s->port = read_port(port_path);
 		if (s->port > 0)
 			return 0;
+		if (s->port < 0) { /* "0": listening on a unix socket */
+			s->port = 0;
+			return 0;
+		}
 		int wstatus;
 		if (waitpid(pid, &wstatus, WNOHANG) == pid) {
 			fprintf(stderr, "server exited before listening (status %d)\n",

@@ -56,6 +56,16 @@ struct h_server {
 	int failed_at_start;
 	char dir[64];     /* private temp folder: port file, stderr log */
 	char log_path[96];
+	int listen_fd;    /* h_server_start_opts()' listen_fd, or -1 */
+};
+
+/* How h_server_start_opts() starts the server. */
+struct h_start {
+	unsigned nofile;  /* RLIMIT_NOFILE soft limit of the server; 0: unchanged */
+	int listen_fd;    /* >= 0: passed as systemd does (dup2'd to fd 3 in the child,
+			     LISTEN_FDS=1, LISTEN_PID=the child's pid); the caller keeps
+			     and closes its own copy. -1: none */
+	const char *listen_fdname; /* LISTEN_FDNAMES with listen_fd; NULL: not set */
 };
 
 /*
@@ -69,6 +79,9 @@ int h_server_start(struct h_server *s, const char *const *extra);
 /* h_server_start() with the server's RLIMIT_NOFILE soft limit set to
  * `nofile` (setrlimit in the child before exec; this process keeps its own). */
 int h_server_start_nofile(struct h_server *s, const char *const *extra, unsigned nofile);
+/* h_server_start() with the options of `o`. A server listening on a unix
+ * socket (--uds in `extra`) writes port 0: s->port is then 0. */
+int h_server_start_opts(struct h_server *s, const char *const *extra, const struct h_start *o);
 /* Sends SIGTERM. */
 void h_server_term(struct h_server *s);
 /* Waits up to `ms` for the child to exit; on timeout kills it (SIGKILL).
