@@ -255,6 +255,7 @@ static void finish_stop(struct server_worker *s)
 	uv_close((uv_handle_t *)&s->accept_timer, NULL);
 	uv_close((uv_handle_t *)&s->flush, NULL);
 	uv_close((uv_handle_t *)&s->keepalive, NULL);
+	server__metrics_stop(s);
 	server__ws_rx_stop(s);
 	/* With a foreign loop the context is freed in steps as its uv handles
 	 * close; lws clears s->lws (info.pcontext) when it is gone. */
@@ -424,6 +425,7 @@ static int worker_init(struct server_worker *w, int port)
 			       period ? period : 250);
 		uv_unref((uv_handle_t *)&w->keepalive);
 	}
+	server__metrics_start(w);
 	if (server__ws_rx_start(w) != 0) {
 		LOG(LOG_ERROR, "server", "cannot create the WebSocket reader: %s", strerror(errno));
 		return -1;
@@ -487,6 +489,7 @@ static void worker_abandon(struct server_worker *w)
 		uv_close((uv_handle_t *)&w->accept_timer, NULL);
 		uv_close((uv_handle_t *)&w->flush, NULL);
 		uv_close((uv_handle_t *)&w->keepalive, NULL);
+		server__metrics_stop(w);
 		server__ws_rx_stop(w);
 		lws_context_destroy(w->lws);
 	}
@@ -536,6 +539,9 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 	p->cfg = cfg;
 	p->n_workers = n;
 	atomic_init(&p->ws_total, 0);
+	atomic_init(&p->layer_health, LAYER_UP);
+	atomic_init(&p->views_queued, 0);
+	atomic_init(&p->views_running, 0);
 	log_set_level(cfg->log_level);
 	server__settings_set(cfg->settings);
 	log_route_lws();
@@ -563,7 +569,7 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 		goto out;
 
 	struct server_worker *workers = p->workers;
-	if (workers_init(p) != 0)
+	if (server__access_log_open(p) != 0 || workers_init(p) != 0)
 		goto out;
 
 	LOG(LOG_INFO, "server",
@@ -583,6 +589,7 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 	server__publish_stop(&workers[0]);
 	rc = 0;
 out:
+	server__access_log_close(p);
 	free(p->workers);
 	layer_bus_free(p->bus);
 	tmpl_env_free(p->tmpl);

@@ -73,6 +73,7 @@ struct http_conn {
 	int file_fd;             /* a static file's body, streamed after `out` */
 	off_t file_left;
 	uint64_t started;        /* loop time the request ended, for the access log */
+	unsigned long long body_bytes; /* the response body's length as sent (access log) */
 };
 
 struct view_job {
@@ -190,8 +191,7 @@ static int request_fill(struct http_conn *hc, const struct http1_request *r,
 	}
 	out->cookies = http_parse_cookies(http_request_header(out, "cookie"));
 	char addr[128];
-	lws_get_peer_simple(hc->wsi, addr, sizeof(addr));
-	out->client_addr = strdup(addr);
+	out->client_addr = strdup(server__client_addr(hc->wsi, addr, sizeof(addr)));
 	return out->client_addr && out->cookies ? 0 : 500;
 }
 
@@ -242,6 +242,8 @@ static void on_job_work(uv_work_t *w)
 	struct http_request *req = &job->req;
 	struct server_worker *s = job->s;
 	bool csrf_new = false;
+	atomic_fetch_sub(&s->proc->views_queued, 1);
+	atomic_fetch_add(&s->proc->views_running, 1);
 
 	server__session_load(s, req);
 	const char *tok = json_string_value(json_object_get(req->cookies, "csrftoken"));
@@ -279,6 +281,7 @@ static void on_job_work(uv_work_t *w)
 		job->view->fn(req, &job->resp);
 	}
 	server__session_save(s, req, &job->resp, csrf_new);
+	atomic_fetch_sub(&s->proc->views_running, 1);
 }
 
 static void start_write(struct http_conn *hc);
@@ -322,7 +325,9 @@ static int dispatch(struct http_conn *hc, const struct view *view, int error_sta
 	hc->job = job;
 	hc->state = HC_BUSY;
 	lws_set_timeout(hc->wsi, NO_PENDING_TIMEOUT, 0);
+	atomic_fetch_add(&hc->s->proc->views_queued, 1);
 	if (uv_queue_work(hc->s->loop, &job->work, on_job_work, on_job_done) != 0) {
+		atomic_fetch_sub(&hc->s->proc->views_queued, 1);
 		hc->req = job->req;
 		hc->job = NULL;
 		free(job);
@@ -338,7 +343,7 @@ static int refuse(struct http_conn *hc, int status, const char *why)
 {
 	static struct log_limit lim = LOG_LIMIT_INIT(10);
 	char addr[128];
-	lws_get_peer_simple(hc->wsi, addr, sizeof(addr));
+	server__client_addr(hc->wsi, addr, sizeof(addr));
 	LOG_LIMITED(&lim, LOG_INFO, "http", "%s: %d %s", addr, status, why);
 	hc->close_after = true;
 	if (!hc->started)
@@ -412,10 +417,12 @@ static int serialize_head(struct http_conn *hc)
 			   "frame-ancestors 'none'; base-uri 'self'; form-action 'self'\r\n");
 	for (size_t i = 0; i < r->n_headers; i++)
 		rc |= http_buf_printf(o, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
+	hc->body_bytes = hc->file_fd >= 0 ? (unsigned long long)hc->file_left
+					   : (unsigned long long)r->body.len;
 	if (r->status != 304 && r->status >= 200 && r->status != 204)
-		rc |= http_buf_printf(o, "Content-Length: %llu\r\n",
-				      hc->file_fd >= 0 ? (unsigned long long)hc->file_left
-						       : (unsigned long long)r->body.len);
+		rc |= http_buf_printf(o, "Content-Length: %llu\r\n", hc->body_bytes);
+	if (hc->head_only || r->status == 304 || r->status < 200 || r->status == 204)
+		hc->body_bytes = 0;
 	if (hc->close_after)
 		rc |= http_buf_printf(o, "Connection: close\r\n");
 	else if (hc->http10)
@@ -442,14 +449,18 @@ static void start_write(struct http_conn *hc)
 	lws_callback_on_writable(hc->wsi);
 }
 
+/* The request's line in the access log, and its counters (metrics.c). */
 static void access_log(struct http_conn *hc)
 {
 	bool known = hc->req.method && !hc->unread;
-	LOG(LOG_INFO, "http", "%s %s %d %llu %llums", known ? hc->req.method : "-",
-	    known && hc->req.path ? hc->req.path : "-", hc->resp.status,
-	    hc->file_fd >= 0 || hc->out.len ? (unsigned long long)(hc->out.len - LWS_PRE)
-					    : 0ULL,
-	    (unsigned long long)(uv_now(hc->s->loop) - hc->started));
+	char addr[128];
+	const char *client = hc->req.client_addr
+				     ? hc->req.client_addr
+				     : server__client_addr(hc->wsi, addr, sizeof(addr));
+	server__metrics_http_response(hc->s, hc->resp.status, hc->body_bytes);
+	server__access_log_http(hc->s->proc, client, known ? hc->req.method : NULL,
+				known ? hc->req.path : NULL, hc->resp.status, hc->body_bytes,
+				(double)(uv_now(hc->s->loop) - hc->started) / 1000.0);
 }
 
 static int process(struct http_conn *hc);
@@ -549,7 +560,9 @@ static int upgrade(struct http_conn *hc)
 	hc_watch(hc, false); /* ws_conn.c watches the socket with its own pointer */
 	const char *why = NULL;
 	int rc = server__ws_handshake(hc->s, hc->wsi, &hc->req, trailing, &status, &why);
+	server__metrics_handshake(hc->s, rc == 0 ? 101 : rc > 0 ? status : 0);
 	if (rc == 0) {
+		SERVER_METRIC_ADD(hc->s, http_conns_open, -1); /* a WebSocket from now on */
 		server__request_clear(&hc->req);
 		http1_free(hc->rd);
 		http_buf_free(&hc->in);
@@ -697,6 +710,7 @@ void server__http_readable(struct http_conn *hc)
 
 static void hc_free(struct http_conn *hc)
 {
+	SERVER_METRIC_ADD(hc->s, http_conns_open, -1);
 	hc_watch(hc, false);
 	if (hc->job)
 		hc->job->hc = NULL; /* the job frees itself when the view returns */
@@ -726,6 +740,8 @@ static int on_adopt(struct server_worker *s, struct lws *wsi)
 	hc->s = s;
 	hc->wsi = wsi;
 	hc->file_fd = -1;
+	SERVER_METRIC_INC(s, http_conns_total);
+	SERVER_METRIC_INC(s, http_conns_open); /* until hc_free() or the upgrade */
 	hc->rd = http1_new(&lim);
 	http_response_init(&hc->resp);
 	if (!hc->rd) {

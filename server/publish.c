@@ -15,7 +15,6 @@
  * The token is --publish-token, or a random one written (mode 0600) to
  * /tmp/channels-server-<uid>-<port>.token, where channels-cli finds it.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -43,27 +42,12 @@ static void answer(struct http_response *resp, int status, const char *key, cons
 	json_decref(body);
 }
 
-static bool is_loopback(const char *addr)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-	if (!addr)
-		return false;
-	if (strncmp(addr, "::ffff:", 7) == 0)
-		addr += 7;
-	if (inet_pton(AF_INET, addr, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, addr, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return false;
-}
-
 static void publish(struct http_request *req, struct http_response *resp, bool group)
 {
 	struct server_worker *s = req->app;
 	const char *name = json_string_value(json_object_get(req->kwargs, "name"));
 
-	if (!s->proc->cfg->publish_allow_remote && !is_loopback(req->client_addr)) {
+	if (!s->proc->cfg->publish_allow_remote && !server__is_loopback(req->client_addr)) {
 		answer(resp, 403, "error", "the publish endpoint only answers loopback clients");
 		return;
 	}

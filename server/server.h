@@ -186,6 +186,10 @@ struct server_config {
 	const char *publish_token;     /* NULL: random, written to the token file */
 	json_t *settings;              /* the apps' settings (borrowed), read with server_setting_*() */
 	const char *port_file;         /* if set, the bound port is written there once listening */
+	const char *metrics_path;      /* "/metrics" (default), or "off" */
+	const char *metrics_token;     /* NULL: the metrics answer loopback clients only */
+	const char *access_log;        /* "-" (stdout, default), a file path, or "off" */
+	const char *access_log_format; /* "common" (default) or "json" */
 };
 
 /* Fills `cfg` with the defaults above. */

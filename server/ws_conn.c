@@ -45,6 +45,8 @@ struct ws_conn {
 	uint32_t tokens_at;  /* loop time, ms (wraps: only differences are used) */
 
 	int peer_code;       /* the peer's, from its close frame; 0 if none */
+	uint32_t msgs_in, msgs_out; /* for the access log's end line (wrap at 2^32) */
+	uint32_t started;    /* loop time (ms, wraps) of the handshake */
 	/* one per connection: flags as bits */
 	bool dirty : 1;
 	bool ping_due : 1;   /* our keepalive ping is to be written */
@@ -115,8 +117,10 @@ static int tp_send(void *conn, struct consumer_frame *f)
 	/* Inclusive: a frame passes when its payload and what already waits
 	 * (payloads, plus QUEUE_ENTRY_COST each) are at most --max-queue, so
 	 * one message of exactly --max-queue bytes passes an empty queue. */
-	if (wc->q_bytes + f->len > wc->s->proc->cfg->max_queue_bytes)
+	if (wc->q_bytes + f->len > wc->s->proc->cfg->max_queue_bytes) {
+		SERVER_METRIC_INC(wc->s, ws_send_refused);
 		return CH_EQUEUE;
+	}
 	if (wc->q_len == wc->q_cap) {
 		unsigned cap = wc->q_cap ? wc->q_cap * 2 : 8;
 		struct consumer_frame **q = malloc(cap * sizeof(*q));
@@ -132,6 +136,9 @@ static int tp_send(void *conn, struct consumer_frame *f)
 	wc->q[(wc->q_head + wc->q_len) % wc->q_cap] = consumer_frame_ref(f);
 	wc->q_len++;
 	wc->q_bytes += f->len + QUEUE_ENTRY_COST;
+	wc->msgs_out++;
+	SERVER_METRIC_INC(wc->s, ws_msgs_out);
+	SERVER_METRIC_ADD(wc->s, ws_bytes_out, f->len);
 	/* Written at the end of this loop turn (server__ws_flush), together
 	 * with whatever else is queued for this connection by then. */
 	if (wc->established && !wc->dirty)
@@ -176,6 +183,7 @@ static void wc_unlink_free(struct ws_conn *wc)
 	if (wc->next)
 		wc->next->prev = wc->prev;
 	s->n_ws--;
+	SERVER_METRIC_ADD(s, ws_open, -1);
 	atomic_fetch_sub(&s->proc->ws_total, 1);
 	queue_drop(wc);
 	free(wc->q);
@@ -216,6 +224,8 @@ static struct ws_conn *wc_new(struct server_worker *s, struct lws *wsi)
 		s->ws_head->prev = wc;
 	s->ws_head = wc;
 	s->n_ws++;
+	SERVER_METRIC_INC(s, ws_open);
+	wc->started = (uint32_t)uv_now(s->loop);
 	atomic_fetch_add(&s->proc->ws_total, 1);
 	return wc;
 }
@@ -275,6 +285,7 @@ int server__ws_handshake(struct server_worker *s, struct lws *wsi, struct http_r
 		return 0;
 	}
 	wc->established = true;
+	server__access_log_ws(s->proc, req->client_addr, path, 0, 0, 0, 0);
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	if (trailing) {
 		/* The client sent more after its handshake without waiting for
@@ -370,8 +381,12 @@ static void on_message(struct ws_conn *wc, const unsigned char *p, size_t len, b
 		LOG_LIMITED(&lim_rate, LOG_INFO, "ws", "%s: over %.0f messages/s, closing 1008",
 		    consumer_channel_name(wc->consumer), wc->s->proc->cfg->rate_limit);
 		tp_close(wc, CLOSE_POLICY, "rate limit exceeded");
+		SERVER_METRIC_INC(wc->s, ws_rate_limited);
 		return;
 	}
+	wc->msgs_in++;
+	SERVER_METRIC_INC(wc->s, ws_msgs_in);
+	SERVER_METRIC_ADD(wc->s, ws_bytes_in, len);
 	consumer_receive(wc->consumer, (const char *)p, len, binary);
 	/* A 64 KiB read may hold hundreds of messages: the layer decides when
 	 * what they queued goes to the receivers (layer_input_done()), so a
@@ -706,6 +721,16 @@ void server__ws_dirty_free(struct server_worker *s)
 	s->n_dirty = s->dirty_cap = 0;
 }
 
+/* An accepted WebSocket's end: counted, and its access log line. */
+static void ws_ended(struct ws_conn *wc, int code)
+{
+	server__metrics_ws_close(wc->s, code ? code : 1005);
+	server__access_log_ws(wc->s->proc, consumer_scope_client_addr(wc->consumer),
+			      consumer_scope_path(wc->consumer), code ? code : 1005,
+			      (double)(uint32_t)((uint32_t)uv_now(wc->s->loop) - wc->started) / 1000.0,
+			      wc->msgs_in, wc->msgs_out);
+}
+
 int server__ws_callback(struct server_worker *s, struct lws *wsi, enum lws_callback_reasons reason,
 			void *in, size_t len)
 {
@@ -727,6 +752,8 @@ int server__ws_callback(struct server_worker *s, struct lws *wsi, enum lws_callb
 		return on_writeable(wc);
 	case LWS_CALLBACK_RAW_CLOSE: {
 		int code = wc->peer_code ? wc->peer_code : wc->close_requested ? wc->close_code : 1006;
+		if (wc->established)
+			ws_ended(wc, code);
 		stop_reading(wc);
 		lws_set_opaque_user_data(wsi, NULL);
 		consumer_closed(wc->consumer, code);
