@@ -282,6 +282,47 @@ static void runtime(struct http_buf *b, const struct server_process *p)
 			server__access_log_dropped(p));
 }
 
+json_t *server__metrics_snapshot(const struct server_process *p)
+{
+	unsigned long long http = 0, refused = 0, lag_us = 0;
+	for (int c = 0; c < 6; c++)
+		http += sum_at(p, MOFF(http_responses[c]));
+	for (int i = SM_HS_101 + 1; i < SM_HS_N; i++)
+		refused += sum_at(p, MOFF(ws_handshakes[i]));
+	for (unsigned i = 0; i < p->n_workers; i++) {
+		unsigned long long v = LOAD(p->workers[i].metrics.loop_lag_us);
+		lag_us = v > lag_us ? v : lag_us;
+	}
+	static const char *const states[] = {"up", "down", "stalled"};
+	int h = atomic_load(&p->layer_health);
+	return json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:i,s:i,s:i,s:s}",
+	    "http_responses", (json_int_t)http, "http_connections_open",
+	    (json_int_t)sum_at(p, MOFF(http_conns_open)), "ws_open",
+	    (json_int_t)sum_at(p, MOFF(ws_open)), "ws_accepted",
+	    (json_int_t)sum_at(p, MOFF(ws_handshakes[SM_HS_101])), "ws_refused", (json_int_t)refused,
+	    "ws_messages_in", (json_int_t)sum_at(p, MOFF(ws_msgs_in)), "ws_messages_out",
+	    (json_int_t)sum_at(p, MOFF(ws_msgs_out)), "ws_bytes_in",
+	    (json_int_t)sum_at(p, MOFF(ws_bytes_in)), "ws_bytes_out",
+	    (json_int_t)sum_at(p, MOFF(ws_bytes_out)), "closes_1008",
+	    (json_int_t)sum_at(p, MOFF(ws_closes[SM_CLOSE_1008])), "closes_1013",
+	    (json_int_t)sum_at(p, MOFF(ws_closes[SM_CLOSE_1013])), "layer_dropped",
+	    (json_int_t)sum_at(p, MOFF(layer_dropped)), "loop_lag_ms", (double)lag_us / 1000.0,
+	    "view_queue", atomic_load(&p->views_queued), "views_running",
+	    atomic_load(&p->views_running), "workers", (int)p->n_workers, "layer",
+	    states[h >= 0 && h < 3 ? h : 1]);
+}
+
+bool server__metrics_allowed(const struct server_process *p, const char *client_addr,
+			     const char *token)
+{
+	const char *tok = p->cfg->metrics_token;
+	if (tok && *tok && token && strlen(token) == strlen(tok) &&
+	    CRYPTO_memcmp(token, tok, strlen(tok)) == 0)
+		return true;
+	return server__is_loopback(client_addr);
+}
+
 static void text(struct http_response *resp, int status, const char *body)
 {
 	resp->status = status;
@@ -291,12 +332,9 @@ static void text(struct http_response *resp, int status, const char *body)
 
 static bool metrics_allowed(const struct http_request *req, const struct server_process *p)
 {
-	const char *tok = p->cfg->metrics_token;
 	const char *auth = http_request_header(req, "authorization");
-	if (tok && *tok && auth && strncmp(auth, "Bearer ", 7) == 0 &&
-	    strlen(auth + 7) == strlen(tok) && CRYPTO_memcmp(auth + 7, tok, strlen(tok)) == 0)
-		return true;
-	return server__is_loopback(req->client_addr);
+	return server__metrics_allowed(p, req->client_addr,
+				       auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL);
 }
 
 static void metrics_view(struct http_request *req, struct http_response *resp)

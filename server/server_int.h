@@ -14,6 +14,7 @@
  *   lws_log.c   lws' log lines into util's sink
  *   app.c       the apps: their tables checked, routes joined, identity hook
  *   metrics.c   the counters' scrape (/metrics), /healthz, /readyz, loop lag
+ *   status.c    the live status page /status/ and its WebSocket
  *   access_log.c the access log (a writer thread), the client address
  *   main.c      server_main()
  */
@@ -286,6 +287,23 @@ void server__metrics_http_response(struct server_worker *w, int status, size_t b
 void server__metrics_handshake(struct server_worker *w, int status);
 /* A WebSocket's end with `code`. Loop thread. */
 void server__metrics_ws_close(struct server_worker *w, int code);
+
+/* The totals the /status/ page draws (a new object). Any thread. */
+json_t *server__metrics_snapshot(const struct server_process *p);
+
+/* May `client_addr` read the metrics (and /status/)? Loopback, or `token`
+ * (may be NULL) equal to --metrics-token. Any thread. */
+bool server__metrics_allowed(const struct server_process *p, const char *client_addr,
+			     const char *token);
+
+/* ---- status.c ---- */
+
+/* The live status page (GET /status/) and its WebSocket (/status/ws/),
+ * served when the metrics are (--metrics-path not off): fill `http`
+ * (room for 1) and `ws` (room for 1), return how many of each. Remembers
+ * `p` for the WebSocket consumers. Main thread, before the workers. */
+void server__status_routes(struct server_process *p, struct route *http, size_t *n_http,
+			   struct route *ws, size_t *n_ws);
 
 /* True for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z. */
 bool server__is_loopback(const char *addr);

@@ -7,6 +7,8 @@
  *     loopback gets 403 unless it sends --metrics-token;
  *   /healthz and /readyz: 200 on the memory layer (Redis: tests/redis/
  *     test_readyz.c);
+ *   /status/: the page, its script, and its WebSocket's totals once a
+ *     second; 403 for a remote client without ?token=;
  *   the access log in both formats: a page, a static file, a 404, a refused
  *     handshake, a WebSocket session (connect and end lines), and a hostile
  *     path whose quotes, backslashes and control bytes come out escaped.
@@ -329,6 +331,42 @@ static void test_policy_closes(const struct h_server *s)
 	CHECK(DELTA(&a, &b, "channels_ws_send_refused_total") == 1);
 }
 
+/* The live status page, its script and its WebSocket's totals. */
+static void test_status(const struct h_server *s)
+{
+	struct client_response r;
+	CHECK_INT(h_http(s, "GET", "/status/", NULL, NULL, NULL, 0, &r), 0);
+	CHECK_INT(r.status, 200);
+	CHECK_CONTAINS(r.body, "<canvas id=\"c-lag\"");
+	CHECK_CONTAINS(r.body, "js/status.js");
+	client_response_clear(&r);
+	CHECK_INT(h_http(s, "GET", "/static/js/status.js", NULL, NULL, NULL, 0, &r), 0);
+	CHECK_INT(r.status, 200);
+	CHECK_CONTAINS(r.body, "/status/ws/");
+	client_response_clear(&r);
+	struct client_ws *ws = NULL;
+	CHECK_INT(h_ws_open(s, "/status/ws/", NULL, NULL, &ws, NULL), 0);
+	if (!ws)
+		return;
+	int64_t t0 = h_now_ms();
+	json_t *a = h_recv_json(ws, 2000, "status (first)");
+	json_t *b = h_recv_json(ws, 3000, "status (second)");
+	int64_t dt = h_now_ms() - t0;
+	CHECK(a && b);
+	CHECK(dt >= 800 && dt < 2500); /* one a second, the first at once */
+	if (a && b) {
+		CHECK(json_integer_value(json_object_get(b, "ws_open")) >= 1); /* itself */
+		CHECK(json_integer_value(json_object_get(b, "http_responses")) >= 2);
+		CHECK(json_is_number(json_object_get(b, "loop_lag_ms")));
+		CHECK_INT(json_integer_value(json_object_get(b, "workers")), 1);
+		CHECK_STR(json_string_value(json_object_get(b, "layer")), "up");
+	}
+	json_decref(a);
+	json_decref(b);
+	CHECK_INT(client_ws_close(ws, 1000, 3000), 0);
+	client_ws_free(ws);
+}
+
 static void test_health(const struct h_server *s)
 {
 	struct client_response r;
@@ -358,6 +396,9 @@ static void test_metrics_off(const struct h_server *s)
 	CHECK_INT(r.status, 404);
 	client_response_clear(&r);
 	CHECK_INT(h_healthz(s), 0);
+	CHECK_INT(h_http(s, "GET", "/status/", NULL, NULL, NULL, 0, &r), 0);
+	CHECK_INT(r.status, 404);
+	client_response_clear(&r);
 }
 
 /* A non-loopback IPv4 address of this machine into `out`, or false. */
@@ -416,6 +457,14 @@ static void test_metrics_remote(const struct h_server *s)
 				 "Authorization: Bearer metrics-token-0123456789\r\n"), 200);
 	CHECK_INT(raw_get_status("127.0.0.1", s->port, "/metrics", ""), 200);
 	CHECK_INT(raw_get_status(remote_addr, s->port, "/healthz", ""), 200);
+	CHECK_INT(raw_get_status(remote_addr, s->port, "/status/", ""), 403);
+	CHECK_INT(raw_get_status(remote_addr, s->port, "/status/?token=metrics-token-0123456789", ""),
+		  200);
+	const char *up = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+			 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+	CHECK_INT(raw_get_status(remote_addr, s->port, "/status/ws/", up), 403);
+	CHECK_INT(raw_get_status(remote_addr, s->port, "/status/ws/?token=metrics-token-0123456789",
+				 up), 101);
 	CHECK_INT(raw_get_status(remote_addr, s->port, "/readyz", ""), 200);
 }
 
@@ -580,6 +629,7 @@ int main(int argc, char **argv)
 	const char *one[] = {"--workers", "1", NULL};
 	CHECK_INT(h_with_server(one, test_counters, "server for the counters"), 0);
 	CHECK_INT(h_with_server(one, test_health, "server for /healthz and /readyz"), 0);
+	CHECK_INT(h_with_server(one, test_status, "server for /status/"), 0);
 	const char *policy[] = {"--workers", "1", "--rate-limit", "0.001", "--rate-burst", "3",
 				"--max-queue", "70000", "--publish-token", TOKEN, NULL};
 	CHECK_INT(h_with_server(policy, test_policy_closes, "server for 1008 and 1013"), 0);
