@@ -35,6 +35,8 @@ struct access_log {
 	bool own_fd;     /* a file we opened (not stdout) */
 	bool json;
 	bool stop;
+	bool reopen;     /* the writer reopens `path` before its next write */
+	const char *path; /* borrowed from the config; NULL for stdout */
 	uv_mutex_t mu;
 	uv_cond_t cond;
 	uv_thread_t thread;
@@ -65,13 +67,26 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
+/* On the writer thread (the only user of a->fd): the file at its path
+ * again, after logrotate moved it; the old one stays on failure. */
+static void reopen_file(struct access_log *a)
+{
+	int fd = open(a->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		LOG(LOG_ERROR, "server", "--access-log %s: reopening: %s", a->path, strerror(errno));
+		return;
+	}
+	close(a->fd);
+	a->fd = fd;
+}
+
 static void writer(void *arg)
 {
 	struct access_log *a = arg;
 	char *mine = NULL;
 	uv_mutex_lock(&a->mu);
 	for (;;) {
-		while (!a->len && !a->stop)
+		while (!a->len && !a->stop && !a->reopen)
 			uv_cond_wait(&a->cond, &a->mu);
 		if (!a->len && a->stop)
 			break;
@@ -80,9 +95,13 @@ static void writer(void *arg)
 		free(mine);
 		mine = a->buf;
 		size_t n = a->len;
+		bool reopen = a->reopen;
 		a->buf = NULL;
 		a->len = a->cap = 0;
+		a->reopen = false;
 		uv_mutex_unlock(&a->mu);
+		if (reopen)
+			reopen_file(a);
 		write_all(a->fd, mine, n);
 		uv_mutex_lock(&a->mu);
 	}
@@ -138,6 +157,7 @@ int server__access_log_open(struct server_process *p)
 			return -1;
 		}
 		a->own_fd = true;
+		a->path = where;
 	}
 	atomic_init(&a->dropped, 0);
 	uv_mutex_init(&a->mu);
@@ -172,6 +192,17 @@ void server__access_log_close(struct server_process *p)
 	free(a->buf);
 	free(a);
 	p->alog = NULL;
+}
+
+void server__access_log_reopen(struct server_process *p)
+{
+	struct access_log *a = p->alog;
+	if (!a || !a->own_fd)
+		return;
+	uv_mutex_lock(&a->mu);
+	a->reopen = true; /* wakes the writer even with no line waiting */
+	uv_mutex_unlock(&a->mu);
+	uv_cond_signal(&a->cond);
 }
 
 unsigned long long server__access_log_dropped(const struct server_process *p)

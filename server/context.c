@@ -69,9 +69,10 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	struct server_worker *s = h->data;
 	if (signum == SIGHUP) {
-		/* Never exits. Log reopening and config reload come later. */
-		LOG(LOG_INFO, "server", "SIGHUP: reload (nothing is reloadable yet: no config file, "
-					"logs go to stderr); still serving");
+		/* Never exits. Config reload comes later. */
+		server__access_log_reopen(s->proc);
+		LOG(LOG_INFO, "server", "SIGHUP: reload (the --access-log file is reopened; nothing "
+					"else is reloadable yet); still serving");
 		return;
 	}
 	begin_stop(s, signum == SIGINT ? "SIGINT" : "SIGTERM");

@@ -182,7 +182,7 @@ static void connections(struct http_buf *b, const struct server_process *p)
 	}
 	one(b, p, "channels_ws_connections_total", "counter", "WebSockets accepted (101)",
 	    MOFF(ws_handshakes[SM_HS_101]));
-	one(b, p, "channels_ws_connections_open", "gauge", "open WebSockets (from the 101 on)",
+	one(b, p, "channels_ws_connections_open", "gauge", "open WebSockets (handshaking or established)",
 	    MOFF(ws_open));
 }
 

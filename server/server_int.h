@@ -329,6 +329,9 @@ const char *server__client_addr(struct lws *wsi, char *buf, size_t len);
 int server__access_log_open(struct server_process *p);
 void server__access_log_close(struct server_process *p);
 unsigned long long server__access_log_dropped(const struct server_process *p);
+/* Asks the writer to reopen the --access-log file before its next write
+ * (SIGHUP after logrotate moved it); nothing for stdout or off. Any thread. */
+void server__access_log_reopen(struct server_process *p);
 
 /* One HTTP request (method/path NULL: unread, logged "-"). Any thread. */
 void server__access_log_http(struct server_process *p, const char *addr, const char *method,

@@ -11,9 +11,11 @@
  *     second; 403 for a remote client without ?token=;
  *   the access log in both formats: a page, a static file, a 404, a refused
  *     handshake, a WebSocket session (connect and end lines), and a hostile
- *     path whose quotes, backslashes and control bytes come out escaped.
+ *     path whose quotes, backslashes and control bytes come out escaped;
+ *     SIGHUP reopening a log file that was moved away.
  */
 #include <arpa/inet.h>
+#include <signal.h>
 #include <ctype.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -605,6 +607,27 @@ static void test_access_json(const struct h_server *s)
 	free(log);
 }
 
+/* SIGHUP after the log file was moved away (logrotate): the server writes
+ * to a new file at the path, and the moved one keeps what came before. */
+static void test_access_reopen(const struct h_server *s)
+{
+	char moved[160];
+	snprintf(moved, sizeof(moved), "%s.1", log_path);
+	CHECK_INT(h_healthz(s), 0);
+	free(log_wait("\"GET /healthz\""));
+	CHECK_INT(rename(log_path, moved), 0);
+	kill(s->pid, SIGHUP);
+	for (int i = 0; i < 60 && h_server_log_count(s, "SIGHUP: reload") < 1; i++)
+		h_sleep_ms(50);
+	struct client_response r;
+	CHECK_INT(h_http(s, "GET", "/readyz", NULL, NULL, NULL, 0, &r), 0);
+	client_response_clear(&r);
+	char *log = log_wait("\"GET /readyz\"");
+	CHECK(log && !strstr(log, "/healthz"));
+	free(log);
+	unlink(moved);
+}
+
 static void test_access_off(const struct h_server *s)
 {
 	struct client_response r;
@@ -656,6 +679,9 @@ int main(int argc, char **argv)
 		const char *alog[] = {"--access-log", log_path, "--access-log-format", fmts[i], NULL};
 		CHECK_INT(h_with_server(alog, tests[i], fmts[i]), 0);
 	}
+	unlink(log_path);
+	const char *rot[] = {"--access-log", log_path, NULL};
+	CHECK_INT(h_with_server(rot, test_access_reopen, "server for the log reopen"), 0);
 	unlink(log_path);
 	return check_finish();
 }
