@@ -540,6 +540,7 @@ void layer__stats_from(const struct layer *inner, struct layer_stats *out)
 	out->delivered = local.delivered;
 	out->dropped = local.dropped;
 	out->groups = local.groups;
+	out->members = local.members;
 	out->receivers = local.receivers;
 }
 

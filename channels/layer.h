@@ -327,6 +327,8 @@ struct layer_stats {
 					  not published beyond this process, CH_EUNAVAIL, a full
 					  channel, ...); invalid names and a closing layer excluded */
 	unsigned groups;               /* groups with at least one member (local view) */
+	unsigned long members;         /* group memberships of local channels (memory-based
+					  backends; 0 when a backend does not count them) */
 	unsigned receivers;            /* registered local receivers */
 };
 void layer_get_stats(const struct layer *l, struct layer_stats *out);

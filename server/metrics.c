@@ -84,6 +84,7 @@ static void snapshot(struct server_worker *w)
 	STORE(w->metrics.layer_dropped, st.dropped);
 	STORE(w->metrics.layer_errors, st.errors);
 	STORE(w->metrics.layer_groups, st.groups);
+	STORE(w->metrics.layer_members, st.members);
 	STORE(w->metrics.layer_receivers, st.receivers);
 	if (w->index == 0) /* the worker holding the Redis connections, if any */
 		atomic_store(&w->proc->layer_health, (int)layer_health(w->layer));
@@ -250,6 +251,8 @@ static void layer(struct http_buf *b, const struct server_process *p)
 		   MOFF(layer_dropped), true, 1);
 	per_worker(b, p, "channels_layer_groups", "gauge", "groups with local members",
 		   MOFF(layer_groups), true, 1);
+	per_worker(b, p, "channels_layer_members", "gauge",
+		   "group memberships of local channels", MOFF(layer_members), true, 1);
 	per_worker(b, p, "channels_layer_receivers", "gauge",
 		   "local receivers (one per consumer)", MOFF(layer_receivers), true, 1);
 	int h = atomic_load(&p->layer_health);

@@ -62,7 +62,7 @@ struct server_metrics {
 	_Atomic unsigned long long ws_rate_limited;   /* closed 1008 by --rate-limit */
 	_Atomic unsigned long long ws_send_refused;   /* messages not queued: over --max-queue */
 	_Atomic unsigned long long layer_sent, layer_delivered, layer_dropped, layer_errors;
-	_Atomic unsigned long long layer_groups, layer_receivers;
+	_Atomic unsigned long long layer_groups, layer_members, layer_receivers;
 	_Atomic unsigned long long loop_lag_us, loop_lag_max_us; /* last tick's, and the largest */
 };
 

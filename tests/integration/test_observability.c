@@ -246,6 +246,9 @@ static void test_counters(const struct h_server *s)
 	CHECK_INT(h_ws_open(s, "/ws/chat/lobby/", NULL, NULL, &ws, NULL), 0);
 	if (ws) {
 		CHECK(wait_val(s, "channels_ws_connections_open", 1) == 1);
+		/* the chat consumer is in its room's group (copied every 250 ms) */
+		CHECK(wait_min(s, "channels_layer_members{worker=\"0\",backend=\"memory\"}", 1) >= 1);
+		CHECK(wait_min(s, "channels_layer_groups{worker=\"0\",backend=\"memory\"}", 1) >= 1);
 		for (int i = 0; i < M; i++) {
 			char text[32];
 			snprintf(text, sizeof(text), "m%d", i);
@@ -258,6 +261,7 @@ static void test_counters(const struct h_server *s)
 		client_ws_free(ws);
 	}
 	CHECK(wait_val(s, "channels_ws_connections_open", 0) == 0);
+	CHECK(wait_val(s, "channels_layer_members{worker=\"0\",backend=\"memory\"}", 0) == 0);
 	CHECK_INT(scrape(s, &b), 0);
 	CHECK(DELTA(&a, &b, "channels_ws_handshakes_total{status=\"101\"}") == 1);
 	CHECK(DELTA(&a, &b, "channels_ws_connections_total") == 1);
