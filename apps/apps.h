@@ -10,7 +10,7 @@
  *   gossip/   notifications (group gossip) and the posts that signal them
  *   chart/    the live chart
  *   echo/     ws/echo/, the conformance suite's testee
- *   site/     the home page, /healthz, the test views
+ *   site/     the home page, the test views
  *
  * The list of them (INSTALLED_APPS) is one line each in apps/meson.build,
  * from which the build writes apps_installed[]; main.c serves it.

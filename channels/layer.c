@@ -279,6 +279,8 @@ int layer_send(struct layer *l, const char *channel, json_t *msg)
 	rc = l->ops->send(l, channel, msg);
 	if (rc == 0)
 		l->stats.sent++;
+	else
+		l->stats.errors++;
 	return rc;
 }
 
@@ -348,6 +350,8 @@ int layer_group_send(struct layer *l, const char *group, json_t *msg)
 	rc = l->ops->group_send(l, group, msg);
 	if (rc == 0)
 		l->stats.sent++;
+	else
+		l->stats.errors++;
 	return rc;
 }
 
@@ -536,6 +540,7 @@ void layer__stats_from(const struct layer *inner, struct layer_stats *out)
 	out->delivered = local.delivered;
 	out->dropped = local.dropped;
 	out->groups = local.groups;
+	out->members = local.members;
 	out->receivers = local.receivers;
 }
 
@@ -551,6 +556,13 @@ void layer__log_local_only(const char *name)
 bool layer_connected(const struct layer *l)
 {
 	return !l->ops->connected || l->ops->connected(l);
+}
+
+enum layer_health layer_health(const struct layer *l)
+{
+	if (l->ops->health)
+		return (enum layer_health)l->ops->health(l);
+	return layer_connected(l) ? LAYER_UP : LAYER_DOWN;
 }
 
 void layer_get_stats(const struct layer *l, struct layer_stats *out)

@@ -269,6 +269,16 @@ struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,
 /* Is every shard connected now? (memory: always true) */
 bool layer_connected(const struct layer *l);
 
+/*
+ * Can the layer publish beyond this process now? LAYER_UP (memory: always),
+ * LAYER_DOWN (a shard's connection is not connected: refused, closed,
+ * reconnecting), LAYER_STALLED (connected, but Redis has not proved it
+ * serves us: no reply yet, commands refused, or its publish backlog full).
+ * What /readyz and the channels_layer_state metric report. Loop thread.
+ */
+enum layer_health { LAYER_UP = 0, LAYER_DOWN = 1, LAYER_STALLED = 2 };
+enum layer_health layer_health(const struct layer *l);
+
 /* ---- the wire format (pure functions, any thread) ---- */
 
 /*
@@ -313,7 +323,12 @@ struct layer_stats {
 	unsigned long long sent;       /* messages accepted by send/group_send (group_send counts 1) */
 	unsigned long long delivered;  /* receiver callbacks made */
 	unsigned long long dropped;    /* expired, full, or no receiver at flush */
+	unsigned long long errors;     /* send/group_send refused after validation (CH_ELOCAL:
+					  not published beyond this process, CH_EUNAVAIL, a full
+					  channel, ...); invalid names and a closing layer excluded */
 	unsigned groups;               /* groups with at least one member (local view) */
+	unsigned long members;         /* group memberships of local channels (memory-based
+					  backends; 0 when a backend does not count them) */
 	unsigned receivers;            /* registered local receivers */
 };
 void layer_get_stats(const struct layer *l, struct layer_stats *out);

@@ -67,6 +67,8 @@ struct layer_ops {
 	void (*stats)(const struct layer *l, struct layer_stats *out);
 	/* Optional (NULL: always connected): layer_connected(). */
 	bool (*connected)(const struct layer *l);
+	/* Optional (NULL: from `connected`): layer_health(), an enum layer_health. */
+	int (*health)(const struct layer *l);
 	/* Optional (NULL: no copy kept): layer_receiver_name(). */
 	const char *(*receiver_name)(struct layer *l, const char *channel);
 };

@@ -106,6 +106,7 @@ struct mem_layer {
 	uint64_t expiry_ms, group_expiry_ms;
 	bool delivering;   /* inside on_deliver() */
 	bool torn_down;
+	unsigned long n_members; /* group memberships, for layer_stats */
 };
 
 static void on_deliver(uv_idle_t *h);
@@ -281,6 +282,7 @@ static void member_del(struct mem_layer *m, struct member *mem)
 	if (mem->cnext)
 		mem->cnext->cprev = mem->cprev;
 	free(mem);
+	m->n_members--;
 	if (--g->count == 0 && !g->busy)
 		group_free(m, g);
 }
@@ -531,6 +533,7 @@ static int mem_group_add(struct layer *l, const char *group, const char *channel
 		g->members->gprev = mem;
 	g->members = mem;
 	g->count++;
+	m->n_members++;
 	mem->cnext = c->members;
 	if (c->members)
 		c->members->cprev = mem;
@@ -720,6 +723,7 @@ static void mem_stats(const struct layer *l, struct layer_stats *out)
 	const struct mem_layer *m = (const struct mem_layer *)l;
 
 	out->groups = (unsigned)m->groups.count;
+	out->members = m->n_members;
 }
 
 unsigned layer__memory_group_size(struct layer *l, const char *group)

@@ -458,6 +458,22 @@ static bool r_connected(const struct layer *l)
 	return true;
 }
 
+/* DOWN when a connection of a shard is not connected; STALLED when one is
+ * connected but not proved usable, refusing, or its publish backlog is full. */
+static int r_health(const struct layer *l)
+{
+	const struct redis_layer *r = (const struct redis_layer *)l;
+	int h = LAYER_UP;
+	for (unsigned i = 0; i < r->n_shards; i++) {
+		const struct shard *s = &r->shards[i];
+		if (!s->pub.ac || !s->pub.connected || !s->sub.ac || !s->sub.connected)
+			return LAYER_DOWN;
+		if (!layer__redis_pub_ok(s) || !s->sub.usable)
+			h = LAYER_STALLED;
+	}
+	return h;
+}
+
 static void r_stats(const struct layer *l, struct layer_stats *out)
 {
 	layer__stats_from(((const struct redis_layer *)l)->local, out);
@@ -498,6 +514,7 @@ static const struct layer_ops redis_ops = {
 	.free = r_free,
 	.stats = r_stats,
 	.connected = r_connected,
+	.health = r_health,
 };
 
 struct layer *layer_redis_new(uv_loop_t *loop, const struct layer_config *cfg,

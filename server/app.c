@@ -116,14 +116,22 @@ int server__apps_start(struct server_process *p, const struct server_app *const 
 		if (apps[a]->identity)
 			identity_hook = apps[a]->identity;
 
-	/* The server's own routes (the publish endpoint) come before the apps'.
+	/* The server's own routes (the publish endpoint, metrics.c's, status.c's) come before the apps'.
 	 * The router keeps copies of the entries: the joined arrays go. */
 	struct route *http = NULL, *ws = NULL;
 	size_t n_http = 0, n_ws = 0;
-	size_t n_own = p->cfg->publish_endpoint ? 2 : 0;
+	struct route own[6], own_ws[1];
+	size_t n_own = 0, n_status = 0, n_own_ws = 0;
+	if (p->cfg->publish_endpoint) {
+		memcpy(own, server__publish_routes, sizeof(server__publish_routes));
+		n_own = 2;
+	}
+	n_own += server__obs_routes(p->cfg, own + n_own); /* /healthz, /readyz, /metrics */
+	server__status_routes(p, own + n_own, &n_status, own_ws, &n_own_ws); /* /status/ */
+	n_own += n_status;
 	int rc = -1;
-	if (routes_join(apps, false, server__publish_routes, n_own, &http, &n_http) != 0 ||
-	    routes_join(apps, true, NULL, 0, &ws, &n_ws) != 0) {
+	if (routes_join(apps, false, own, n_own, &http, &n_http) != 0 ||
+	    routes_join(apps, true, own_ws, n_own_ws, &ws, &n_ws) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}

@@ -55,6 +55,10 @@ static const struct opt opts[] = {
 	{"publish-endpoint", "CHANNELS_PUBLISH_ENDPOINT", OPT_BOOL, OFF(publish_endpoint), "1/0: serve POST /_channels/group-send/<group>/ (default 1)"},
 	{"publish-token", "CHANNELS_PUBLISH_TOKEN", OPT_STR, OFF(publish_token), "bearer token of the publish endpoint (default: random, in /tmp/channels-server-<uid>-<port>.token)"},
 	{"publish-allow-remote", "CHANNELS_PUBLISH_ALLOW_REMOTE", OPT_BOOL, OFF(publish_allow_remote), "1: the publish endpoint also answers clients that are not local, requests forwarded by a proxy included: the token alone decides (default 0)"},
+	{"metrics-path", "CHANNELS_METRICS_PATH", OPT_STR, OFF(metrics_path), "path of the Prometheus metrics, or off (default /metrics; loopback clients only unless --metrics-token)"},
+	{"metrics-token", "CHANNELS_METRICS_TOKEN", OPT_STR, OFF(metrics_token), "bearer token that also admits non-loopback clients to the metrics (default: none)"},
+	{"access-log", "CHANNELS_ACCESS_LOG", OPT_STR, OFF(access_log), "where the access log goes: - (stdout), a file path, or off (default -)"},
+	{"access-log-format", "CHANNELS_ACCESS_LOG_FORMAT", OPT_STR, OFF(access_log_format), "common (one line in Apache's common format + duration) or json (JSON lines) (default common)"},
 	{"log-level", "CHANNELS_LOG_LEVEL", OPT_LOG, OFF(log_level), "error, warn, info or debug (default info)"},
 	{"uds", "CHANNELS_UDS", OPT_STR, OFF(uds), "listen on this unix socket (mode 0660; a stale one is replaced; removed at exit) instead of --host/--port"},
 	{"fd", "CHANNELS_FD", OPT_INT, OFF(fd), "listen on this inherited listening socket instead of --host/--port (systemd's LISTEN_FDS is read without it)"},
@@ -95,6 +99,9 @@ void server_config_init(struct server_config *cfg)
 	cfg->root_path = "";
 	cfg->cookie_secure = -1;
 	cfg->cookie_samesite = "Lax";
+	cfg->metrics_path = "/metrics";
+	cfg->access_log = "-";
+	cfg->access_log_format = "common";
 }
 
 /* --root-path: "" or "/a/b" (a leading slash, no trailing one, no ?#%"). */
@@ -102,6 +109,18 @@ static bool root_path_ok(const char *v)
 {
 	size_t n = strlen(v);
 	return n == 0 || (v[0] == '/' && v[n - 1] != '/' && !strpbrk(v, "?#%\"<> \t"));
+}
+
+/* --metrics-path: off, or an absolute path of plain characters (a route
+ * pattern without converters), not "/" and not under /static/. */
+static bool metrics_path_ok(const char *v)
+{
+	if (!strcmp(v, "off"))
+		return true;
+	if (v[0] != '/' || !v[1] || strncmp(v, "/static/", 8) == 0)
+		return false;
+	return strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") ==
+	       strlen(v);
 }
 
 /* Every entry of a comma- or space-separated list starts with a scheme
@@ -182,6 +201,13 @@ static int set_opt(struct server_config *cfg, const struct opt *o, const char *v
 	switch (o->kind) {
 	case OPT_STR:
 		if (!str_ok(o->offset, val))
+			break;
+		if (o->offset == OFF(metrics_path) && !metrics_path_ok(val))
+			break;
+		if (o->offset == OFF(access_log_format) && strcmp(val, "common") &&
+		    strcmp(val, "json"))
+			break;
+		if (o->offset == OFF(access_log) && !*val)
 			break;
 		*(const char **)field = val;
 		return 0;

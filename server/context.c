@@ -69,9 +69,10 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	struct server_worker *s = h->data;
 	if (signum == SIGHUP) {
-		/* Never exits. Log reopening and config reload come later. */
-		LOG(LOG_INFO, "server", "SIGHUP: reload (nothing is reloadable yet: no config file, "
-					"logs go to stderr); still serving");
+		/* Never exits. Config reload comes later. */
+		server__access_log_reopen(s->proc);
+		LOG(LOG_INFO, "server", "SIGHUP: reload (the --access-log file is reopened; nothing "
+					"else is reloadable yet); still serving");
 		return;
 	}
 	begin_stop(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -195,6 +196,7 @@ static void finish_stop(struct server_worker *s)
 	uv_close((uv_handle_t *)&s->accept_timer, NULL);
 	uv_close((uv_handle_t *)&s->flush, NULL);
 	uv_close((uv_handle_t *)&s->keepalive, NULL);
+	server__metrics_stop(s);
 	server__ws_rx_stop(s);
 	/* With a foreign loop the context is freed in steps as its uv handles
 	 * close; lws clears s->lws (info.pcontext) when it is gone. */
@@ -364,6 +366,7 @@ static int worker_init(struct server_worker *w, int port)
 			       period ? period : 250);
 		uv_unref((uv_handle_t *)&w->keepalive);
 	}
+	server__metrics_start(w);
 	if (server__ws_rx_start(w) != 0) {
 		LOG(LOG_ERROR, "server", "cannot create the WebSocket reader: %s", strerror(errno));
 		return -1;
@@ -427,6 +430,7 @@ static void worker_abandon(struct server_worker *w)
 		uv_close((uv_handle_t *)&w->accept_timer, NULL);
 		uv_close((uv_handle_t *)&w->flush, NULL);
 		uv_close((uv_handle_t *)&w->keepalive, NULL);
+		server__metrics_stop(w);
 		server__ws_rx_stop(w);
 		lws_context_destroy(w->lws);
 	}
@@ -463,26 +467,19 @@ static int workers_init(struct server_process *p)
 	return ok ? 0 : -1;
 }
 
-int server_run(const struct server_config *cfg, const struct server_app *const apps[])
+/* What every worker shares, filled in `p` (zeroed): read-only once they
+ * run. 0, or -1 (logged; server_run frees what was made). */
+static int process_init(struct server_process *p, const struct server_config *cfg,
+			const struct server_app *const apps[], unsigned n)
 {
-	struct server_process proc;
-	struct server_process *p = &proc;
-	unsigned n = worker_count(cfg);
 	char err[256];
-	int rc = -1;
-
-	/* What every worker shares: filled here, read-only once they run. */
-	memset(p, 0, sizeof(*p));
 	p->cfg = cfg;
 	p->shared_fd = -1;
 	p->n_workers = n;
 	atomic_init(&p->ws_total, 0);
-	log_set_level(cfg->log_level);
-	server__settings_set(cfg->settings);
-	log_route_lws();
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN); /* until worker 0 handles it (worker_init): never exit on it */
-
+	atomic_init(&p->layer_health, LAYER_UP);
+	atomic_init(&p->views_queued, 0);
+	atomic_init(&p->views_running, 0);
 	if (load_secret(p) != 0)
 		return -1;
 	if (!realpath(cfg->static_dir, p->static_root)) {
@@ -499,7 +496,7 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 	}
 	if (server__apps_start(p, apps, err, sizeof(err)) != 0) {
 		LOG(LOG_ERROR, "server", "apps: %s", err);
-		goto out;
+		return -1;
 	}
 	/* {% static %} carries --root-path (a site mounted under a prefix). */
 	char static_url[PATH_MAX];
@@ -512,10 +509,29 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 		p->bus = layer_bus_new(n);
 	p->workers = calloc(n, sizeof(*p->workers));
 	if (!p->tmpl || !p->protocols || !p->allowed_hosts || !p->workers || (n > 1 && !p->bus))
+		return -1;
+	return 0;
+}
+
+int server_run(const struct server_config *cfg, const struct server_app *const apps[])
+{
+	struct server_process proc;
+	struct server_process *p = &proc;
+	unsigned n = worker_count(cfg);
+	int rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	p->shared_fd = -1;
+	log_set_level(cfg->log_level);
+	server__settings_set(cfg->settings);
+	log_route_lws();
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN); /* until worker 0 handles it (worker_init): never exit on it */
+	if (process_init(p, cfg, apps, n) != 0)
 		goto out;
 
 	struct server_worker *workers = p->workers;
-	if (server__listen_shared(p) != 0 || workers_init(p) != 0)
+	if (server__listen_shared(p) != 0 || server__access_log_open(p) != 0 || workers_init(p) != 0)
 		goto out;
 
 	LOG(LOG_INFO, "server",
@@ -537,6 +553,7 @@ int server_run(const struct server_config *cfg, const struct server_app *const a
 out:
 	server__listen_end(p);
 	server__proxy_free(&p->proxy);
+	server__access_log_close(p);
 	free(p->workers);
 	layer_bus_free(p->bus);
 	tmpl_env_free(p->tmpl);

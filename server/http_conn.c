@@ -73,6 +73,7 @@ struct http_conn {
 	int file_fd;             /* a static file's body, streamed after `out` */
 	off_t file_left;
 	uint64_t started;        /* loop time the request ended, for the access log */
+	unsigned long long body_bytes; /* the response body's length as sent (access log) */
 };
 
 struct view_job {
@@ -245,6 +246,8 @@ static void on_job_work(uv_work_t *w)
 	struct http_request *req = &job->req;
 	struct server_worker *s = job->s;
 	bool csrf_new = false;
+	atomic_fetch_sub(&s->proc->views_queued, 1);
+	atomic_fetch_add(&s->proc->views_running, 1);
 
 	server__session_load(s, req);
 	const char *tok = json_string_value(json_object_get(req->cookies, "csrftoken"));
@@ -283,6 +286,7 @@ static void on_job_work(uv_work_t *w)
 	}
 	server__session_save(s, req, &job->resp, csrf_new);
 	server__root_path_location(s->proc->cfg->root_path, &job->resp);
+	atomic_fetch_sub(&s->proc->views_running, 1);
 }
 
 static void start_write(struct http_conn *hc);
@@ -326,7 +330,9 @@ static int dispatch(struct http_conn *hc, const struct view *view, int error_sta
 	hc->job = job;
 	hc->state = HC_BUSY;
 	lws_set_timeout(hc->wsi, NO_PENDING_TIMEOUT, 0);
+	atomic_fetch_add(&hc->s->proc->views_queued, 1);
 	if (uv_queue_work(hc->s->loop, &job->work, on_job_work, on_job_done) != 0) {
+		atomic_fetch_sub(&hc->s->proc->views_queued, 1);
 		hc->req = job->req;
 		hc->job = NULL;
 		free(job);
@@ -418,10 +424,12 @@ static int serialize_head(struct http_conn *hc)
 			   "frame-ancestors 'none'; base-uri 'self'; form-action 'self'\r\n");
 	for (size_t i = 0; i < r->n_headers; i++)
 		rc |= text_buf_printf(o, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
+	hc->body_bytes = hc->file_fd >= 0 ? (unsigned long long)hc->file_left
+					   : (unsigned long long)r->body.len;
 	if (r->status != 304 && r->status >= 200 && r->status != 204)
-		rc |= text_buf_printf(o, "Content-Length: %llu\r\n",
-				      hc->file_fd >= 0 ? (unsigned long long)hc->file_left
-						       : (unsigned long long)r->body.len);
+		rc |= text_buf_printf(o, "Content-Length: %llu\r\n", hc->body_bytes);
+	if (hc->head_only || r->status == 304 || r->status < 200 || r->status == 204)
+		hc->body_bytes = 0;
 	if (hc->close_after)
 		rc |= text_buf_printf(o, "Connection: close\r\n");
 	else if (hc->http10)
@@ -448,14 +456,20 @@ static void start_write(struct http_conn *hc)
 	lws_callback_on_writable(hc->wsi);
 }
 
+/* The request's line in the access log, and its counters (metrics.c). */
 static void access_log(struct http_conn *hc)
 {
 	bool known = hc->req.method && !hc->unread;
-	LOG(LOG_INFO, "http", "%s %s %d %llu %llums", known ? hc->req.method : "-",
-	    known && hc->req.path ? hc->req.path : "-", hc->resp.status,
-	    hc->file_fd >= 0 || hc->out.len ? (unsigned long long)(hc->out.len - LWS_PRE)
-					    : 0ULL,
-	    (unsigned long long)(uv_now(hc->s->loop) - hc->started));
+	struct server_client cl; /* a request refused before it was filled: the peer */
+	const char *client = hc->req.client_addr;
+	if (!client) {
+		server__client_of(hc->s->proc, lws_get_socket_fd(hc->wsi), NULL, &cl);
+		client = cl.addr;
+	}
+	server__metrics_http_response(hc->s, hc->resp.status, hc->body_bytes);
+	server__access_log_http(hc->s->proc, client, known ? hc->req.method : NULL,
+				known ? hc->req.path : NULL, hc->resp.status, hc->body_bytes,
+				(double)(uv_now(hc->s->loop) - hc->started) / 1000.0);
 }
 
 static int process(struct http_conn *hc);
@@ -555,7 +569,9 @@ static int upgrade(struct http_conn *hc)
 	hc_watch(hc, false); /* ws_conn.c watches the socket with its own pointer */
 	const char *why = NULL;
 	int rc = server__ws_handshake(hc->s, hc->wsi, &hc->req, trailing, &status, &why);
+	server__metrics_handshake(hc->s, rc == 0 ? 101 : rc > 0 ? status : 0);
 	if (rc == 0) {
+		SERVER_METRIC_ADD(hc->s, http_conns_open, -1); /* a WebSocket from now on */
 		server__request_clear(&hc->req);
 		http1_free(hc->rd);
 		text_buf_free(&hc->in);
@@ -703,6 +719,7 @@ void server__http_readable(struct http_conn *hc)
 
 static void hc_free(struct http_conn *hc)
 {
+	SERVER_METRIC_ADD(hc->s, http_conns_open, -1);
 	hc_watch(hc, false);
 	if (hc->job)
 		hc->job->hc = NULL; /* the job frees itself when the view returns */
@@ -732,6 +749,8 @@ static int on_adopt(struct server_worker *s, struct lws *wsi)
 	hc->s = s;
 	hc->wsi = wsi;
 	hc->file_fd = -1;
+	SERVER_METRIC_INC(s, http_conns_total);
+	SERVER_METRIC_INC(s, http_conns_open); /* until hc_free() or the upgrade */
 	hc->rd = http1_new(&lim);
 	http_response_init(&hc->resp);
 	if (!hc->rd) {

@@ -16,7 +16,6 @@
  * The token is --publish-token, or a random one written (mode 0600) to
  * /tmp/channels-server-<uid>-<port>.token, where channels-cli finds it.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>

@@ -195,6 +195,10 @@ struct server_config {
 	int cookie_secure;             /* session/CSRF cookies Secure: 1 always, 0 never, -1 (default)
 	                                  when the request is https (req->is_secure) */
 	const char *cookie_samesite;   /* "Lax" (default), "Strict" or "None" */
+	const char *metrics_path;      /* "/metrics" (default), or "off" */
+	const char *metrics_token;     /* NULL: the metrics answer loopback clients only */
+	const char *access_log;        /* "-" (stdout, default), a file path, or "off" */
+	const char *access_log_format; /* "common" (default) or "json" */
 };
 
 /* Fills `cfg` with the defaults above. */

@@ -20,6 +20,9 @@
  *               (--uds, --fd, systemd's LISTEN_FDS)
  *   proxy.c     who the client is: trusted proxies and forwarded headers
  *   app.c       the apps: their tables checked, routes joined, identity hook
+ *   metrics.c   the counters' scrape (/metrics), /healthz, /readyz, loop lag
+ *   status.c    the live status page /status/ and its WebSocket
+ *   access_log.c the access log (a writer thread), the client address
  *   main.c      server_main()
  */
 #ifndef SERVER_SERVER_INT_H
@@ -28,6 +31,7 @@
 #include <libwebsockets.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "server.h"
@@ -37,6 +41,46 @@ _Static_assert(CONSUMER_FRAME_HEADROOM >= LWS_PRE, "frame headroom must fit LWS_
 
 struct ws_conn;
 struct http_conn;
+struct access_log;
+
+/*
+ * The counters of one worker (metrics.c renders them; README lists them).
+ * Each is written by its worker's loop thread only, with SERVER_METRIC_ADD:
+ * a relaxed load, an add and a relaxed store of a 64-bit word in the
+ * worker's own struct (a plain `add` on x86-64 and arm64: no lock prefix,
+ * no line shared with another worker's counters), and read by a scrape
+ * on any thread with relaxed loads (a value at most one increment old).
+ * Gauges (the `*_open` ones) go up and down the same way (unsigned:
+ * adding (uint64_t)-1 decrements). The `layer_*`, `loop_lag_*` fields are
+ * snapshots the worker's metrics timer stores every SERVER_METRICS_TICK_MS.
+ */
+enum { SM_HS_101, SM_HS_400, SM_HS_403, SM_HS_404, SM_HS_426, SM_HS_500, SM_HS_503,
+       SM_HS_OTHER, SM_HS_N };
+enum { SM_CLOSE_1000, SM_CLOSE_1001, SM_CLOSE_1002, SM_CLOSE_1003, SM_CLOSE_1006, SM_CLOSE_1007,
+       SM_CLOSE_1008, SM_CLOSE_1009, SM_CLOSE_1011, SM_CLOSE_1013, SM_CLOSE_OTHER, SM_CLOSE_N };
+struct server_metrics {
+	_Atomic unsigned long long http_conns_total, http_conns_open;
+	_Atomic unsigned long long http_responses[6]; /* by status / 100 (1..5); [0] other */
+	_Atomic unsigned long long http_bytes_out;    /* response body bytes */
+	_Atomic unsigned long long ws_handshakes[SM_HS_N];
+	_Atomic unsigned long long ws_open;
+	_Atomic unsigned long long ws_msgs_in, ws_bytes_in, ws_msgs_out, ws_bytes_out;
+	_Atomic unsigned long long ws_closes[SM_CLOSE_N];
+	_Atomic unsigned long long ws_rate_limited;   /* closed 1008 by --rate-limit */
+	_Atomic unsigned long long ws_send_refused;   /* messages not queued: over --max-queue */
+	_Atomic unsigned long long layer_sent, layer_delivered, layer_dropped, layer_errors;
+	_Atomic unsigned long long layer_groups, layer_members, layer_receivers;
+	_Atomic unsigned long long loop_lag_us, loop_lag_max_us; /* last tick's, and the largest */
+};
+
+#define SERVER_METRICS_TICK_MS 250
+
+#define SERVER_METRIC_ADD(w, field, n)                                                          \
+	atomic_store_explicit(&(w)->metrics.field,                                             \
+			      atomic_load_explicit(&(w)->metrics.field, memory_order_relaxed) +    \
+				      (unsigned long long)(n),                                     \
+			      memory_order_relaxed)
+#define SERVER_METRIC_INC(w, field) SERVER_METRIC_ADD(w, field, 1)
 
 /* What proxy.c shows as the peer of a unix-socket connection. */
 #define SERVER_UNIX_PEER "unix"
@@ -83,6 +127,11 @@ struct server_process {
 				     * -1: each worker binds its own TCP socket */
 	char listen_desc[PATH_MAX + 16]; /* "http://host:port/", "unix:/path", "fd 3 (...)" */
 	char uds_path[PATH_MAX];    /* the unix socket we created (removed at exit), or "" */
+	struct access_log *alog;    /* owned: NULL with --access-log off (thread-safe itself) */
+	/* Written at run time (any thread, atomics; metrics.c): */
+	atomic_int layer_health;    /* enum layer_health of worker 0's layer (the Redis one) */
+	atomic_int views_queued;    /* view jobs waiting for a pool thread */
+	atomic_int views_running;   /* view jobs on a pool thread */
 };
 
 /*
@@ -122,6 +171,9 @@ struct server_worker {
 	bool destroying;           /* lws_context_destroy() has begun */
 	unsigned n_ws;             /* open (accepted or handshaking) WebSockets */
 	struct ws_conn *ws_head;   /* all WebSockets, for shutdown */
+	uv_timer_t metrics_timer;  /* loop lag and the layer's snapshot (metrics.c) */
+	uint64_t metrics_due;      /* uv_hrtime() the timer is due at */
+	struct server_metrics metrics; /* written by this worker only: see above */
 };
 
 /* What lws_get_opaque_user_data() holds for a wsi: which of the two. */
@@ -332,6 +384,72 @@ void server__publish_token_path(int port, char *out, size_t outlen);
 /* Sets the token (given, or random + token file). 0, or -1 on a bad token. */
 int server__publish_start(struct server_worker *s);
 void server__publish_stop(struct server_worker *s);
+
+/* ---- metrics.c ---- */
+
+/* Fills `out` (room for 3) with the server's /healthz, /readyz and, unless
+ * --metrics-path is off, /metrics routes; returns how many. Main thread. */
+size_t server__obs_routes(const struct server_config *cfg, struct route *out);
+
+/* The worker's metrics timer: started by worker_init() (its first
+ * snapshot taken at once, on the main thread before the loop runs),
+ * closed with the worker's other handles. Loop thread after that. */
+void server__metrics_start(struct server_worker *w);
+void server__metrics_stop(struct server_worker *w);
+
+/* The response status of an HTTP request, counted. Loop thread. */
+void server__metrics_http_response(struct server_worker *w, int status, size_t body_bytes);
+/* A handshake's outcome (101, or the refusal status). Loop thread. */
+void server__metrics_handshake(struct server_worker *w, int status);
+/* A WebSocket's end with `code`. Loop thread. */
+void server__metrics_ws_close(struct server_worker *w, int code);
+
+/* The totals the /status/ page draws (a new object). Any thread. */
+json_t *server__metrics_snapshot(const struct server_process *p);
+
+/* May a client read the metrics (and /status/)? A local one (loopback or
+ * unix socket, and not forwarded by a proxy: server__client_is_local()),
+ * or one whose `token` (may be NULL) equals --metrics-token. Any thread. */
+bool server__metrics_allowed(const struct server_process *p, bool local, const char *token);
+
+/* ---- status.c ---- */
+
+/* The live status page (GET /status/) and its WebSocket (/status/ws/),
+ * served when the metrics are (--metrics-path not off): fill `http`
+ * (room for 1) and `ws` (room for 1), return how many of each. Remembers
+ * `p` for the WebSocket consumers. Main thread, before the workers. */
+void server__status_routes(struct server_process *p, struct route *http, size_t *n_http,
+			   struct route *ws, size_t *n_ws);
+
+/* True for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z. */
+bool server__is_loopback(const char *addr);
+
+/* ---- access_log.c ---- */
+
+
+/*
+ * The access log (--access-log -|PATH|off, --access-log-format
+ * common|json): lines are formatted on the calling thread and appended to a
+ * buffer that a writer thread of its own writes out, so a slow disk never
+ * blocks a loop. Past 4 MiB waiting the lines are dropped and counted
+ * (channels_access_log_dropped_total). open: 0, or -1 (logged) when the
+ * file cannot be opened; p->alog stays NULL when off. close: writes what
+ * waits, joins the thread. Main thread, before/after the workers.
+ */
+int server__access_log_open(struct server_process *p);
+void server__access_log_close(struct server_process *p);
+unsigned long long server__access_log_dropped(const struct server_process *p);
+/* Asks the writer to reopen the --access-log file before its next write
+ * (SIGHUP after logrotate moved it); nothing for stdout or off. Any thread. */
+void server__access_log_reopen(struct server_process *p);
+
+/* One HTTP request (method/path NULL: unread, logged "-"). Any thread. */
+void server__access_log_http(struct server_process *p, const char *addr, const char *method,
+			     const char *path, int status, unsigned long long bytes,
+			     double seconds);
+/* A WebSocket's connect (code 0) or its end (code, duration, messages). */
+void server__access_log_ws(struct server_process *p, const char *addr, const char *path,
+			   int code, double seconds, unsigned long long in, unsigned long long out);
 
 /* ---- lws_log.c ---- */
 

@@ -70,6 +70,7 @@ static void wc_unlink_free(struct ws_conn *wc)
 	if (wc->next)
 		wc->next->prev = wc->prev;
 	s->n_ws--;
+	SERVER_METRIC_ADD(s, ws_open, -1);
 	atomic_fetch_sub(&s->proc->ws_total, 1);
 	server__ws_queue_drop(wc);
 	free(wc->q);
@@ -110,6 +111,8 @@ static struct ws_conn *wc_new(struct server_worker *s, struct lws *wsi)
 		s->ws_head->prev = wc;
 	s->ws_head = wc;
 	s->n_ws++;
+	SERVER_METRIC_INC(s, ws_open);
+	wc->started = (uint32_t)uv_now(s->loop);
 	atomic_fetch_add(&s->proc->ws_total, 1);
 	return wc;
 }
@@ -157,6 +160,7 @@ int server__ws_handshake(struct server_worker *s, struct lws *wsi, struct http_r
 		return 0;
 	}
 	wc->established = true;
+	server__access_log_ws(s->proc, req->client_addr, path, 0, 0, 0, 0);
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	if (trailing) {
 		/* The client sent more after its handshake without waiting for
@@ -174,6 +178,16 @@ int server__ws_handshake(struct server_worker *s, struct lws *wsi, struct http_r
 	if (wc->close_requested) /* closed in on_connect: see server__ws_close() */
 		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 	return 0;
+}
+
+/* An accepted WebSocket's end: counted, and its access log line. */
+static void ws_ended(struct ws_conn *wc, int code)
+{
+	server__metrics_ws_close(wc->s, code ? code : 1005);
+	server__access_log_ws(wc->s->proc, consumer_scope_client_addr(wc->consumer),
+			      consumer_scope_path(wc->consumer), code ? code : 1005,
+			      (double)(uint32_t)((uint32_t)uv_now(wc->s->loop) - wc->started) / 1000.0,
+			      wc->msgs_in, wc->msgs_out);
 }
 
 int server__ws_callback(struct server_worker *s, struct lws *wsi, enum lws_callback_reasons reason,
@@ -197,6 +211,8 @@ int server__ws_callback(struct server_worker *s, struct lws *wsi, enum lws_callb
 		return server__ws_on_writeable(wc);
 	case LWS_CALLBACK_RAW_CLOSE: {
 		int code = wc->peer_code ? wc->peer_code : wc->close_requested ? wc->close_code : 1006;
+		if (wc->established)
+			ws_ended(wc, code);
 		server__ws_stop_reading(wc);
 		lws_set_opaque_user_data(wsi, NULL);
 		consumer_closed(wc->consumer, code);

@@ -47,6 +47,8 @@ struct ws_conn {
 	uint32_t tokens_at;  /* loop time, ms (wraps: only differences are used) */
 
 	int peer_code;       /* the peer's, from its close frame; 0 if none */
+	uint32_t msgs_in, msgs_out; /* for the access log's end line (wrap at 2^32) */
+	uint32_t started;    /* loop time (ms, wraps) of the handshake */
 	/* one per connection: flags as bits */
 	bool dirty : 1;
 	bool ping_due : 1;   /* our keepalive ping is to be written */

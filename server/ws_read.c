@@ -66,8 +66,12 @@ static void on_message(struct ws_conn *wc, const unsigned char *p, size_t len, b
 		LOG_LIMITED(&lim_rate, LOG_INFO, "ws", "%s: over %.0f messages/s, closing 1008",
 		    consumer_channel_name(wc->consumer), wc->s->proc->cfg->rate_limit);
 		server__ws_close(wc, CLOSE_POLICY, "rate limit exceeded");
+		SERVER_METRIC_INC(wc->s, ws_rate_limited);
 		return;
 	}
+	wc->msgs_in++;
+	SERVER_METRIC_INC(wc->s, ws_msgs_in);
+	SERVER_METRIC_ADD(wc->s, ws_bytes_in, len);
 	consumer_receive(wc->consumer, (const char *)p, len, binary);
 	/* A 64 KiB read may hold hundreds of messages: the layer decides when
 	 * what they queued goes to the receivers (layer_input_done()), so a

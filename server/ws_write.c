@@ -63,8 +63,10 @@ int server__ws_queue_push(void *conn, struct consumer_frame *f)
 	/* Inclusive: a frame passes when its payload and what already waits
 	 * (payloads, plus QUEUE_ENTRY_COST each) are at most --max-queue, so
 	 * one message of exactly --max-queue bytes passes an empty queue. */
-	if (wc->q_bytes + f->len > wc->s->proc->cfg->max_queue_bytes)
+	if (wc->q_bytes + f->len > wc->s->proc->cfg->max_queue_bytes) {
+		SERVER_METRIC_INC(wc->s, ws_send_refused);
 		return CH_EQUEUE;
+	}
 	if (wc->q_len == wc->q_cap) {
 		unsigned cap = wc->q_cap ? wc->q_cap * 2 : 8;
 		struct consumer_frame **q = malloc(cap * sizeof(*q));
@@ -80,6 +82,9 @@ int server__ws_queue_push(void *conn, struct consumer_frame *f)
 	wc->q[(wc->q_head + wc->q_len) % wc->q_cap] = consumer_frame_ref(f);
 	wc->q_len++;
 	wc->q_bytes += f->len + QUEUE_ENTRY_COST;
+	wc->msgs_out++;
+	SERVER_METRIC_INC(wc->s, ws_msgs_out);
+	SERVER_METRIC_ADD(wc->s, ws_bytes_out, f->len);
 	/* Written at the end of this loop turn (server__ws_flush), together
 	 * with whatever else is queued for this connection by then. */
 	if (wc->established && !wc->dirty)

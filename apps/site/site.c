@@ -1,5 +1,6 @@
 /*
- * site.c - the site app: the home page, /healthz, the test views. What the
+ * site.c - the site app: the home page, the test views (/healthz is the
+ * server's own, server/metrics.c). What the
  * root urls.py of the seed routes itself; each app's own routes are in its
  * folder.
  */
@@ -11,13 +12,6 @@
 static void home(struct http_request *req, struct http_response *resp)
 {
 	server_render(req, resp, "index.html", NULL);
-}
-
-static void healthz(struct http_request *req, struct http_response *resp)
-{
-	(void)req;
-	resp->content_type = "text/plain; charset=utf-8";
-	text_buf_append(&resp->body, "ok\n", 3);
 }
 
 /* Only with --test-views (setting TEST_VIEWS, 0 = off): a view that blocks its pool
@@ -39,12 +33,10 @@ static void test_sleep(struct http_request *req, struct http_response *resp)
 }
 
 static const struct view home_view = {"home", home, VIEW_GET, false};
-static const struct view healthz_view = {"healthz", healthz, VIEW_GET, false};
 static const struct view test_sleep_view = {"test_sleep", test_sleep, VIEW_GET, false};
 
 static const struct route site_http_routes[] = {
 	PATH("", &home_view),
-	PATH("healthz", &healthz_view),
 	PATH("_test/sleep/<int:ms>/", &test_sleep_view),
 };
 
@@ -56,7 +48,7 @@ static const struct server_setting site_settings[] = {
 
 const struct server_app site_app = {
 	.name = "site",
-	.description = "the home page, /healthz, the test views (--test-views)",
+	.description = "the home page, the test views (--test-views)",
 	.http_routes = site_http_routes,
 	.n_http_routes = sizeof(site_http_routes) / sizeof(site_http_routes[0]),
 	.settings = site_settings,

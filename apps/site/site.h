@@ -1,5 +1,5 @@
 /*
- * site.h - the site itself (site.c): the home page, /healthz and the test
+ * site.h - the site itself (site.c): the home page and the test
  * views (--test-views).
  */
 #ifndef APPS_SITE_SITE_H

@@ -45,7 +45,10 @@ class Server:
         argv = [self.exe, "--host", "127.0.0.1", "--port", "0", "--port-file", port_file,
                 "--static-dir", os.path.join(self.source_root, "static"),
                 "--templates-dir", os.path.join(self.source_root, "templates"),
-                "--secret-key", "streamfuzz-secret-key-0123456789"] + self.args
+                "--secret-key", "streamfuzz-secret-key-0123456789",
+                # One line per request by design: written (and fuzzed) to its
+                # own file, so the stderr checks (log flood) see the log only.
+                "--access-log", os.path.join(self.dir, "access.log")] + self.args
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=log, env=env)
