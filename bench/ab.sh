@@ -39,10 +39,16 @@ run() {
 	taskset -c 0 "$bin" --port "$port" --workers 1 --rate-limit 0 --max-connections 100000 \
 		--log-level warn >"$OUT/server.log" 2>&1 &
 	pid=$!
+	local up=0
 	for _ in $(seq 50); do
-		python3 -c "import socket; socket.create_connection(('127.0.0.1',$port)).close()" 2>/dev/null && break
+		python3 -c "import socket; socket.create_connection(('127.0.0.1',$port)).close()" 2>/dev/null && up=1 && break
 		sleep 0.1
 	done
+	if [ "$up" != 1 ]; then
+		echo "ab.sh: $bin did not start; its log:" >&2
+		cat "$OUT/server.log" >&2
+		exit 1
+	fi
 	case $w in
 	M1) args=(--rooms 1 --clients 100 --senders 10 --mode fixed --rate "$M1_RATE" --duration 3 --warmup 1 --drain 1) ;;
 	M2) args=(--rooms 100 --clients 10 --senders 1 --mode fixed --rate "$M2_RATE" --duration 3 --warmup 1 --drain 1) ;;
