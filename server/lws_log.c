@@ -18,10 +18,13 @@ static void on_lws_log(int level, const char *line)
 		log_write(ours, "lws", "%s", p ? p + 3 : line);
 }
 
+/* Errors and warnings only, at every --log-level: lws 4.1.6 formats each
+ * line into one static buffer (_lws_logv), so its chatty NOTICE/INFO lines,
+ * written by every worker thread as its context starts, race there (TSan:
+ * integration-listen/-nginx/-observability at --log-level debug, 2
+ * workers). Errors and warnings are rare and come from one connection's
+ * thread at a time. */
 void log_route_lws(void)
 {
-	int mask = LLL_ERR | LLL_WARN;
-	if (log_threshold >= LOG_DEBUG)
-		mask |= LLL_NOTICE | LLL_INFO;
-	lws_set_log_level(mask, on_lws_log);
+	lws_set_log_level(LLL_ERR | LLL_WARN, on_lws_log);
 }
